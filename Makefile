@@ -1,0 +1,71 @@
+# Sinergi. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STATE := .sinergi
+BIN   := $(STATE)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+TOOLS := github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: ## build the pinned buf and protoc plugins (internal/tools) into .sinergi/bin
+	@mkdir -p $(BIN)
+	cd internal/tools && go build -o ../../$(BIN)/ $(TOOLS)
+
+.PHONY: gen
+gen: tools ## regenerate the Go code beside the .proto files
+	buf generate
+
+.PHONY: check-gen
+check-gen: tools ## fail when the committed generated code differs from what the .proto files give
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf generate -o $$tmp; \
+	if ! diff -r -x '*.proto' $$tmp/proto proto >/dev/null; then \
+		diff -r -x '*.proto' $$tmp/proto proto | head -20; \
+		echo 'generated code is stale: run make gen and commit the result' >&2; exit 1; \
+	fi; echo 'generated code is up to date'
+
+.PHONY: lint
+lint: tools ## buf lint, buf format check and go vet
+	buf lint
+	buf format --diff --exit-code
+	go vet ./...
+
+.PHONY: breaking
+breaking: tools ## buf breaking (WIRE_JSON) against main
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:buf.yaml 2>/dev/null; then \
+		buf breaking --against '.git#branch=main'; else echo 'no main with a buf.yaml yet: nothing to compare'; fi
+
+.PHONY: build
+build: ## build sinergi and sinergictl into .sinergi/bin
+	go build -o $(BIN)/ ./cmd/...
+
+.PHONY: run
+run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo directory)
+	$(BIN)/sinergi dev
+
+.PHONY: test
+test: check-gen lint breaking ## run every test (real PostgreSQL, real TLS)
+	go test -count=1 ./...
+
+.PHONY: bench
+bench: build ## run the benchmarks against a real server and print the figures
+	go test -run '^$$' -bench . -benchtime 1x -count=1 ./...
+
+.PHONY: fuzz
+fuzz: ## fuzz the validators for a minute each
+	@echo 'see the Fuzz targets: go test -fuzz=FuzzX ./internal/...'
+
+.PHONY: stop-db
+stop-db: build ## stop the throwaway PostgreSQL cluster under .sinergi/pg, if one runs
+	$(BIN)/sinergi dev-db --stop
+
+.PHONY: clean
+clean: stop-db ## remove .sinergi (state, certificates, binaries)
+	rm -rf $(STATE)

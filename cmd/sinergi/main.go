@@ -1,0 +1,357 @@
+// Command sinergi is the Sinergi server and its administration commands.
+//
+//	sinergi serve         run the gRPC server (mutual TLS)
+//	sinergi migrate       apply the database migrations
+//	sinergi seed FILE     load institutions and agreements (YAML or JSON); --demo for the demo directory
+//	sinergi dev-pki       issue development certificates for every institution
+//	sinergi revoke-cert   revoke a client certificate by serial (or by file)
+//	sinergi audit verify  verify the audit hash chain and its checkpoints
+//	sinergi audit retain  drop audit months past retention
+//	sinergi dev-db        print (starting it if needed) the development database URL
+//	sinergi dev           everything `make run` needs, then serve
+//
+// Every flag has a SINERGI_* environment fallback; DATABASE_URL names the database.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/devdb"
+	"github.com/sinergi-id/sinergi/internal/devenv"
+	"github.com/sinergi-id/sinergi/internal/pki"
+	"github.com/sinergi-id/sinergi/internal/server"
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+const stateDir = ".sinergi"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "sinergi:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+const usage = `usage: sinergi <command> [flags]
+
+commands:
+  serve         run the gRPC server over mutual TLS
+  migrate       apply the database migrations
+  seed FILE     load institutions and agreements from YAML or JSON (--demo: the embedded demo directory)
+  dev-pki       issue development certificates (CA, server, one per institution)
+  revoke-cert   revoke a client certificate: --serial HEX or --cert FILE
+  audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
+  audit retain  drop audit months older than the retention
+  dev-db        print the development database URL, starting a throwaway cluster if needed (--stop stops it)
+  dev           prepare everything (database, demo directory, certificates) and serve: what make run does
+
+Run 'sinergi <command> -h' for its flags.`
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{usage}
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, false)
+	case "dev":
+		return serve(ctx, args, true)
+	case "migrate":
+		fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+		db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		url, err := databaseURL(ctx, *db)
+		if err != nil {
+			return err
+		}
+		if err := store.Migrate(ctx, url); err != nil {
+			return err
+		}
+		fmt.Println("migrations applied")
+		return nil
+	case "seed":
+		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+		db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+		demo := fs.Bool("demo", false, "load the embedded demo directory")
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		url, err := databaseURL(ctx, *db)
+		if err != nil {
+			return err
+		}
+		if *demo {
+			return devenv.SeedDemo(ctx, url)
+		}
+		if fs.NArg() != 1 {
+			return usageError{"usage: sinergi seed FILE (or --demo)"}
+		}
+		data, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if err := devenv.Seed(ctx, url, data); err != nil {
+			return err
+		}
+		fmt.Println("seeded", fs.Arg(0))
+		return nil
+	case "dev-pki":
+		fs := flag.NewFlagSet("dev-pki", flag.ContinueOnError)
+		db := fs.String("database-url", env("DATABASE_URL", ""), "database whose institutions get certificates (DATABASE_URL)")
+		dir := fs.String("dir", env("SINERGI_PKI_DIR", devenv.PKIDir(stateDir)), "output directory (SINERGI_PKI_DIR)")
+		td := fs.String("trust-domain", env("SINERGI_TRUST_DOMAIN", pki.DefaultTrustDomain), "SPIFFE trust domain (SINERGI_TRUST_DOMAIN)")
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		url, err := databaseURL(ctx, *db)
+		if err != nil {
+			return err
+		}
+		if err := devenv.DevPKI(ctx, url, *dir, *td); err != nil {
+			return err
+		}
+		if err := audit.WriteNewKey(devenv.AuditKeyPath(stateDir)); err != nil {
+			return err
+		}
+		fmt.Println("development certificates in", *dir)
+		return nil
+	case "revoke-cert":
+		return revokeCert(ctx, args)
+	case "audit":
+		return auditCmd(ctx, args)
+	case "dev-db":
+		fs := flag.NewFlagSet("dev-db", flag.ContinueOnError)
+		stopIt := fs.Bool("stop", false, "stop the throwaway cluster under .sinergi/pg")
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		if *stopIt {
+			return devdb.StopCluster(ctx, stateDir)
+		}
+		url, err := devenv.Database(ctx, stateDir)
+		if err != nil {
+			return err
+		}
+		fmt.Println(url)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		return nil
+	}
+	return usageError{"unknown command " + cmd + "\n" + usage}
+}
+
+// databaseURL is the flag's value, else the development database.
+func databaseURL(ctx context.Context, flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	return devenv.Database(ctx, stateDir)
+}
+
+func serve(ctx context.Context, args []string, dev bool) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", env("SINERGI_ADDR", "127.0.0.1:7443"), "gRPC listen address (SINERGI_ADDR)")
+	metrics := fs.String("metrics-addr", env("SINERGI_METRICS_ADDR", "127.0.0.1:9090"), "Prometheus /metrics address, empty to disable (SINERGI_METRICS_ADDR)")
+	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+	pkiDir := devenv.PKIDir(stateDir)
+	cert := fs.String("cert", env("SINERGI_CERT", pki.ServerCertPath(pkiDir)), "server certificate (SINERGI_CERT)")
+	key := fs.String("key", env("SINERGI_KEY", pki.ServerKeyPath(pkiDir)), "server key (SINERGI_KEY)")
+	ca := fs.String("ca", env("SINERGI_CA", pki.CACertPath(pkiDir)), "CA bundle client certificates are verified against (SINERGI_CA)")
+	td := fs.String("trust-domain", env("SINERGI_TRUST_DOMAIN", pki.DefaultTrustDomain), "SPIFFE trust domain (SINERGI_TRUST_DOMAIN)")
+	auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "Ed25519 key signing audit checkpoints (SINERGI_AUDIT_KEY)")
+	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "how long audit records are kept, at least 8760h (SINERGI_AUDIT_RETENTION)")
+	grace := fs.Duration("shutdown-grace", envDuration("SINERGI_SHUTDOWN_GRACE", 15*time.Second), "time in-flight calls get on SIGTERM (SINERGI_SHUTDOWN_GRACE)")
+	migrate := fs.Bool("migrate", env("SINERGI_MIGRATE", "false") == "true", "apply migrations at start-up (SINERGI_MIGRATE)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	url := *db
+	if dev {
+		log.Info("preparing the development environment", "state", stateDir)
+		e, err := devenv.Prepare(ctx, stateDir, *td)
+		if err != nil {
+			return err
+		}
+		url = e.DatabaseURL
+	} else if url == "" {
+		var err error
+		if url, err = devenv.Database(ctx, stateDir); err != nil {
+			return err
+		}
+	}
+	if *migrate && !dev {
+		if err := store.Migrate(ctx, url); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(ctx, server.Config{
+		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, TrustDomain: *td,
+		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey,
+		Retention: *retention, ShutdownGrace: *grace, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	log.Info("sinergi serving", "addr", srv.Addr(), "metrics", srv.MetricsAddr())
+	if dev {
+		fmt.Fprintf(os.Stderr, devBanner, srv.Addr(), srv.MetricsAddr(), srv.Addr(), srv.Addr())
+	}
+	return srv.Serve(ctx)
+}
+
+const devBanner = `
+Sinergi is running on %s (gRPC, mutual TLS), metrics on http://%s/metrics.
+Certificates for every demo institution are in .sinergi/pki. Try, in another terminal:
+
+  .sinergi/bin/sinergictl --as polres-metro institution list-institutions
+  .sinergi/bin/sinergictl --as polres-kutai-kartanegara agreement check-coverage \
+      --counterpart-code lpka-tenggarong --scope incident-reports --at-time 2024-06-01
+  grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s list
+  grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s grpc.health.v1.Health/Check
+
+Stop with Ctrl-C; running make run again reuses .sinergi/.
+`
+
+func revokeCert(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("revoke-cert", flag.ContinueOnError)
+	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+	serial := fs.String("serial", "", "certificate serial, hexadecimal")
+	certFile := fs.String("cert", "", "or: the certificate file")
+	reason := fs.String("reason", "", "why (kept with the revocation)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	s := strings.ToLower(strings.TrimPrefix(*serial, "0x"))
+	if *certFile != "" {
+		b, err := os.ReadFile(*certFile)
+		if err != nil {
+			return err
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return fmt.Errorf("%s: no PEM certificate", *certFile)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return err
+		}
+		s = pki.SerialHex(c)
+	}
+	if s == "" {
+		return usageError{"give --serial or --cert"}
+	}
+	url, err := databaseURL(ctx, *db)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.RevokeCertificate(ctx, s, *reason); err != nil {
+		return err
+	}
+	fmt.Println("revoked certificate", s)
+	return nil
+}
+
+func auditCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "retain") {
+		return usageError{"usage: sinergi audit verify|retain [flags]"}
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+	keyPath := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "the Ed25519 signing key; checkpoints must be signed by it (SINERGI_AUDIT_KEY; empty: accept any key)")
+	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "retention (SINERGI_AUDIT_RETENTION)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	url, err := databaseURL(ctx, *db)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var signer *audit.Signer
+	if *keyPath != "" {
+		k, err := audit.LoadKey(*keyPath)
+		if err != nil {
+			return err
+		}
+		signer = audit.NewSigner(k)
+	}
+	if args[0] == "retain" {
+		if signer == nil {
+			return usageError{"audit retain needs --audit-key to sign the retention checkpoint"}
+		}
+		dropped, err := audit.Retain(ctx, st, signer, *retention, time.Now())
+		for _, m := range dropped {
+			fmt.Println("dropped", m.Format("2006-01"))
+		}
+		return err
+	}
+	start := time.Now()
+	var trusted []byte
+	if signer != nil {
+		trusted = signer.PublicKey()
+	}
+	rep, err := audit.Verify(ctx, st, trusted)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s (%.0f links/s)\n", rep, float64(rep.Links)/time.Since(start).Seconds())
+	if !rep.OK {
+		return errors.New("audit chain broken")
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sinergi-id/sinergi/internal/store"
+	"github.com/sinergi-id/sinergi/internal/validate"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// Audit implements AuditService.
+type Audit struct {
+	sinergiv1.UnimplementedAuditServiceServer
+	*Deps
+}
+
+func checkSubject(v *validate.Violations, field, s string, required bool) {
+	switch {
+	case s == "" && required:
+		v.Add(field, "required, as kind/id (e.g. custody/7f3c…)")
+	case s != "" && (!strings.Contains(s, "/") || len(s) > 200):
+		v.Add(field, "must be kind/id (e.g. custody/7f3c…)")
+	}
+}
+
+func init() {
+	validate.Register(func(r *sinergiv1.ListAuditRecordsRequest, v *validate.Violations) {
+		checkPageSize(v, r.GetPageSize())
+		checkSubject(v, "subject", r.GetSubject(), false)
+		if d := r.GetDecision(); sinergiv1.Decision_name[int32(d)] == "" {
+			v.Add("decision", "unknown decision %d", d)
+		}
+		if r.GetStartTime() != nil && r.GetEndTime() != nil && !r.GetEndTime().AsTime().After(r.GetStartTime().AsTime()) {
+			v.Add("end_time", "must be after start_time")
+		}
+	})
+	validate.Register(func(r *sinergiv1.ListSubjectAccessRequest, v *validate.Violations) {
+		checkPageSize(v, r.GetPageSize())
+		checkSubject(v, "subject", r.GetSubject(), true)
+	})
+	validate.Register(func(*sinergiv1.GetCheckpointRequest, *validate.Violations) {})
+}
+
+type auditPosition struct {
+	At int64 `json:"t"`
+	ID int64 `json:"i"`
+}
+
+func (s *Audit) page(token, query string, f *store.AuditFilter) error {
+	if token == "" {
+		return nil
+	}
+	var pos auditPosition
+	if err := s.Tokens.Open(token, query, &pos); err != nil {
+		return s.badToken()
+	}
+	f.BeforeAt, f.BeforeID = time.UnixMicro(pos.At), pos.ID
+	return nil
+}
+
+func (s *Audit) next(query string, recs []*store.AuditRecord, size int) (string, []*store.AuditRecord, error) {
+	if len(recs) <= size {
+		return "", recs, nil
+	}
+	last := recs[size-1]
+	tok, err := s.Tokens.Seal(query, auditPosition{At: last.At.UnixMicro(), ID: last.ID})
+	return tok, recs[:size], err
+}
+
+func enumOf(values map[string]int32, prefix, text string) int32 { return values[prefix+text] }
+
+// ListAuditRecords lists audit records, newest first.
+func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRecordsRequest) (*sinergiv1.ListAuditRecordsResponse, error) {
+	f := store.AuditFilter{CallerCode: req.GetCallerCode(), OperatorID: req.GetOperatorId(), Subject: req.GetSubject(), Method: req.GetMethod()}
+	if d := req.GetDecision(); d != sinergiv1.Decision_DECISION_UNSPECIFIED {
+		f.Decision = strings.TrimPrefix(d.String(), "DECISION_")
+	}
+	if req.GetStartTime() != nil {
+		f.Start = req.GetStartTime().AsTime()
+	}
+	if req.GetEndTime() != nil {
+		f.End = req.GetEndTime().AsTime()
+	}
+	query := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%d|%d", f.CallerCode, f.OperatorID, f.Subject, f.Method, f.Decision, f.Start.UnixMicro(), f.End.UnixMicro())
+	if err := s.page(req.GetPageToken(), query, &f); err != nil {
+		return nil, err
+	}
+	size := pageSize(req.GetPageSize())
+	f.Limit = size + 1
+	recs, err := s.Store.ListAudit(ctx, f)
+	if err != nil {
+		return nil, s.storeError(ctx, err, "audit records")
+	}
+	tok, recs, err := s.next(query, recs, size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &sinergiv1.ListAuditRecordsResponse{NextPageToken: tok}
+	for _, r := range recs {
+		resp.Records = append(resp.Records, &sinergiv1.AuditRecord{
+			Sequence: r.Seq, Id: r.ID, Time: timestamppb.New(r.At), RequestId: r.RequestID, CallerCode: r.CallerCode,
+			CertificateSerial: r.CertificateSerial, OperatorId: r.OperatorID, Method: r.Method,
+			Purpose:       sinergiv1.Purpose(enumOf(sinergiv1.Purpose_value, "PURPOSE_", r.Purpose)),
+			CaseReference: r.CaseReference,
+			Decision:      sinergiv1.Decision(enumOf(sinergiv1.Decision_value, "DECISION_", r.Decision)),
+			Reason:        r.Reason, AgreementIds: r.AgreementIDs, StatusCode: r.StatusCode, Subjects: r.Subjects,
+			LatencyMicros: r.LatencyMicros, ChainHash: hex.EncodeToString(r.Hash),
+		})
+	}
+	return resp, nil
+}
+
+// ListSubjectAccess lists the disclosures of one subject's data: allowed
+// calls that returned or changed it.
+func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjectAccessRequest) (*sinergiv1.ListSubjectAccessResponse, error) {
+	f := store.AuditFilter{Subject: req.GetSubject(), Decision: "ALLOWED"}
+	query := "subject-access|" + f.Subject
+	if err := s.page(req.GetPageToken(), query, &f); err != nil {
+		return nil, err
+	}
+	size := pageSize(req.GetPageSize())
+	f.Limit = size + 1
+	recs, err := s.Store.ListAudit(ctx, f)
+	if err != nil {
+		return nil, s.storeError(ctx, err, "audit records")
+	}
+	tok, recs, err := s.next(query, recs, size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &sinergiv1.ListSubjectAccessResponse{NextPageToken: tok}
+	for _, r := range recs {
+		resp.Accesses = append(resp.Accesses, &sinergiv1.SubjectAccess{
+			Time: timestamppb.New(r.At), CallerCode: r.CallerCode, OperatorId: r.OperatorID, Method: r.Method,
+			Purpose:       sinergiv1.Purpose(enumOf(sinergiv1.Purpose_value, "PURPOSE_", r.Purpose)),
+			CaseReference: r.CaseReference, AgreementIds: r.AgreementIDs,
+		})
+	}
+	return resp, nil
+}
+
+// GetCheckpoint returns the newest signed checkpoint.
+func (s *Audit) GetCheckpoint(ctx context.Context, _ *sinergiv1.GetCheckpointRequest) (*sinergiv1.GetCheckpointResponse, error) {
+	c, err := s.Store.LatestCheckpoint(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Error(codes.NotFound, "no checkpoint yet")
+	}
+	if err != nil {
+		return nil, s.storeError(ctx, err, "checkpoint")
+	}
+	return &sinergiv1.GetCheckpointResponse{Checkpoint: &sinergiv1.Checkpoint{
+		Sequence: c.Seq, HeadHash: hex.EncodeToString(c.HeadHash), Time: timestamppb.New(c.At),
+		Signature: c.Signature, PublicKey: hex.EncodeToString(c.PublicKey),
+	}}, nil
+}

@@ -1,0 +1,174 @@
+package audit
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+// Decisions as stored.
+const (
+	Allowed = "ALLOWED"
+	Refused = "REFUSED"
+)
+
+// Entry is the audit record of one call, filled in as the call goes through
+// authentication, authorization and its handler.
+type Entry struct {
+	mu        sync.Mutex
+	rec       store.AuditRecord
+	start     time.Time
+	inTx      bool
+	decided   bool
+	subjectOK map[string]bool
+}
+
+type ctxKey struct{}
+
+// NewEntry starts the record of a call to method.
+func NewEntry(method, requestID string, now time.Time) *Entry {
+	return &Entry{
+		rec:       store.AuditRecord{Method: method, RequestID: requestID, At: now.Truncate(time.Microsecond)},
+		start:     now,
+		subjectOK: map[string]bool{},
+	}
+}
+
+// NewContext carries e.
+func NewContext(ctx context.Context, e *Entry) context.Context {
+	return context.WithValue(ctx, ctxKey{}, e)
+}
+
+// FromContext returns the call's entry. Outside a call it returns a
+// detached entry, so callers never need to check for nil.
+func FromContext(ctx context.Context) *Entry {
+	if e, ok := ctx.Value(ctxKey{}).(*Entry); ok {
+		return e
+	}
+	return NewEntry("", "", time.Now())
+}
+
+// SetCaller records the authenticated caller.
+func (e *Entry) SetCaller(code, serial string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rec.CallerCode, e.rec.CertificateSerial = code, serial
+}
+
+// SetSerial records the certificate serial of a caller not (yet) identified.
+func (e *Entry) SetSerial(serial string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rec.CertificateSerial = serial
+}
+
+// SetAccess records the officer, purpose and case of a personal-data call.
+func (e *Entry) SetAccess(operatorID, purpose, caseReference string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rec.OperatorID, e.rec.Purpose, e.rec.CaseReference = operatorID, purpose, caseReference
+}
+
+// Refuse records that the call was refused, and why.
+func (e *Entry) Refuse(reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rec.Decision, e.rec.Reason, e.decided = Refused, reason, true
+}
+
+// Allow records that the call was let through, and why.
+func (e *Entry) Allow(reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.decided {
+		e.rec.Decision, e.rec.Reason, e.decided = Allowed, reason, true
+	}
+}
+
+// AddAgreements records agreements that granted access.
+func (e *Entry) AddAgreements(ids ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		if !slices.Contains(e.rec.AgreementIDs, id) {
+			e.rec.AgreementIDs = append(e.rec.AgreementIDs, id)
+		}
+	}
+}
+
+// AddSubjects records records or reports returned or changed, as "kind/id".
+func (e *Entry) AddSubjects(subjects ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range subjects {
+		if !e.subjectOK[s] {
+			e.subjectOK[s] = true
+			e.rec.Subjects = append(e.rec.Subjects, s)
+		}
+	}
+}
+
+// Purpose returns the recorded purpose.
+func (e *Entry) Purpose() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rec.Purpose
+}
+
+// Record returns a copy of the record as it stands, finished with status code and latency.
+func (e *Entry) finish(code string, now time.Time) *store.AuditRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.rec
+	r.AgreementIDs = slices.Clone(e.rec.AgreementIDs)
+	r.Subjects = slices.Clone(e.rec.Subjects)
+	r.StatusCode = code
+	r.LatencyMicros = now.Sub(e.start).Microseconds()
+	if r.Decision == "" {
+		r.Decision = Allowed
+	}
+	return &r
+}
+
+// Derive starts a new entry for a separate event of the same call (a
+// delivery on a stream): same caller, request id and access, no subjects.
+func (e *Entry) Derive(now time.Time) *Entry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := NewEntry(e.rec.Method, e.rec.RequestID, now)
+	d.rec.CallerCode, d.rec.CertificateSerial = e.rec.CallerCode, e.rec.CertificateSerial
+	d.rec.OperatorID, d.rec.Purpose, d.rec.CaseReference = e.rec.OperatorID, e.rec.Purpose, e.rec.CaseReference
+	d.rec.Decision, d.rec.Reason, d.decided = e.rec.Decision, e.rec.Reason, e.decided
+	return d
+}
+
+// WriteTx writes the record inside a write's own transaction, as status OK:
+// if the transaction commits, the write succeeded and its record with it.
+// It makes Entry a store.TxHook.
+func (e *Entry) WriteTx(ctx context.Context, tx pgx.Tx) error {
+	rec := e.finish("OK", time.Now())
+	if err := store.AppendAuditTx(ctx, tx, rec); err != nil {
+		return &Error{Err: err}
+	}
+	e.mu.Lock()
+	e.inTx = true
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *Entry) writtenInTx() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inTx
+}
+
+// Error is a failure to write an audit record: the call must fail closed.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return "audit record not written: " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }

@@ -1,0 +1,122 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sinergi-id/sinergi/internal/requestid"
+)
+
+// errUnavailable is what a caller gets when its call's audit record could
+// not be committed: nothing else, not the data, not the handler's answer.
+var errUnavailable = status.Error(codes.Unavailable, "audit trail unavailable: the call was not carried out or its result withheld; retry later")
+
+// Recorder writes the audit record of every call: allowed or refused,
+// successful or failed. It sits outside authentication so that refused
+// callers are recorded too.
+type Recorder struct {
+	Writer *Writer
+	Now    func() time.Time
+	// OnCommit, when set, is told after each record commits (the sequencer's Wake).
+	OnCommit func()
+}
+
+func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
+	code := status.Code(err)
+	if code == codes.OK && e.writtenInTx() {
+		return nil
+	}
+	if err != nil {
+		switch code {
+		case codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument:
+			e.mu.Lock()
+			if e.rec.Decision == "" {
+				e.rec.Decision, e.rec.Reason = Refused, code.String()
+			}
+			e.mu.Unlock()
+		}
+	}
+	// The record is written even when the caller has gone away.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if aerr := r.Writer.Append(wctx, e.finish(code.String(), r.Now())); aerr != nil {
+		return errUnavailable
+	}
+	if r.OnCommit != nil {
+		r.OnCommit()
+	}
+	return nil
+}
+
+// UnaryServerInterceptor records unary calls. The reply leaves only after
+// its audit record has committed.
+func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		e := NewEntry(info.FullMethod, requestid.FromContext(ctx), r.Now())
+		ctx = NewContext(ctx, e)
+		resp, err := handler(ctx, req)
+		var aerr *Error
+		if errors.As(err, &aerr) {
+			err = errUnavailable
+		}
+		if ferr := r.finish(ctx, e, err); ferr != nil {
+			return nil, ferr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+}
+
+// StreamServerInterceptor records a stream when it ends. Handlers of
+// streams that deliver personal data record each delivery themselves
+// (Entry.Derive and Recorder.Deliver) before sending it.
+func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		e := NewEntry(info.FullMethod, requestid.FromContext(ss.Context()), r.Now())
+		ctx := NewContext(ss.Context(), e)
+		ctx = context.WithValue(ctx, recorderKey{}, r)
+		err := handler(srv, &requestid.Stream{ServerStream: ss, Ctx: ctx})
+		var aerr *Error
+		if errors.As(err, &aerr) {
+			err = errUnavailable
+		}
+		if ferr := r.finish(ctx, e, err); ferr != nil {
+			return ferr
+		}
+		return err
+	}
+}
+
+type recorderKey struct{}
+
+// Deliver commits the audit record of one delivery on a stream (derived
+// from the stream's entry, with its own subjects and agreements) before the
+// caller sends it. An error means: do not send.
+func Deliver(ctx context.Context, d *Entry) error {
+	r, ok := ctx.Value(recorderKey{}).(*Recorder)
+	if !ok {
+		return errUnavailable
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.Writer.Append(wctx, d.finish(codes.OK.String(), r.Now())); err != nil {
+		return errUnavailable
+	}
+	if r.OnCommit != nil {
+		r.OnCommit()
+	}
+	return nil
+}
+
+// Append commits rec's record as a separate event (used by Deliver's callers
+// outside a stream, such as background workers acting for a caller).
+func (r *Recorder) Append(ctx context.Context, e *Entry, code codes.Code) error {
+	return r.Writer.Append(ctx, e.finish(code.String(), r.Now()))
+}

@@ -1,0 +1,170 @@
+package authz
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authn"
+	"github.com/sinergi-id/sinergi/internal/validate"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// Authorizer applies Policy.
+type Authorizer struct {
+	// Now is the clock agreements are judged by.
+	Now func() time.Time
+}
+
+type accessCarrier interface {
+	GetAccess() *sinergiv1.AccessContext
+}
+
+// admit checks the caller's kind; it runs before the request is read.
+func (a *Authorizer) admit(ctx context.Context, method string) (Rule, error) {
+	e := audit.FromContext(ctx)
+	rule, ok := Lookup(method)
+	if !ok {
+		e.Refuse("method has no policy entry")
+		return rule, status.Error(codes.PermissionDenied, "permission denied: "+method+" is not in the policy table")
+	}
+	if rule.Public {
+		e.Allow("public method")
+		return rule, nil
+	}
+	caller, ok := authn.FromContext(ctx)
+	if !ok {
+		e.Refuse("no authenticated caller")
+		return rule, status.Error(codes.Unauthenticated, "unauthenticated")
+	}
+	if len(rule.Kinds) > 0 && !slices.Contains(rule.Kinds, caller.Institution.GetKind()) {
+		kind := strings.TrimPrefix(caller.Institution.GetKind().String(), "INSTITUTION_KIND_")
+		e.Refuse("institution kind " + kind + " may not call this method")
+		return rule, status.Errorf(codes.PermissionDenied, "permission denied: a %s may not call %s", kind, method)
+	}
+	return rule, nil
+}
+
+// check validates the request and computes the reach.
+func (a *Authorizer) check(ctx context.Context, rule Rule, req any) (context.Context, error) {
+	if rule.Public {
+		return ctx, nil
+	}
+	e := audit.FromContext(ctx)
+	m, ok := req.(proto.Message)
+	if !ok {
+		return nil, status.Error(codes.Internal, "request is not a protobuf message")
+	}
+	if ac, ok := req.(accessCarrier); ok {
+		if acc := ac.GetAccess(); acc != nil {
+			e.SetAccess(acc.GetOperatorId(), strings.TrimPrefix(acc.GetPurpose().String(), "PURPOSE_"), acc.GetCaseReference())
+		}
+	} else if rule.PersonalData {
+		e.Refuse("personal-data method without an access field")
+		return nil, status.Error(codes.Internal, "policy marks this method personal-data but its request carries no AccessContext")
+	}
+	if err := validate.Request(m); err != nil {
+		e.Refuse("invalid request: " + strings.Join(validate.FieldsOf(err), ", "))
+		return nil, err
+	}
+	if rule.PersonalData {
+		var v validate.Violations
+		CheckAccess(&v, "access", req.(accessCarrier).GetAccess())
+		if err := v.Err(); err != nil {
+			e.Refuse("invalid access context: " + strings.Join(v.Fields(), ", "))
+			return nil, err
+		}
+	}
+	return a.reach(ctx, rule), nil
+}
+
+// reach computes the caller's Reach for the rule's scope, if it has one.
+func (a *Authorizer) reach(ctx context.Context, rule Rule) context.Context {
+	e := audit.FromContext(ctx)
+	if rule.Scope == sinergiv1.Scope_SCOPE_UNSPECIFIED {
+		e.Allow("policy allows")
+		return ctx
+	}
+	caller, _ := authn.FromContext(ctx)
+	r := ComputeReach(caller.Directory, caller.Institution, rule.Scope, a.Now(), ReachOptions{})
+	e.Allow("within reach for " + strings.TrimPrefix(rule.Scope.String(), "SCOPE_"))
+	return withReach(ctx, r)
+}
+
+// UnaryServerInterceptor applies the policy to unary calls and attributes
+// the subjects of their responses.
+func (a *Authorizer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		rule, err := a.admit(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		ctx, err = a.check(ctx, rule, req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := handler(ctx, req)
+		if err == nil {
+			if m, ok := resp.(proto.Message); ok {
+				r, _ := ctx.Value(reachKey{}).(*Reach)
+				attribute(audit.FromContext(ctx), r, m)
+			}
+		}
+		return resp, err
+	}
+}
+
+// StreamServerInterceptor applies the policy to streams. A server stream's
+// one request is checked when the handler reads it; a client stream's
+// messages are the handler's to check one by one (a roster upload rejects
+// bad records and keeps the good).
+func (a *Authorizer) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		rule, err := a.admit(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		if rule.Public {
+			return handler(srv, ss)
+		}
+		ws := &checkedStream{ServerStream: ss, ctx: ss.Context(), a: a, rule: rule, checkFirst: !info.IsClientStream}
+		if info.IsClientStream {
+			// The reach is known before any message arrives.
+			ws.ctx = a.reach(ss.Context(), rule)
+		}
+		return handler(srv, ws)
+	}
+}
+
+type checkedStream struct {
+	grpc.ServerStream
+	ctx        context.Context
+	a          *Authorizer
+	rule       Rule
+	checkFirst bool
+	checked    bool
+}
+
+func (s *checkedStream) Context() context.Context { return s.ctx }
+
+func (s *checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if s.checkFirst && !s.checked {
+		s.checked = true
+		ctx, err := s.a.check(s.ctx, s.rule, m)
+		if err != nil {
+			return err
+		}
+		s.ctx = ctx
+	}
+	return nil
+}

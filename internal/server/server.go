@@ -1,0 +1,365 @@
+// Package server assembles the Sinergi gRPC server: mutual TLS, the
+// interceptor chain, the services, health and reflection, metrics, and the
+// background work each process does (directory cache, audit sequencer,
+// audit partition upkeep and retention). It owns start-up and graceful
+// shutdown.
+//
+// The interceptor chain, outermost first, and why in this order:
+//
+//  1. recovery        a panic anywhere below becomes INTERNAL, never a crash
+//  2. request id      every log line and audit record names the call
+//  3. logging         slog JSON, one line per call; never payloads (personal data)
+//  4. metrics         Prometheus counters and latency histograms
+//  5. audit           opens the call's audit record and commits it before the
+//     reply leaves; outside authentication so that refused
+//     and unauthenticated calls are recorded too (openfga puts
+//     audit last; we need it to see every refusal)
+//  6. authentication  the institution from the mTLS certificate's SPIFFE ID
+//  7. authorization   policy table, request validation, AccessContext, reach
+//  8. recovery        again, inside audit, so a handler panic is recorded as INTERNAL
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/sinergi-id/sinergi/internal/api"
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authn"
+	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/directory"
+	"github.com/sinergi-id/sinergi/internal/pagetoken"
+	"github.com/sinergi-id/sinergi/internal/pki"
+	"github.com/sinergi-id/sinergi/internal/requestid"
+	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// Config is everything a server process needs.
+type Config struct {
+	// Addr is the gRPC listen address (127.0.0.1:0 picks a port).
+	Addr string
+	// MetricsAddr serves /metrics; empty disables it.
+	MetricsAddr string
+	DatabaseURL string
+	TLS         pki.Files
+	TrustDomain string
+	// AuditKeyPath is the Ed25519 key that signs audit checkpoints.
+	AuditKeyPath string
+	// Retention is how long audit records are kept (at least a year).
+	Retention time.Duration
+	// ShutdownGrace is how long in-flight calls get on SIGTERM.
+	ShutdownGrace time.Duration
+	// DirectAppRole: the login role is already the application role; do not SET ROLE.
+	DirectAppRole bool
+	MaxConns      int32
+	Log           *slog.Logger
+	// Now is the clock of agreements and deadlines (tests inject one).
+	Now func() time.Time
+	// CheckpointEvery is the interval between signed audit checkpoints.
+	CheckpointEvery time.Duration
+}
+
+// Server is one running process.
+type Server struct {
+	cfg       Config
+	Store     *store.Store
+	Directory *directory.Cache
+	GRPC      *grpc.Server
+	Health    *health.Server
+	Sequencer *audit.Sequencer
+	Writer    *audit.Writer
+	Deps      *api.Deps
+	lis       net.Listener
+	metrics   *http.Server
+	metricsLn net.Listener
+	bg        context.CancelFunc
+	bgDone    chan struct{}
+}
+
+// New connects to the database, loads the directory and builds the server.
+// It does not listen until Serve.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TrustDomain == "" {
+		cfg.TrustDomain = pki.DefaultTrustDomain
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 2 * 365 * 24 * time.Hour
+	}
+	if cfg.Retention < audit.MinRetention {
+		return nil, fmt.Errorf("audit retention %s is below the minimum of one year", cfg.Retention)
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 15 * time.Second
+	}
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = time.Minute
+	}
+	key, err := audit.LoadKey(cfg.AuditKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	signer := audit.NewSigner(key)
+	tlsCfg, err := pki.ServerTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.MaxConns, AssumeAppRole: !cfg.DirectAppRole})
+	if err != nil {
+		return nil, err
+	}
+	dir, err := directory.NewCache(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load directory (did you run `sinergi migrate`?): %w", err)
+	}
+	// Partitions for this month and the next must exist before the first
+	// call is audited; the leader's daily upkeep keeps them coming.
+	if err := st.EnsureAuditPartitions(ctx, cfg.Now().AddDate(0, -1, 0), 15); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("audit partitions: %w", err)
+	}
+	s := &Server{cfg: cfg, Store: st, Directory: dir}
+	s.Writer = audit.NewWriter(st, 4, 512, 4096)
+	s.Sequencer = audit.NewSequencer(st, signer, cfg.Log)
+	s.Sequencer.CheckpointEvery = cfg.CheckpointEvery
+	s.Sequencer.Maintenance = s.maintain
+
+	tokenKey := sha256.Sum256(append([]byte("sinergi page tokens/"), key.Seed()...))
+	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(tokenKey[:]), Now: cfg.Now, Log: cfg.Log, Signer: signer}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	reg.MustRegister(metrics)
+
+	recorder := &audit.Recorder{Writer: s.Writer, Now: cfg.Now, OnCommit: s.Sequencer.Wake}
+	authenticator := &authn.Authenticator{Directory: dir, TrustDomain: cfg.TrustDomain, Public: authz.IsPublic}
+	authorizer := &authz.Authorizer{Now: cfg.Now}
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		cfg.Log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			return logging.Fields{"request_id", requestid.FromContext(ctx)}
+		}),
+	}
+	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return c.Service != healthpb.Health_ServiceDesc.ServiceName
+	})
+	panicked := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		cfg.Log.ErrorContext(ctx, "panic in call", "request_id", requestid.FromContext(ctx), "panic", fmt.Sprint(p))
+		return status.Error(codes.Internal, "internal error")
+	})
+
+	s.GRPC = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(16<<20),
+		grpc.ChainUnaryInterceptor(
+			recovery.UnaryServerInterceptor(panicked),
+			requestid.UnaryServerInterceptor(),
+			selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
+			metrics.UnaryServerInterceptor(),
+			recorder.UnaryServerInterceptor(),
+			authenticator.UnaryServerInterceptor(),
+			authorizer.UnaryServerInterceptor(),
+			recovery.UnaryServerInterceptor(panicked),
+		),
+		grpc.ChainStreamInterceptor(
+			recovery.StreamServerInterceptor(panicked),
+			requestid.StreamServerInterceptor(),
+			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
+			metrics.StreamServerInterceptor(),
+			recorder.StreamServerInterceptor(),
+			authenticator.StreamServerInterceptor(),
+			authorizer.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(panicked),
+		),
+	)
+	sinergiv1.RegisterInstitutionServiceServer(s.GRPC, &api.Institutions{Deps: s.Deps})
+	sinergiv1.RegisterAgreementServiceServer(s.GRPC, &api.Agreements{Deps: s.Deps})
+	sinergiv1.RegisterAuditServiceServer(s.GRPC, &api.Audit{Deps: s.Deps})
+	registerDataServices(s)
+	s.Health = health.NewServer()
+	healthpb.RegisterHealthServer(s.GRPC, s.Health)
+	reflection.Register(s.GRPC)
+	metrics.InitializeMetrics(s.GRPC)
+
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+	return s, nil
+}
+
+// Listen binds the gRPC (and metrics) listeners; Serve calls it when needed.
+func (s *Server) Listen() error {
+	if s.lis != nil {
+		return nil
+	}
+	lis, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.lis = lis
+	if s.metrics != nil {
+		ml, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("metrics listen on %s: %w", s.cfg.MetricsAddr, err)
+		}
+		s.metricsLn = ml
+	}
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// MetricsAddr is the metrics listener's address, or "".
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
+}
+
+// Start listens and serves in the background; Stop ends it.
+func (s *Server) Start() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s.bg = cancel
+	s.bgDone = make(chan struct{})
+	go func() {
+		defer close(s.bgDone)
+		done := make(chan struct{}, 3)
+		go func() { s.Directory.Follow(bg, 30*time.Second, s.cfg.Log); done <- struct{}{} }()
+		go func() { s.Sequencer.Run(bg); done <- struct{}{} }()
+		go func() { s.watchHealth(bg); done <- struct{}{} }()
+		for range 3 {
+			<-done
+		}
+	}()
+	if s.metrics != nil {
+		go func() { _ = s.metrics.Serve(s.metricsLn) }()
+	}
+	go func() {
+		if err := s.GRPC.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.cfg.Log.Error("grpc serve", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Stop drains in-flight calls for up to the shutdown grace, then stops
+// the background work and closes the database.
+func (s *Server) Stop() {
+	s.Health.Shutdown()
+	done := make(chan struct{})
+	go func() { s.GRPC.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.ShutdownGrace):
+		s.cfg.Log.Warn("shutdown grace over: closing remaining calls")
+		s.GRPC.Stop()
+	}
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+	}
+	s.Writer.Close()
+	if s.bg != nil {
+		s.bg()
+		<-s.bgDone
+	}
+	s.Store.Close()
+}
+
+// Serve runs until ctx ends, then stops gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	s.Stop()
+	return nil
+}
+
+// watchHealth reports SERVING only while the database answers.
+func (s *Server) watchHealth(ctx context.Context) {
+	set := func(ok bool) {
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if ok {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		s.Health.SetServingStatus("", st)
+		for name := range s.GRPC.GetServiceInfo() {
+			s.Health.SetServingStatus(name, st)
+		}
+	}
+	set(s.Store.Ping(ctx) == nil)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			set(s.Store.Ping(ctx) == nil)
+		}
+	}
+}
+
+// maintain runs on the audit sequencer's leader, so in one process at a
+// time: it creates the coming months' audit partitions and drops those past
+// retention.
+func (s *Server) maintain(ctx context.Context) error {
+	now := s.cfg.Now()
+	if err := s.Store.EnsureAuditPartitions(ctx, now.AddDate(0, -1, 0), 15); err != nil {
+		return fmt.Errorf("audit partitions: %w", err)
+	}
+	owner, err := store.Open(ctx, s.cfg.DatabaseURL, store.Options{MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	dropped, err := audit.Retain(ctx, owner, s.Sequencer.Signer(), s.cfg.Retention, now)
+	for _, m := range dropped {
+		s.cfg.Log.Info("audit retention dropped a month", "month", m.Format("2006-01"))
+	}
+	return err
+}

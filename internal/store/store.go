@@ -1,0 +1,124 @@
+// Package store owns every SQL statement of Sinergi: the schema migrations,
+// the directory of institutions and agreements, and the audit trail tables.
+// It knows PostgreSQL and the protobuf messages it stores; it never knows gRPC.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// AppRole is the role the server assumes on every connection. It may read
+// and insert the audit trail but never change it.
+const AppRole = "sinergi_app"
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a row with the same key exists.
+var ErrConflict = errors.New("already exists")
+
+// Store is the database behind one server process.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// Options tune the pool.
+type Options struct {
+	// MaxConns caps the pool (default 32).
+	MaxConns int32
+	// AssumeAppRole makes every connection SET ROLE sinergi_app, so that the
+	// database's own privileges keep the audit trail append-only even when
+	// the server logs in as the schema owner (as it does in development).
+	AssumeAppRole bool
+}
+
+// Open connects to databaseURL.
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.MaxConns = 32
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.AssumeAppRole {
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET ROLE "+AppRole)
+			return err
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &Store{Pool: pool}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.Pool.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return s.Pool.Ping(ctx)
+}
+
+// Migrate applies every embedded migration not yet applied to databaseURL.
+func Migrate(ctx context.Context, databaseURL string) error {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	return migrate(ctx, db)
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrationsDigest identifies the embedded migrations, so that test
+// templates built from other migrations are never reused.
+func MigrationsDigest() string {
+	entries, _ := migrations.ReadDir("migrations")
+	h := newDigest()
+	for _, e := range entries {
+		b, _ := migrations.ReadFile("migrations/" + e.Name())
+		h.add(e.Name(), b)
+	}
+	return h.hex()
+}
+
+// inTx runs fn in a transaction.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{}, fn)
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
