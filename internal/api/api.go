@@ -16,6 +16,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authn"
 	"github.com/sinergi-id/sinergi/internal/directory"
+	"github.com/sinergi-id/sinergi/internal/fanout"
 	"github.com/sinergi-id/sinergi/internal/pagetoken"
 	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
@@ -30,6 +31,8 @@ type Deps struct {
 	Log       *slog.Logger
 	// Checkpoints signs audit checkpoints; its public key is shown with them.
 	Signer *audit.Signer
+	// Hub wakes stream handlers (custody events, reports) on new rows.
+	Hub *fanout.Hub
 }
 
 // storeError turns a storage error into the status the caller sees. An

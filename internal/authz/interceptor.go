@@ -85,17 +85,23 @@ func (a *Authorizer) check(ctx context.Context, rule Rule, req any) (context.Con
 	return a.reach(ctx, rule), nil
 }
 
-// reach computes the caller's Reach for the rule's scope, if it has one.
+// reach computes the caller's Reach for each of the rule's scopes.
 func (a *Authorizer) reach(ctx context.Context, rule Rule) context.Context {
 	e := audit.FromContext(ctx)
-	if rule.Scope == sinergiv1.Scope_SCOPE_UNSPECIFIED {
+	if len(rule.Scopes) == 0 {
 		e.Allow("policy allows")
 		return ctx
 	}
 	caller, _ := authn.FromContext(ctx)
-	r := ComputeReach(caller.Directory, caller.Institution, rule.Scope, a.Now(), ReachOptions{})
-	e.Allow("within reach for " + strings.TrimPrefix(rule.Scope.String(), "SCOPE_"))
-	return withReach(ctx, r)
+	now := a.Now()
+	rs := reaches{}
+	names := make([]string, len(rule.Scopes))
+	for i, sc := range rule.Scopes {
+		rs[sc] = ComputeReach(caller.Directory, caller.Institution, sc, now, ReachOptions{})
+		names[i] = strings.TrimPrefix(sc.String(), "SCOPE_")
+	}
+	e.Allow("policy allows; data limited to reach for " + strings.Join(names, ", "))
+	return withReaches(ctx, rs, rule.Scopes[0])
 }
 
 // UnaryServerInterceptor applies the policy to unary calls and attributes
@@ -113,8 +119,8 @@ func (a *Authorizer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		resp, err := handler(ctx, req)
 		if err == nil {
 			if m, ok := resp.(proto.Message); ok {
-				r, _ := ctx.Value(reachKey{}).(*Reach)
-				attribute(audit.FromContext(ctx), r, m)
+				rs, _ := ctx.Value(reachKey{}).(reachesValue)
+				attribute(audit.FromContext(ctx), rs.all, m)
 			}
 		}
 		return resp, err

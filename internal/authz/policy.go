@@ -11,8 +11,11 @@ import (
 type Rule struct {
 	// Kinds that may call it; empty means every authenticated institution.
 	Kinds []sinergiv1.InstitutionKind
-	// The agreement scope the method's data needs (UNSPECIFIED: none).
-	Scope sinergiv1.Scope
+	// The agreement scopes the method's data needs (none: no agreement is
+	// involved). The interceptor computes one Reach per scope; a method
+	// whose records each need one of several scopes (reports: incident,
+	// narcotics or threat) lists them all and uses ReachFor.
+	Scopes []sinergiv1.Scope
 	// The request carries personal data or returns it: it must carry an AccessContext.
 	PersonalData bool
 	// The method changes state: its audit record commits with the change.

@@ -111,15 +111,33 @@ func (r *Reach) Agreements() []string {
 
 type reachKey struct{}
 
+type reaches map[sinergiv1.Scope]*Reach
+
+type reachesValue struct {
+	all   reaches
+	first sinergiv1.Scope
+}
+
 // ReachFrom returns the Reach the authorization interceptor computed for
-// this call. A data method without one is a wiring bug: it fails closed.
+// the method's (first) scope. A data method without one is a wiring bug:
+// it fails closed.
 func ReachFrom(ctx context.Context) (*Reach, error) {
-	if r, ok := ctx.Value(reachKey{}).(*Reach); ok {
-		return r, nil
+	if v, ok := ctx.Value(reachKey{}).(reachesValue); ok {
+		return v.all[v.first], nil
 	}
 	return nil, status.Error(codes.Internal, "no authorization reach for this call")
 }
 
-func withReach(ctx context.Context, r *Reach) context.Context {
-	return context.WithValue(ctx, reachKey{}, r)
+// ReachFor returns the Reach for one of the method's scopes.
+func ReachFor(ctx context.Context, scope sinergiv1.Scope) (*Reach, error) {
+	if v, ok := ctx.Value(reachKey{}).(reachesValue); ok {
+		if r := v.all[scope]; r != nil {
+			return r, nil
+		}
+	}
+	return nil, status.Errorf(codes.Internal, "no authorization reach for %s in this call", scope)
+}
+
+func withReaches(ctx context.Context, rs reaches, first sinergiv1.Scope) context.Context {
+	return context.WithValue(ctx, reachKey{}, reachesValue{all: rs, first: first})
 }

@@ -30,8 +30,9 @@ func RegisterSubject(name protoreflect.FullName, kind string, idField, ownerFiel
 	subjectTypes[name] = subjectType{kind: kind, idField: idField, ownerField: ownerField}
 }
 
-// attribute walks a response and records every subject it holds.
-func attribute(e *audit.Entry, reach *Reach, m proto.Message) {
+// attribute walks a response and records every subject it holds, with the
+// agreements that granted access to its owner under any of the call's scopes.
+func attribute(e *audit.Entry, rs reaches, m proto.Message) {
 	if m == nil {
 		return
 	}
@@ -40,10 +41,10 @@ func attribute(e *audit.Entry, reach *Reach, m proto.Message) {
 	if len(subjectTypes) == 0 {
 		return
 	}
-	walk(e, reach, m.ProtoReflect())
+	walk(e, rs, m.ProtoReflect())
 }
 
-func walk(e *audit.Entry, reach *Reach, m protoreflect.Message) {
+func walk(e *audit.Entry, rs reaches, m protoreflect.Message) {
 	if st, ok := subjectTypes[m.Descriptor().FullName()]; ok {
 		fields := m.Descriptor().Fields()
 		if f := fields.ByName(st.idField); f != nil {
@@ -51,9 +52,12 @@ func walk(e *audit.Entry, reach *Reach, m protoreflect.Message) {
 				e.AddSubjects(st.kind + "/" + id)
 			}
 		}
-		if f := fields.ByName(st.ownerField); f != nil && reach != nil {
-			if g, ok := reach.Grant(m.Get(f).String()); ok {
-				e.AddAgreements(g.Agreements...)
+		if f := fields.ByName(st.ownerField); f != nil {
+			owner := m.Get(f).String()
+			for _, r := range rs {
+				if g, ok := r.Grant(owner); ok {
+					e.AddAgreements(g.Agreements...)
+				}
 			}
 		}
 	}
@@ -65,22 +69,28 @@ func walk(e *audit.Entry, reach *Reach, m protoreflect.Message) {
 		case fd.IsList():
 			l := v.List()
 			for i := 0; i < l.Len(); i++ {
-				walk(e, reach, l.Get(i).Message())
+				walk(e, rs, l.Get(i).Message())
 			}
 		case fd.IsMap():
 			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
 				if fd.MapValue().Kind() == protoreflect.MessageKind {
-					walk(e, reach, mv.Message())
+					walk(e, rs, mv.Message())
 				}
 				return true
 			})
 		default:
-			walk(e, reach, v.Message())
+			walk(e, rs, v.Message())
 		}
 		return true
 	})
 }
 
 // Attribute records the subjects of a message sent outside the unary path
-// (each message of a server stream).
-func Attribute(e *audit.Entry, reach *Reach, m proto.Message) { attribute(e, reach, m) }
+// (each message of a server stream), with the agreements of reach.
+func Attribute(e *audit.Entry, reach *Reach, m proto.Message) {
+	rs := reaches{}
+	if reach != nil {
+		rs[reach.Scope] = reach
+	}
+	attribute(e, rs, m)
+}

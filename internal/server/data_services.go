@@ -1,5 +1,12 @@
 package server
 
-// registerDataServices registers the data services (custody, reports) that
-// go through the same chain. Each data service adds its line here.
-func registerDataServices(s *Server) {}
+// fanoutChannels are the NOTIFY channels the process listens on; each data
+// service names its own in its file.
+var fanoutChannels = []string{custodyChannel, reportChannel}
+
+// registerDataServices registers the data services (custody, reports); each
+// lives in its own file beside this one.
+func registerDataServices(s *Server) {
+	registerCustody(s)
+	registerReports(s)
+}

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -51,6 +52,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/authn"
 	"github.com/sinergi-id/sinergi/internal/authz"
 	"github.com/sinergi-id/sinergi/internal/directory"
+	"github.com/sinergi-id/sinergi/internal/fanout"
 	"github.com/sinergi-id/sinergi/internal/pagetoken"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/requestid"
@@ -93,12 +95,22 @@ type Server struct {
 	Sequencer *audit.Sequencer
 	Writer    *audit.Writer
 	Deps      *api.Deps
+	// Hub wakes stream handlers when rows they deliver are committed by any process.
+	Hub *fanout.Hub
 	lis       net.Listener
 	metrics   *http.Server
 	metricsLn net.Listener
 	bg        context.CancelFunc
 	bgDone    chan struct{}
+	// workers are background loops the data services add (e.g. escalation).
+	workers []func(context.Context)
 }
+
+// AddWorker runs w in the background from Start until Stop.
+func (s *Server) AddWorker(w func(context.Context)) { s.workers = append(s.workers, w) }
+
+// Config is the configuration the server runs with.
+func (s *Server) Config() Config { return s.cfg }
 
 // New connects to the database, loads the directory and builds the server.
 // It does not listen until Serve.
@@ -149,13 +161,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("audit partitions: %w", err)
 	}
 	s := &Server{cfg: cfg, Store: st, Directory: dir}
+	s.Hub = fanout.New(st.Pool.Config().ConnConfig, cfg.Log, fanoutChannels...)
 	s.Writer = audit.NewWriter(st, 4, 512, 4096)
 	s.Sequencer = audit.NewSequencer(st, signer, cfg.Log)
 	s.Sequencer.CheckpointEvery = cfg.CheckpointEvery
 	s.Sequencer.Maintenance = s.maintain
 
 	tokenKey := sha256.Sum256(append([]byte("sinergi page tokens/"), key.Seed()...))
-	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(tokenKey[:]), Now: cfg.Now, Log: cfg.Log, Signer: signer}
+	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(tokenKey[:]), Now: cfg.Now, Log: cfg.Log, Signer: signer, Hub: s.Hub}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -267,13 +280,18 @@ func (s *Server) Start() error {
 	s.bgDone = make(chan struct{})
 	go func() {
 		defer close(s.bgDone)
-		done := make(chan struct{}, 3)
-		go func() { s.Directory.Follow(bg, 30*time.Second, s.cfg.Log); done <- struct{}{} }()
-		go func() { s.Sequencer.Run(bg); done <- struct{}{} }()
-		go func() { s.watchHealth(bg); done <- struct{}{} }()
-		for range 3 {
-			<-done
+		workers := append([]func(context.Context){
+			func(ctx context.Context) { s.Directory.Follow(ctx, 30*time.Second, s.cfg.Log) },
+			s.Sequencer.Run,
+			s.watchHealth,
+			s.Hub.Run,
+		}, s.workers...)
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Add(1)
+			go func() { defer wg.Done(); w(bg) }()
 		}
+		wg.Wait()
 	}()
 	if s.metrics != nil {
 		go func() { _ = s.metrics.Serve(s.metricsLn) }()
