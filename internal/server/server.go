@@ -96,7 +96,7 @@ type Server struct {
 	Writer    *audit.Writer
 	Deps      *api.Deps
 	// Hub wakes stream handlers when rows they deliver are committed by any process.
-	Hub *fanout.Hub
+	Hub       *fanout.Hub
 	lis       net.Listener
 	metrics   *http.Server
 	metricsLn net.Listener
