@@ -20,6 +20,8 @@ type Writer struct {
 	wg       sync.WaitGroup
 	closeMu  sync.RWMutex
 	closed   bool
+	// Timeout bounds one batch's write: past it, the batch's calls fail closed.
+	Timeout time.Duration
 }
 
 type pending struct {
@@ -32,7 +34,7 @@ var ErrClosed = errors.New("audit writer closed")
 
 // NewWriter starts flushers committing batches of at most maxBatch records.
 func NewWriter(st *store.Store, flushers, maxBatch, queue int) *Writer {
-	w := &Writer{st: st, queue: make(chan *pending, queue), maxBatch: maxBatch}
+	w := &Writer{st: st, queue: make(chan *pending, queue), maxBatch: maxBatch, Timeout: 5 * time.Second}
 	for range flushers {
 		w.wg.Add(1)
 		go w.flush()
@@ -86,7 +88,7 @@ func (w *Writer) flush() {
 		for _, p := range batch {
 			recs = append(recs, p.rec)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), w.Timeout)
 		err := w.st.AppendAuditBatch(ctx, recs)
 		cancel()
 		if err != nil {

@@ -59,7 +59,7 @@ func ComputeReach(dir *directory.Snapshot, caller *sinergiv1.Institution, scope 
 }
 
 func grantFor(dir *directory.Snapshot, caller, f *sinergiv1.Institution, scope sinergiv1.Scope, t time.Time, opts ReachOptions) (Grant, bool) {
-	if caller.GetCode() == f.GetCode() {
+	if caller.GetCode() == f.GetCode() || correctionsOversight(caller, f) {
 		return Grant{Own: true, Children: true}, true
 	}
 	usable := func(c directory.Coverage) []string {
@@ -77,6 +77,20 @@ func grantFor(dir *directory.Snapshot, caller, f *sinergiv1.Institution, scope s
 	}
 	children := len(usable(dir.Coverage(caller, f, sinergiv1.Scope_SCOPE_CHILDREN_DATA, t))) > 0
 	return Grant{Agreements: ids, Children: children}, true
+}
+
+// correctionsOversight: the ministry headquarters and the regional office
+// of the facility's province oversee their own units. That is not an
+// exchange between the two sides, so no agreement is involved: the data is
+// the ministry's own.
+func correctionsOversight(caller, f *sinergiv1.Institution) bool {
+	switch caller.GetKind() {
+	case sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY:
+		return true
+	case sinergiv1.InstitutionKind_INSTITUTION_KIND_KANWIL:
+		return caller.GetRegionCode() != "" && directory.RegionWithin(f.GetRegionCode(), caller.GetRegionCode())
+	}
+	return false
 }
 
 // Facilities lists the facility codes in reach, sorted: storage queries

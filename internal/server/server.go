@@ -83,6 +83,9 @@ type Config struct {
 	Now func() time.Time
 	// CheckpointEvery is the interval between signed audit checkpoints.
 	CheckpointEvery time.Duration
+	// AuditTimeout bounds the write of one batch of audit records; a call
+	// whose record is not committed by then fails closed (UNAVAILABLE).
+	AuditTimeout time.Duration
 }
 
 // Server is one running process.
@@ -163,6 +166,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, Store: st, Directory: dir}
 	s.Hub = fanout.New(st.Pool.Config().ConnConfig, cfg.Log, fanoutChannels...)
 	s.Writer = audit.NewWriter(st, 4, 512, 4096)
+	if cfg.AuditTimeout > 0 {
+		s.Writer.Timeout = cfg.AuditTimeout
+	}
 	s.Sequencer = audit.NewSequencer(st, signer, cfg.Log)
 	s.Sequencer.CheckpointEvery = cfg.CheckpointEvery
 	s.Sequencer.Maintenance = s.maintain

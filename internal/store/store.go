@@ -53,6 +53,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	cfg.MaxConns = 32
+	// A write waiting on a lock (say, an audit table held by a maintenance
+	// job) fails after this instead of hanging: the call then fails closed.
+	if _, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = "5s"
+	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
