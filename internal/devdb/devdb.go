@@ -38,7 +38,7 @@ func ServerURL(ctx context.Context, stateDir string) (string, error) {
 			return u, nil
 		}
 	}
-	return startCluster(ctx, stateDir)
+	return StartCluster(ctx, stateDir, ClusterPort)
 }
 
 // WithDatabase returns serverURL pointing at database name instead.
@@ -117,10 +117,11 @@ func redact(u string) string {
 	return "(database url)"
 }
 
-// startCluster starts (creating if needed) a cluster in stateDir/pg listening
-// on 127.0.0.1:ClusterPort. initdb and postgres refuse to run as root, so as
-// root the cluster belongs to the "postgres" system user (or "nobody").
-func startCluster(ctx context.Context, stateDir string) (string, error) {
+// StartCluster starts (creating if needed) a cluster in stateDir/pg listening
+// on 127.0.0.1:port, and returns its maintenance database's URL. initdb and
+// postgres refuse to run as root, so as root the cluster belongs to the
+// "postgres" system user (or "nobody").
+func StartCluster(ctx context.Context, stateDir string, port int) (string, error) {
 	bin, err := binDir()
 	if err != nil {
 		return "", err
@@ -135,7 +136,7 @@ func startCluster(ctx context.Context, stateDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", ClusterPort)
+	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	if ping(ctx, u) == nil {
 		return u, nil
 	}
@@ -154,7 +155,7 @@ func startCluster(ctx context.Context, stateDir string) (string, error) {
 			return "", fmt.Errorf("initdb: %w", err)
 		}
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=300 -c fsync=on", ClusterPort, sock)
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=300", port, sock)
 	if err := run(ctx, owner, filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(root, "postgres.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		return "", fmt.Errorf("pg_ctl start (log in %s): %w", filepath.Join(root, "postgres.log"), err)
 	}

@@ -1,0 +1,84 @@
+package devdb
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestThrowawayCluster starts a real cluster from the machine's PostgreSQL
+// binaries, as `make run` and `make test` do where no server answers, even
+// as root, and stops it.
+func TestThrowawayCluster(t *testing.T) {
+	if _, err := binDir(); err != nil {
+		t.Skip("no PostgreSQL server binaries on this machine:", err)
+	}
+	base, err := os.MkdirTemp("", "sinergi-devdb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cluster's owner (postgres, when we are root) must reach the directory.
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(base, ".sinergi")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	port := freePort(t)
+	t.Cleanup(func() {
+		_ = stopCluster(context.Background(), state)
+		os.RemoveAll(base)
+	})
+	url, err := StartCluster(ctx, state, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureDatabase(ctx, url, "sinergi"); err != nil {
+		t.Fatal(err)
+	}
+	dbURL, err := WithDatabase(url, "sinergi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil || name != "sinergi" {
+		t.Fatalf("current_database() = %q, %v", name, err)
+	}
+	conn.Close(ctx)
+	// A second start finds it running and reuses it.
+	again, err := StartCluster(ctx, state, port)
+	if err != nil || again != url {
+		t.Fatalf("restart: %q %v", again, err)
+	}
+}
+
+func stopCluster(ctx context.Context, state string) error { return StopCluster(ctx, state) }
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestWithDatabase(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u@127.0.0.1:5432/postgres?sslmode=disable": "postgres://u@127.0.0.1:5432/x?sslmode=disable",
+		"host=/tmp user=u":                                      "host=/tmp user=u dbname=x",
+	} {
+		if got, err := WithDatabase(in, "x"); err != nil || got != want {
+			t.Errorf("WithDatabase(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
