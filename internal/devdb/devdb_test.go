@@ -75,7 +75,7 @@ func freePort(t *testing.T) int {
 func TestWithDatabase(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u@127.0.0.1:5432/postgres?sslmode=disable": "postgres://u@127.0.0.1:5432/x?sslmode=disable",
-		"host=/tmp user=u":                                      "host=/tmp user=u dbname=x",
+		"host=/tmp user=u": "host=/tmp user=u dbname=x",
 	} {
 		if got, err := WithDatabase(in, "x"); err != nil || got != want {
 			t.Errorf("WithDatabase(%q) = %q, %v; want %q", in, got, err, want)
