@@ -55,12 +55,13 @@ test: check-gen lint breaking ## run every test (real PostgreSQL, real TLS)
 	go test -count=1 ./...
 
 .PHONY: bench
-bench: build ## run the benchmarks against a real server and print the figures
-	go test -run '^$$' -bench . -benchtime 1x -count=1 ./...
+bench: build ## measure the service against the database's floor: table on stdout, JSON in $$BENCH_OUT (.sinergi/bench.json)
+	$(BIN)/sinergibench
 
 .PHONY: fuzz
-fuzz: ## fuzz the validators for a minute each
-	@echo 'see the Fuzz targets: go test -fuzz=FuzzX ./internal/...'
+fuzz: ## fuzz the parsers and validators, 30 s each (their seed corpora run in every make test)
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/nik
+	go test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/pagetoken
 
 .PHONY: stop-db
 stop-db: build ## stop the throwaway PostgreSQL cluster under .sinergi/pg, if one runs

@@ -1,0 +1,37 @@
+// Command sinergibench is `make bench`: it measures the service against the
+// database's own floor and prints one table of figures and targets, also
+// written as flat JSON to BENCH_OUT (default .sinergi/bench.json).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sinergi-id/sinergi/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := bench.DefaultConfig()
+	flag.StringVar(&cfg.Binary, "sinergi", ".sinergi/bin/sinergi", "the server binary to measure")
+	flag.StringVar(&cfg.Out, "out", envOr("BENCH_OUT", ".sinergi/bench.json"), "JSON output (BENCH_OUT)")
+	flag.IntVar(&cfg.People, "people", cfg.People, "synthetic people in the database")
+	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each load runs")
+	flag.Parse()
+	if err := bench.Main(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

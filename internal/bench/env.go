@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/devdb"
+	"github.com/sinergi-id/sinergi/internal/devenv"
+	"github.com/sinergi-id/sinergi/internal/pki"
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+func numCPU() int { return runtime.NumCPU() }
+
+// Env is the benchmark's database and server process.
+type Env struct {
+	StateDir  string
+	ServerURL string
+	DBName    string
+	URL       string
+	PKIDir    string
+	AuditKey  string
+	Store     *store.Store // connected as the owner, for floors and checks
+	Addr      string
+	cmd       *exec.Cmd
+	log       *os.File
+}
+
+// Setup creates a fresh benchmark database, migrated and seeded with the
+// demo directory, and the certificates.
+func Setup(ctx context.Context, stateDir string) (*Env, error) {
+	server, err := devdb.ServerURL(ctx, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{StateDir: stateDir, ServerURL: server, DBName: "sinergi_bench", PKIDir: filepath.Join(stateDir, "bench-pki")}
+	e.AuditKey = filepath.Join(e.PKIDir, "audit-signing.key")
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS sinergi_bench WITH (FORCE)"); err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE sinergi_bench"); err != nil {
+		return nil, err
+	}
+	if e.URL, err = devdb.WithDatabase(server, e.DBName); err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx, e.URL); err != nil {
+		return nil, err
+	}
+	if err := devenv.SeedDemo(ctx, e.URL); err != nil {
+		return nil, err
+	}
+	if err := devenv.DevPKI(ctx, e.URL, e.PKIDir, pki.DefaultTrustDomain); err != nil {
+		return nil, err
+	}
+	if err := audit.WriteNewKey(e.AuditKey); err != nil {
+		return nil, err
+	}
+	if e.Store, err = store.Open(ctx, e.URL, store.Options{MaxConns: 80}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// StartServer runs `sinergi serve` from binary as a separate process.
+func (e *Env) StartServer(ctx context.Context, binary string) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e.Addr = l.Addr().String()
+	l.Close()
+	e.log, err = os.Create(filepath.Join(e.StateDir, "bench-server.log"))
+	if err != nil {
+		return err
+	}
+	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", "",
+		"--database-url", e.URL, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
+		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey)
+	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
+	if err := e.cmd.Start(); err != nil {
+		return err
+	}
+	conn := e.Conn("mabes-polri")
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		r, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server did not become healthy (log: %s): %v", e.log.Name(), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Conn connects to the server as institution code over mutual TLS.
+func (e *Env) Conn(code string) *grpc.ClientConn {
+	cfg, err := pki.ClientTLS(pki.Files{Cert: pki.ClientCertPath(e.PKIDir, code), Key: pki.ClientKeyPath(e.PKIDir, code), CA: pki.CACertPath(e.PKIDir)}, "127.0.0.1")
+	if err != nil {
+		panic(err)
+	}
+	conn, err := grpc.NewClient(e.Addr, grpc.WithTransportCredentials(credentialsTLS(cfg)))
+	if err != nil {
+		panic(err)
+	}
+	return conn
+}
+
+// PeakRSSMB is the server process's peak resident memory (VmHWM), in MiB.
+func (e *Env) PeakRSSMB() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// Close stops the server and drops the database.
+func (e *Env) Close(ctx context.Context) {
+	if e.cmd != nil && e.cmd.Process != nil {
+		_ = e.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = e.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = e.cmd.Process.Kill()
+		}
+	}
+	if e.log != nil {
+		e.log.Close()
+	}
+	if e.Store != nil {
+		e.Store.Close()
+	}
+	if conn, err := pgx.Connect(ctx, e.ServerURL); err == nil {
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS sinergi_bench WITH (FORCE)")
+		conn.Close(ctx)
+	}
+}
