@@ -127,7 +127,11 @@ func chainHead(ctx context.Context, conn *pgx.Conn) (store.ChainHead, error) {
 
 // pass chains one batch of settled records and returns how many.
 func (s *Sequencer) pass(ctx context.Context, conn *pgx.Conn, head *store.ChainHead) (int, error) {
-	recs, err := store.UnsequencedAudit(ctx, conn, head.TxID, head.ID, s.BatchSize)
+	horizon, err := store.SettledHorizon(ctx, conn)
+	if err != nil {
+		return 0, fmt.Errorf("settled horizon: %w", err)
+	}
+	recs, err := store.UnsequencedAudit(ctx, conn, head.TxID, head.ID, horizon, s.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("read unsequenced: %w", err)
 	}

@@ -405,3 +405,74 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("verify after new records: %v %v", rep, err)
 	}
 }
+
+// TestLateCommitNeverPassedOver: a record whose transaction commits late
+// (after later records committed) is still chained, in order; and an open
+// transaction in another database on the server does not hold chaining back.
+func TestLateCommitNeverPassedOver(t *testing.T) {
+	d := freshDB(t)
+	env := servertest.Start(t, d, servertest.Options{})
+	ctx := context.Background()
+	c := env.As(t, "polda-lampung")
+
+	// Another database's long transaction, holding an xid.
+	other, err := pgtest.New(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Drop(context.Background()) })
+	otherStore, err := store.Open(ctx, other.URL, store.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherStore.Close()
+	otherTx, err := otherStore.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherTx.Rollback(ctx) //nolint:errcheck
+	if _, err := otherTx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"}); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitChained(t) // would time out if the other database held us back
+
+	// Our own database: a transaction writes an audit record and stays open.
+	late, err := env.Owner.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AppendAuditTx(ctx, late, &store.AuditRecord{At: time.Now().Truncate(time.Microsecond), RequestID: "late", Method: "/late", Decision: "ALLOWED", StatusCode: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := c.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // many sequencer passes
+	var chainedAfter int
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_chain c JOIN audit_records r ON r.id = c.record_id WHERE r.txid > (SELECT txid FROM audit_records WHERE request_id = 'late')`).Scan(&chainedAfter); err == nil && chainedAfter > 0 {
+		t.Fatalf("%d later records chained while an earlier transaction was still open", chainedAfter)
+	}
+	if err := late.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitChained(t)
+	rep, err := audit.Verify(ctx, env.Owner, nil)
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %v", rep, err)
+	}
+	var lateSeq, maxBefore int64
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT c.seq FROM audit_chain c JOIN audit_records r ON r.id = c.record_id WHERE r.request_id = 'late'`).Scan(&lateSeq); err != nil {
+		t.Fatalf("late record never chained: %v", err)
+	}
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT coalesce(max(c.seq), 0) FROM audit_chain c JOIN audit_records r ON r.id = c.record_id WHERE r.txid < (SELECT txid FROM audit_records WHERE request_id = 'late')`).Scan(&maxBefore); err != nil {
+		t.Fatal(err)
+	}
+	if lateSeq != maxBefore+1 {
+		t.Errorf("late record at sequence %d, want %d (right after the transactions older than it)", lateSeq, maxBefore+1)
+	}
+}
