@@ -8,6 +8,7 @@
 //	sinergi audit verify  verify the audit hash chain and its checkpoints
 //	sinergi audit retain  drop audit months past retention
 //	sinergi dev-db        print (starting it if needed) the development database URL
+//	sinergi demo-data     fill the demo facilities with synthetic people
 //	sinergi dev           everything `make run` needs, then serve
 //
 // Every flag has a SINERGI_* environment fallback; DATABASE_URL names the database.
@@ -23,11 +24,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/pki"
@@ -65,6 +68,7 @@ commands:
   audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
   audit retain  drop audit months older than the retention
   dev-db        print the development database URL, starting a throwaway cluster if needed (--stop stops it)
+  demo-data     fill the facilities with synthetic people: --people N (fictional names, valid NIKs, plausible cases)
   dev           prepare everything (database, demo directory, certificates) and serve: what make run does
 
 Run 'sinergi <command> -h' for its flags.`
@@ -72,6 +76,15 @@ Run 'sinergi <command> -h' for its flags.`
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
 	}
 	return def
 }
@@ -158,6 +171,8 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "revoke-cert":
 		return revokeCert(ctx, args)
+	case "demo-data":
+		return demoData(ctx, args)
 	case "audit":
 		return auditCmd(ctx, args)
 	case "dev-db":
@@ -204,6 +219,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "how long audit records are kept, at least 8760h (SINERGI_AUDIT_RETENTION)")
 	grace := fs.Duration("shutdown-grace", envDuration("SINERGI_SHUTDOWN_GRACE", 15*time.Second), "time in-flight calls get on SIGTERM (SINERGI_SHUTDOWN_GRACE)")
 	migrate := fs.Bool("migrate", env("SINERGI_MIGRATE", "false") == "true", "apply migrations at start-up (SINERGI_MIGRATE)")
+	maxConns := fs.Int("db-max-conns", envInt("SINERGI_DB_MAX_CONNS", 32), "database connections in the pool (SINERGI_DB_MAX_CONNS)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -216,6 +232,9 @@ func serve(ctx context.Context, args []string, dev bool) error {
 			return err
 		}
 		url = e.DatabaseURL
+		if err := demoPeopleIfEmpty(ctx, url, log); err != nil {
+			return err
+		}
 	} else if url == "" {
 		var err error
 		if url, err = devenv.Database(ctx, stateDir); err != nil {
@@ -230,7 +249,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	srv, err := server.New(ctx, server.Config{
 		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, TrustDomain: *td,
 		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey,
-		Retention: *retention, ShutdownGrace: *grace, Log: log,
+		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns),
 	})
 	if err != nil {
 		return err
@@ -353,5 +372,76 @@ func auditCmd(ctx context.Context, args []string) error {
 	if !rep.OK {
 		return errors.New("audit chain broken")
 	}
+	return nil
+}
+
+// demoPeople is how many synthetic people `make run` starts with.
+const demoPeople = 300
+
+func demoData(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo-data", flag.ContinueOnError)
+	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+	people := fs.Int("people", demoPeople, "how many people, spread over the facilities")
+	seed := fs.Uint64("seed", 1, "the same seed (in the same month) gives the same people")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *people < 0 {
+		return usageError{"--people must not be negative"}
+	}
+	url, err := databaseURL(ctx, *db)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := loadDemoPeople(ctx, url, *seed, *people)
+	if err != nil {
+		return err
+	}
+	var ins, upd, same int64
+	for _, r := range res {
+		fmt.Printf("%-24s inserted %7d  updated %7d  unchanged %7d\n", r.Facility, r.Inserted, r.Updated, r.Unchanged)
+		ins, upd, same = ins+r.Inserted, upd+r.Updated, same+r.Unchanged
+	}
+	fmt.Printf("%d people: %d inserted, %d updated, %d unchanged in %s\n", *people, ins, upd, same, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func loadDemoPeople(ctx context.Context, url string, seed uint64, people int) ([]demodata.Result, error) {
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	d, err := st.LoadDirectory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facilities := demodata.FacilitiesOf(d.Institutions)
+	if len(facilities) == 0 {
+		return nil, errors.New("the directory has no facility with a region: seed it first (sinergi seed --demo)")
+	}
+	// People are made as of the first of the month, so that a seed gives
+	// the same people all month and loading again changes nothing.
+	now := time.Now().UTC()
+	anchor := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return demodata.Load(ctx, st, seed, people, facilities, anchor)
+}
+
+// demoPeopleIfEmpty gives `make run` a few hundred people the first time.
+func demoPeopleIfEmpty(ctx context.Context, url string, log *slog.Logger) error {
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	n, err := st.CountCustodyRecords(ctx, nil)
+	st.Close()
+	if err != nil || n > 0 {
+		return err
+	}
+	if _, err := loadDemoPeople(ctx, url, 1, demoPeople); err != nil {
+		return fmt.Errorf("demo people: %w", err)
+	}
+	log.Info("loaded synthetic demo people", "people", demoPeople)
 	return nil
 }

@@ -1,5 +1,46 @@
 package authz
 
+import (
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
 // custodyPolicy covers CustodyService (custody records, events, presence,
 // watch lists). Its entries live here, beside the other tables of Policy.
-var custodyPolicy = map[string]Rule{}
+//
+//   - Writes (records, events, roster uploads) are the facilities' own: a
+//     facility is the only writer of its records, the facility being the
+//     caller and never a field of the request.
+//   - Reads need an agreement scope, and see only the reach it gives:
+//     presence (hit / no-hit) needs custody events, the first step of a
+//     two-step query as in Prüm; records and their events need detainee
+//     data and a justified request (AccessContext).
+//   - Readers are the police units, the facilities (their own records), and
+//     the corrections side's oversight: the ministry headquarters (every
+//     facility) and the regional offices (the facilities of their province)
+//     read their own units' data as their own (reach.go), with children's
+//     identities; like everyone, only through the read methods, with a
+//     justified request, and audited.
+//   - The event stream and watch lists are for police units: they are told
+//     of events within the agreements' reach (their jurisdiction, or the
+//     people they watch anywhere). Every delivery carries personal data, so
+//     the stream carries an AccessContext and each delivery is audited.
+var custodyPolicy = map[string]Rule{
+	sinergiv1.CustodyService_UpsertCustodyRecord_FullMethodName: {Kinds: facilities, Write: true},
+	sinergiv1.CustodyService_RecordCustodyEvent_FullMethodName:  {Kinds: facilities, Write: true},
+	sinergiv1.CustodyService_SyncRoster_FullMethodName:          {Kinds: facilities, Write: true},
+
+	sinergiv1.CustodyService_CheckPresence_FullMethodName: {Kinds: dataReaders,
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, PersonalData: true},
+	sinergiv1.CustodyService_GetCustodyRecord_FullMethodName: {Kinds: dataReaders,
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, PersonalData: true},
+	sinergiv1.CustodyService_SearchCustodyRecords_FullMethodName: {Kinds: dataReaders,
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, PersonalData: true},
+	sinergiv1.CustodyService_ListCustodyEvents_FullMethodName: {Kinds: dataReaders,
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, PersonalData: true},
+
+	sinergiv1.CustodyService_WatchCustodyEvents_FullMethodName: {Kinds: police,
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, PersonalData: true},
+	sinergiv1.CustodyService_AddWatch_FullMethodName:    {Kinds: police, PersonalData: true, Write: true},
+	sinergiv1.CustodyService_RemoveWatch_FullMethodName: {Kinds: police, PersonalData: true, Write: true},
+	sinergiv1.CustodyService_ListWatches_FullMethodName: {Kinds: police, PersonalData: true},
+}

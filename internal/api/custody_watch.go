@@ -1,0 +1,415 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authn"
+	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/requestid"
+	"github.com/sinergi-id/sinergi/internal/store"
+	"github.com/sinergi-id/sinergi/internal/validate"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// WatchTuning bounds what one watch stream may hold and says when its
+// consumer is too slow.
+type WatchTuning struct {
+	// Batch is how many events one read takes.
+	Batch int
+	// Queue is how many messages may wait for a consumer that is not reading.
+	Queue int
+	// Stall is how long the queue may stay full before the consumer is told
+	// to come back with its cursor.
+	Stall time.Duration
+	// Poll is how soon to read again while later events are committed but
+	// not yet settled (a transaction that began earlier is still running).
+	Poll time.Duration
+}
+
+var defaultWatchTuning = WatchTuning{Batch: 256, Queue: 256, Stall: 10 * time.Second, Poll: 10 * time.Millisecond}
+
+var watchTuning atomic.Pointer[WatchTuning]
+
+// SetWatchTuning changes the bounds of watch streams opened from now on
+// (zero fields keep their defaults); tests use it to make a slow consumer
+// cheap to produce.
+func SetWatchTuning(t WatchTuning) {
+	d := defaultWatchTuning
+	if t.Batch > 0 {
+		d.Batch = t.Batch
+	}
+	if t.Queue > 0 {
+		d.Queue = t.Queue
+	}
+	if t.Stall > 0 {
+		d.Stall = t.Stall
+	}
+	if t.Poll > 0 {
+		d.Poll = t.Poll
+	}
+	watchTuning.Store(&d)
+}
+
+func currentWatchTuning() WatchTuning {
+	if t := watchTuning.Load(); t != nil {
+		return *t
+	}
+	return defaultWatchTuning
+}
+
+// watchedTypes are the events a watch list reports anywhere.
+var watchedTypes = map[sinergiv1.CustodyEventType]bool{
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ADMISSION:    true,
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_OUT: true,
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN:  true,
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE:      true,
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ESCAPE:       true,
+}
+
+// delivery is one message on its way to a watcher, with what it is audited by.
+type delivery struct {
+	msg   *sinergiv1.WatchCustodyEventsResponse
+	reach *authz.Reach
+	watch *sinergiv1.Watch
+}
+
+// watchPlan decides, for one batch of events, what the watcher may be told:
+// reaches and watch list as they stand when the batch is delivered.
+type watchPlan struct {
+	jurisdiction, anywhere *authz.Reach
+	byRecord, byNIK        map[string]*sinergiv1.Watch
+}
+
+func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error) {
+	snap := s.Directory.Snapshot()
+	inst := snap.Institution(c.Institution.GetCode())
+	switch {
+	case inst == nil || inst.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE:
+		return nil, status.Error(codes.PermissionDenied, "permission denied: the institution is no longer active")
+	case snap.Revoked(c.Serial):
+		return nil, status.Error(codes.Unauthenticated, "unauthenticated: the client certificate was revoked")
+	}
+	now := s.Now()
+	p := &watchPlan{
+		jurisdiction: authz.ComputeReach(snap, inst, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{}),
+		// A watch list reaches beyond jurisdiction, never beyond agreements.
+		anywhere: authz.ComputeReach(snap, inst, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true}),
+		byRecord: map[string]*sinergiv1.Watch{}, byNIK: map[string]*sinergiv1.Watch{},
+	}
+	watches, err := s.Store.ActiveWatches(ctx, inst.GetCode(), now)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range watches {
+		if w.GetRecordId() != "" {
+			p.byRecord[w.GetRecordId()] = w
+		} else {
+			p.byNIK[w.GetNik()] = w
+		}
+	}
+	return p, nil
+}
+
+// route says whether and why se goes to the watcher, as the message to send.
+func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
+	ev := se.Event
+	var d delivery
+	var g authz.Grant
+	if watchedTypes[ev.GetType()] {
+		if wg, ok := p.anywhere.Grant(ev.GetFacilityCode()); ok {
+			w := p.byRecord[ev.GetRecordId()]
+			// A NIK finds a child's record only for those who may see
+			// children's identities: matching it would reveal the child.
+			if w == nil && se.Subject.GetNik() != "" && (!se.Child || wg.Children) {
+				w = p.byNIK[se.Subject.GetNik()]
+			}
+			if w != nil {
+				d = delivery{reach: p.anywhere, watch: w,
+					msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_WATCH, WatchId: w.GetId()}}
+				g = wg
+			}
+		}
+	}
+	if d.msg == nil {
+		jg, ok := p.jurisdiction.Grant(ev.GetFacilityCode())
+		if !ok {
+			return d, false
+		}
+		d = delivery{reach: p.jurisdiction, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_JURISDICTION}}
+		g = jg
+	}
+	d.msg.Event = ev
+	d.msg.Subject, d.msg.IdentityMasked = shield(se.Child, g, se.Subject)
+	return d, true
+}
+
+func watchCursorQuery(code string) string { return "custody-watch|" + code }
+
+// WatchCustodyEvents streams the custody events the caller may see. One
+// goroutine reads settled events from the table (the source of truth),
+// woken by NOTIFY through the hub; another audits and sends them. Between
+// them sits a bounded queue: a consumer that leaves it full for too long is
+// told to come back with its cursor, so a slow consumer costs bounded memory.
+func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, stream sinergiv1.CustodyService_WatchCustodyEventsServer) error {
+	ctx := stream.Context()
+	c := caller(ctx)
+	tun := currentWatchTuning()
+	query := watchCursorQuery(c.Institution.GetCode())
+
+	// Subscribe before reading the position: a commit after it wakes us.
+	sub := s.Hub.Subscribe(store.CustodyChannel)
+	defer sub.Close()
+	var pos store.EventPosition
+	if req.GetCursor() != "" {
+		if err := s.Tokens.Open(req.GetCursor(), query, &pos); err != nil {
+			return validate.Error("cursor", "not a cursor of this institution's stream (altered or foreign)")
+		}
+	} else {
+		var err error
+		if pos, err = s.Store.CustodyEventsHead(ctx); err != nil {
+			return s.custodyError(ctx, err)
+		}
+	}
+	start, err := s.Tokens.Seal(query, pos)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&sinergiv1.WatchCustodyEventsResponse{Cursor: start}); err != nil {
+		return err
+	}
+
+	queue := make(chan delivery, tun.Queue)
+	sendErr := make(chan error, 1)
+	quit := make(chan struct{})
+	defer close(quit)
+	var lastSent atomic.Pointer[string]
+	lastSent.Store(&start)
+	go func() {
+		if err := s.sendLoop(ctx, stream, queue, quit, &lastSent); err != nil {
+			sendErr <- err
+		}
+	}()
+
+	ctxErr := func() error { return status.FromContextError(ctx.Err()).Err() }
+	for {
+		events, pending, err := s.Store.CustodyEventsAfter(ctx, pos, tun.Batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctxErr()
+			}
+			return s.custodyError(ctx, err)
+		}
+		var plan *watchPlan
+		if len(events) > 0 {
+			if plan, err = s.plan(ctx, c); err != nil {
+				return s.custodyError(ctx, err)
+			}
+		}
+		for _, se := range events {
+			pos = se.Position
+			d, ok := plan.route(se)
+			if !ok {
+				continue
+			}
+			if d.msg.Cursor, err = s.Tokens.Seal(query, pos); err != nil {
+				return err
+			}
+			select {
+			case queue <- d:
+				continue
+			default:
+			}
+			stall := time.NewTimer(tun.Stall)
+			select {
+			case queue <- d:
+				stall.Stop()
+			case <-stall.C:
+				return tooSlow(*lastSent.Load())
+			case err := <-sendErr:
+				stall.Stop()
+				return err
+			case <-ctx.Done():
+				stall.Stop()
+				return ctxErr()
+			}
+		}
+		if len(events) == tun.Batch {
+			continue // more are waiting
+		}
+		var poll <-chan time.Time
+		if pending {
+			poll = time.After(tun.Poll)
+		}
+		select {
+		case <-sub.C:
+		case <-poll:
+		case err := <-sendErr:
+			return err
+		case <-ctx.Done():
+			return ctxErr()
+		}
+	}
+}
+
+// tooSlow ends a watch whose consumer does not keep up; the cursor is also
+// in an ErrorInfo detail, for clients to resume from.
+func tooSlow(cursor string) error {
+	st := status.New(codes.ResourceExhausted, "watcher too far behind: reconnect with cursor "+cursor)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "WATCHER_TOO_SLOW", Domain: "sinergi.v1.CustodyService",
+		Metadata: map[string]string{"cursor": cursor}}); err == nil {
+		return d.Err()
+	}
+	return st.Err()
+}
+
+// sendLoop audits and sends queued deliveries in order. Deliveries waiting
+// together are audited together (one group commit), each committed before
+// its message leaves: no record, no delivery.
+func (s *Custody) sendLoop(ctx context.Context, stream sinergiv1.CustodyService_WatchCustodyEventsServer, queue <-chan delivery,
+	quit <-chan struct{}, lastSent *atomic.Pointer[string],
+) error {
+	const group = 64
+	batch := make([]delivery, 0, group)
+	errs := make([]error, group)
+	for {
+		batch = batch[:0]
+		select {
+		case <-quit:
+			return nil
+		case d := <-queue:
+			batch = append(batch, d)
+		}
+	fill:
+		for len(batch) < group {
+			select {
+			case d := <-queue:
+				batch = append(batch, d)
+			default:
+				break fill
+			}
+		}
+		var wg sync.WaitGroup
+		for i, d := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = audit.Deliver(ctx, s.deliveryEntry(ctx, d))
+			}()
+		}
+		wg.Wait()
+		for i, d := range batch {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if err := stream.Send(d.msg); err != nil {
+				return err
+			}
+			lastSent.Store(&d.msg.Cursor)
+		}
+	}
+}
+
+// deliveryEntry is the audit record of one delivery: the event's record as
+// subject with the agreements that granted it. A watch-list delivery is
+// recorded under the watch: its officer, purpose and case, and the watch as
+// a subject.
+func (s *Custody) deliveryEntry(ctx context.Context, d delivery) *audit.Entry {
+	now := s.Now()
+	var e *audit.Entry
+	if w := d.watch; w != nil {
+		c := caller(ctx)
+		e = audit.NewEntry(sinergiv1.CustodyService_WatchCustodyEvents_FullMethodName, requestid.FromContext(ctx), now)
+		e.SetCaller(c.Institution.GetCode(), c.Serial)
+		e.SetAccess(w.GetOperatorId(), strings.TrimPrefix(w.GetPurpose().String(), "PURPOSE_"), w.GetCaseReference())
+		e.Allow("watch-list delivery for " + store.WatchSubject(w.GetId()))
+		e.AddSubjects(store.WatchSubject(w.GetId()))
+	} else {
+		e = audit.FromContext(ctx).Derive(now)
+	}
+	authz.Attribute(e, d.reach, d.msg)
+	return e
+}
+
+// AddWatch puts a person on the caller's watch list.
+func (s *Custody) AddWatch(ctx context.Context, req *sinergiv1.AddWatchRequest) (*sinergiv1.AddWatchResponse, error) {
+	c := caller(ctx)
+	now := s.Now()
+	exp := req.GetExpireTime().AsTime()
+	switch {
+	case !exp.After(now):
+		return nil, validate.Error("expire_time", "must be in the future")
+	case exp.After(now.AddDate(1, 0, 0)):
+		return nil, validate.Error("expire_time", "at most a year ahead: renew the watch when it ends")
+	}
+	if id := req.GetRecordId(); id != "" {
+		// The record must be one the watch could ever report on: within an
+		// agreement, wherever it is.
+		anywhere := authz.ComputeReach(c.Directory, c.Institution, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true})
+		if _, err := s.Store.CustodyRecordFacility(ctx, anywhere.Facilities(), id); err != nil {
+			return nil, s.custodyError(ctx, err)
+		}
+	}
+	acc := req.GetAccess()
+	w, err := s.Store.AddWatch(ctx, audit.FromContext(ctx), &sinergiv1.Watch{
+		InstitutionCode: c.Institution.GetCode(), Nik: req.GetNik(), RecordId: req.GetRecordId(), Reason: req.GetReason(),
+		ExpireTime: req.GetExpireTime(), OperatorId: acc.GetOperatorId(), Purpose: acc.GetPurpose(), CaseReference: acc.GetCaseReference(),
+	}, now)
+	if err != nil {
+		return nil, s.custodyError(ctx, err)
+	}
+	return &sinergiv1.AddWatchResponse{Watch: w}, nil
+}
+
+var errWatchNotFound = status.Error(codes.NotFound, "watch not found")
+
+// RemoveWatch ends one of the caller's watches.
+func (s *Custody) RemoveWatch(ctx context.Context, req *sinergiv1.RemoveWatchRequest) (*sinergiv1.RemoveWatchResponse, error) {
+	w, err := s.Store.RemoveWatch(ctx, audit.FromContext(ctx), caller(ctx).Institution.GetCode(), req.GetId(), s.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Another unit's watch answers as a missing one.
+		return nil, errWatchNotFound
+	case err != nil:
+		return nil, s.custodyError(ctx, err)
+	}
+	return &sinergiv1.RemoveWatchResponse{Watch: w}, nil
+}
+
+// ListWatches lists the caller's watches, newest first.
+func (s *Custody) ListWatches(ctx context.Context, req *sinergiv1.ListWatchesRequest) (*sinergiv1.ListWatchesResponse, error) {
+	code := caller(ctx).Institution.GetCode()
+	query := "custody-watches|" + code + "|" + strconv.FormatBool(req.GetIncludeInactive())
+	var pos *store.WatchPosition
+	if req.GetPageToken() != "" {
+		pos = &store.WatchPosition{}
+		if err := s.Tokens.Open(req.GetPageToken(), query, pos); err != nil {
+			return nil, s.badToken()
+		}
+	}
+	size := pageSize(req.GetPageSize())
+	ws, err := s.Store.ListWatches(ctx, code, req.GetIncludeInactive(), s.Now(), pos, size+1)
+	if err != nil {
+		return nil, s.custodyError(ctx, err)
+	}
+	resp := &sinergiv1.ListWatchesResponse{}
+	if len(ws) > size {
+		ws = ws[:size]
+		last := ws[size-1]
+		if resp.NextPageToken, err = s.Tokens.Seal(query, store.WatchPosition{CreateMicros: last.GetCreateTime().AsTime().UnixMicro(), ID: last.GetId()}); err != nil {
+			return nil, err
+		}
+	}
+	resp.Watches = ws
+	return resp, nil
+}

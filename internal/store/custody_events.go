@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// TransferOrigin is the transfer out a TRANSFER_IN would complete.
+type TransferOrigin struct {
+	RecordID string
+	Status   sinergiv1.CustodyStatus
+	// The origin's last TRANSFER_OUT (EventID 0 when it has none).
+	EventID       int64
+	Destination   string
+	EffectiveTime time.Time
+	// A transfer in already completes it.
+	Received bool
+}
+
+// CustodyState is what a transition is decided on.
+type CustodyState struct {
+	RecordID, RegisterNumber string
+	Status                   sinergiv1.CustodyStatus
+	LastEventTime            *time.Time
+	// TRANSFER_IN only: the record at the facility of origin; nil when the
+	// facility has no record with that register number.
+	Origin *TransferOrigin
+}
+
+func eventTypeText(t sinergiv1.CustodyEventType) string {
+	return enumText(t.String(), "CUSTODY_EVENT_TYPE_")
+}
+
+const custodyEventColumns = `e.id, e.record_id::text, e.facility_code, r.register_number, e.type, e.effective_time, e.release_reason,
+	e.release_note, e.counterpart_facility_code, e.counterpart_register_number, e.status_after, e.record_time`
+
+func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error) {
+	ev := &sinergiv1.CustodyEvent{}
+	var typ, reason, after string
+	var eff, recorded time.Time
+	dest := append([]any{&ev.Id, &ev.RecordId, &ev.FacilityCode, &ev.RegisterNumber, &typ, &eff, &reason, &ev.ReleaseNote,
+		&ev.CounterpartFacilityCode, &ev.CounterpartRegisterNumber, &after, &recorded}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ev.Type = sinergiv1.CustodyEventType(enumValue(sinergiv1.CustodyEventType_value, "CUSTODY_EVENT_TYPE_", typ))
+	if reason != "" {
+		ev.ReleaseReason = sinergiv1.ReleaseReason(enumValue(sinergiv1.ReleaseReason_value, "RELEASE_REASON_", reason))
+	}
+	ev.StatusAfter = custodyStatusOf(after)
+	ev.EffectiveTime, ev.RecordTime = timestamppb.New(eff), timestamppb.New(recorded)
+	return ev, nil
+}
+
+// RecordCustodyEvent appends ev to facility's record (by id, else by
+// register number) and moves the record's status to what decide says, in
+// one transaction that also NOTIFYs the watchers and commits the audit
+// record. decide sees the record locked; its error (a *PreconditionError
+// for an impossible transition) is returned as is.
+func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, facility, recordID, registerNumber string,
+	ev *sinergiv1.CustodyEvent, now time.Time, decide func(CustodyState) (sinergiv1.CustodyStatus, error),
+) (*sinergiv1.CustodyEvent, *sinergiv1.CustodyRecord, error) {
+	var outEv *sinergiv1.CustodyEvent
+	var outRec *sinergiv1.CustodyRecord
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var st CustodyState
+		var status string
+		var row pgx.Row
+		if recordID != "" {
+			row = tx.QueryRow(ctx, `SELECT id::text, register_number, status, last_event_time FROM custody_records
+				WHERE id = $1 AND facility_code = $2 FOR UPDATE`, recordID, facility)
+		} else {
+			row = tx.QueryRow(ctx, `SELECT id::text, register_number, status, last_event_time FROM custody_records
+				WHERE register_number = $1 AND facility_code = $2 FOR UPDATE`, registerNumber, facility)
+		}
+		if err := row.Scan(&st.RecordID, &st.RegisterNumber, &status, &st.LastEventTime); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		st.Status = custodyStatusOf(status)
+		var counterpartEvent *int64
+		if ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN {
+			o := &TransferOrigin{}
+			var ostatus string
+			var dest *string
+			var eff *time.Time
+			var eventID *int64
+			err := tx.QueryRow(ctx, `
+				SELECT r.id::text, r.status, e.id, e.counterpart_facility_code, e.effective_time,
+				       EXISTS (SELECT 1 FROM custody_events x WHERE x.counterpart_event_id = e.id AND x.type = 'TRANSFER_IN')
+				FROM custody_records r
+				LEFT JOIN LATERAL (SELECT * FROM custody_events e WHERE e.record_id = r.id AND e.type = 'TRANSFER_OUT'
+				                   ORDER BY e.id DESC LIMIT 1) e ON true
+				WHERE r.facility_code = $1 AND r.register_number = $2
+				FOR UPDATE OF r`, ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber()).
+				Scan(&o.RecordID, &ostatus, &eventID, &dest, &eff, &o.Received)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				o = nil
+			case err != nil:
+				return err
+			default:
+				o.Status = custodyStatusOf(ostatus)
+				if eventID != nil {
+					o.EventID, o.Destination, o.EffectiveTime = *eventID, *dest, *eff
+					counterpartEvent = eventID
+				}
+			}
+			st.Origin = o
+		}
+		next, err := decide(st)
+		if err != nil {
+			return err
+		}
+		var reason string
+		if ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE {
+			reason = enumText(ev.GetReleaseReason().String(), "RELEASE_REASON_")
+		}
+		eff := ev.GetEffectiveTime().AsTime()
+		var eventID int64
+		err = tx.QueryRow(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, release_reason, release_note,
+				counterpart_facility_code, counterpart_register_number, counterpart_event_id, status_after, record_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
+			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now).Scan(&eventID)
+		if isUniqueViolation(err) {
+			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
+		}
+		if err != nil {
+			return err
+		}
+		admits := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ADMISSION ||
+			ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN
+		if _, err := tx.Exec(ctx, `UPDATE custody_records SET
+				status = $2,
+				status_time = CASE WHEN status <> $2 OR $3 THEN $4 ELSE status_time END,
+				held_since = CASE WHEN $3 THEN $4 ELSE held_since END,
+				last_event_time = $4, update_time = $5
+			WHERE id = $1`, st.RecordID, custodyStatusText(next), admits, eff, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, CustodyChannel); err != nil {
+			return err
+		}
+		if outEv, err = scanCustodyEvent(tx.QueryRow(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e JOIN custody_records r ON r.id = e.record_id
+			WHERE e.id = $1`, eventID)); err != nil {
+			return err
+		}
+		if outRec, err = scanCustody(tx.QueryRow(ctx, `SELECT `+custodyColumns+` FROM custody_records r WHERE r.id = $1`, st.RecordID)); err != nil {
+			return err
+		}
+		hook.AddSubjects(CustodySubject(st.RecordID))
+		return hook.WriteTx(ctx, tx)
+	})
+	return outEv, outRec, err
+}
+
+// ListCustodyEvents returns record id's events after event afterID, oldest
+// first, if its facility is one of facilities; otherwise ErrNotFound.
+func (s *Store) ListCustodyEvents(ctx context.Context, facilities []string, recordID string, afterID int64, limit int) ([]*sinergiv1.CustodyEvent, error) {
+	if _, err := s.CustodyRecordFacility(ctx, facilities, recordID); err != nil {
+		return nil, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e JOIN custody_records r ON r.id = e.record_id
+		WHERE e.record_id = $1 AND e.id > $2 AND r.facility_code = ANY($3)
+		ORDER BY e.id LIMIT $4`, recordID, afterID, nonNil(facilities), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*sinergiv1.CustodyEvent
+	for rows.Next() {
+		ev, err := scanCustodyEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// EventPosition is a place in the order watchers read events in: by the
+// inserting transaction, then by id.
+type EventPosition struct {
+	TxID int64 `json:"t"`
+	ID   int64 `json:"i"`
+	// Snapshot, on a stream that started "now", is the database snapshot
+	// of that moment (pg_snapshot text): events of transactions it shows
+	// as committed came before the start and are not read, even where
+	// their position is after TxID. Kept until the position passes the
+	// snapshot's xmax, beyond which every transaction began after it.
+	Snapshot string `json:"s,omitempty"`
+}
+
+// SettledEvent is an event as watchers receive it, with who it is about.
+type SettledEvent struct {
+	Position EventPosition
+	Event    *sinergiv1.CustodyEvent
+	// The record's identity now: full name, NIK, birth date, sex.
+	Subject *sinergiv1.Identity
+	Child   bool
+}
+
+// CustodyEventsHead is the position of "now": events committed before it
+// are not read, every event committed after it will be.
+func (s *Store) CustodyEventsHead(ctx context.Context) (EventPosition, error) {
+	var snap string
+	var xmin int64
+	err := s.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text, (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint`).Scan(&snap, &xmin)
+	return EventPosition{TxID: xmin - 1, ID: math.MaxInt64, Snapshot: snap}, err
+}
+
+// snapshotXmax is the xmax of a pg_snapshot's text form "xmin:xmax:xip,...".
+func snapshotXmax(snap string) int64 {
+	parts := strings.SplitN(snap, ":", 3)
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(parts[1], 10, 64)
+	return n
+}
+
+// CustodyEventsAfter returns up to limit events after pos, in order, whose
+// inserting transaction is older than every transaction still running: no
+// event can later commit before them, so a reader that resumes after the
+// last one never skips one. pending reports that later events are already
+// visible but not yet settled (a transaction that began earlier is still
+// running): read again shortly.
+func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, limit int) (out []SettledEvent, pending bool, err error) {
+	xmax := snapshotXmax(pos.Snapshot)
+	if pos.TxID >= xmax {
+		pos.Snapshot = "" // every transaction from here on began after the start
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, e.txid, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child,
+			(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+		FROM custody_events e JOIN custody_records r ON r.id = e.record_id
+		WHERE (e.txid, e.id) > ($1, $2)
+		  AND ($4 = '' OR NOT pg_visible_in_snapshot(e.txid::text::xid8, nullif($4, '')::pg_snapshot))
+		ORDER BY e.txid, e.id LIMIT $3`, pos.TxID, pos.ID, limit, pos.Snapshot)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var se SettledEvent
+		id := &sinergiv1.Identity{}
+		var birth *time.Time
+		var sex string
+		var xmin int64
+		ev, err := scanCustodyEvent(rows, &se.Position.TxID, &id.FullName, &id.Nik, &birth, &sex, &se.Child, &xmin)
+		if err != nil {
+			return nil, false, err
+		}
+		if se.Position.TxID >= xmin {
+			pending = true
+			break
+		}
+		id.BirthDate = custodyDateText(birth)
+		if sex != "" {
+			id.Sex = sinergiv1.Sex(enumValue(sinergiv1.Sex_value, "SEX_", sex))
+		}
+		se.Position.ID, se.Event, se.Subject = ev.GetId(), ev, id
+		if se.Position.TxID < xmax {
+			se.Position.Snapshot = pos.Snapshot
+		}
+		out = append(out, se)
+	}
+	return out, pending, rows.Err()
+}
