@@ -1,7 +1,19 @@
 package server
 
-// reportChannel is NOTIFYed when report events are committed.
-const reportChannel = "sinergi_report_events"
+import (
+	"github.com/sinergi-id/sinergi/internal/api"
+	"github.com/sinergi-id/sinergi/internal/reports"
+	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
 
-// registerReports registers ReportService.
-func registerReports(s *Server) {}
+// reportChannel is NOTIFYed when report events are committed.
+const reportChannel = store.ReportChannel
+
+// registerReports registers ReportService and its escalation worker: every
+// process runs one, and the one holding the advisory lock escalates for all.
+func registerReports(s *Server) {
+	sinergiv1.RegisterReportServiceServer(s.GRPC, &api.Reports{Deps: s.Deps})
+	esc := &reports.Escalator{Store: s.Store, Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	s.AddWorker(esc.Run)
+}

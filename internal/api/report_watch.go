@@ -1,0 +1,152 @@
+package api
+
+import (
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/reports"
+	"github.com/sinergi-id/sinergi/internal/store"
+	"github.com/sinergi-id/sinergi/internal/validate"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// reportWatchPage is how many events a watch reads at a time: all it ever holds.
+const reportWatchPage = 256
+
+// WatchReports streams the caller's report events from a cursor.
+//
+// The stream reads the events table itself, from its own position, a page
+// at a time, and sends at the pace the consumer takes them (gRPC flow
+// control): nothing is buffered per subscriber beyond one page, a slow
+// consumer slows only itself, and one that disconnects resumes from the
+// last cursor it received, losing nothing and receiving nothing twice.
+// Commits anywhere (any server process) wake it through the fan-out hub
+// (NOTIFY sinergi_report_events in the event's transaction).
+//
+// Events are delivered in id order, and ids are assigned in commit order
+// (store.ReportEventsAfter), so a cursor never passes over an event that
+// commits late. Each delivery is decided
+// at delivery time: the caller must be in the event's audience (the
+// facility and the recipients it had), and, for a police unit, its reach
+// now (recomputed from the current directory and clock) must include the
+// facility for the report's scope. Each delivery's audit record commits
+// before it is sent.
+func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.ServerStreamingServer[sinergiv1.WatchReportsResponse]) error {
+	ctx := stream.Context()
+	code := caller(ctx).Institution.GetCode()
+	query := "report-watch|" + code
+	var pos store.ReportPosition
+	if cur := req.GetCursor(); cur != "" {
+		if err := s.Tokens.Open(cur, query, &pos); err != nil {
+			return validate.Error("cursor", "not a cursor of this watch (altered, or another institution's)")
+		}
+	} else {
+		var err error
+		if pos, err = s.Store.ReportWatchStart(ctx); err != nil {
+			return s.reportError(ctx, err)
+		}
+	}
+	sub := s.Hub.Subscribe(store.ReportChannel)
+	defer sub.Close()
+
+	cursor := func(p store.ReportPosition) (string, error) { return s.Tokens.Seal(query, p) }
+	tok, err := cursor(pos)
+	if err != nil {
+		return err
+	}
+	// The first message says the stream is established, and where it starts.
+	if err := stream.Send(&sinergiv1.WatchReportsResponse{Cursor: tok}); err != nil {
+		return err
+	}
+	for {
+		snap := s.Directory.Snapshot()
+		me := snap.Institution(code)
+		if me == nil || me.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE {
+			return status.Error(codes.Unauthenticated, "unauthenticated: the institution is no longer active")
+		}
+		now := s.Now()
+		rs := reportReaches{}
+		for _, sc := range reports.Scopes {
+			rs[sc] = authz.ComputeReach(snap, me, sc, now, authz.ReachOptions{})
+		}
+		reach := reportReachOf(me, rs)
+
+		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, reportWatchPage)
+		if err != nil {
+			return s.reportError(ctx, err)
+		}
+		var ids []string
+		seen := map[string]bool{}
+		for _, row := range rows {
+			if reach.Admits(row.Facility, row.Kind, row.Classification) && !seen[row.Event.GetReportId()] {
+				seen[row.Event.GetReportId()] = true
+				ids = append(ids, row.Event.GetReportId())
+			}
+		}
+		loaded, err := s.Store.LoadReports(ctx, ids)
+		if err != nil {
+			return s.reportError(ctx, err)
+		}
+		byID := make(map[string]*sinergiv1.Report, len(loaded))
+		for _, r := range loaded {
+			byID[r.GetId()] = reportView(r, code)
+		}
+		// The audit records of a page's deliveries commit together (one
+		// group commit of the audit writer), each before its message is
+		// sent; after a failure nothing more is sent (fail closed).
+		type delivery struct {
+			pos   store.ReportPosition
+			event *sinergiv1.ReportEvent
+			rep   *sinergiv1.Report
+			entry *audit.Entry
+		}
+		var out []delivery
+		for _, row := range rows {
+			rep := byID[row.Event.GetReportId()]
+			if rep == nil || !reach.Admits(row.Facility, row.Kind, row.Classification) {
+				continue
+			}
+			d := audit.FromContext(ctx).Derive(s.Now())
+			authz.Attribute(d, rs[reports.ScopeOf(row.Kind)], rep)
+			out = append(out, delivery{pos: row.Pos, event: row.Event, rep: rep, entry: d})
+		}
+		errs := make([]error, len(out))
+		var wg sync.WaitGroup
+		for i := range out {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = audit.Deliver(ctx, out[i].entry)
+			}()
+		}
+		wg.Wait()
+		for i, d := range out {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			tok, err := cursor(d.pos)
+			if err != nil {
+				return err
+			}
+			if err := stream.Send(&sinergiv1.WatchReportsResponse{Cursor: tok, Event: d.event, Report: d.rep}); err != nil {
+				return err
+			}
+		}
+		if len(rows) > 0 {
+			pos = rows[len(rows)-1].Pos
+		}
+		if len(rows) == reportWatchPage {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-sub.C:
+		}
+	}
+}

@@ -1,0 +1,398 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/directory"
+	"github.com/sinergi-id/sinergi/internal/reports"
+	"github.com/sinergi-id/sinergi/internal/store"
+	"github.com/sinergi-id/sinergi/internal/validate"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// Reports implements ReportService.
+type Reports struct {
+	sinergiv1.UnimplementedReportServiceServer
+	*Deps
+}
+
+// reportClockSkew is how far in the future a facility's clock may put the time
+// an event occurred before the report is refused.
+const reportClockSkew = 5 * time.Minute
+
+// errReportNotFound is the one answer for a report that does not exist and
+// for one the caller may not see: nobody can probe which reports exist.
+var errReportNotFound = status.Error(codes.NotFound, "report not found")
+
+// reportReaches are the caller's reaches for the three report scopes.
+type reportReaches map[sinergiv1.Scope]*authz.Reach
+
+func reportCallReaches(ctx context.Context) (reportReaches, error) {
+	rs := reportReaches{}
+	for _, sc := range reports.Scopes {
+		r, err := authz.ReachFor(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		rs[sc] = r
+	}
+	return rs, nil
+}
+
+// reportReachOf turns the caller's reaches into the restriction every
+// report query applies. A facility sees the reports it filed. A police
+// unit sees the reports it received, of the facilities its reach includes
+// for the report's scope now. RAHASIA reports need a grant resting on an
+// agreement that covers the scope: ComputeReach grants no facility but
+// one's own without such an agreement today, and this check keeps it so if
+// a jurisdiction-only grant is ever added (oversight, watch lists). Other
+// institutions (ministry, regional offices) see no report: the policy does
+// not let them call, and this fails closed if it ever did.
+func reportReachOf(in *sinergiv1.Institution, rs reportReaches) store.ReportReach {
+	switch {
+	case directory.IsFacility(in.GetKind()):
+		return store.ReportReach{Filer: in.GetCode()}
+	case directory.SideOf(in.GetKind()) == sinergiv1.Side_SIDE_POLRI:
+		rr := store.ReportReach{Recipient: in.GetCode(), Granted: []string{}, Secret: []string{}}
+		for _, sc := range reports.Scopes {
+			r := rs[sc]
+			if r == nil {
+				continue
+			}
+			for _, f := range r.Facilities() {
+				g, _ := r.Grant(f)
+				if g.Own {
+					continue
+				}
+				key := store.ReachKey(sc, f)
+				rr.Granted = append(rr.Granted, key)
+				if len(g.Agreements) > 0 {
+					rr.Secret = append(rr.Secret, key)
+				}
+			}
+		}
+		return rr
+	}
+	return store.ReportReach{}
+}
+
+// grantAgreements lists the agreements that let the caller see facility's
+// reports of kind.
+func (rs reportReaches) grantAgreements(facility string, kind sinergiv1.ReportKind) []string {
+	if r := rs[reports.ScopeOf(kind)]; r != nil {
+		if g, ok := r.Grant(facility); ok {
+			return g.Agreements
+		}
+	}
+	return nil
+}
+
+// view is a report as caller may see it: routing misses are the filing
+// facility's business only.
+func reportView(r *sinergiv1.Report, callerCode string) *sinergiv1.Report {
+	if r != nil && r.GetFacilityCode() != callerCode {
+		r.RoutingMisses = nil
+	}
+	return r
+}
+
+// reportWriteHook commits the call's audit record with a report write, naming the
+// report and the agreements behind the caller's access only once the write
+// is certain to happen (an idempotent replay or a change refused writes no
+// record in the transaction: the interceptor records the call instead).
+type reportWriteHook struct {
+	e          *audit.Entry
+	subject    func() string
+	agreements func() []string
+}
+
+func (h reportWriteHook) WriteTx(ctx context.Context, tx pgx.Tx) error {
+	h.e.AddSubjects(h.subject())
+	if h.agreements != nil {
+		h.e.AddAgreements(h.agreements()...)
+	}
+	return h.e.WriteTx(ctx, tx)
+}
+
+// reportError maps an error of a report write or read.
+func (s *Reports) reportError(ctx context.Context, err error) error {
+	var rule *reports.RuleError
+	switch {
+	case errors.As(err, &rule):
+		return status.Error(codes.FailedPrecondition, rule.Msg)
+	case errors.Is(err, store.ErrNotFound):
+		return errReportNotFound
+	}
+	return s.storeError(ctx, err, "report")
+}
+
+// reportContentHash identifies a submission's content: the deterministic
+// encoding of the request without its idempotency key. A retry by the same
+// client software encodes identically; a retry after a server upgrade that
+// changed the encoding of the same fields would read as other content
+// (ALREADY_EXISTS), which errs on the safe side.
+func reportContentHash(req *sinergiv1.SubmitReportRequest) ([]byte, error) {
+	c := proto.Clone(req).(*sinergiv1.SubmitReportRequest)
+	c.IdempotencyKey = ""
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}
+
+// SubmitReport files a report and routes it.
+func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportRequest) (*sinergiv1.SubmitReportResponse, error) {
+	c := caller(ctx)
+	// PostgreSQL keeps microseconds: the answer built here must read back
+	// exactly as the stored report does.
+	now := s.Now().Truncate(time.Microsecond)
+	if req.GetOccurTime().AsTime().After(now.Add(reportClockSkew)) {
+		return nil, validate.Error("occur_time", "is in the future")
+	}
+	hash, err := reportContentHash(req)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "internal error")
+	}
+	facility := c.Institution
+	routing := reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
+	rep := &sinergiv1.Report{
+		Id: store.NewReportID(now), FacilityCode: facility.GetCode(), Kind: req.GetKind(), Type: req.GetType(),
+		Severity: req.GetSeverity(), Classification: req.GetClassification(),
+		OccurTime: timestamppb.New(req.GetOccurTime().AsTime().Truncate(time.Microsecond)),
+		Place:     req.GetPlace(), Narrative: req.GetNarrative(), People: req.GetPeople(), Items: req.GetItems(),
+		OperatorId: req.GetAccess().GetOperatorId(), SubmitTime: timestamppb.New(now),
+		Status: sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED, Recipients: routing.Recipients, RoutingMisses: routing.Misses,
+	}
+	for i, a := range req.GetAttachments() {
+		sum := strings.ToLower(a.GetSha256())
+		if sum == "" {
+			d := sha256.Sum256(a.GetContent())
+			sum = hex.EncodeToString(d[:])
+		}
+		rep.Attachments = append(rep.Attachments, &sinergiv1.ReportAttachment{Number: int32(i + 1), Filename: a.GetFilename(),
+			MediaType: a.GetMediaType(), Sha256: sum, Content: a.GetContent()})
+	}
+	e := audit.FromContext(ctx)
+	hook := reportWriteHook{e: e, subject: func() string { return "report/" + rep.GetId() }, agreements: func() []string {
+		// The disclosure: the agreements behind each recipient.
+		var ids []string
+		for _, r := range routing.Recipients {
+			ids = append(ids, r.GetAgreementIds()...)
+		}
+		return ids
+	}}
+	id, replayed, err := s.Store.CreateReport(ctx, hook, rep, req.GetIdempotencyKey(), hash)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, status.Error(codes.AlreadyExists, "idempotency_key was used for a submission with other content: choose a new key for a new report")
+	}
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	if replayed {
+		// The report filed by the first attempt, as it stands now.
+		got, err := s.Store.GetReport(ctx, store.ReportReach{Filer: facility.GetCode()}, id)
+		if err != nil {
+			return nil, s.reportError(ctx, err)
+		}
+		return &sinergiv1.SubmitReportResponse{Report: got, Replayed: true}, nil
+	}
+	s.Log.InfoContext(ctx, "report filed", "report_id", id, "facility", facility.GetCode(), "kind", req.GetKind().String(),
+		"severity", req.GetSeverity().String(), "recipients", len(routing.Recipients))
+	// The report as stored, without reading it back: the attachments
+	// without their content, and its first event.
+	for _, a := range rep.Attachments {
+		a.SizeBytes, a.Content = int64(len(a.GetContent())), nil
+	}
+	rep.Events = []*sinergiv1.ReportEvent{{ReportId: id, Number: 1, Kind: sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED,
+		Time: rep.GetSubmitTime(), ActorCode: facility.GetCode(), OperatorId: rep.GetOperatorId(), Status: rep.GetStatus()}}
+	return &sinergiv1.SubmitReportResponse{Report: rep}, nil
+}
+
+// GetReport returns one report within reach.
+func (s *Reports) GetReport(ctx context.Context, req *sinergiv1.GetReportRequest) (*sinergiv1.GetReportResponse, error) {
+	rs, err := reportCallReaches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := caller(ctx)
+	r, err := s.Store.GetReport(ctx, reportReachOf(c.Institution, rs), req.GetId())
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	return &sinergiv1.GetReportResponse{Report: reportView(r, c.Institution.GetCode())}, nil
+}
+
+// GetReportAttachment returns one attachment with its content.
+func (s *Reports) GetReportAttachment(ctx context.Context, req *sinergiv1.GetReportAttachmentRequest) (*sinergiv1.GetReportAttachmentResponse, error) {
+	rs, err := reportCallReaches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := caller(ctx)
+	a, facility, kind, err := s.Store.GetReportAttachment(ctx, reportReachOf(c.Institution, rs), req.GetReportId(), req.GetNumber())
+	if errors.Is(err, store.ErrNotFound) {
+		// One answer whether the report or the attachment is missing or out of reach.
+		return nil, status.Error(codes.NotFound, "report attachment not found")
+	}
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	e := audit.FromContext(ctx)
+	e.AddSubjects("report/" + req.GetReportId())
+	e.AddAgreements(rs.grantAgreements(facility, kind)...)
+	return &sinergiv1.GetReportAttachmentResponse{Attachment: a}, nil
+}
+
+type reportPosition struct {
+	Occur int64  `json:"t"`
+	ID    string `json:"i"`
+}
+
+func reportFilter(kind sinergiv1.ReportKind, typ sinergiv1.ReportType, sev sinergiv1.ReportSeverity, st sinergiv1.ReportStatus,
+	facility string, start, end *timestamppb.Timestamp) store.ReportFilter {
+	f := store.ReportFilter{Kind: kind, Type: typ, Severity: sev, Status: st, Facility: facility}
+	if start != nil {
+		f.Start = start.AsTime()
+	}
+	if end != nil {
+		f.End = end.AsTime()
+	}
+	return f
+}
+
+// ListReports lists the reports within reach, latest occurrence first.
+func (s *Reports) ListReports(ctx context.Context, req *sinergiv1.ListReportsRequest) (*sinergiv1.ListReportsResponse, error) {
+	rs, err := reportCallReaches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := caller(ctx)
+	f := reportFilter(req.GetKind(), req.GetType(), req.GetSeverity(), req.GetStatus(), req.GetFacilityCode(), req.GetStartTime(), req.GetEndTime())
+	query := fmt.Sprintf("reports|%s|%d|%d|%d|%d|%s|%d|%d", c.Institution.GetCode(), f.Kind, f.Type, f.Severity, f.Status,
+		f.Facility, f.Start.UnixMicro(), f.End.UnixMicro())
+	if tok := req.GetPageToken(); tok != "" {
+		var pos reportPosition
+		if err := s.Tokens.Open(tok, query, &pos); err != nil || !store.IsReportID(pos.ID) {
+			return nil, s.badToken()
+		}
+		f.BeforeOccur, f.BeforeID = time.UnixMicro(pos.Occur), pos.ID
+	}
+	size := pageSize(req.GetPageSize())
+	f.Limit = size + 1
+	list, err := s.Store.ListReports(ctx, reportReachOf(c.Institution, rs), f)
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	resp := &sinergiv1.ListReportsResponse{}
+	if len(list) > size {
+		last := list[size-1]
+		tok, err := s.Tokens.Seal(query, reportPosition{Occur: last.GetOccurTime().AsTime().UnixMicro(), ID: last.GetId()})
+		if err != nil {
+			return nil, err
+		}
+		resp.NextPageToken, list = tok, list[:size]
+	}
+	for _, r := range list {
+		resp.Reports = append(resp.Reports, reportView(r, c.Institution.GetCode()))
+	}
+	return resp, nil
+}
+
+// ReportStats counts the reports within reach.
+func (s *Reports) ReportStats(ctx context.Context, req *sinergiv1.ReportStatsRequest) (*sinergiv1.ReportStatsResponse, error) {
+	rs, err := reportCallReaches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := caller(ctx)
+	f := reportFilter(0, 0, 0, 0, req.GetFacilityCode(), req.GetStartTime(), req.GetEndTime())
+	out, err := s.Store.ReportStats(ctx, reportReachOf(c.Institution, rs), f)
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	return out, nil
+}
+
+// change applies a workflow change decided by fn to report id within the
+// caller's reach, and returns the report as it then stands.
+func (s *Reports) change(ctx context.Context, id string, fn func(st *store.ReportState, now time.Time) (*store.ReportChange, error)) (*sinergiv1.Report, error) {
+	rs, err := reportCallReaches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := caller(ctx)
+	reach := reportReachOf(c.Institution, rs)
+	var facility string
+	var kind sinergiv1.ReportKind
+	hook := reportWriteHook{e: audit.FromContext(ctx), subject: func() string { return "report/" + id },
+		agreements: func() []string { return rs.grantAgreements(facility, kind) }}
+	now := s.Now()
+	_, err = s.Store.UpdateReport(ctx, nil, hook, reach, id, func(st *store.ReportState) (*store.ReportChange, error) {
+		facility, kind = st.Facility, st.Kind
+		return fn(st, now)
+	})
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	r, err := s.Store.GetReport(ctx, reach, id)
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	return reportView(r, c.Institution.GetCode()), nil
+}
+
+// AcknowledgeReport records a recipient's acknowledgement.
+func (s *Reports) AcknowledgeReport(ctx context.Context, req *sinergiv1.AcknowledgeReportRequest) (*sinergiv1.AcknowledgeReportResponse, error) {
+	code, officer := caller(ctx).Institution.GetCode(), req.GetAccess().GetOperatorId()
+	r, err := s.change(ctx, req.GetId(), func(st *store.ReportState, now time.Time) (*store.ReportChange, error) {
+		return reports.Acknowledge(st, code, officer, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sinergiv1.AcknowledgeReportResponse{Report: r}, nil
+}
+
+// UpdateReportStatus moves a report forward.
+func (s *Reports) UpdateReportStatus(ctx context.Context, req *sinergiv1.UpdateReportStatusRequest) (*sinergiv1.UpdateReportStatusResponse, error) {
+	code, officer := caller(ctx).Institution.GetCode(), req.GetAccess().GetOperatorId()
+	r, err := s.change(ctx, req.GetId(), func(st *store.ReportState, now time.Time) (*store.ReportChange, error) {
+		return reports.UpdateStatus(st, code, officer, req.GetStatus(), req.GetOutcome(), now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sinergiv1.UpdateReportStatusResponse{Report: r}, nil
+}
+
+// AddReportAddendum appends a note to a report.
+func (s *Reports) AddReportAddendum(ctx context.Context, req *sinergiv1.AddReportAddendumRequest) (*sinergiv1.AddReportAddendumResponse, error) {
+	in := caller(ctx).Institution
+	if len(req.GetOutcomes()) > 0 && directory.SideOf(in.GetKind()) != sinergiv1.Side_SIDE_POLRI {
+		return nil, validate.Error("outcomes", "outcomes are reported by the police, not by the filing facility")
+	}
+	code, officer := in.GetCode(), req.GetAccess().GetOperatorId()
+	r, err := s.change(ctx, req.GetId(), func(st *store.ReportState, now time.Time) (*store.ReportChange, error) {
+		return reports.AddAddendum(st, code, officer, req.GetText(), req.GetOutcomes(), now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sinergiv1.AddReportAddendumResponse{Report: r}, nil
+}

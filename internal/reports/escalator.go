@@ -1,0 +1,167 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/directory"
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+// EscalatorLock is the advisory lock key held by the one escalator of a
+// database ("REPORTS").
+const EscalatorLock = 0x5245504f525453
+
+// EscalationMethod names escalations in the audit trail: they are the
+// server's acts, not a caller's, and each discloses a report to a new unit.
+const EscalationMethod = "sinergi:report-escalation"
+
+// Escalator escalates recipients past their acknowledgement deadline.
+// Every server process runs one; the one holding the advisory lock does the
+// work, on the connection that holds the lock, and the others wait to take
+// over (as the audit sequencer does). Its state is the tables (deadlines,
+// acknowledgement and escalation times), so it resumes after a restart
+// where it stopped, and it judges deadlines by the injected clock Now.
+type Escalator struct {
+	Store     *store.Store
+	Directory *directory.Cache
+	// Now is the clock deadlines are judged by (tests inject one).
+	Now func() time.Time
+	Log *slog.Logger
+	// Interval between passes (real time); default 100 ms, so a test that
+	// moves the injected clock sees the escalation promptly.
+	Interval time.Duration
+	// Batch is the most recipients one pass escalates; default 200.
+	Batch int
+}
+
+func (e *Escalator) interval() time.Duration {
+	if e.Interval > 0 {
+		return e.Interval
+	}
+	return 100 * time.Millisecond
+}
+
+func (e *Escalator) batch() int {
+	if e.Batch > 0 {
+		return e.Batch
+	}
+	return 200
+}
+
+// Run escalates until ctx ends, whenever this process holds the lock.
+func (e *Escalator) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := e.lead(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			e.Log.Warn("report escalator", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Escalator) lead(ctx context.Context) error {
+	cfg := e.Store.Pool.Config()
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	// The same role as the pool's connections (SET ROLE sinergi_app).
+	if cfg.AfterConnect != nil {
+		if err := cfg.AfterConnect(ctx, conn); err != nil {
+			return err
+		}
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(EscalatorLock)).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		return nil // another process escalates; try again later
+	}
+	e.Log.Info("report escalator leading")
+	for {
+		n, err := e.pass(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if n == e.batch() {
+			continue // more are due
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(e.interval()):
+		}
+	}
+}
+
+// Tick runs one pass now, through the pool, whoever leads: tests use it to
+// escalate at a moment of the injected clock without waiting. It is safe
+// beside the leader: each escalation re-reads its recipient under the
+// report's row lock, so none is escalated twice. It returns how many
+// recipients it escalated.
+func (e *Escalator) Tick(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := e.pass(ctx, nil)
+		total += n
+		if err != nil || n < e.batch() {
+			return total, err
+		}
+	}
+}
+
+// pass escalates the recipients due now, on db (the pool when nil).
+func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {
+	now := e.Now()
+	q := db
+	if q == nil {
+		q = e.Store.Pool
+	}
+	due, err := store.OverdueReportRecipients(ctx, q, now, e.batch())
+	if err != nil {
+		return 0, fmt.Errorf("overdue recipients: %w", err)
+	}
+	dir := e.Directory.Snapshot()
+	n := 0
+	for _, o := range due {
+		entry := audit.NewEntry(EscalationMethod, "", now)
+		entry.Allow("acknowledgement deadline passed")
+		changed, err := e.Store.UpdateReport(ctx, db, entry, store.ReportReach{All: true}, o.ReportID,
+			func(st *store.ReportState) (*store.ReportChange, error) {
+				ch := Escalate(dir, st, o.Institution, now)
+				if ch != nil {
+					entry.AddSubjects("report/" + st.ID)
+					if ch.AddRecipient != nil {
+						entry.AddAgreements(ch.AddRecipient.GetAgreementIds()...)
+					}
+				}
+				return ch, nil
+			})
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("escalate report %s past %s: %w", o.ReportID, o.Institution, err)
+		}
+		if changed {
+			n++
+			e.Log.Info("report escalated", "report_id", o.ReportID, "from", o.Institution)
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,898 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// ReportChannel is NOTIFYed in the transaction of every report event, so
+// that every server process's watchers wake when it commits.
+const ReportChannel = "sinergi_report_events"
+
+// Enum prefixes of the report tables' text columns.
+const (
+	reportKindPrefix     = "REPORT_KIND_"
+	reportTypePrefix     = "REPORT_TYPE_"
+	reportSeverityPrefix = "REPORT_SEVERITY_"
+	reportClassPrefix    = "REPORT_CLASSIFICATION_"
+	reportStatusPrefix   = "REPORT_STATUS_"
+	reportOutcomePrefix  = "REPORT_OUTCOME_"
+	reportRolePrefix     = "REPORT_PERSON_ROLE_"
+	reportSubstPrefix    = "REPORT_SUBSTANCE_"
+	reportUnitPrefix     = "REPORT_QUANTITY_UNIT_"
+	reportReasonPrefix   = "REPORT_RECIPIENT_REASON_"
+	reportEventPrefix    = "REPORT_EVENT_KIND_"
+	scopePrefix          = "SCOPE_"
+	coverageGapPrefix    = "COVERAGE_GAP_"
+)
+
+// ReportReach is what a caller may see of reports. Every report query takes
+// one and restricts itself to it in SQL, so a report out of reach is never
+// read, and answers exactly as one that does not exist.
+type ReportReach struct {
+	// All lifts the restriction: the server's own workers only.
+	All bool
+	// Filer: the caller is this facility; it sees the reports it filed.
+	Filer string
+	// Recipient: the caller is this police unit; it sees the reports it
+	// received whose ReachKey is in Granted, or, for RAHASIA reports, in Secret.
+	Recipient string
+	Granted   []string
+	Secret    []string
+}
+
+// ReachKey is how ReportReach names a (scope, facility) pair.
+func ReachKey(scope sinergiv1.Scope, facility string) string {
+	return enumText(scope.String(), scopePrefix) + "|" + facility
+}
+
+// cond returns the SQL condition on reports r, adding its arguments.
+func (rr ReportReach) cond(args *[]any) string {
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	}
+	switch {
+	case rr.All:
+		return "TRUE"
+	case rr.Filer != "":
+		return "r.facility_code = " + arg(rr.Filer)
+	case rr.Recipient != "":
+		return "r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + arg(rr.Recipient) + ")" +
+			" AND (r.scope || '|' || r.facility_code) = ANY(CASE WHEN r.classification = 'RAHASIA' THEN " +
+			arg(nonNil(rr.Secret)) + "::text[] ELSE " + arg(nonNil(rr.Granted)) + "::text[] END)"
+	}
+	return "FALSE"
+}
+
+// NewReportID returns a fresh report id: a UUID version 7, time-ordered so
+// that new rows land together in the primary key's index.
+func NewReportID(now time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[6:])
+	ms := uint64(now.UnixMilli())
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6] = 0x70 | b[6]&0x0f
+	b[8] = 0x80 | b[8]&0x3f
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// IsReportID reports whether s has the form of a report id.
+func IsReportID(s string) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	for i, c := range s {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// routingMiss is a ReportRoutingMiss as stored (JSON).
+type routingMiss struct {
+	Code      string `json:"code"`
+	Gap       string `json:"gap"`
+	Agreement string `json:"agreement,omitempty"`
+	GapTime   int64  `json:"gap_time_us,omitempty"`
+}
+
+func encodeMisses(ms []*sinergiv1.ReportRoutingMiss) ([]byte, error) {
+	out := make([]routingMiss, 0, len(ms))
+	for _, m := range ms {
+		rm := routingMiss{Code: m.GetInstitutionCode(), Gap: enumText(m.GetGap().String(), coverageGapPrefix), Agreement: m.GetAgreementId()}
+		if m.GetGapTime() != nil {
+			rm.GapTime = m.GetGapTime().AsTime().UnixMicro()
+		}
+		out = append(out, rm)
+	}
+	return json.Marshal(out)
+}
+
+func decodeMisses(b []byte) ([]*sinergiv1.ReportRoutingMiss, error) {
+	var ms []routingMiss
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return nil, err
+	}
+	var out []*sinergiv1.ReportRoutingMiss
+	for _, m := range ms {
+		rm := &sinergiv1.ReportRoutingMiss{InstitutionCode: m.Code, AgreementId: m.Agreement,
+			Gap: sinergiv1.CoverageGap(enumValue(sinergiv1.CoverageGap_value, coverageGapPrefix, m.Gap))}
+		if m.GapTime != 0 {
+			rm.GapTime = timestamppb.New(time.UnixMicro(m.GapTime))
+		}
+		out = append(out, rm)
+	}
+	return out, nil
+}
+
+// quantityText renders a seized quantity for a numeric column: the shortest
+// decimal that reads back as the same float64, so sums are exact for
+// quantities such as 0.5 or 12.25.
+func quantityText(q float64) string { return strconv.FormatFloat(q, 'f', -1, 64) }
+
+// audienceOf is who is told of an event: the facility and every recipient.
+func audienceOf(facility string, recipients []*sinergiv1.ReportRecipient) []string {
+	out := make([]string, 0, 1+len(recipients))
+	out = append(out, facility)
+	for _, r := range recipients {
+		out = append(out, r.GetInstitutionCode())
+	}
+	return out
+}
+
+// CreateReport files report r (its id, facility, content, submit time,
+// status, routing result and attachments with content set by the caller)
+// under the facility's idempotency key. When the key was used before with
+// the same content hash it files nothing and returns the earlier report's
+// id with replayed set; with another hash it returns ErrConflict. The
+// first event (SUBMITTED) is appended and the audit record committed
+// (hook) in the same transaction.
+func (s *Store) CreateReport(ctx context.Context, hook TxHook, r *sinergiv1.Report, key string, hash []byte) (id string, replayed bool, err error) {
+	misses, err := encodeMisses(r.GetRoutingMisses())
+	if err != nil {
+		return "", false, err
+	}
+	scope := reportScope(r.GetKind())
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var got string
+		err := tx.QueryRow(ctx, `
+			INSERT INTO reports (id, facility_code, idempotency_key, content_hash, kind, scope, type, severity, classification,
+				occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)
+			ON CONFLICT (facility_code, idempotency_key) DO NOTHING
+			RETURNING id`,
+			r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), scope,
+			enumText(r.GetType().String(), reportTypePrefix), enumText(r.GetSeverity().String(), reportSeverityPrefix),
+			enumText(r.GetClassification().String(), reportClassPrefix), r.GetOccurTime().AsTime(), r.GetPlace(),
+			r.GetNarrative(), r.GetOperatorId(), r.GetSubmitTime().AsTime(), misses,
+			enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix)).Scan(&got)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The key was used: by this very submission (a retry) or by another.
+			var prevHash []byte
+			if err := tx.QueryRow(ctx, `SELECT id, content_hash FROM reports WHERE facility_code = $1 AND idempotency_key = $2`,
+				r.GetFacilityCode(), key).Scan(&got, &prevHash); err != nil {
+				return err
+			}
+			if string(prevHash) != string(hash) {
+				return ErrConflict
+			}
+			id, replayed = got, true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id = got
+		b := &pgx.Batch{}
+		for i, p := range r.GetPeople() {
+			o := p.GetOutsider()
+			b.Queue(`INSERT INTO report_people (report_id, position, custody_record_id, name, nik, phone, role) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				id, i, p.GetCustodyRecordId(), o.GetName(), o.GetNik(), o.GetPhone(), enumText(p.GetRole().String(), reportRolePrefix))
+		}
+		for i, it := range r.GetItems() {
+			var subst, unit, imei string
+			var qty *string
+			if sb := it.GetSubstance(); sb != nil {
+				subst, unit = enumText(sb.GetSubstance().String(), reportSubstPrefix), enumText(sb.GetUnit().String(), reportUnitPrefix)
+				q := quantityText(sb.GetQuantity())
+				qty = &q
+			}
+			if ph := it.GetPhone(); ph != nil {
+				imei = ph.GetImei()
+			}
+			b.Queue(`INSERT INTO report_items (report_id, position, substance, quantity, unit, imei, description) VALUES ($1, $2, $3, $4::numeric, $5, $6, $7)`,
+				id, i, subst, qty, unit, imei, it.GetDescription())
+		}
+		for _, a := range r.GetAttachments() {
+			sum, err := hex.DecodeString(a.GetSha256())
+			if err != nil {
+				return fmt.Errorf("attachment %d digest: %w", a.GetNumber(), err)
+			}
+			b.Queue(`INSERT INTO report_attachments (report_id, number, filename, media_type, size_bytes, sha256, content) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				id, a.GetNumber(), a.GetFilename(), a.GetMediaType(), int64(len(a.GetContent())), sum, a.GetContent())
+		}
+		for i, rc := range r.GetRecipients() {
+			queueRecipient(b, id, i, rc)
+		}
+		b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, audience) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)`,
+			id, enumText(sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED.String(), reportEventPrefix), r.GetSubmitTime().AsTime(),
+			r.GetFacilityCode(), r.GetOperatorId(), enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix),
+			audienceOf(r.GetFacilityCode(), r.GetRecipients()))
+		b.Queue(`SELECT pg_notify($1, '')`, ReportChannel)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return hook.WriteTx(ctx, tx)
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return id, replayed, nil
+}
+
+func queueRecipient(b *pgx.Batch, id string, position int, rc *sinergiv1.ReportRecipient) {
+	var deadline *time.Time
+	if d := rc.GetAcknowledgeDeadline(); d != nil {
+		t := d.AsTime()
+		deadline = &t
+	}
+	b.Queue(`INSERT INTO report_recipients (report_id, institution_code, position, agreement_ids, reason, escalated_from, add_time, deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id, rc.GetInstitutionCode(), position, nonNil(rc.GetAgreementIds()), enumText(rc.GetReason().String(), reportReasonPrefix),
+		rc.GetEscalatedFromCode(), rc.GetAddTime().AsTime(), deadline)
+}
+
+// reportScope is the scope a report kind travels under, as stored and as
+// ReachKey names it (internal/reports.ScopeOf is the rule; the store cannot
+// import it, and the end-to-end tests fail if the two disagree).
+func reportScope(k sinergiv1.ReportKind) string {
+	switch k {
+	case sinergiv1.ReportKind_REPORT_KIND_NARCOTICS:
+		return enumText(sinergiv1.Scope_SCOPE_NARCOTICS_INTELLIGENCE.String(), scopePrefix)
+	case sinergiv1.ReportKind_REPORT_KIND_THREAT:
+		return enumText(sinergiv1.Scope_SCOPE_THREAT_INTELLIGENCE.String(), scopePrefix)
+	}
+	return enumText(sinergiv1.Scope_SCOPE_INCIDENT_REPORTS.String(), scopePrefix)
+}
+
+const reportColumns = `r.id, r.facility_code, r.kind, r.type, r.severity, r.classification, r.occur_time, r.place, r.narrative,
+	r.operator_id, r.submit_time, r.routing_misses, r.status, r.outcome`
+
+// GetReport returns report id if it is within reach; ErrNotFound otherwise.
+func (s *Store) GetReport(ctx context.Context, reach ReportReach, id string) (*sinergiv1.Report, error) {
+	args := []any{id}
+	var found string
+	err := s.Pool.QueryRow(ctx, `SELECT r.id FROM reports r WHERE r.id = $1 AND `+reach.cond(&args), args...).Scan(&found)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	reps, err := s.LoadReports(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(reps) == 0 {
+		return nil, ErrNotFound
+	}
+	return reps[0], nil
+}
+
+// GetReportAttachment returns attachment number of report id, with its
+// content, and the report's facility and kind, if the report is within
+// reach; ErrNotFound otherwise.
+func (s *Store) GetReportAttachment(ctx context.Context, reach ReportReach, id string, number int32) (a *sinergiv1.ReportAttachment, facility string, kind sinergiv1.ReportKind, err error) {
+	args := []any{id, number}
+	a = &sinergiv1.ReportAttachment{}
+	var sum []byte
+	var kindText string
+	err = s.Pool.QueryRow(ctx, `
+		SELECT a.number, a.filename, a.media_type, a.size_bytes, a.sha256, a.content, r.facility_code, r.kind
+		FROM report_attachments a JOIN reports r ON r.id = a.report_id
+		WHERE a.report_id = $1 AND a.number = $2 AND `+reach.cond(&args), args...).
+		Scan(&a.Number, &a.Filename, &a.MediaType, &a.SizeBytes, &sum, &a.Content, &facility, &kindText)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, "", 0, err
+	}
+	a.Sha256 = hex.EncodeToString(sum)
+	return a, facility, sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kindText)), nil
+}
+
+// ReportFilter selects reports.
+type ReportFilter struct {
+	Kind     sinergiv1.ReportKind
+	Type     sinergiv1.ReportType
+	Severity sinergiv1.ReportSeverity
+	Status   sinergiv1.ReportStatus
+	Facility string
+	// Occurrence in [Start, End); zero: open.
+	Start, End time.Time
+	// Keyset position: reports strictly after (BeforeOccur, BeforeID) in
+	// the order occur_time DESC, id DESC.
+	BeforeOccur time.Time
+	BeforeID    string
+	Limit       int
+}
+
+func (f ReportFilter) where(reach ReportReach, args *[]any) string {
+	conds := []string{reach.cond(args)}
+	add := func(cond string, v any) {
+		*args = append(*args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(*args)))
+	}
+	if f.Kind != sinergiv1.ReportKind_REPORT_KIND_UNSPECIFIED {
+		add("r.kind = $%d", enumText(f.Kind.String(), reportKindPrefix))
+	}
+	if f.Type != sinergiv1.ReportType_REPORT_TYPE_UNSPECIFIED {
+		add("r.type = $%d", enumText(f.Type.String(), reportTypePrefix))
+	}
+	if f.Severity != sinergiv1.ReportSeverity_REPORT_SEVERITY_UNSPECIFIED {
+		add("r.severity = $%d", enumText(f.Severity.String(), reportSeverityPrefix))
+	}
+	if f.Status != sinergiv1.ReportStatus_REPORT_STATUS_UNSPECIFIED {
+		add("r.status = $%d", enumText(f.Status.String(), reportStatusPrefix))
+	}
+	if f.Facility != "" {
+		add("r.facility_code = $%d", f.Facility)
+	}
+	if !f.Start.IsZero() {
+		add("r.occur_time >= $%d", f.Start)
+	}
+	if !f.End.IsZero() {
+		add("r.occur_time < $%d", f.End)
+	}
+	if !f.BeforeOccur.IsZero() {
+		*args = append(*args, f.BeforeOccur, f.BeforeID)
+		conds = append(conds, fmt.Sprintf("(r.occur_time, r.id) < ($%d, $%d)", len(*args)-1, len(*args)))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// ListReports returns the reports within reach that match f, latest
+// occurrence first.
+func (s *Store) ListReports(ctx context.Context, reach ReportReach, f ReportFilter) ([]*sinergiv1.Report, error) {
+	var args []any
+	q := `SELECT r.id FROM reports r WHERE ` + f.where(reach, &args)
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(" ORDER BY r.occur_time DESC, r.id DESC LIMIT $%d", len(args))
+	rows, err := s.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	return s.LoadReports(ctx, ids)
+}
+
+// LoadReports reads whole reports (attachments without content), in the
+// order of ids, in one round trip. It applies no reach: callers have
+// selected ids within reach.
+func (s *Store) LoadReports(ctx context.Context, ids []string) ([]*sinergiv1.Report, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	byID := make(map[string]*sinergiv1.Report, len(ids))
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+reportColumns+` FROM reports r WHERE r.id = ANY($1)`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r sinergiv1.Report
+			var kind, typ, sev, class, st, outcome string
+			var occur, submit time.Time
+			var misses []byte
+			if err := rows.Scan(&r.Id, &r.FacilityCode, &kind, &typ, &sev, &class, &occur, &r.Place, &r.Narrative,
+				&r.OperatorId, &submit, &misses, &st, &outcome); err != nil {
+				return err
+			}
+			r.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+			r.Type = sinergiv1.ReportType(enumValue(sinergiv1.ReportType_value, reportTypePrefix, typ))
+			r.Severity = sinergiv1.ReportSeverity(enumValue(sinergiv1.ReportSeverity_value, reportSeverityPrefix, sev))
+			r.Classification = sinergiv1.ReportClassification(enumValue(sinergiv1.ReportClassification_value, reportClassPrefix, class))
+			r.Status = sinergiv1.ReportStatus(enumValue(sinergiv1.ReportStatus_value, reportStatusPrefix, st))
+			r.Outcome = sinergiv1.ReportOutcome(enumValue(sinergiv1.ReportOutcome_value, reportOutcomePrefix, outcome))
+			r.OccurTime, r.SubmitTime = timestamppb.New(occur), timestamppb.New(submit)
+			ms, err := decodeMisses(misses)
+			if err != nil {
+				return fmt.Errorf("routing misses of report %s: %w", r.Id, err)
+			}
+			r.RoutingMisses = ms
+			byID[r.Id] = &r
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT report_id, custody_record_id, name, nik, phone, role FROM report_people WHERE report_id = ANY($1) ORDER BY report_id, position`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id, custody, name, nikv, phone, role string
+				if err := rows.Scan(&id, &custody, &name, &nikv, &phone, &role); err != nil {
+					return err
+				}
+				p := &sinergiv1.ReportPerson{Role: sinergiv1.ReportPersonRole(enumValue(sinergiv1.ReportPersonRole_value, reportRolePrefix, role))}
+				if custody != "" {
+					p.Person = &sinergiv1.ReportPerson_CustodyRecordId{CustodyRecordId: custody}
+				} else {
+					p.Person = &sinergiv1.ReportPerson_Outsider{Outsider: &sinergiv1.ReportOutsider{Name: name, Nik: nikv, Phone: phone}}
+				}
+				if r := byID[id]; r != nil {
+					r.People = append(r.People, p)
+				}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT report_id, substance, quantity::text, unit, imei, description FROM report_items WHERE report_id = ANY($1) ORDER BY report_id, position`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id, subst, unit, imei, desc string
+				var qty *string
+				if err := rows.Scan(&id, &subst, &qty, &unit, &imei, &desc); err != nil {
+					return err
+				}
+				it := &sinergiv1.ReportItem{Description: desc}
+				switch {
+				case subst != "":
+					q, err := strconv.ParseFloat(deref(qty), 64)
+					if err != nil {
+						return fmt.Errorf("quantity of report %s: %w", id, err)
+					}
+					it.Item = &sinergiv1.ReportItem_Substance{Substance: &sinergiv1.ReportSubstanceItem{
+						Substance: sinergiv1.ReportSubstance(enumValue(sinergiv1.ReportSubstance_value, reportSubstPrefix, subst)),
+						Quantity:  q,
+						Unit:      sinergiv1.ReportQuantityUnit(enumValue(sinergiv1.ReportQuantityUnit_value, reportUnitPrefix, unit)),
+					}}
+				case imei != "":
+					it.Item = &sinergiv1.ReportItem_Phone{Phone: &sinergiv1.ReportPhoneItem{Imei: imei}}
+				}
+				if r := byID[id]; r != nil {
+					r.Items = append(r.Items, it)
+				}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT report_id, number, filename, media_type, size_bytes, sha256 FROM report_attachments WHERE report_id = ANY($1) ORDER BY report_id, number`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				var sum []byte
+				a := &sinergiv1.ReportAttachment{}
+				if err := rows.Scan(&id, &a.Number, &a.Filename, &a.MediaType, &a.SizeBytes, &sum); err != nil {
+					return err
+				}
+				a.Sha256 = hex.EncodeToString(sum)
+				if r := byID[id]; r != nil {
+					r.Attachments = append(r.Attachments, a)
+				}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT report_id, `+recipientColumns+` FROM report_recipients WHERE report_id = ANY($1) ORDER BY report_id, position`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				rc, err := scanRecipient(rows, &id)
+				if err != nil {
+					return err
+				}
+				if r := byID[id]; r != nil {
+					r.Recipients = append(r.Recipients, rc)
+				}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT report_id, number, author_code, operator_id, text, outcomes, create_time FROM report_addenda WHERE report_id = ANY($1) ORDER BY report_id, number`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				var outcomes []string
+				var at time.Time
+				a := &sinergiv1.ReportAddendum{}
+				if err := rows.Scan(&id, &a.Number, &a.AuthorCode, &a.OperatorId, &a.Text, &outcomes, &at); err != nil {
+					return err
+				}
+				for _, o := range outcomes {
+					a.Outcomes = append(a.Outcomes, sinergiv1.ReportOutcome(enumValue(sinergiv1.ReportOutcome_value, reportOutcomePrefix, o)))
+				}
+				a.CreateTime = timestamppb.New(at)
+				if r := byID[id]; r != nil {
+					r.Addenda = append(r.Addenda, a)
+				}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT `+eventColumns+` FROM report_events e WHERE e.report_id = ANY($1) ORDER BY e.report_id, e.number`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				ev, err := scanEvent(rows)
+				if err != nil {
+					return err
+				}
+				if r := byID[ev.GetReportId()]; r != nil {
+					r.Events = append(r.Events, ev)
+				}
+			}
+			return rows.Err()
+		})
+	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	out := make([]*sinergiv1.Report, 0, len(ids))
+	for _, id := range ids {
+		if r := byID[id]; r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+const recipientColumns = `institution_code, agreement_ids, reason, escalated_from, add_time, deadline, ack_time, ack_operator, escalate_time`
+
+func scanRecipient(row pgx.Row, extra ...any) (*sinergiv1.ReportRecipient, error) {
+	rc := &sinergiv1.ReportRecipient{}
+	var reason string
+	var add time.Time
+	var deadline, ack, esc *time.Time
+	dest := append(extra, &rc.InstitutionCode, &rc.AgreementIds, &reason, &rc.EscalatedFromCode, &add, &deadline, &ack, &rc.AcknowledgeOperatorId, &esc)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	rc.Reason = sinergiv1.ReportRecipientReason(enumValue(sinergiv1.ReportRecipientReason_value, reportReasonPrefix, reason))
+	rc.AddTime = timestamppb.New(add)
+	rc.AcknowledgeDeadline, rc.AcknowledgeTime, rc.EscalateTime = optTime(deadline), optTime(ack), optTime(esc)
+	return rc, nil
+}
+
+const eventColumns = `e.report_id, e.number, e.kind, e.at, e.actor_code, e.operator_id, e.status, e.outcome, e.recipient_code,
+	e.escalated_from, e.addendum_number`
+
+func scanEvent(row pgx.Row, extra ...any) (*sinergiv1.ReportEvent, error) {
+	ev := &sinergiv1.ReportEvent{}
+	var kind, st, outcome string
+	var at time.Time
+	dest := append([]any{&ev.ReportId, &ev.Number, &kind, &at, &ev.ActorCode, &ev.OperatorId, &st, &outcome, &ev.RecipientCode,
+		&ev.EscalatedFromCode, &ev.AddendumNumber}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ev.Kind = sinergiv1.ReportEventKind(enumValue(sinergiv1.ReportEventKind_value, reportEventPrefix, kind))
+	ev.Status = sinergiv1.ReportStatus(enumValue(sinergiv1.ReportStatus_value, reportStatusPrefix, st))
+	ev.Outcome = sinergiv1.ReportOutcome(enumValue(sinergiv1.ReportOutcome_value, reportOutcomePrefix, outcome))
+	ev.Time = timestamppb.New(at)
+	return ev, nil
+}
+
+// ReportState is a report as a change to it needs to see it, read under
+// its row lock.
+type ReportState struct {
+	ID             string
+	Facility       string
+	Kind           sinergiv1.ReportKind
+	Severity       sinergiv1.ReportSeverity
+	Classification sinergiv1.ReportClassification
+	Status         sinergiv1.ReportStatus
+	Recipients     []*sinergiv1.ReportRecipient
+}
+
+// Recipient returns the recipient with code, or nil.
+func (st *ReportState) Recipient(code string) *sinergiv1.ReportRecipient {
+	for _, r := range st.Recipients {
+		if r.GetInstitutionCode() == code {
+			return r
+		}
+	}
+	return nil
+}
+
+// ReportChange is what one change does to a report. Each change appends
+// exactly one event.
+type ReportChange struct {
+	At time.Time
+	// Acknowledge: the recipient that acknowledges, and its officer.
+	Acknowledge, AckOperator string
+	// Status: the new status (unspecified: unchanged), and Outcome for CLOSED.
+	Status  sinergiv1.ReportStatus
+	Outcome sinergiv1.ReportOutcome
+	// Addendum to append (its number and time are assigned here).
+	Addendum *sinergiv1.ReportAddendum
+	// EscalatedPast: the recipient that missed its deadline.
+	EscalatedPast string
+	// AddRecipient: a new recipient (the unit escalated to).
+	AddRecipient *sinergiv1.ReportRecipient
+	// Event: kind, actor, operator, recipient, escalated_from; its number,
+	// time, status, outcome and addendum number are filled in here.
+	Event *sinergiv1.ReportEvent
+}
+
+// UpdateReport applies the change fn decides, given the report as it stands
+// under its row lock, if the report is within reach (else ErrNotFound). fn
+// returning nil changes nothing (and commits no audit record: the caller's
+// record is written by the audit interceptor). db is the pool when nil.
+func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach ReportReach, id string, fn func(*ReportState) (*ReportChange, error)) (changed bool, err error) {
+	if db == nil {
+		db = s.Pool
+	}
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		args := []any{id}
+		st := &ReportState{}
+		var kind, sev, class, status string
+		var lastEvent, lastAddendum int32
+		err := tx.QueryRow(ctx, `SELECT r.id, r.facility_code, r.kind, r.severity, r.classification, r.status, r.last_event, r.last_addendum
+			FROM reports r WHERE r.id = $1 AND `+reach.cond(&args)+` FOR UPDATE`, args...).
+			Scan(&st.ID, &st.Facility, &kind, &sev, &class, &status, &lastEvent, &lastAddendum)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		st.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+		st.Severity = sinergiv1.ReportSeverity(enumValue(sinergiv1.ReportSeverity_value, reportSeverityPrefix, sev))
+		st.Classification = sinergiv1.ReportClassification(enumValue(sinergiv1.ReportClassification_value, reportClassPrefix, class))
+		st.Status = sinergiv1.ReportStatus(enumValue(sinergiv1.ReportStatus_value, reportStatusPrefix, status))
+		rows, err := tx.Query(ctx, `SELECT `+recipientColumns+` FROM report_recipients WHERE report_id = $1 ORDER BY position`, id)
+		if err != nil {
+			return err
+		}
+		st.Recipients, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.ReportRecipient, error) { return scanRecipient(r) })
+		if err != nil {
+			return err
+		}
+		ch, err := fn(st)
+		if err != nil || ch == nil {
+			return err
+		}
+		changed = true
+		ev := ch.Event
+		ev.Number, ev.Time = lastEvent+1, timestamppb.New(ch.At)
+		newStatus := st.Status
+		outcome := ""
+		if ch.Status != sinergiv1.ReportStatus_REPORT_STATUS_UNSPECIFIED {
+			newStatus = ch.Status
+		}
+		if ch.Outcome != sinergiv1.ReportOutcome_REPORT_OUTCOME_UNSPECIFIED {
+			outcome = enumText(ch.Outcome.String(), reportOutcomePrefix)
+			ev.Outcome = ch.Outcome
+		}
+		ev.Status = newStatus
+		b := &pgx.Batch{}
+		if ch.Acknowledge != "" {
+			b.Queue(`UPDATE report_recipients SET ack_time = $3, ack_operator = $4 WHERE report_id = $1 AND institution_code = $2 AND ack_time IS NULL`,
+				id, ch.Acknowledge, ch.At, ch.AckOperator)
+		}
+		if ch.EscalatedPast != "" {
+			b.Queue(`UPDATE report_recipients SET escalate_time = $3 WHERE report_id = $1 AND institution_code = $2 AND escalate_time IS NULL`,
+				id, ch.EscalatedPast, ch.At)
+		}
+		recipients := st.Recipients
+		if ch.AddRecipient != nil && st.Recipient(ch.AddRecipient.GetInstitutionCode()) == nil {
+			queueRecipient(b, id, len(st.Recipients), ch.AddRecipient)
+			recipients = append(recipients, ch.AddRecipient)
+		}
+		if a := ch.Addendum; a != nil {
+			lastAddendum++
+			a.Number, a.CreateTime = lastAddendum, timestamppb.New(ch.At)
+			ev.AddendumNumber = a.Number
+			outcomes := make([]string, 0, len(a.GetOutcomes()))
+			for _, o := range a.GetOutcomes() {
+				outcomes = append(outcomes, enumText(o.String(), reportOutcomePrefix))
+			}
+			b.Queue(`INSERT INTO report_addenda (report_id, number, author_code, operator_id, text, outcomes, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				id, a.Number, a.GetAuthorCode(), a.GetOperatorId(), a.GetText(), outcomes, ch.At)
+		}
+		setOutcome := "outcome"
+		if outcome != "" {
+			setOutcome = "$5"
+		}
+		b.Queue(`UPDATE reports SET status = $2, last_event = $3, last_addendum = $4, outcome = `+setOutcome+` WHERE id = $1`,
+			reportUpdateArgs(id, enumText(newStatus.String(), reportStatusPrefix), ev.Number, lastAddendum, outcome)...)
+		b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, outcome, recipient_code, escalated_from, addendum_number, audience)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			id, ev.Number, enumText(ev.GetKind().String(), reportEventPrefix), ch.At, ev.GetActorCode(), ev.GetOperatorId(),
+			enumText(newStatus.String(), reportStatusPrefix), outcome, ev.GetRecipientCode(), ev.GetEscalatedFromCode(), ev.GetAddendumNumber(),
+			audienceOf(st.Facility, recipients))
+		b.Queue(`SELECT pg_notify($1, '')`, ReportChannel)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return hook.WriteTx(ctx, tx)
+	})
+	return changed, err
+}
+
+func reportUpdateArgs(id, status string, lastEvent, lastAddendum int32, outcome string) []any {
+	if outcome == "" {
+		return []any{id, status, lastEvent, lastAddendum}
+	}
+	return []any{id, status, lastEvent, lastAddendum, outcome}
+}
+
+// OverdueRecipient is a recipient past its acknowledgement deadline.
+type OverdueRecipient struct {
+	ReportID    string
+	Institution string
+	Deadline    time.Time
+}
+
+// OverdueReportRecipients returns up to limit recipients whose deadline is
+// at or before now, neither acknowledged nor escalated, of reports not
+// closed, earliest deadline first.
+func OverdueReportRecipients(ctx context.Context, db DB, now time.Time, limit int) ([]OverdueRecipient, error) {
+	rows, err := db.Query(ctx, `
+		SELECT rr.report_id, rr.institution_code, rr.deadline
+		FROM report_recipients rr JOIN reports r ON r.id = rr.report_id
+		WHERE rr.ack_time IS NULL AND rr.escalate_time IS NULL AND rr.deadline IS NOT NULL AND rr.deadline <= $1
+		  AND r.status <> 'CLOSED'
+		ORDER BY rr.deadline, rr.report_id, rr.institution_code
+		LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (OverdueRecipient, error) {
+		var o OverdueRecipient
+		err := r.Scan(&o.ReportID, &o.Institution, &o.Deadline)
+		return o, err
+	})
+}
+
+// ReportPosition is a place in the stream of report events: the seq of
+// the last event passed.
+type ReportPosition struct {
+	Seq int64 `json:"s"`
+}
+
+// ReportWatchStart is the position "now": after every event committed so
+// far. An event still committing gets a higher seq.
+func (s *Store) ReportWatchStart(ctx context.Context) (ReportPosition, error) {
+	var p ReportPosition
+	err := s.Pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM report_events`).Scan(&p.Seq)
+	return p, err
+}
+
+// ReportEventRow is one event with what deciding its delivery needs.
+type ReportEventRow struct {
+	Pos            ReportPosition
+	Event          *sinergiv1.ReportEvent
+	Facility       string
+	Kind           sinergiv1.ReportKind
+	Classification sinergiv1.ReportClassification
+}
+
+// ReportEventsAfter returns up to limit events after position whose
+// audience includes code, in seq order. A seq is given while the writing
+// transaction commits, under a lock held until the commit is visible
+// (migration 00004, sinergi_report_event_sequence), so every event below
+// the highest one visible is visible too: nothing can later appear behind
+// the position a caller reached.
+func (s *Store) ReportEventsAfter(ctx context.Context, code string, after ReportPosition, limit int) ([]ReportEventRow, error) {
+	rows, err := s.Pool.Query(ctx, `
+		SELECT `+eventColumns+`, e.seq, r.facility_code, r.kind, r.classification
+		FROM report_events e JOIN reports r ON r.id = e.report_id
+		WHERE e.seq > $2 AND $1 = ANY(e.audience)
+		ORDER BY e.seq
+		LIMIT $3`, code, after.Seq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var events []ReportEventRow
+	for rows.Next() {
+		var row ReportEventRow
+		var kind, class string
+		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &kind, &class)
+		if err != nil {
+			return nil, err
+		}
+		row.Event = ev
+		row.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+		row.Classification = sinergiv1.ReportClassification(enumValue(sinergiv1.ReportClassification_value, reportClassPrefix, class))
+		events = append(events, row)
+	}
+	return events, rows.Err()
+}
+
+// Admits reports whether an event of a report of facility, kind and
+// classification may be delivered to the caller, given that the caller is
+// in the event's audience: the same rule as cond, for rows already read.
+func (rr ReportReach) Admits(facility string, kind sinergiv1.ReportKind, class sinergiv1.ReportClassification) bool {
+	switch {
+	case rr.All:
+		return true
+	case rr.Filer != "":
+		return facility == rr.Filer
+	case rr.Recipient != "":
+		key := reportScope(kind) + "|" + facility
+		list := rr.Granted
+		if class == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA {
+			list = rr.Secret
+		}
+		for _, k := range list {
+			if k == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ReportStats counts the reports within reach that match f (its kind,
+// type, severity, status, facility and occurrence range) by facility, kind,
+// type, severity and month of occurrence (WIB), and sums the substances
+// seized in them by substance and unit.
+func (s *Store) ReportStats(ctx context.Context, reach ReportReach, f ReportFilter) (*sinergiv1.ReportStatsResponse, error) {
+	f.BeforeOccur, f.BeforeID = time.Time{}, ""
+	var args []any
+	where := f.where(reach, &args)
+	out := &sinergiv1.ReportStatsResponse{}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT r.facility_code, r.kind, r.type, r.severity, to_char(r.occur_time AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM'), count(*)
+		FROM reports r WHERE `+where+`
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var kind, typ, sev string
+			c := &sinergiv1.ReportCount{}
+			if err := rows.Scan(&c.FacilityCode, &kind, &typ, &sev, &c.Month, &c.Count); err != nil {
+				return err
+			}
+			c.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+			c.Type = sinergiv1.ReportType(enumValue(sinergiv1.ReportType_value, reportTypePrefix, typ))
+			c.Severity = sinergiv1.ReportSeverity(enumValue(sinergiv1.ReportSeverity_value, reportSeverityPrefix, sev))
+			out.Counts = append(out.Counts, c)
+			out.Total += c.Count
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT i.substance, i.unit, sum(i.quantity)::text, count(*)
+		FROM report_items i JOIN reports r ON r.id = i.report_id
+		WHERE i.substance <> '' AND `+where+`
+		GROUP BY 1, 2 ORDER BY 1, 2`, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var subst, unit, sum string
+			t := &sinergiv1.ReportSeizedTotal{}
+			if err := rows.Scan(&subst, &unit, &sum, &t.Items); err != nil {
+				return err
+			}
+			q, err := strconv.ParseFloat(sum, 64)
+			if err != nil {
+				return err
+			}
+			t.Substance = sinergiv1.ReportSubstance(enumValue(sinergiv1.ReportSubstance_value, reportSubstPrefix, subst))
+			t.Unit = sinergiv1.ReportQuantityUnit(enumValue(sinergiv1.ReportQuantityUnit_value, reportUnitPrefix, unit))
+			t.Quantity = q
+			out.Seized = append(out.Seized, t)
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT count(*) FROM report_items i JOIN reports r ON r.id = i.report_id WHERE i.imei <> '' AND `+where, args...).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&out.PhonesSeized) })
+	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
