@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -53,9 +54,23 @@ func (d *Deps) storeError(ctx context.Context, err error, what string) error {
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case isUnavailable(err):
+		d.Log.WarnContext(ctx, "database unavailable", "what", what, "error", err)
+		return status.Error(codes.Unavailable, "database unavailable; retry later")
 	}
 	d.Log.ErrorContext(ctx, "storage error", "what", what, "error", err)
 	return status.Error(codes.Internal, "internal error")
+}
+
+// isUnavailable: the database could not be reached or refused the
+// connection (too many clients, shutting down): worth a retry.
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "53300" || pe.Code == "57P01" || pe.Code == "57P03")
 }
 
 // caller returns the authenticated caller; the interceptors guarantee one.

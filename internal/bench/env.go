@@ -75,7 +75,7 @@ func Setup(ctx context.Context, stateDir string) (*Env, error) {
 	if err := audit.WriteNewKey(e.AuditKey); err != nil {
 		return nil, err
 	}
-	if e.Store, err = store.Open(ctx, e.URL, store.Options{MaxConns: 80}); err != nil {
+	if e.Store, err = store.Open(ctx, e.URL, store.Options{MaxConns: 66}); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -95,7 +95,7 @@ func (e *Env) StartServer(ctx context.Context, binary string) error {
 	}
 	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", "",
 		"--database-url", e.URL, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
-		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey)
+		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", "24")
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {
 		return err
