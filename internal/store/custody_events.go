@@ -232,18 +232,22 @@ func snapshotXmax(snap string) int64 {
 }
 
 // CustodyEventsAfter returns up to limit events after pos, in order, whose
-// inserting transaction is older than every transaction still running: no
-// event can later commit before them, so a reader that resumes after the
-// last one never skips one. pending reports that later events are already
-// visible but not yet settled (a transaction that began earlier is still
-// running): read again shortly.
+// inserting transaction is older than every transaction still running in
+// this database (SettledHorizon, read before the events): no event can
+// later commit before them, so a reader that resumes after the last one
+// never skips one. pending reports that later events are already visible
+// but not yet settled (a transaction that began earlier is still running):
+// read again shortly.
 func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, limit int) (out []SettledEvent, pending bool, err error) {
 	xmax := snapshotXmax(pos.Snapshot)
 	if pos.TxID >= xmax {
 		pos.Snapshot = "" // every transaction from here on began after the start
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, e.txid, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child,
-			(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+	horizon, err := SettledHorizon(ctx, s.Pool)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, e.txid, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child
 		FROM custody_events e JOIN custody_records r ON r.id = e.record_id
 		WHERE (e.txid, e.id) > ($1, $2)
 		  AND ($4 = '' OR NOT pg_visible_in_snapshot(e.txid::text::xid8, nullif($4, '')::pg_snapshot))
@@ -257,12 +261,11 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, limit
 		id := &sinergiv1.Identity{}
 		var birth *time.Time
 		var sex string
-		var xmin int64
-		ev, err := scanCustodyEvent(rows, &se.Position.TxID, &id.FullName, &id.Nik, &birth, &sex, &se.Child, &xmin)
+		ev, err := scanCustodyEvent(rows, &se.Position.TxID, &id.FullName, &id.Nik, &birth, &sex, &se.Child)
 		if err != nil {
 			return nil, false, err
 		}
-		if se.Position.TxID >= xmin {
+		if se.Position.TxID >= horizon {
 			pending = true
 			break
 		}
