@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -122,6 +123,16 @@ func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) e
 	res, err := up.Merge(ctx, audit.FromContext(ctx), facility, custodyKindText(c.Institution.GetKind()), full, rosterTime, now, rosterListLimit)
 	if err != nil {
 		return s.custodyError(ctx, err)
+	}
+	if res.Inserted+res.Updated >= store.BulkChange {
+		// After the reply, not before it: the upload is done either way.
+		go func() {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			if err := s.Store.AnalyzeCustody(actx); err != nil {
+				s.Log.Warn("analyze after a bulk roster failed", "facility", facility, "error", err)
+			}
+		}()
 	}
 
 	for _, d := range res.Duplicates {

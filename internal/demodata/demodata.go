@@ -335,7 +335,8 @@ func Load(ctx context.Context, st *store.Store, seed uint64, n int, facilities [
 		}
 		out = append(out, Result{Facility: f.Code, Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged})
 	}
-	return out, nil
+	// Fresh statistics, so that the first queries after a load use the indexes.
+	return out, st.AnalyzeCustody(ctx)
 }
 
 func loadFacility(ctx context.Context, st *store.Store, g *Generator, f Facility, count int, now time.Time) (*store.RosterResult, error) {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -207,39 +206,28 @@ func (u *RosterUpload) Merge(ctx context.Context, hook SubjectTxHook, facility, 
 		for i, c := range custodyContentColumns {
 			sel[i] = "s." + c
 		}
-		rows, err = tx.Query(ctx, `INSERT INTO custody_records (`+strings.Join(insCols, ", ")+`)
-			SELECT $1, $2, s.register_number, `+strings.Join(sel, ", ")+`, 'HELD',
-				coalesce(s.held_since, $3), coalesce(s.held_since, $3), coalesce(s.held_since, $3), $4, $4
-			FROM `+from+`
-			RETURNING id, held_since`, facility, facilityKind, rosterTime, now)
+		// The new records and their admissions in one statement: the
+		// events are made from the inserted rows inside the database.
+		rows, err = tx.Query(ctx, `WITH ins AS (
+				INSERT INTO custody_records (`+strings.Join(insCols, ", ")+`)
+				SELECT $1, $2, s.register_number, `+strings.Join(sel, ", ")+`, 'HELD',
+					coalesce(s.held_since, $3), coalesce(s.held_since, $3), coalesce(s.held_since, $3), $4, $4
+				FROM `+from+`
+				RETURNING id, held_since
+			), admitted AS (
+				INSERT INTO custody_events (record_id, facility_code, type, effective_time, status_after, record_time)
+				SELECT id, $1, 'ADMISSION', held_since, 'HELD', $4 FROM ins
+			)
+			SELECT id::text FROM ins`, facility, facilityKind, rosterTime, now)
 		if err != nil {
 			return fmt.Errorf("insert new records: %w", err)
 		}
-		type admission struct {
-			id   pgtype.UUID
-			held time.Time
-		}
-		admissions, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (admission, error) {
-			var a admission
-			err := r.Scan(&a.id, &a.held)
-			return a, err
-		})
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("insert new records: %w", err)
+			return fmt.Errorf("insert and admit new records: %w", err)
 		}
-		// Their admissions go in by COPY too (batched heap inserts).
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"custody_events"},
-			[]string{"record_id", "facility_code", "type", "effective_time", "status_after", "record_time"},
-			pgx.CopyFromSlice(len(admissions), func(i int) ([]any, error) {
-				return []any{admissions[i].id, facility, "ADMISSION", admissions[i].held, "HELD", now}, nil
-			})); err != nil {
-			return fmt.Errorf("admit new records: %w", err)
-		}
-		inserted := make([]string, len(admissions))
-		for i, a := range admissions {
-			b := a.id.Bytes
-			inserted[i] = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-			touched[inserted[i]] = true
+		for _, id := range inserted {
+			touched[id] = true
 		}
 		res.Inserted = int64(len(inserted))
 		res.Unchanged = distinct - res.Inserted - res.Updated
@@ -379,4 +367,15 @@ func BareCopyColumns() ([]string, func(rec *sinergiv1.CustodyRecord, now time.Ti
 		v := append([]any{facility, "LAPAS", r.GetRegisterNumber()}, custodyContentValues(r)...)
 		return append(v, "HELD", held, held, held, now, now)
 	}
+}
+
+// BulkChange is how many changed records make a load bulk: past it the
+// planner's statistics are refreshed (AnalyzeCustody).
+const BulkChange = 10000
+
+// AnalyzeCustody refreshes the planner's statistics of the custody tables
+// after a bulk load, so that lookups keep their index plans.
+func (s *Store) AnalyzeCustody(ctx context.Context) error {
+	_, err := s.Pool.Exec(ctx, `SELECT sinergi_analyze_custody()`)
+	return err
 }
