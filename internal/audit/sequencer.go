@@ -38,7 +38,7 @@ func (s *Sequencer) Signer() *Signer { return s.signer }
 
 // NewSequencer returns a sequencer; call Run.
 func NewSequencer(st *store.Store, signer *Signer, log *slog.Logger) *Sequencer {
-	return &Sequencer{st: st, signer: signer, log: log, Interval: 20 * time.Millisecond,
+	return &Sequencer{st: st, signer: signer, log: log, Interval: 100 * time.Millisecond,
 		CheckpointEvery: time.Minute, BatchSize: 5000, wake: make(chan struct{}, 1)}
 }
 
