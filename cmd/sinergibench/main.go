@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/sinergi-id/sinergi/internal/bench"
@@ -22,7 +23,13 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", envOr("BENCH_OUT", ".sinergi/bench.json"), "JSON output (BENCH_OUT)")
 	flag.IntVar(&cfg.People, "people", cfg.People, "synthetic people in the database")
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each load runs")
+	only := flag.String("only", "", "comma-separated steps to run (e.g. \"get custody,sync roster\"); default all")
+	flag.StringVar(&cfg.Profile, "profile", "", "save a 10 s server CPU profile during the step of this name")
+	flag.DurationVar(&cfg.ProfileDelay, "profile-delay", 0, "start the profile this long into the step")
 	flag.Parse()
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
 	if err := bench.Main(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -51,6 +51,21 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 			s, err = takeSample(ctx, e.Store)
 			return err
 		}},
+		{"directory read", func() error {
+			// The same chain, TLS and audit, without custody SQL: what the
+			// service costs around a query.
+			c := sinergiv1.NewInstitutionServiceClient(mabes)
+			l := Run(ctx, 64, cfg.Duration, func(ctx context.Context, w int, i int64) error {
+				_, err := c.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"})
+				return err
+			})
+			if l.FirstErr != nil {
+				return l.FirstErr
+			}
+			r.Add(Figure{Key: "get_institution_c64_rps", What: "GetInstitution (no custody SQL, audited) at concurrency 64", Value: l.Rate(), Unit: "/s"})
+			r.Add(Figure{Key: "get_institution_c64_p99_ms", Value: l.Percentile(99), Unit: "ms"})
+			return nil
+		}},
 		{"get custody record", func() error {
 			c := sinergiv1.NewCustodyServiceClient(mabes)
 			get := func(ctx context.Context, w int, i int64) error {
@@ -77,6 +92,7 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 						return floor.FirstErr
 					}
 					r.Add(Figure{Key: "get_custody_record_floor_c64_rps", What: "bare pgx: the SELECT plus one INSERT-and-COMMIT audit row", Value: floor.Rate(), Unit: "/s"})
+					r.Add(Figure{Key: "get_custody_record_floor_c64_p99_ms", Value: floor.Percentile(99), Unit: "ms"})
 					r.Add(Figure{Key: "get_custody_record_c64_vs_floor", Value: l.Rate() / floor.Rate(), Op: ">=", Target: 1.5, Unit: "x"})
 				}
 			}

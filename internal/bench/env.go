@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +38,10 @@ type Env struct {
 	AuditKey  string
 	Store     *store.Store // connected as the owner, for floors and checks
 	Addr      string
-	cmd       *exec.Cmd
-	log       *os.File
+	// MetricsAddr serves /metrics and /debug/pprof of the server.
+	MetricsAddr string
+	cmd         *exec.Cmd
+	log         *os.File
 }
 
 // Setup creates a fresh benchmark database, migrated and seeded with the
@@ -89,13 +93,18 @@ func (e *Env) StartServer(ctx context.Context, binary string) error {
 	}
 	e.Addr = l.Addr().String()
 	l.Close()
+	if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return err
+	}
+	e.MetricsAddr = l.Addr().String()
+	l.Close()
 	e.log, err = os.Create(filepath.Join(e.StateDir, "bench-server.log"))
 	if err != nil {
 		return err
 	}
-	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", "",
+	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", e.MetricsAddr, "--pprof",
 		"--database-url", e.URL, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
-		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", "24")
+		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", serverConns())
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {
 		return err
@@ -117,6 +126,15 @@ func (e *Env) StartServer(ctx context.Context, binary string) error {
 	}
 }
 
+// serverConns is the server's pool size: the database allows 100
+// connections, and the floors need 64 of them.
+func serverConns() string {
+	if v := os.Getenv("BENCH_SERVER_CONNS"); v != "" {
+		return v
+	}
+	return "16"
+}
+
 // Conn connects to the server as institution code over mutual TLS.
 func (e *Env) Conn(code string) *grpc.ClientConn {
 	cfg, err := pki.ClientTLS(pki.Files{Cert: pki.ClientCertPath(e.PKIDir, code), Key: pki.ClientKeyPath(e.PKIDir, code), CA: pki.CACertPath(e.PKIDir)}, "127.0.0.1")
@@ -128,6 +146,26 @@ func (e *Env) Conn(code string) *grpc.ClientConn {
 		panic(err)
 	}
 	return conn
+}
+
+// Profile saves a CPU profile of the server over d to path.
+func (e *Env) Profile(ctx context.Context, d time.Duration, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", e.MetricsAddr, int(d.Seconds())), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // PeakRSSMB is the server process's peak resident memory (VmHWM), in MiB.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -14,11 +16,31 @@ type Config struct {
 	People   int
 	Duration time.Duration
 	StateDir string
+	// Only, when set, runs just the steps whose names contain one of these
+	// (setup, the server and the people are always there).
+	Only []string
+	// Profile names a step during which a server CPU profile is saved to
+	// .sinergi/<step>.pprof.
+	Profile string
+	// ProfileDelay is how long into the step the profile starts.
+	ProfileDelay time.Duration
 }
 
 // DefaultConfig is the issue's: 300 000 people, 5 s per load.
 func DefaultConfig() Config {
 	return Config{People: 300000, Duration: 5 * time.Second, StateDir: ".sinergi"}
+}
+
+func wanted(only []string, name string) bool {
+	if len(only) == 0 || name == "server" || name == "load demo people" {
+		return true
+	}
+	for _, o := range only {
+		if strings.Contains(name, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // Main runs every benchmark.
@@ -44,7 +66,25 @@ func Main(ctx context.Context, cfg Config, out io.Writer) error {
 		fn   func() error
 	}{"audit verify", func() error { return AuditVerify(ctx, e, r) }})
 	for _, s := range steps {
+		if !wanted(cfg.Only, s.name) {
+			continue
+		}
 		t0 := time.Now()
+		if cfg.Profile != "" && strings.Contains(s.name, cfg.Profile) {
+			path := filepath.Join(cfg.StateDir, strings.ReplaceAll(s.name, " ", "-")+".pprof")
+			pctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-pctx.Done():
+					return
+				case <-time.After(cfg.ProfileDelay):
+				}
+				if err := e.Profile(pctx, 10*time.Second, path); err == nil {
+					fmt.Fprintf(out, "  (CPU profile of the server during %q in %s)\n", s.name, path)
+				}
+			}()
+		}
 		if err := s.fn(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
