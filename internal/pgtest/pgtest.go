@@ -133,3 +133,16 @@ func pkgName() string {
 	wd, _ := os.Getwd()
 	return strings.NewReplacer("-", "_", ".", "_").Replace(filepath.Base(wd))
 }
+
+// Fresh gives one test a database of its own, for tests that change the
+// directory or break things and would disturb the package's other tests.
+// It is dropped when the test ends.
+func Fresh(t testing.TB) *DB {
+	t.Helper()
+	d, err := New(context.Background(), strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Drop(context.Background()) })
+	return d
+}

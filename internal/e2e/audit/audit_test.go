@@ -31,16 +31,8 @@ var db *pgtest.DB
 
 func TestMain(m *testing.M) { pgtest.Main(m, &db) }
 
-// freshDB gives a test its own database, for tests that break things.
-func freshDB(t *testing.T) *pgtest.DB {
-	t.Helper()
-	d, err := pgtest.New(context.Background(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Drop(context.Background()) })
-	return d
-}
+// freshDB gives a test its own database (see pgtest.Fresh).
+func freshDB(t *testing.T) *pgtest.DB { return pgtest.Fresh(t) }
 
 func withID(id string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "x-request-id", id)

@@ -31,17 +31,8 @@ var db *pgtest.DB
 
 func TestMain(m *testing.M) { pgtest.Main(m, &db) }
 
-// freshDB gives a test its own database, for tests that change the
-// directory's agreements and would change every other test's reach.
-func freshDB(t *testing.T) *pgtest.DB {
-	t.Helper()
-	d, err := pgtest.New(context.Background(), strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Drop(context.Background()) })
-	return d
-}
+// freshDB gives a test its own database (see pgtest.Fresh).
+func freshDB(t *testing.T) *pgtest.DB { return pgtest.Fresh(t) }
 
 // Officers: an NRP (police) and an NIP (civil servant).
 var (

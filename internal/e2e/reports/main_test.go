@@ -31,17 +31,8 @@ var db *pgtest.DB
 
 func TestMain(m *testing.M) { pgtest.Main(m, &db) }
 
-// freshDB gives a test its own database, for tests that change the
-// directory (agreements) and would change routing for the others.
-func freshDB(t *testing.T) *pgtest.DB {
-	t.Helper()
-	d, err := pgtest.New(context.Background(), strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Drop(context.Background()) })
-	return d
-}
+// freshDB gives a test its own database (see pgtest.Fresh).
+func freshDB(t *testing.T) *pgtest.DB { return pgtest.Fresh(t) }
 
 // Officers: an NIP (facility staff, civil servants) and an NRP (police).
 var (
