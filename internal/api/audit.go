@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/nik"
 	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -45,7 +48,16 @@ func init() {
 	})
 	validate.Register(func(r *sinergiv1.ListSubjectAccessRequest, v *validate.Violations) {
 		checkPageSize(v, r.GetPageSize())
-		checkSubject(v, "subject", r.GetSubject(), true)
+		switch {
+		case r.GetSubject() != "" && r.GetNik() != "":
+			v.Add("nik", "give subject or nik, not both")
+		case r.GetNik() != "":
+			if _, err := nik.Parse(r.GetNik()); err != nil {
+				v.Add("nik", "%v", err)
+			}
+		default:
+			checkSubject(v, "subject", r.GetSubject(), true)
+		}
 	})
 	validate.Register(func(*sinergiv1.GetCheckpointRequest, *validate.Violations) {})
 }
@@ -124,6 +136,21 @@ func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRe
 func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjectAccessRequest) (*sinergiv1.ListSubjectAccessResponse, error) {
 	f := store.AuditFilter{Subject: req.GetSubject(), Decision: "ALLOWED"}
 	query := "subject-access|" + f.Subject
+	if n := req.GetNik(); n != "" {
+		subjects, err := s.Store.CustodySubjectsByNIK(ctx, n)
+		if err != nil {
+			return nil, s.storeError(ctx, err, "custody records")
+		}
+		if len(subjects) == 0 {
+			return &sinergiv1.ListSubjectAccessResponse{}, nil
+		}
+		// The answer is about these records: they are this call's subjects.
+		audit.FromContext(ctx).AddSubjects(subjects...)
+		f.AnySubject = subjects
+		// The token is tied to the NIK without carrying it.
+		sum := sha256.Sum256([]byte(n))
+		query = "subject-access-nik|" + hex.EncodeToString(sum[:8])
+	}
 	if err := s.page(req.GetPageToken(), query, &f); err != nil {
 		return nil, err
 	}

@@ -317,6 +317,8 @@ func (s *Store) EnsureAuditPartitions(ctx context.Context, first time.Time, mont
 // AuditFilter selects audit records.
 type AuditFilter struct {
 	CallerCode, OperatorID, Subject, Method, Decision string
+	// AnySubject selects records naming at least one of these subjects.
+	AnySubject []string
 	Start, End                                        time.Time
 	// Keyset position: records strictly before (BeforeAt, BeforeID).
 	BeforeAt time.Time
@@ -340,6 +342,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, e
 	}
 	if f.Subject != "" {
 		add("r.subjects @> ARRAY[$%d::text]", f.Subject)
+	}
+	if f.AnySubject != nil {
+		add("r.subjects && $%d::text[]", f.AnySubject)
 	}
 	if f.Method != "" {
 		add("r.method = $%d", f.Method)

@@ -28,6 +28,16 @@ type SubjectTxHook interface {
 	AddSubjects(subjects ...string)
 }
 
+// CustodySubjectsByNIK names, as audit subjects, every custody record held
+// under nik in any facility: what a data subject's question covers.
+func (s *Store) CustodySubjectsByNIK(ctx context.Context, nik string) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT 'custody/' || id::text FROM custody_records WHERE nik = $1 ORDER BY id`, nik)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // CustodySubject is the audit subject naming a custody record.
 func CustodySubject(recordID string) string { return "custody/" + recordID }
 

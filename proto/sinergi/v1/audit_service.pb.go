@@ -429,11 +429,14 @@ func (x *ListAuditRecordsResponse) GetNextPageToken() string {
 
 type ListSubjectAccessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The subject, as "kind/id" (e.g. "custody/7f3c...").
-	Subject       string         `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
-	PageSize      int32          `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string         `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Access        *AccessContext `protobuf:"bytes,4,opt,name=access,proto3" json:"access,omitempty"`
+	// The subject, as "kind/id" (e.g. "custody/7f3c..."). Give this or nik.
+	Subject   string         `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	PageSize  int32          `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string         `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Access    *AccessContext `protobuf:"bytes,4,opt,name=access,proto3" json:"access,omitempty"`
+	// Or the person's NIK, which is what a data subject brings: every
+	// custody record held under it, in any facility, is looked at.
+	Nik           string `protobuf:"bytes,5,opt,name=nik,proto3" json:"nik,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -494,6 +497,13 @@ func (x *ListSubjectAccessRequest) GetAccess() *AccessContext {
 		return x.Access
 	}
 	return nil
+}
+
+func (x *ListSubjectAccessRequest) GetNik() string {
+	if x != nil {
+		return x.Nik
+	}
+	return ""
 }
 
 // SubjectAccess is one disclosure of a subject's data.
@@ -849,13 +859,14 @@ const file_sinergi_v1_audit_service_proto_rawDesc = "" +
 	" \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"u\n" +
 	"\x18ListAuditRecordsResponse\x121\n" +
 	"\arecords\x18\x01 \x03(\v2\x17.sinergi.v1.AuditRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa3\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x01\n" +
 	"\x18ListSubjectAccessRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x121\n" +
-	"\x06access\x18\x04 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"\x94\x02\n" +
+	"\x06access\x18\x04 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
+	"\x03nik\x18\x05 \x01(\tR\x03nik\"\x94\x02\n" +
 	"\rSubjectAccess\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
 	"\vcaller_code\x18\x02 \x01(\tR\n" +
