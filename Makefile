@@ -32,9 +32,10 @@ check-gen: tools ## fail when the committed generated code differs from what the
 	fi; echo 'generated code is up to date'
 
 .PHONY: lint
-lint: tools ## buf lint, buf format check and go vet
+lint: tools ## buf lint, buf format check, gofmt check and go vet
 	buf lint
 	buf format --diff --exit-code
+	@unformatted=$$(gofmt -l cmd internal); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	go vet ./...
 
 .PHONY: breaking

@@ -319,7 +319,7 @@ type AuditFilter struct {
 	CallerCode, OperatorID, Subject, Method, Decision string
 	// AnySubject selects records naming at least one of these subjects.
 	AnySubject []string
-	Start, End                                        time.Time
+	Start, End time.Time
 	// Keyset position: records strictly before (BeforeAt, BeforeID).
 	BeforeAt time.Time
 	BeforeID int64
