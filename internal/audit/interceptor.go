@@ -22,8 +22,6 @@ var errUnavailable = status.Error(codes.Unavailable, "audit trail unavailable: t
 type Recorder struct {
 	Writer *Writer
 	Now    func() time.Time
-	// OnCommit, when set, is told after each record commits (the sequencer's Wake).
-	OnCommit func()
 }
 
 func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
@@ -46,9 +44,6 @@ func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
 	defer cancel()
 	if aerr := r.Writer.Append(wctx, e.finish(code.String(), r.Now())); aerr != nil {
 		return errUnavailable
-	}
-	if r.OnCommit != nil {
-		r.OnCommit()
 	}
 	return nil
 }
@@ -109,14 +104,5 @@ func Deliver(ctx context.Context, d *Entry) error {
 	if err := r.Writer.Append(wctx, d.finish(codes.OK.String(), r.Now())); err != nil {
 		return errUnavailable
 	}
-	if r.OnCommit != nil {
-		r.OnCommit()
-	}
 	return nil
-}
-
-// Append commits rec's record as a separate event (used by Deliver's callers
-// outside a stream, such as background workers acting for a caller).
-func (r *Recorder) Append(ctx context.Context, e *Entry, code codes.Code) error {
-	return r.Writer.Append(ctx, e.finish(code.String(), r.Now()))
 }

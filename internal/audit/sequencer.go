@@ -30,7 +30,6 @@ type Sequencer struct {
 	// Maintenance, when set, runs when leadership is taken and then daily,
 	// in the leader only (partition upkeep and retention).
 	Maintenance func(context.Context) error
-	wake        chan struct{}
 }
 
 // Signer is the checkpoint signer.
@@ -39,7 +38,7 @@ func (s *Sequencer) Signer() *Signer { return s.signer }
 // NewSequencer returns a sequencer; call Run.
 func NewSequencer(st *store.Store, signer *Signer, log *slog.Logger) *Sequencer {
 	return &Sequencer{st: st, signer: signer, log: log, Interval: 100 * time.Millisecond,
-		CheckpointEvery: time.Minute, BatchSize: 5000, wake: make(chan struct{}, 1)}
+		CheckpointEvery: time.Minute, BatchSize: 5000}
 }
 
 // Run sequences until ctx ends.
@@ -103,17 +102,8 @@ func (s *Sequencer) lead(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.wake:
 		case <-time.After(s.Interval):
 		}
-	}
-}
-
-// Wake asks for a pass now.
-func (s *Sequencer) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
 	}
 }
 

@@ -222,20 +222,6 @@ func (rf *requestFlags) register(fs *flag.FlagSet, clientStream bool) {
 	fs.StringVar(&rf.data, "d", "", "")
 }
 
-// taken reports whether a request flag already uses name, so a global flag
-// of the same name is not offered after the method.
-func (rf *requestFlags) taken(name string) bool {
-	if metaFlagNames[name] {
-		return true
-	}
-	for _, f := range rf.fields {
-		if f.name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // build makes the request: first -d, then every flag given on top of it.
 func (rf *requestFlags) build(req protoreflect.Message, stdin io.Reader) error {
 	if rf.data != "" {

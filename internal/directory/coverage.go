@@ -32,12 +32,6 @@ func IsFacility(k sinergiv1.InstitutionKind) bool {
 	return false
 }
 
-// IsOversight reports whether institutions of kind k oversee their side
-// (and so may read the audit trail).
-func IsOversight(k sinergiv1.InstitutionKind) bool {
-	return k == sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY || k == sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES
-}
-
 // RegionWithin reports whether region code r lies inside prefix: "33.01"
 // is inside "33" and "33.01", not inside "3" or "33.0". Every region is
 // inside the empty prefix (national).

@@ -151,17 +151,3 @@ var (
 	Code       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 	RegionCode = regexp.MustCompile(`^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$`)
 )
-
-// PageSize checks a page_size and returns the size to use (default 50, at most max).
-func PageSize(v *Violations, field string, size int32, max int32) int {
-	switch {
-	case size < 0:
-		v.Add(field, "must not be negative")
-		return 0
-	case size == 0:
-		return 50
-	case size > max:
-		return int(max)
-	}
-	return int(size)
-}
