@@ -291,6 +291,58 @@ func SyncRoster(ctx context.Context, e *Env, r *Results, n int) error {
 	return nil
 }
 
+// delivery measures, n times, from a write to its arrival on a watching
+// stream. send(i, mark) makes the i-th write, calling mark(key) just before
+// it; recv returns the key of the next message delivered.
+func delivery(ctx context.Context, n int, send func(i int, mark func(key string)) error, recv func() (string, error)) ([]time.Duration, error) {
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	done := make(chan error, 1)
+	go func() {
+		for {
+			key, err := recv()
+			if err != nil {
+				done <- err
+				return
+			}
+			at := time.Now()
+			mu.Lock()
+			if t0, ok := sent[key]; ok {
+				lat = append(lat, at.Sub(t0))
+				delete(sent, key)
+			}
+			got := len(lat)
+			mu.Unlock()
+			if got == n {
+				done <- nil
+				return
+			}
+		}
+	}()
+	mark := func(key string) {
+		mu.Lock()
+		sent[key] = time.Now()
+		mu.Unlock()
+	}
+	for i := range n {
+		if err := send(i, mark); err != nil {
+			return nil, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		mu.Lock()
+		defer mu.Unlock()
+		return lat, err
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		return nil, fmt.Errorf("only %d of %d deliveries arrived", len(lat), n)
+	}
+}
+
 // CustodyDelivery records court appearances at Lapas Metro while Polres
 // Metro watches, and measures from the call to the delivery.
 func CustodyDelivery(ctx context.Context, r *Results, facility, police sinergiv1.CustodyServiceClient, held []string) error {
@@ -303,47 +355,18 @@ func CustodyDelivery(ctx context.Context, r *Results, facility, police sinergiv1
 	if _, err := stream.Recv(); err != nil { // the starting cursor
 		return err
 	}
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	var lat []time.Duration
-	done := make(chan error, 1)
-	const events = 300
-	go func() {
-		for len(lat) < events {
-			m, err := stream.Recv()
-			if err != nil {
-				done <- err
-				return
-			}
-			at := time.Now()
-			mu.Lock()
-			if t0, ok := sent[m.GetEvent().GetRecordId()]; ok {
-				lat = append(lat, at.Sub(t0))
-				delete(sent, m.GetEvent().GetRecordId())
-			}
-			mu.Unlock()
-		}
-		done <- nil
-	}()
-	for i := range events {
+	lat, err := delivery(ctx, 300, func(i int, mark func(string)) error {
 		id := held[i%len(held)]
-		mu.Lock()
-		sent[id] = time.Now()
-		mu.Unlock()
+		mark(id)
 		_, err := facility.RecordCustodyEvent(ctx, &sinergiv1.RecordCustodyEventRequest{RecordId: id, Event: &sinergiv1.CustodyEvent{
 			Type: sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_COURT_APPEARANCE, EffectiveTime: timestamppb.Now()}})
-		if err != nil {
-			return err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return err
-		}
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("only %d of %d custody events delivered", len(lat), events)
+		return err
+	}, func() (string, error) {
+		m, err := stream.Recv()
+		return m.GetEvent().GetRecordId(), err
+	})
+	if err != nil {
+		return err
 	}
 	p50, p99 := Latencies(lat)
 	r.Add(Figure{Key: "custody_event_delivery_p50_ms", Value: p50, Unit: "ms"})
@@ -372,49 +395,20 @@ func ReportDelivery(ctx context.Context, r *Results, facility, police sinergiv1.
 	if err != nil {
 		return err
 	}
-	if _, err := stream.Recv(); err != nil {
+	if _, err := stream.Recv(); err != nil { // the starting cursor
 		return err
 	}
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	var lat []time.Duration
-	const reports = 300
-	done := make(chan error, 1)
-	go func() {
-		for len(lat) < reports {
-			m, err := stream.Recv()
-			if err != nil {
-				done <- err
-				return
-			}
-			at := time.Now()
-			mu.Lock()
-			// The place carries the submission's key, to match it.
-			if t0, ok := sent[m.GetReport().GetPlace()]; ok {
-				lat = append(lat, at.Sub(t0))
-				delete(sent, m.GetReport().GetPlace())
-			}
-			mu.Unlock()
-		}
-		done <- nil
-	}()
-	for i := range reports {
-		key := fmt.Sprint("delivery-", i)
-		mu.Lock()
-		sent["Ruang kunjungan "+key] = time.Now()
-		mu.Unlock()
-		if _, err := facility.SubmitReport(ctx, narcoticsReport(key)); err != nil {
-			return err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return err
-		}
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("only %d of %d reports delivered", len(lat), reports)
+	lat, err := delivery(ctx, 300, func(i int, mark func(string)) error {
+		req := narcoticsReport(fmt.Sprint("delivery-", i))
+		mark(req.GetPlace()) // the place carries the submission's key, to match it
+		_, err := facility.SubmitReport(ctx, req)
+		return err
+	}, func() (string, error) {
+		m, err := stream.Recv()
+		return m.GetReport().GetPlace(), err
+	})
+	if err != nil {
+		return err
 	}
 	p50, p99 := Latencies(lat)
 	r.Add(Figure{Key: "report_delivery_p50_ms", Value: p50, Unit: "ms"})
