@@ -67,25 +67,28 @@ type auditPosition struct {
 	ID int64 `json:"i"`
 }
 
-func (s *Audit) page(token, query string, f *store.AuditFilter) error {
-	if token == "" {
-		return nil
+// list reads one page of audit records matching f, newest first: the
+// page the token (made for query) points at, and the next page's token.
+func (s *Audit) list(ctx context.Context, query, token string, size int32, f store.AuditFilter) ([]*store.AuditRecord, string, error) {
+	if token != "" {
+		var pos auditPosition
+		if err := s.Tokens.Open(token, query, &pos); err != nil {
+			return nil, "", s.badToken()
+		}
+		f.BeforeAt, f.BeforeID = time.UnixMicro(pos.At), pos.ID
 	}
-	var pos auditPosition
-	if err := s.Tokens.Open(token, query, &pos); err != nil {
-		return s.badToken()
+	n := pageSize(size)
+	f.Limit = n + 1
+	recs, err := s.Store.ListAudit(ctx, f)
+	if err != nil {
+		return nil, "", s.storeError(ctx, err, "audit records")
 	}
-	f.BeforeAt, f.BeforeID = time.UnixMicro(pos.At), pos.ID
-	return nil
-}
-
-func (s *Audit) next(query string, recs []*store.AuditRecord, size int) (string, []*store.AuditRecord, error) {
-	if len(recs) <= size {
-		return "", recs, nil
+	if len(recs) <= n {
+		return recs, "", nil
 	}
-	last := recs[size-1]
+	last := recs[n-1]
 	tok, err := s.Tokens.Seal(query, auditPosition{At: last.At.UnixMicro(), ID: last.ID})
-	return tok, recs[:size], err
+	return recs[:n], tok, err
 }
 
 func enumOf(values map[string]int32, prefix, text string) int32 { return values[prefix+text] }
@@ -103,16 +106,7 @@ func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRe
 		f.End = req.GetEndTime().AsTime()
 	}
 	query := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%d|%d", f.CallerCode, f.OperatorID, f.Subject, f.Method, f.Decision, f.Start.UnixMicro(), f.End.UnixMicro())
-	if err := s.page(req.GetPageToken(), query, &f); err != nil {
-		return nil, err
-	}
-	size := pageSize(req.GetPageSize())
-	f.Limit = size + 1
-	recs, err := s.Store.ListAudit(ctx, f)
-	if err != nil {
-		return nil, s.storeError(ctx, err, "audit records")
-	}
-	tok, recs, err := s.next(query, recs, size)
+	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)
 	if err != nil {
 		return nil, err
 	}
@@ -151,16 +145,7 @@ func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjec
 		sum := sha256.Sum256([]byte(n))
 		query = "subject-access-nik|" + hex.EncodeToString(sum[:8])
 	}
-	if err := s.page(req.GetPageToken(), query, &f); err != nil {
-		return nil, err
-	}
-	size := pageSize(req.GetPageSize())
-	f.Limit = size + 1
-	recs, err := s.Store.ListAudit(ctx, f)
-	if err != nil {
-		return nil, s.storeError(ctx, err, "audit records")
-	}
-	tok, recs, err := s.next(query, recs, size)
+	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)
 	if err != nil {
 		return nil, err
 	}
