@@ -30,8 +30,6 @@ type Deps struct {
 	Tokens    *pagetoken.Sealer
 	Now       func() time.Time
 	Log       *slog.Logger
-	// Checkpoints signs audit checkpoints; its public key is shown with them.
-	Signer *audit.Signer
 	// Hub wakes stream handlers (custody events, reports) on new rows.
 	Hub *fanout.Hub
 }

@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.Sequencer.Maintenance = s.maintain
 
 	tokenKey := sha256.Sum256(append([]byte("sinergi page tokens/"), key.Seed()...))
-	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(tokenKey[:]), Now: cfg.Now, Log: cfg.Log, Signer: signer, Hub: s.Hub}
+	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(tokenKey[:]), Now: cfg.Now, Log: cfg.Log, Hub: s.Hub}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
