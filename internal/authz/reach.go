@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -24,11 +25,11 @@ type Grant struct {
 	Own bool
 }
 
-// Reach is what a caller may see for one scope at one moment.
+// Reach is what a caller may see for one scope at one moment. It is shared
+// between calls (see ComputeReach): never change it.
 type Reach struct {
 	Caller *sinergiv1.Institution
 	Scope  sinergiv1.Scope
-	At     time.Time
 	grants map[string]Grant
 	codes  []string
 }
@@ -43,8 +44,50 @@ type ReachOptions struct {
 // ComputeReach is the facilities whose scope data caller may see at t: its
 // own, and each facility where an agreement in force at t covers the two of
 // them for scope and either jurisdiction fits or the agreement names both.
+//
+// It runs on every data call, over every facility and agreement, so its
+// result is kept with the directory snapshot for as long as no agreement
+// changes standing (the snapshot's TermWindow around t).
 func ComputeReach(dir *directory.Snapshot, caller *sinergiv1.Institution, scope sinergiv1.Scope, t time.Time, opts ReachOptions) *Reach {
-	r := &Reach{Caller: caller, Scope: scope, At: t, grants: map[string]Grant{}}
+	key := reachKeyOf{caller: caller.GetCode(), scope: scope, opts: opts}
+	memo := dir.Memo(key, func() any { return &reachMemo{} }).(*reachMemo)
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	for _, w := range memo.windows {
+		if !t.Before(w.lo) && (w.hi.IsZero() || t.Before(w.hi)) {
+			return w.reach
+		}
+	}
+	r := computeReach(dir, caller, scope, t, opts)
+	lo, hi := dir.TermWindow(t)
+	if len(memo.windows) < maxWindows {
+		memo.windows = append(memo.windows, reachWindow{lo: lo, hi: hi, reach: r})
+	}
+	return r
+}
+
+// maxWindows bounds the windows kept per caller and scope (tests and
+// backdated checks ask about many moments; calls ask about now).
+const maxWindows = 8
+
+type reachKeyOf struct {
+	caller string
+	scope  sinergiv1.Scope
+	opts   ReachOptions
+}
+
+type reachMemo struct {
+	mu      sync.Mutex
+	windows []reachWindow
+}
+
+type reachWindow struct {
+	lo, hi time.Time
+	reach  *Reach
+}
+
+func computeReach(dir *directory.Snapshot, caller *sinergiv1.Institution, scope sinergiv1.Scope, t time.Time, opts ReachOptions) *Reach {
+	r := &Reach{Caller: caller, Scope: scope, grants: map[string]Grant{}}
 	for _, f := range dir.Facilities() {
 		if f.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE && f.GetCode() != caller.GetCode() {
 			continue

@@ -149,3 +149,36 @@ func TestOperatorID(t *testing.T) {
 		}
 	}
 }
+
+// TestReachMemoChangesAtBoundaries: reaches are kept with the snapshot, yet
+// a moment on the other side of an agreement's expiry gets its own answer.
+func TestReachMemoChangesAtBoundaries(t *testing.T) {
+	dir := demo(t)
+	kukar := dir.Institution("polres-kutai-kartanegara")
+	expiry := wib("2025-01-25")
+	for _, tc := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{expiry.Add(-time.Second), []string{"lpka-tenggarong"}},
+		{expiry, nil},
+		{expiry.Add(-time.Hour), []string{"lpka-tenggarong"}},
+		{wib("2024-01-24"), nil}, // before it took effect
+		{wib("2024-06-01"), []string{"lpka-tenggarong"}},
+		{expiry.Add(time.Hour), nil},
+	} {
+		r := ComputeReach(dir, kukar, sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, tc.at, ReachOptions{})
+		if diff := cmp.Diff(tc.want, r.Facilities()); diff != "" {
+			t.Errorf("at %s (-want +got):\n%s", tc.at, diff)
+		}
+	}
+	a := ComputeReach(dir, kukar, sinergiv1.Scope_SCOPE_DETAINEE_DATA, wib("2026-11-22"), ReachOptions{})
+	b := ComputeReach(dir, kukar, sinergiv1.Scope_SCOPE_DETAINEE_DATA, wib("2026-11-23"), ReachOptions{})
+	if a != b {
+		t.Error("two moments with no agreement change between them computed the reach twice")
+	}
+	lo, hi := dir.TermWindow(wib("2024-06-01"))
+	if !lo.Equal(wib("2024-01-25")) || !hi.Equal(expiry) {
+		t.Errorf("TermWindow(2024-06-01) = [%s, %s), want [2024-01-25, 2025-01-25)", lo, hi)
+	}
+}

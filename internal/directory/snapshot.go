@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -24,6 +25,11 @@ type Snapshot struct {
 	byID       map[string]*sinergiv1.Agreement
 	revoked    map[string]time.Time
 	facilities []*sinergiv1.Institution
+	// boundaries are the moments an agreement's standing can change
+	// (effective, expiry, revocation), sorted.
+	boundaries []time.Time
+	// memo holds values derived from this snapshot (authz reaches).
+	memo sync.Map
 }
 
 // NewSnapshot indexes a directory.
@@ -44,7 +50,13 @@ func NewSnapshot(d *store.Directory) *Snapshot {
 	sort.Strings(s.codes)
 	for _, a := range d.Agreements {
 		s.byID[a.GetId()] = a
+		for _, t := range []*timestamppb.Timestamp{a.GetEffectiveTime(), a.GetExpireTime(), a.GetRevokeTime()} {
+			if t != nil {
+				s.boundaries = append(s.boundaries, t.AsTime())
+			}
+		}
 	}
+	sort.Slice(s.boundaries, func(i, j int) bool { return s.boundaries[i].Before(s.boundaries[j]) })
 	sort.Slice(s.agreements, func(i, j int) bool { return s.agreements[i].GetId() < s.agreements[j].GetId() })
 	return s
 }
@@ -74,6 +86,31 @@ func (s *Snapshot) Agreements() []*sinergiv1.Agreement { return s.agreements }
 func (s *Snapshot) Revoked(serial string) bool {
 	_, ok := s.revoked[serial]
 	return ok
+}
+
+// TermWindow is the span around t in which no agreement of the snapshot
+// changes standing: anything judged from agreements at t holds from lo
+// (inclusive) to hi (exclusive). A zero bound is unbounded.
+func (s *Snapshot) TermWindow(t time.Time) (lo, hi time.Time) {
+	// The first boundary after t; a boundary equal to t already applies at t.
+	i := sort.Search(len(s.boundaries), func(i int) bool { return s.boundaries[i].After(t) })
+	if i < len(s.boundaries) {
+		hi = s.boundaries[i]
+	}
+	if i > 0 {
+		lo = s.boundaries[i-1]
+	}
+	return lo, hi
+}
+
+// Memo returns the value derived from this snapshot under key, making it
+// with make the first time. Values must not be changed once made.
+func (s *Snapshot) Memo(key any, make func() any) any {
+	if v, ok := s.memo.Load(key); ok {
+		return v
+	}
+	v, _ := s.memo.LoadOrStore(key, make())
+	return v
 }
 
 // Coverage is CoverageOf over this snapshot's agreements.
