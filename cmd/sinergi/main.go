@@ -219,7 +219,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "how long audit records are kept, at least 8760h (SINERGI_AUDIT_RETENTION)")
 	grace := fs.Duration("shutdown-grace", envDuration("SINERGI_SHUTDOWN_GRACE", 15*time.Second), "time in-flight calls get on SIGTERM (SINERGI_SHUTDOWN_GRACE)")
 	migrate := fs.Bool("migrate", env("SINERGI_MIGRATE", "false") == "true", "apply migrations at start-up (SINERGI_MIGRATE)")
-	logLevel := fs.String("log-level", env("SINERGI_LOG_LEVEL", "info"), "debug, info (a line per call), warn or error (SINERGI_LOG_LEVEL)")
+	logLevel := fs.String("log-level", env("SINERGI_LOG_LEVEL", "info"), "debug (a line per call), info (failed calls and service events), warn or error (SINERGI_LOG_LEVEL)")
 	pprofOn := fs.Bool("pprof", env("SINERGI_PPROF", "false") == "true", "serve /debug/pprof on the metrics address (SINERGI_PPROF)")
 	maxConns := fs.Int("db-max-conns", envInt("SINERGI_DB_MAX_CONNS", 32), "database connections in the pool (SINERGI_DB_MAX_CONNS)")
 	if err := fs.Parse(args); err != nil {

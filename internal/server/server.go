@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, Store: st, Directory: dir}
 	s.Hub = fanout.New(st.Pool.Config().ConnConfig, cfg.Log, fanoutChannels...)
-	s.Writer = audit.NewWriter(st, 4, 512, 4096)
+	s.Writer = audit.NewWriter(st, audit.Flushers, 512, 4096)
 	if cfg.AuditTimeout > 0 {
 		s.Writer.Timeout = cfg.AuditTimeout
 	}
@@ -195,6 +195,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
+		// A successful call is already in the audit trail, durably and with
+		// who, why and what; its log line is only wanted while debugging.
+		// Formatting and writing one per call cost a busy server about a
+		// tenth of its CPU. Failures stay at their usual levels.
+		logging.WithLevels(func(code codes.Code) logging.Level {
+			if code == codes.OK {
+				return logging.LevelDebug
+			}
+			return logging.DefaultServerCodeToLevel(code)
+		}),
 		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
 			return logging.Fields{"request_id", requestid.FromContext(ctx)}
 		}),

@@ -1,0 +1,87 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/sinergi-id/sinergi/internal/server"
+	"github.com/sinergi-id/sinergi/internal/servertest"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// callLines returns, for each finished call in the JSON log, its method and code.
+func (l *lockedBuffer) callLines(t *testing.T) map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]string{}
+	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if len(line) == 0 || json.Unmarshal(line, &m) != nil || m["msg"] != "finished call" {
+			continue
+		}
+		code, _ := m["grpc.code"].(string)
+		method, _ := m["grpc.method"].(string)
+		out[method+" "+code] = m["level"].(string)
+	}
+	return out
+}
+
+// TestCallLogLevels: at the default level (info) the log carries failed
+// calls, not successful ones, which are in the audit trail; at debug it
+// carries every call.
+func TestCallLogLevels(t *testing.T) {
+	for _, tc := range []struct {
+		level slog.Level
+		want  map[string]string
+	}{
+		{slog.LevelInfo, map[string]string{"GetInstitution NotFound": "INFO"}},
+		{slog.LevelDebug, map[string]string{"GetInstitution OK": "DEBUG", "GetInstitution NotFound": "INFO"}},
+	} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			var logs lockedBuffer
+			env := servertest.Start(t, db, servertest.Options{Configure: func(c *server.Config) {
+				c.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
+			}})
+			c := env.As(t, "polres-metro")
+			ctx := context.Background()
+			if _, err := c.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "polres-cilacap"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "polres-atlantis"}); codeOf(err) != codes.NotFound {
+				t.Fatalf("unknown code: %v", err)
+			}
+			env.Server.Stop()
+			got := logs.callLines(t)
+			for k := range got {
+				if k != "GetInstitution OK" && k != "GetInstitution NotFound" {
+					delete(got, k) // other calls (health) are not under test
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("call lines %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s logged at %q, want %q (all: %v)", k, got[k], v, got)
+				}
+			}
+		})
+	}
+}
