@@ -19,7 +19,7 @@ func benchRecord(i int64) *store.AuditRecord {
 // commit writer with 64 writers against one INSERT-and-COMMIT per record
 // with 64 writers, on the same database in the same run.
 func AuditGroupCommit(ctx context.Context, e *Env, r *Results, d time.Duration) error {
-	w := audit.NewWriter(e.Store, 4, 512, 4096)
+	w := audit.NewWriter(e.Store, audit.Flushers, 512, 4096)
 	group := Run(ctx, 64, d, func(ctx context.Context, _ int, i int64) error { return w.Append(ctx, benchRecord(i)) })
 	w.Close()
 	if group.FirstErr != nil {

@@ -255,12 +255,7 @@ func (s *Store) UpsertCustodyRecord(ctx context.Context, hook SubjectTxHook, fac
 // GetCustodyRecord returns record id if its facility is one of facilities;
 // otherwise, as when it does not exist, ErrNotFound.
 func (s *Store) GetCustodyRecord(ctx context.Context, facilities []string, id string) (*sinergiv1.CustodyRecord, error) {
-	rec, err := scanCustody(s.Pool.QueryRow(ctx, `SELECT `+custodyColumns+` FROM custody_records r
-		WHERE r.id = $1 AND r.facility_code = ANY($2)`, id, nonNil(facilities)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	return rec, err
+	return s.records.get(ctx, facilities, id)
 }
 
 // CustodyFilter selects custody records. Only records of Facilities are

@@ -1,0 +1,194 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sinergi-id/sinergi/internal/demodata"
+	"github.com/sinergi-id/sinergi/internal/devenv"
+	"github.com/sinergi-id/sinergi/internal/pgtest"
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+var db *pgtest.DB
+
+func TestMain(m *testing.M) { pgtest.Main(m, &db) }
+
+func open(t *testing.T, url string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), url, store.Options{MaxConns: 4, AssumeAppRole: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+// TestAppendAuditBatchKeepsEveryValue: the group commit's one statement
+// carries each record's array columns as text; whatever a subject id or
+// agreement number holds comes back as it went in.
+func TestAppendAuditBatchKeepsEveryValue(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, pgtest.Fresh(t).URL)
+	at := time.Date(2026, 11, 22, 10, 0, 0, 123456000, time.UTC)
+	awkward := []string{`with "quotes"`, `back\slash`, `comma,brace{}`, `NULL`, ``, ` spaced `, `Ñandú 漢字`, `\"`, `{"a","b"}`}
+	recs := []*store.AuditRecord{
+		{At: at, RequestID: "r1", CallerCode: "polres-metro", Method: "/m/One", Decision: "ALLOWED", StatusCode: "OK",
+			Subjects: awkward, AgreementIDs: []string{"PKS/1/2025", `B/"2"`}, LatencyMicros: 1},
+		{At: at.Add(time.Millisecond), RequestID: "r2", Method: "/m/Two", Decision: "REFUSED", Reason: "no agreement",
+			StatusCode: "NOT_FOUND", LatencyMicros: 2}, // nil arrays
+		{At: at.Add(2 * time.Millisecond), RequestID: "r3", CallerCode: "mabes-polri", CertificateSerial: "0a:ff",
+			OperatorID: "85051234", Method: "/m/Three", Purpose: "CRIMINAL_INVESTIGATION", CaseReference: "LP/B/1'2",
+			Decision: "ALLOWED", StatusCode: "OK", Subjects: []string{"only"}, AgreementIDs: []string{}, LatencyMicros: 3},
+	}
+	if err := st.AppendAuditBatch(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.Pool.Query(ctx, `SELECT at, request_id, caller_code, certificate_serial, operator_id, method, purpose,
+		case_reference, decision, reason, agreement_ids, status_code, subjects, latency_us FROM audit_records ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*store.AuditRecord
+	for rows.Next() {
+		var r store.AuditRecord
+		if err := rows.Scan(&r.At, &r.RequestID, &r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method, &r.Purpose,
+			&r.CaseReference, &r.Decision, &r.Reason, &r.AgreementIDs, &r.StatusCode, &r.Subjects, &r.LatencyMicros); err != nil {
+			t.Fatal(err)
+		}
+		r.At = r.At.UTC()
+		got = append(got, &r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	recs[1].Subjects, recs[1].AgreementIDs = []string{}, []string{}
+	if d := cmp.Diff(recs, got); d != "" {
+		t.Fatalf("stored records differ (-sent +stored):\n%s", d)
+	}
+}
+
+// TestAppendAuditBatchIsAllOrNothing: a batch with one record the table
+// refuses writes none of them.
+func TestAppendAuditBatchIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, pgtest.Fresh(t).URL)
+	at := time.Now().UTC()
+	good := &store.AuditRecord{At: at, RequestID: "ok", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"}
+	// No partition holds a record of the year 1900.
+	bad := &store.AuditRecord{At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), RequestID: "bad", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"}
+	if err := st.AppendAuditBatch(ctx, []*store.AuditRecord{good, bad}); err == nil {
+		t.Fatal("a batch with a record outside every partition was accepted")
+	}
+	var n int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d records written by a failed batch, want 0", n)
+	}
+}
+
+// TestGetCustodyRecordSharedLookups: many concurrent lookups, each with its
+// own facilities, share statements; each caller gets exactly its own
+// answer, and a record outside its facilities is not found, as a record
+// that does not exist.
+func TestGetCustodyRecordSharedLookups(t *testing.T) {
+	ctx := context.Background()
+	if err := devenv.SeedDemo(ctx, db.URL); err != nil {
+		t.Fatal(err)
+	}
+	st := open(t, db.URL)
+	d, err := st.LoadDirectory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := demodata.FacilitiesOf(d.Institutions)
+	if _, err := demodata.Load(ctx, st, 7, 600, fs, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	type held struct{ id, facility string }
+	var people []held
+	rows, err := st.Pool.Query(ctx, `SELECT id::text, facility_code FROM custody_records ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var h held
+		if err := rows.Scan(&h.id, &h.facility); err != nil {
+			t.Fatal(err)
+		}
+		people = append(people, h)
+	}
+	if rows.Err() != nil || len(people) != 600 {
+		t.Fatalf("%d people (%v), want 600", len(people), rows.Err())
+	}
+	other := func(f string) string {
+		for _, o := range fs {
+			if o.Code != f {
+				return o.Code
+			}
+		}
+		return ""
+	}
+	type lookup struct {
+		id         string
+		facilities []string
+		want       string // facility of the record, or "" for not found
+	}
+	var lookups []lookup
+	for i, p := range people {
+		switch i % 4 {
+		case 0: // its own facility
+			lookups = append(lookups, lookup{p.id, []string{p.facility}, p.facility})
+		case 1: // among others
+			lookups = append(lookups, lookup{p.id, []string{other(p.facility), p.facility}, p.facility})
+		case 2: // outside the caller's facilities
+			lookups = append(lookups, lookup{p.id, []string{other(p.facility)}, ""})
+		case 3: // nothing within reach
+			lookups = append(lookups, lookup{p.id, nil, ""})
+		}
+	}
+	lookups = append(lookups,
+		lookup{"00000000-0000-4000-8000-000000000000", []string{fs[0].Code}, ""}, // no such record
+		lookup{"not-a-uuid", []string{fs[0].Code}, ""},                           // malformed: not found, and harms no one else
+		lookup{"'; DROP TABLE custody_records; --", []string{fs[0].Code}, ""},
+	)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*len(lookups))
+	for round := range 3 {
+		for i, l := range lookups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rec, err := st.GetCustodyRecord(ctx, l.facilities, l.id)
+				switch {
+				case l.want == "" && !errors.Is(err, store.ErrNotFound):
+					errs <- fmt.Errorf("round %d lookup %d (%s in %v): got %v, %v; want not found", round, i, l.id, l.facilities, rec.GetId(), err)
+				case l.want != "" && err != nil:
+					errs <- fmt.Errorf("round %d lookup %d (%s in %v): %v", round, i, l.id, l.facilities, err)
+				case l.want != "" && (rec.GetId() != l.id || rec.GetFacilityCode() != l.want):
+					errs <- fmt.Errorf("round %d lookup %d: got %s in %s, want %s in %s", round, i, rec.GetId(), rec.GetFacilityCode(), l.id, l.want)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	// A caller that has gone away stops waiting.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := st.GetCustodyRecord(cctx, []string{people[0].facility}, people[0].id); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled lookup: %v, want context.Canceled", err)
+	}
+}
