@@ -69,6 +69,13 @@ func Main(ctx context.Context, cfg Config, out io.Writer) error {
 		if !wanted(cfg.Only, s.name) {
 			continue
 		}
+		if e.cmd != nil {
+			// Each step starts from a server at rest: the audit chain has
+			// caught up with the step before.
+			if err := settle(ctx, e); err != nil {
+				return fmt.Errorf("before %s: %w", s.name, err)
+			}
+		}
 		t0 := time.Now()
 		if cfg.Profile != "" && strings.Contains(s.name, cfg.Profile) {
 			path := filepath.Join(cfg.StateDir, strings.ReplaceAll(s.name, " ", "-")+".pprof")
