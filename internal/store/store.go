@@ -38,7 +38,7 @@ type Store struct {
 	// trail's group commit and the shared custody record lookups. Its
 	// sessions use generic plans: those statements' plans never depend on
 	// their parameters, and planning them afresh on every execution (what
-	// PostgreSQL chooses for array parameters) cost a fifth of the
+	// PostgreSQL chooses for array parameters) was about a sixth of the
 	// database's CPU under load.
 	batch   *pgxpool.Pool
 	records recordLookups
@@ -49,7 +49,8 @@ const batchConns = lookupsInFlight + 2
 
 // Options tune the pool.
 type Options struct {
-	// MaxConns caps the pool (default 32).
+	// MaxConns caps the pool (default 32). The shared statements have a
+	// pool of their own besides, of batchConns connections.
 	MaxConns int32
 	// AssumeAppRole makes every connection SET ROLE sinergi_app, so that the
 	// database's own privileges keep the audit trail append-only even when
