@@ -1,11 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -15,25 +14,13 @@ import (
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// callLines returns, for each finished call in the JSON log, its method and code.
-func (l *lockedBuffer) callLines(t *testing.T) map[string]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// callLines returns the level of each finished call in a JSON log, keyed
+// by its method and code.
+func callLines(logs string) map[string]string {
 	out := map[string]string{}
-	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+	for _, line := range strings.Split(logs, "\n") {
 		var m map[string]any
-		if len(line) == 0 || json.Unmarshal(line, &m) != nil || m["msg"] != "finished call" {
+		if len(line) == 0 || json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "finished call" {
 			continue
 		}
 		code, _ := m["grpc.code"].(string)
@@ -55,7 +42,7 @@ func TestCallLogLevels(t *testing.T) {
 		{slog.LevelDebug, map[string]string{"GetInstitution OK": "DEBUG", "GetInstitution NotFound": "INFO"}},
 	} {
 		t.Run(tc.level.String(), func(t *testing.T) {
-			var logs lockedBuffer
+			var logs servertest.LogBuffer
 			env := servertest.Start(t, db, servertest.Options{Configure: func(c *server.Config) {
 				c.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
 			}})
@@ -68,7 +55,7 @@ func TestCallLogLevels(t *testing.T) {
 				t.Fatalf("unknown code: %v", err)
 			}
 			env.Server.Stop()
-			got := logs.callLines(t)
+			got := callLines(logs.String())
 			for k := range got {
 				if k != "GetInstitution OK" && k != "GetInstitution NotFound" {
 					delete(got, k) // other calls (health) are not under test

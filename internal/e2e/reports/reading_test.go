@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -393,28 +392,11 @@ func TestAttachmentsAndReach(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNoPersonalDataInLogs: narratives, names, NIKs, phone numbers and
 // addenda never reach the logs, whatever happens to the call; and every
 // call is in the audit trail with the officer and purpose.
 func TestNoPersonalDataInLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs servertest.LogBuffer
 	env := servertest.Start(t, db, servertest.Options{Configure: func(c *server.Config) {
 		c.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}})
