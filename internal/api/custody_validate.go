@@ -1,7 +1,6 @@
 package api
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -9,13 +8,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/sinergi-id/sinergi/internal/nik"
+	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 // The checks of record fields are written out rather than regular
 // expressions: a roster upload runs them hundreds of thousands of times.
-var custodyIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // registerNumberOK: 1 to 64 letters, digits, spaces and . / _ ( ) -,
 // starting with a letter or digit.
@@ -227,7 +226,7 @@ func checkCustodyRecordID(v *validate.Violations, field, id string, required boo
 	switch {
 	case id == "" && required:
 		v.Add(field, "required")
-	case id != "" && !custodyIDPattern.MatchString(id):
+	case id != "" && !store.IsCustodyRecordID(id):
 		v.Add(field, "not a custody record id")
 	}
 }
@@ -376,7 +375,7 @@ func init() {
 		custodyTime(v, "expire_time", r.GetExpireTime(), r.GetExpireTime() != nil, true)
 	})
 	validate.Register(func(r *sinergiv1.RemoveWatchRequest, v *validate.Violations) {
-		if !custodyIDPattern.MatchString(r.GetId()) {
+		if !store.IsCustodyRecordID(r.GetId()) {
 			v.Add("id", "required: a watch id")
 		}
 	})

@@ -40,14 +40,18 @@ type recordLookup struct {
 	done       chan struct{}
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var recordIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// IsCustodyRecordID reports whether id has the form of a custody record id
+// as the store gives it out (a UUID, lower case).
+func IsCustodyRecordID(id string) bool { return recordIDPattern.MatchString(id) }
 
 // get returns record id if its facility is one of facilities, else
 // ErrNotFound.
 func (l *recordLookups) get(ctx context.Context, facilities []string, id string) (*sinergiv1.CustodyRecord, error) {
 	// A malformed id would fail the statement for every lookup sharing it;
 	// it names no record.
-	if !uuidPattern.MatchString(id) || len(facilities) == 0 {
+	if !IsCustodyRecordID(id) || len(facilities) == 0 {
 		return nil, ErrNotFound
 	}
 	if err := ctx.Err(); err != nil {
