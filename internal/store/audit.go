@@ -60,20 +60,18 @@ func (s *Store) AppendAuditBatch(ctx context.Context, recs []*AuditRecord) error
 	n := len(recs)
 	at := make([]time.Time, n)
 	latency := make([]int64, n)
+	agreements, subjects := make([]string, n), make([]string, n)
 	text := make([][]string, 10) // the text columns, in auditBatchSQL's order
 	for i := range text {
 		text[i] = make([]string, n)
 	}
 	for i, r := range recs {
 		at[i], latency[i] = r.At, r.LatencyMicros
+		agreements[i], subjects[i] = arrayLiteral(r.AgreementIDs), arrayLiteral(r.Subjects)
 		for j, v := range []string{r.RequestID, r.CallerCode, r.CertificateSerial, r.OperatorID, r.Method,
 			r.Purpose, r.CaseReference, r.Decision, r.Reason, r.StatusCode} {
 			text[j][i] = v
 		}
-	}
-	agreements, subjects := make([]string, n), make([]string, n)
-	for i, r := range recs {
-		agreements[i], subjects[i] = arrayLiteral(r.AgreementIDs), arrayLiteral(r.Subjects)
 	}
 	args := []any{at}
 	for _, t := range text {
