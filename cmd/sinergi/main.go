@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -222,9 +223,15 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	logLevel := fs.String("log-level", env("SINERGI_LOG_LEVEL", "info"), "debug (a line per call), info (failed calls and service events), warn or error (SINERGI_LOG_LEVEL)")
 	pprofOn := fs.Bool("pprof", env("SINERGI_PPROF", "false") == "true", "serve /debug/pprof on the metrics address (SINERGI_PPROF)")
 	maxConns := fs.Int("db-max-conns", envInt("SINERGI_DB_MAX_CONNS", 32), "database connections in the pool (SINERGI_DB_MAX_CONNS)")
+	gcPercent := fs.Int("gc-percent", envInt("SINERGI_GC_PERCENT", defaultGCPercent), "heap growth between garbage collections, in percent, as GOGC (SINERGI_GC_PERCENT; GOGC, when set, wins)")
+	memLimit := fs.Int("memory-limit-mib", envInt("SINERGI_MEMORY_LIMIT_MIB", defaultMemoryLimitMiB), "soft limit on the server's memory, in MiB, as GOMEMLIMIT: past it the heap is collected sooner; 0 for none (SINERGI_MEMORY_LIMIT_MIB; GOMEMLIMIT, when set, wins)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
+	if *gcPercent <= 0 || *memLimit < 0 {
+		return usageError{"--gc-percent must be positive and --memory-limit-mib not negative"}
+	}
+	tuneGC(*gcPercent, *memLimit)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageError{"--log-level: " + err.Error()}
@@ -268,6 +275,30 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		fmt.Fprintf(os.Stderr, devBanner, srv.Addr(), srv.MetricsAddr(), srv.Addr(), srv.Addr())
 	}
 	return srv.Serve(ctx)
+}
+
+// The server's garbage collector runs on a heap that is mostly short-lived
+// call state (about 25 KB a call). With Go's default (GOGC=100) a busy
+// server collected many times a second and spent about a third of its CPU
+// on allocation and collection, on cores it shares with PostgreSQL. It now
+// lets the heap grow tenfold between collections, and a soft memory limit
+// makes it collect sooner when a large job (a roster upload) fills it.
+// Measured with make bench at 64 callers: GetCustodyRecord 6 000/s to
+// about 7 800/s.
+const (
+	defaultGCPercent      = 1000
+	defaultMemoryLimitMiB = 192
+)
+
+// tuneGC applies the garbage collector settings unless the operator set
+// GOGC or GOMEMLIMIT, which the Go runtime has applied already.
+func tuneGC(percent, limitMiB int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && limitMiB > 0 {
+		debug.SetMemoryLimit(int64(limitMiB) << 20)
+	}
 }
 
 const devBanner = `

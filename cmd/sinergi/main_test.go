@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -100,5 +102,35 @@ func TestAuditVerifyCommand(t *testing.T) {
 	}
 	if err := run(context.Background(), args); err == nil {
 		t.Fatal("verify of a tampered chain succeeded")
+	}
+}
+
+// TestTuneGC: the server's collector settings apply, except where the
+// operator set GOGC or GOMEMLIMIT, which win.
+func TestTuneGC(t *testing.T) {
+	prevPercent := debug.SetGCPercent(100)
+	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(prevPercent)
+		debug.SetMemoryLimit(prevLimit)
+	})
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	tuneGC(700, 96)
+	if got := debug.SetGCPercent(100); got != 700 {
+		t.Errorf("gc percent %d, want 700", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 96<<20 {
+		t.Errorf("memory limit %d, want %d", got, 96<<20)
+	}
+
+	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	tuneGC(700, 96)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, gc percent %d, want it left at 100", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set, memory limit %d, want it left alone", got)
 	}
 }
