@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -142,9 +143,28 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 		facilities []string
 		want       string // facility of the record, or "" for not found
 	}
+	// Callers pass the list their reach keeps, shared by all their lookups;
+	// a prefix of a list starts at the same place but is another list.
+	all := make([]string, len(fs))
+	for i, f := range fs {
+		all[i] = f.Code
+	}
+	prefix, suffix := all[:2], all[len(all)-2:]
+	within := func(list []string, f string) string {
+		if slices.Contains(list, f) {
+			return f
+		}
+		return ""
+	}
 	var lookups []lookup
 	for i, p := range people {
-		switch i % 4 {
+		switch i % 7 {
+		case 4:
+			lookups = append(lookups, lookup{p.id, all, p.facility})
+		case 5:
+			lookups = append(lookups, lookup{p.id, prefix, within(prefix, p.facility)})
+		case 6:
+			lookups = append(lookups, lookup{p.id, suffix, within(suffix, p.facility)})
 		case 0: // its own facility
 			lookups = append(lookups, lookup{p.id, []string{p.facility}, p.facility})
 		case 1: // among others

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -34,7 +35,7 @@ type recordLookups struct {
 
 type recordLookup struct {
 	id         string
-	facilities string // an array literal
+	facilities []string // not changed while the lookup waits
 	rec        *sinergiv1.CustodyRecord
 	err        error
 	done       chan struct{}
@@ -57,7 +58,7 @@ func (l *recordLookups) get(ctx context.Context, facilities []string, id string)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	q := &recordLookup{id: id, facilities: arrayLiteral(facilities), done: make(chan struct{})}
+	q := &recordLookup{id: id, facilities: facilities, done: make(chan struct{})}
 	l.mu.Lock()
 	l.pending = append(l.pending, q)
 	if l.running < l.inFlight {
@@ -94,22 +95,44 @@ func (l *recordLookups) run() {
 }
 
 // recordLookupSQL reads a batch: the row with ordinality n answers lookup
-// n, and is found only in that lookup's own facilities.
-const recordLookupSQL = `SELECT ` + custodyColumns + `, q.n
-	FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS q(id, facilities, n)
+// n, and is found only in that lookup's own facilities. The facility lists
+// travel once per distinct list ($3, array literals): the lookups of one
+// caller share one, however many facilities it reaches.
+const recordLookupSQL = `WITH reach AS MATERIALIZED (
+		SELECT k, f::text[] AS facilities FROM unnest($3::text[]) WITH ORDINALITY AS x(f, k))
+	SELECT ` + custodyColumns + `, q.n
+	FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS q(id, k, n)
+	JOIN reach ON reach.k = q.k
 	CROSS JOIN LATERAL (SELECT * FROM custody_records r
-		WHERE r.id = q.id AND r.facility_code = ANY(q.facilities::text[])) r`
+		WHERE r.id = q.id AND r.facility_code = ANY(reach.facilities)) r`
+
+// reachKey names a facility list by the memory it lives in: callers pass
+// the list their reach keeps, so equal keys are one list, written once.
+type reachKey struct {
+	first *string
+	n     int
+}
 
 func (l *recordLookups) query(batch []*recordLookup) {
-	ids, facilities := make([]string, len(batch)), make([]string, len(batch))
+	ids, reachOf := make([]string, len(batch)), make([]int64, len(batch))
+	var reaches []string
+	seen := make(map[reachKey]int64, 1)
 	for i, q := range batch {
-		ids[i], facilities[i] = q.id, q.facilities
+		ids[i] = q.id
+		key := reachKey{unsafe.SliceData(q.facilities), len(q.facilities)}
+		k, ok := seen[key]
+		if !ok {
+			reaches = append(reaches, arrayLiteral(q.facilities))
+			k = int64(len(reaches))
+			seen[key] = k
+		}
+		reachOf[i] = k
 	}
 	found := make([]*sinergiv1.CustodyRecord, len(batch))
 	// The statement serves many callers: no single caller's context ends it.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rows, err := l.pool.Query(ctx, recordLookupSQL, ids, facilities)
+	rows, err := l.pool.Query(ctx, recordLookupSQL, ids, reachOf, reaches)
 	if err == nil {
 		for rows.Next() {
 			var n int64
