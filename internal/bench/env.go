@@ -42,6 +42,8 @@ type Env struct {
 	MetricsAddr string
 	cmd         *exec.Cmd
 	log         *os.File
+	// checkpointRefused: the role may not CHECKPOINT (said once).
+	checkpointRefused bool
 }
 
 // Setup creates a fresh benchmark database, migrated and seeded with the
