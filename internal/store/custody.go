@@ -253,7 +253,9 @@ func (s *Store) UpsertCustodyRecord(ctx context.Context, hook SubjectTxHook, fac
 }
 
 // GetCustodyRecord returns record id if its facility is one of facilities;
-// otherwise, as when it does not exist, ErrNotFound.
+// otherwise, as when it does not exist, ErrNotFound. The lookup may be sent
+// after the caller has gone, in a statement shared with other callers:
+// facilities must not be changed afterwards (a reach's list never is).
 func (s *Store) GetCustodyRecord(ctx context.Context, facilities []string, id string) (*sinergiv1.CustodyRecord, error) {
 	return s.records.get(ctx, facilities, id)
 }
