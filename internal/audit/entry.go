@@ -113,6 +113,13 @@ func (e *Entry) AddSubjects(subjects ...string) {
 	}
 }
 
+// Subjects returns the subjects recorded so far, in the order they came.
+func (e *Entry) Subjects() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.rec.Subjects)
+}
+
 // Purpose returns the recorded purpose.
 func (e *Entry) Purpose() string {
 	e.mu.Lock()
