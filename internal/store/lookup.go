@@ -97,14 +97,16 @@ func (l *recordLookups) run() {
 // recordLookupSQL reads a batch: the row with ordinality n answers lookup
 // n, and is found only in that lookup's own facilities. The facility lists
 // travel once per distinct list ($3, array literals): the lookups of one
-// caller share one, however many facilities it reaches.
+// caller share one, however many facilities it reaches. The ids travel as
+// text: pgx cannot write a Go string as a binary uuid, and its failed try
+// (an error built and dropped on every statement) cost more than the cast.
 const recordLookupSQL = `WITH reach AS MATERIALIZED (
 		SELECT k, f::text[] AS facilities FROM unnest($3::text[]) WITH ORDINALITY AS x(f, k))
 	SELECT ` + custodyColumns + `, q.n
-	FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS q(id, k, n)
+	FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(id, k, n)
 	JOIN reach ON reach.k = q.k
 	CROSS JOIN LATERAL (SELECT * FROM custody_records r
-		WHERE r.id = q.id AND r.facility_code = ANY(reach.facilities)) r`
+		WHERE r.id = q.id::uuid AND r.facility_code = ANY(reach.facilities)) r`
 
 // reachKey names a facility list by the memory it lives in: callers pass
 // the list their reach keeps, so equal keys are one list, written once.
