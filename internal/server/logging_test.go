@@ -15,9 +15,9 @@ import (
 )
 
 // callLines returns the level of each finished call in a JSON log, keyed
-// by its method and code.
-func callLines(logs string) map[string]string {
-	out := map[string]string{}
+// by its method and code, and the lines themselves.
+func callLines(logs string) (map[string]string, map[string]map[string]any) {
+	out, lines := map[string]string{}, map[string]map[string]any{}
 	for _, line := range strings.Split(logs, "\n") {
 		var m map[string]any
 		if len(line) == 0 || json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "finished call" {
@@ -26,8 +26,9 @@ func callLines(logs string) map[string]string {
 		code, _ := m["grpc.code"].(string)
 		method, _ := m["grpc.method"].(string)
 		out[method+" "+code] = m["level"].(string)
+		lines[method+" "+code] = m
 	}
-	return out
+	return out, lines
 }
 
 // TestCallLogLevels: at the default level (info) the log carries failed
@@ -55,7 +56,18 @@ func TestCallLogLevels(t *testing.T) {
 				t.Fatalf("unknown code: %v", err)
 			}
 			env.Server.Stop()
-			got := callLines(logs.String())
+			got, lines := callLines(logs.String())
+			// A failed call's line says what failed, for whom, and how long
+			// it took, at every level.
+			failed := lines["GetInstitution NotFound"]
+			for _, k := range []string{"grpc.service", "grpc.component", "grpc.method_type", "grpc.error", "request_id", "peer.address", "grpc.time_ms", "grpc.start_time"} {
+				if v, _ := failed[k].(string); v == "" {
+					t.Errorf("failed call's line has no %s: %v", k, failed)
+				}
+			}
+			if failed["grpc.service"] != "sinergi.v1.InstitutionService" {
+				t.Errorf("failed call's service %v", failed["grpc.service"])
+			}
 			for k := range got {
 				if k != "GetInstitution OK" && k != "GetInstitution NotFound" {
 					delete(got, k) // other calls (health) are not under test

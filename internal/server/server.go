@@ -209,6 +209,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return logging.Fields{"request_id", requestid.FromContext(ctx)}
 		}),
 	}
+	unaryLog := logging.UnaryServerInterceptor(logger, logOpts...)
+	if !cfg.Log.Enabled(ctx, slog.LevelDebug) {
+		unaryLog = failedUnaryCalls(logger)
+	}
 	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return c.Service != healthpb.Health_ServiceDesc.ServiceName
 	})
@@ -225,7 +229,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(panicked),
 			requestid.UnaryServerInterceptor(),
-			selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
+			selector.UnaryServerInterceptor(unaryLog, notHealth),
 			metrics.UnaryServerInterceptor(),
 			recorder.UnaryServerInterceptor(),
 			authenticator.UnaryServerInterceptor(),
