@@ -3,8 +3,10 @@ package devdb
 import (
 	"context"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,10 @@ func TestThrowawayCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Reached through its socket, not the loopback interface.
+	if !strings.Contains(url, "host=") || strings.Contains(url, "127.0.0.1") {
+		t.Errorf("cluster URL %q does not use the cluster's socket", url)
+	}
 	if err := EnsureDatabase(ctx, url, "sinergi"); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +64,37 @@ func TestThrowawayCluster(t *testing.T) {
 	again, err := StartCluster(ctx, state, port)
 	if err != nil || again != url {
 		t.Fatalf("restart: %q %v", again, err)
+	}
+}
+
+// TestLocalCandidatesPreferTheSocket: a server with a socket in one of the
+// packages' socket directories is tried through it first, then on
+// 127.0.0.1; a directory without a socket is not tried.
+func TestLocalCandidatesPreferTheSocket(t *testing.T) {
+	with, without := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(with, ".s.PGSQL.5432"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	saved := socketDirs
+	socketDirs = []string{without, with, with}
+	t.Cleanup(func() { socketDirs = saved })
+	t.Setenv("PGUSER", "analyst")
+	got := localCandidates()
+	want := []string{
+		"postgres://analyst@/postgres?host=" + url.QueryEscape(with) + "&port=5432&sslmode=disable",
+		"postgres://analyst@127.0.0.1:5432/postgres?sslmode=disable",
+	}
+	if len(got) < 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("candidates %q, want to start with %q", got, want)
+	}
+	for _, u := range got {
+		if strings.Contains(u, url.QueryEscape(without)) {
+			t.Errorf("candidate %q names a directory without a socket", u)
+		}
+	}
+	cfg, err := pgx.ParseConfig(got[0])
+	if err != nil || cfg.Host != with || cfg.Port != 5432 || cfg.Database != "postgres" {
+		t.Fatalf("socket candidate parses as %+v, %v", cfg, err)
 	}
 }
 
