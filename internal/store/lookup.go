@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"regexp"
 	"sync"
 	"time"
 	"unsafe"
@@ -41,11 +40,24 @@ type recordLookup struct {
 	done       chan struct{}
 }
 
-var recordIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // IsCustodyRecordID reports whether id has the form of a custody record id
-// as the store gives it out (a UUID, lower case).
-func IsCustodyRecordID(id string) bool { return recordIDPattern.MatchString(id) }
+// as the store gives it out (a UUID, lower case): 8-4-4-4-12 hex digits.
+func IsCustodyRecordID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // get returns record id if its facility is one of facilities, else
 // ErrNotFound.
