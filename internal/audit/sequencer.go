@@ -27,6 +27,10 @@ type Sequencer struct {
 	Interval        time.Duration
 	CheckpointEvery time.Duration
 	BatchSize       int
+	// CleanEvery is how often, while records come in, the leader merges the
+	// pending lists of the subjects index (store.CleanAuditPending), so that
+	// the audit writer's inserts never have to.
+	CleanEvery time.Duration
 	// Maintenance, when set, runs when leadership is taken and then daily,
 	// in the leader only (partition upkeep and retention).
 	Maintenance func(context.Context) error
@@ -38,7 +42,7 @@ func (s *Sequencer) Signer() *Signer { return s.signer }
 // NewSequencer returns a sequencer; call Run.
 func NewSequencer(st *store.Store, signer *Signer, log *slog.Logger) *Sequencer {
 	return &Sequencer{st: st, signer: signer, log: log, Interval: 100 * time.Millisecond,
-		CheckpointEvery: time.Minute, BatchSize: 5000}
+		CheckpointEvery: time.Minute, BatchSize: 5000, CleanEvery: time.Second}
 }
 
 // Run sequences until ctx ends.
@@ -79,6 +83,9 @@ func (s *Sequencer) lead(ctx context.Context) error {
 	lastCheckpoint := time.Now()
 	checkpointed := head.Seq
 	var lastMaintenance time.Time
+	var lastClean time.Time
+	cleaned := int64(-1) // the chain's length at the last clean
+	cleanFailed := false
 	for {
 		if s.Maintenance != nil && time.Since(lastMaintenance) >= 24*time.Hour {
 			lastMaintenance = time.Now()
@@ -89,6 +96,26 @@ func (s *Sequencer) lead(ctx context.Context) error {
 		n, err := s.pass(ctx, conn, &head)
 		if err != nil {
 			return err
+		}
+		if head.Seq != cleaned && time.Since(lastClean) >= s.CleanEvery {
+			// A failure costs the writer its long inserts again, not the
+			// trail anything: it is said once, and the chain goes on.
+			pages, err := store.CleanAuditPending(ctx, conn)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if !cleanFailed {
+					s.log.Warn("audit subjects index: merging the pending list failed; inserts will merge it themselves", "error", err)
+				}
+				cleanFailed = true
+			} else {
+				cleanFailed = false
+				if pages > 0 {
+					s.log.Debug("audit subjects index: pending list merged", "pages", pages)
+				}
+			}
+			cleaned, lastClean = head.Seq, time.Now()
 		}
 		if head.Seq > checkpointed && time.Since(lastCheckpoint) >= s.CheckpointEvery {
 			if err := insertCheckpoint(ctx, conn, s.signer.Checkpoint(head.Seq, head.Hash, time.Now(), "periodic")); err != nil {

@@ -491,3 +491,15 @@ func (s *Store) DropAuditPartition(ctx context.Context, month time.Time) error {
 		return nil
 	})
 }
+
+// CleanAuditPending merges the pending lists of the audit trail's subjects
+// index into the index proper and returns how many pending pages it
+// merged. Left to themselves, the lists are merged by whichever insert
+// finds one full, and that insert is the audit writer's group commit, on
+// every waiting call's path (migration 00006). Calling this often, off
+// that path, keeps the lists short.
+func CleanAuditPending(ctx context.Context, db DB) (int64, error) {
+	var pages int64
+	err := db.QueryRow(ctx, `SELECT sinergi_audit_clean_pending()`).Scan(&pages)
+	return pages, err
+}

@@ -7,6 +7,7 @@ package audit_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -468,5 +469,32 @@ func TestLateCommitNeverPassedOver(t *testing.T) {
 	}
 	if lateSeq != maxBefore+1 {
 		t.Errorf("late record at sequence %d, want %d (right after the transactions older than it)", lateSeq, maxBefore+1)
+	}
+}
+
+// TestSequencerMergesSubjectsPendingList: the leader merges the subjects
+// index's pending list off the calls' path (store.CleanAuditPending), so
+// that the audit writer's group commit never has to.
+func TestSequencerMergesSubjectsPendingList(t *testing.T) {
+	var logs servertest.LogBuffer
+	env := servertest.Start(t, freshDB(t), servertest.Options{Configure: func(c *server.Config) {
+		c.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}})
+	c := env.As(t, "polres-metro")
+	for range 100 {
+		if _, err := c.Institutions.GetInstitution(context.Background(), &sinergiv1.GetInstitutionRequest{Code: "polres-cilacap"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.WaitChained(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "pending list merged") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sequencer did not merge the pending list within 10s; log:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "merging the pending list failed") {
+		t.Fatalf("a merge failed; log:\n%s", logs.String())
 	}
 }

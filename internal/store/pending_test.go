@@ -1,0 +1,53 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sinergi-id/sinergi/internal/pgtest"
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+// TestCleanAuditPending: the server's role may merge the subjects index's
+// pending lists, the merge moves what the inserts left there, and the
+// records are found by subject before and after it.
+func TestCleanAuditPending(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, pgtest.Fresh(t).URL)
+	now := time.Now().UTC()
+	var recs []*store.AuditRecord
+	for i := range 500 {
+		recs = append(recs, &store.AuditRecord{At: now, RequestID: fmt.Sprintf("r%d", i), Method: "/m/Get", Decision: "ALLOWED",
+			StatusCode: "OK", Subjects: []string{fmt.Sprintf("custody/%08d-0000-4000-8000-000000000000", i)}})
+	}
+	if err := st.AppendAuditBatch(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	found := func() int {
+		t.Helper()
+		var n int
+		if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records WHERE subjects @> ARRAY[$1::text]`,
+			"custody/00000321-0000-4000-8000-000000000000").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := found(); n != 1 {
+		t.Fatalf("before the merge, %d records by subject", n)
+	}
+	pages, err := store.CleanAuditPending(ctx, st.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages == 0 {
+		t.Fatal("the merge found no pending pages after 500 inserts")
+	}
+	if n := found(); n != 1 {
+		t.Fatalf("after the merge, %d records by subject", n)
+	}
+	if again, err := store.CleanAuditPending(ctx, st.Pool); err != nil || again != 0 {
+		t.Fatalf("a second merge found %d pages, %v", again, err)
+	}
+}
