@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -80,6 +81,22 @@ func custodyDateText(t *time.Time) string {
 		return ""
 	}
 	return t.Format(custodyDateLayout)
+}
+
+// dateText is a date column as the API gives it, "" when NULL.
+func dateText(d pgtype.Date) string {
+	if !d.Valid || d.InfinityModifier != pgtype.Finite {
+		return ""
+	}
+	return d.Time.Format(custodyDateLayout)
+}
+
+// timestampOf is a timestamptz column as the API gives it, nil when NULL.
+func timestampOf(t pgtype.Timestamptz) *timestamppb.Timestamp {
+	if !t.Valid || t.InfinityModifier != pgtype.Finite {
+		return nil
+	}
+	return timestamppb.New(t.Time)
 }
 
 func custodyOptText(s string) any {
@@ -160,7 +177,10 @@ const custodyColumns = `r.id::text, r.facility_code, r.register_number, r.full_n
 func scanCustody(row pgx.Row, extra ...any) (*sinergiv1.CustodyRecord, error) {
 	rec := &sinergiv1.CustodyRecord{Identity: &sinergiv1.Identity{}, LegalStatus: &sinergiv1.LegalStatus{}}
 	id, ls := rec.Identity, rec.LegalStatus
-	var birth, detEnd, release, statusTime, heldSince *time.Time
+	// Value types, not pointers: a pointer is a heap allocation per
+	// column per record, and every GetCustodyRecord scans one.
+	var birth, detEnd, release pgtype.Date
+	var statusTime, heldSince pgtype.Timestamptz
 	var sex, legal, status string
 	var flags []string
 	var created, updated time.Time
@@ -177,17 +197,17 @@ func scanCustody(row pgx.Row, extra ...any) (*sinergiv1.CustodyRecord, error) {
 	if len(rec.OffenceArticles) == 0 {
 		rec.OffenceArticles = nil
 	}
-	id.BirthDate = custodyDateText(birth)
+	id.BirthDate = dateText(birth)
 	if sex != "" {
 		id.Sex = sinergiv1.Sex(enumValue(sinergiv1.Sex_value, "SEX_", sex))
 	}
 	ls.Kind = sinergiv1.LegalStatusKind(enumValue(sinergiv1.LegalStatusKind_value, "LEGAL_STATUS_KIND_", legal))
-	ls.DetentionEndDate, ls.ExpectedReleaseDate = custodyDateText(detEnd), custodyDateText(release)
+	ls.DetentionEndDate, ls.ExpectedReleaseDate = dateText(detEnd), dateText(release)
 	for _, f := range flags {
 		rec.RiskFlags = append(rec.RiskFlags, sinergiv1.RiskFlag(enumValue(sinergiv1.RiskFlag_value, "RISK_FLAG_", f)))
 	}
 	rec.Status = custodyStatusOf(status)
-	rec.StatusTime, rec.HeldSince = custodyTS(statusTime), custodyTS(heldSince)
+	rec.StatusTime, rec.HeldSince = timestampOf(statusTime), timestampOf(heldSince)
 	rec.CreateTime, rec.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
 	return rec, nil
 }
