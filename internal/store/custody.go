@@ -76,13 +76,6 @@ func custodyDate(s string) any {
 	return t
 }
 
-func custodyDateText(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return t.Format(custodyDateLayout)
-}
-
 // dateText is a date column as the API gives it, "" when NULL.
 func dateText(d pgtype.Date) string {
 	if !d.Valid || d.InfinityModifier != pgtype.Finite {
@@ -104,13 +97,6 @@ func custodyOptText(s string) any {
 		return nil
 	}
 	return s
-}
-
-func custodyTS(t *time.Time) *timestamppb.Timestamp {
-	if t == nil {
-		return nil
-	}
-	return timestamppb.New(*t)
 }
 
 // NormalizeName is how names are compared: lower case, single spaces.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -259,7 +260,7 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, limit
 	for rows.Next() {
 		var se SettledEvent
 		id := &sinergiv1.Identity{}
-		var birth *time.Time
+		var birth pgtype.Date
 		var sex string
 		ev, err := scanCustodyEvent(rows, &se.Position.TxID, &id.FullName, &id.Nik, &birth, &sex, &se.Child)
 		if err != nil {
@@ -269,7 +270,7 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, limit
 			pending = true
 			break
 		}
-		id.BirthDate = custodyDateText(birth)
+		id.BirthDate = dateText(birth)
 		if sex != "" {
 			id.Sex = sinergiv1.Sex(enumValue(sinergiv1.Sex_value, "SEX_", sex))
 		}

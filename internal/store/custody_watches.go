@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -20,13 +21,13 @@ const custodyWatchColumns = `w.id::text, w.institution_code, coalesce(w.nik, '')
 func scanCustodyWatch(row pgx.Row) (*sinergiv1.Watch, error) {
 	w := &sinergiv1.Watch{}
 	var expire, created time.Time
-	var removed *time.Time
+	var removed pgtype.Timestamptz
 	var purpose string
 	if err := row.Scan(&w.Id, &w.InstitutionCode, &w.Nik, &w.RecordId, &w.Reason, &expire, &created, &removed,
 		&w.OperatorId, &purpose, &w.CaseReference); err != nil {
 		return nil, err
 	}
-	w.ExpireTime, w.CreateTime, w.RemoveTime = timestamppb.New(expire), timestamppb.New(created), custodyTS(removed)
+	w.ExpireTime, w.CreateTime, w.RemoveTime = timestamppb.New(expire), timestamppb.New(created), timestampOf(removed)
 	w.Purpose = sinergiv1.Purpose(enumValue(sinergiv1.Purpose_value, "PURPOSE_", purpose))
 	return w, nil
 }
