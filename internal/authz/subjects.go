@@ -40,11 +40,14 @@ func RegisterSubject(name protoreflect.FullName, kind string, idField, ownerFiel
 // reply goes through here, and visiting each set field of each message
 // through reflection was a tenth of the server's allocations.
 type walkPlan struct {
-	subject        *subjectType
-	id, owner      protoreflect.FieldDescriptor
-	fields         []protoreflect.FieldDescriptor // message-valued fields that may hold a subject
-	mayHoldSubject bool
+	subject   *subjectType
+	id, owner protoreflect.FieldDescriptor
+	fields    []protoreflect.FieldDescriptor // message-valued fields that may hold a subject
 }
+
+// mayHoldSubject reports whether a message of the plan's type is, or can
+// lead to, a subject.
+func (p *walkPlan) mayHoldSubject() bool { return p.subject != nil || len(p.fields) > 0 }
 
 // planFor returns the plan of d. Called with subjectMu held for reading.
 func planFor(d protoreflect.MessageDescriptor) *walkPlan {
@@ -64,7 +67,7 @@ func makePlan(d protoreflect.MessageDescriptor, making map[protoreflect.FullName
 	p := &walkPlan{}
 	fields := d.Fields()
 	if st, ok := subjectTypes[d.FullName()]; ok {
-		p.subject, p.mayHoldSubject = &st, true
+		p.subject = &st
 		p.id, p.owner = fields.ByName(st.idField), fields.ByName(st.ownerField)
 	}
 	making[d.FullName()] = true
@@ -81,16 +84,15 @@ func makePlan(d protoreflect.MessageDescriptor, making map[protoreflect.FullName
 		holds := making[md.FullName()]
 		if !holds {
 			if q, ok := plans.Load(md.FullName()); ok {
-				holds = q.(*walkPlan).mayHoldSubject
+				holds = q.(*walkPlan).mayHoldSubject()
 			} else {
 				q := makePlan(md, making)
-				holds = q.mayHoldSubject
+				holds = q.mayHoldSubject()
 				plans.Store(md.FullName(), q)
 			}
 		}
 		if holds {
 			p.fields = append(p.fields, fd)
-			p.mayHoldSubject = true
 		}
 	}
 	return p

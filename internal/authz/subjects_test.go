@@ -56,7 +56,7 @@ func TestAttributeWalksOnlyWhereSubjectsCanBe(t *testing.T) {
 		subjectMu.RLock()
 		p := planFor(v.ProtoReflect().Descriptor())
 		subjectMu.RUnlock()
-		if !p.mayHoldSubject {
+		if !p.mayHoldSubject() {
 			t.Fatal("a recursive type must be taken to hold subjects")
 		}
 	})
