@@ -176,12 +176,7 @@ func StartCluster(ctx context.Context, stateDir string, port int) (string, error
 	if err != nil {
 		return "", err
 	}
-	// The socket's path must fit in a sockaddr_un (107 bytes); where it
-	// does not, the cluster is reached on 127.0.0.1 only.
-	candidates := []string{fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
-	if len(filepath.Join(sock, fmt.Sprintf(".s.PGSQL.%d", port))) <= 107 {
-		candidates = append([]string{socketURL("postgres", sock, port)}, candidates...)
-	}
+	candidates := []string{socketURL("postgres", sock, port), fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
 	answering := func() (string, error) {
 		var err error
 		for _, u := range candidates {
