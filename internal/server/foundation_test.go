@@ -498,3 +498,34 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+// TestCallsBeyondStreamWorkers: calls run on a fixed set of reused
+// goroutines, and a watch stream holds one for as long as it is open. With
+// every worker held by a stream, calls must still be answered.
+func TestCallsBeyondStreamWorkers(t *testing.T) {
+	env := servertest.Start(t, db, servertest.Options{})
+	conn := env.ConnAs(t, "polda-lampung")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := server.StreamWorkers + 8
+	for i := range open {
+		// A reflection stream stays in its handler until the client ends it;
+		// its first answer shows the handler is running.
+		s, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		if err := s.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	defer ccancel()
+	got, err := env.As(t, "polres-metro").Institutions.GetInstitution(cctx, &sinergiv1.GetInstitutionRequest{Code: "polres-cilacap"})
+	if err != nil || got.GetInstitution().GetCode() != "polres-cilacap" {
+		t.Fatalf("GetInstitution with %d streams open: %v %v", open, got, err)
+	}
+}

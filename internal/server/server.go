@@ -226,6 +226,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(16<<20),
+		// Calls run on long-lived workers rather than a new goroutine each.
+		// A new goroutine starts on a small stack and grows it, copy by
+		// copy, through the interceptor chain and the handler: pprof put
+		// that at 8% of a busy server's CPU. A worker keeps its grown stack
+		// (make bench, GetCustodyRecord at c64: 82 -> 74 us of server CPU a
+		// call). A watch stream holds its worker while it is open; beyond
+		// streamWorkers calls at once, gRPC starts goroutines as before.
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(panicked),
 			requestid.UnaryServerInterceptor(),
@@ -268,6 +276,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// streamWorkers is how many calls run on reused goroutines at once; more
+// than this at once still run, each on a goroutine of its own.
+const streamWorkers = 128
 
 // Listen binds the gRPC (and metrics) listeners; Serve calls it when needed.
 func (s *Server) Listen() error {
