@@ -19,41 +19,45 @@ import (
 // each length-prefixed, in a fixed order, times as Unix microseconds. Any
 // change to any field changes it.
 func Canonical(r *store.AuditRecord) []byte {
-	b := make([]byte, 0, 256)
-	num := func(v int64) { b = binary.BigEndian.AppendUint64(b, uint64(v)) }
-	str := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
-	list := func(l []string) {
-		b = binary.AppendUvarint(b, uint64(len(l)))
-		for _, s := range l {
-			str(s)
-		}
-	}
+	return appendCanonical(make([]byte, 0, 256), r)
+}
+
+func appendCanonical(b []byte, r *store.AuditRecord) []byte {
 	b = append(b, "sinergi-audit/v1"...)
-	num(r.ID)
-	num(r.TxID)
-	num(r.At.UnixMicro())
-	str(r.RequestID)
-	str(r.CallerCode)
-	str(r.CertificateSerial)
-	str(r.OperatorID)
-	str(r.Method)
-	str(r.Purpose)
-	str(r.CaseReference)
-	str(r.Decision)
-	str(r.Reason)
-	list(r.AgreementIDs)
-	str(r.StatusCode)
-	list(r.Subjects)
-	num(r.LatencyMicros)
+	b = appendNum(b, r.ID)
+	b = appendNum(b, r.TxID)
+	b = appendNum(b, r.At.UnixMicro())
+	for _, s := range []string{r.RequestID, r.CallerCode, r.CertificateSerial, r.OperatorID, r.Method,
+		r.Purpose, r.CaseReference, r.Decision, r.Reason} {
+		b = appendStr(b, s)
+	}
+	b = appendList(b, r.AgreementIDs)
+	b = appendStr(b, r.StatusCode)
+	b = appendList(b, r.Subjects)
+	return appendNum(b, r.LatencyMicros)
+}
+
+func appendNum(b []byte, v int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(v)) }
+
+func appendStr(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendList(b []byte, l []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(l)))
+	for _, s := range l {
+		b = appendStr(b, s)
+	}
 	return b
 }
 
-// Link is the chain hash of a record following prev.
+// Link is the chain hash of a record following prev: SHA-256 of prev
+// followed by the record's canonical bytes. The sequencer links every
+// record, so the bytes are built in one buffer, on the stack when they fit.
 func Link(prev []byte, r *store.AuditRecord) []byte {
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(Canonical(r))
-	return h.Sum(nil)
+	var buf [512]byte
+	sum := sha256.Sum256(appendCanonical(append(buf[:0], prev...), r))
+	return sum[:]
 }
 
 // Genesis is the "previous hash" of the first record.
