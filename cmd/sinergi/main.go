@@ -278,15 +278,17 @@ func serve(ctx context.Context, args []string, dev bool) error {
 }
 
 // The server's garbage collector runs on a heap that is mostly short-lived
-// call state (about 25 KB a call). With Go's default (GOGC=100) a busy
-// server collected many times a second and spent about a third of its CPU
-// on allocation and collection, on cores it shares with PostgreSQL. It now
-// lets the heap grow tenfold between collections, and a soft memory limit
-// makes it collect sooner when a large job (a roster upload) fills it.
-// Measured with make bench at 64 callers: GetCustodyRecord 6 000/s to
-// about 7 800/s.
+// call state (about 25 KB a call) over a live heap of a few MB. With Go's
+// default (GOGC=100) a busy server collected many times a second and spent
+// about a third of its CPU on allocation and collection, on cores it shares
+// with PostgreSQL. It lets the heap grow fourfold between collections; a
+// soft memory limit makes it collect sooner when a large job (a roster
+// upload) fills it. Measured with make bench, GetCustodyRecord at 64
+// callers: GOGC 100 about 6 000/s; GOGC 1000 about 7 800/s. Past that the
+// tail grows with the heap: p99 29-30 ms at GOGC 4000, 24-26 ms at 1000,
+// 21-24 ms at 300 (at the same rate and CPU per call), 24-25 ms at 150.
 const (
-	defaultGCPercent      = 1000
+	defaultGCPercent      = 300
 	defaultMemoryLimitMiB = 192
 )
 
