@@ -15,13 +15,9 @@ import (
 	"github.com/sinergi-id/sinergi/internal/store"
 )
 
-// Canonical is the byte string a record's chain hash covers: every field,
-// each length-prefixed, in a fixed order, times as Unix microseconds. Any
-// change to any field changes it.
-func Canonical(r *store.AuditRecord) []byte {
-	return appendCanonical(make([]byte, 0, 256), r)
-}
-
+// appendCanonical appends the byte string a record's chain hash covers:
+// every field, each length-prefixed, in a fixed order, times as Unix
+// microseconds. Any change to any field changes it.
 func appendCanonical(b []byte, r *store.AuditRecord) []byte {
 	b = append(b, "sinergi-audit/v1"...)
 	b = appendNum(b, r.ID)

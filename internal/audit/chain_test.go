@@ -17,8 +17,8 @@ func goldenRecord() *store.AuditRecord {
 
 // TestLinkKnownAnswers pins the chain hash: chains written by earlier
 // versions must keep verifying, so any change to what a link covers or how
-// it is encoded fails here. The answers were computed by the first version
-// of Canonical and Link.
+// it is encoded fails here. The answers were computed by the code that
+// wrote the first chains (a Canonical function and a sha256 digest).
 func TestLinkKnownAnswers(t *testing.T) {
 	r := goldenRecord()
 	for _, tc := range []struct {
