@@ -26,12 +26,9 @@ type Writer struct {
 
 	// write commits one batch: the store's AppendAuditBatch (tests hold
 	// it back to see how batches are cut).
-	write func(ctx context.Context, recs []*store.AuditRecord) error
-	// overlapAt is the smallest batch that starts while another is being
-	// written; smaller ones gather until that write ends.
-	overlapAt int
-	gatherMu  sync.Mutex
-	inflight  atomic.Int32
+	write    func(ctx context.Context, recs []*store.AuditRecord) error
+	gatherMu sync.Mutex
+	inflight atomic.Int32
 	// written has a token after a write ends, for a flusher that waits on it.
 	written chan struct{}
 }
@@ -70,7 +67,7 @@ func NewWriter(st *store.Store, flushers, maxBatch, queue int) *Writer {
 
 func newWriter(write func(context.Context, []*store.AuditRecord) error, flushers, maxBatch, queue int) *Writer {
 	w := &Writer{queue: make(chan *pending, queue), maxBatch: maxBatch, Timeout: 5 * time.Second,
-		write: write, overlapAt: OverlapBatch, written: make(chan struct{}, 1)}
+		write: write, written: make(chan struct{}, 1)}
 	for range flushers {
 		w.wg.Add(1)
 		go w.flush()
@@ -142,7 +139,7 @@ func (w *Writer) flush() {
 
 // gather adds queued records to batch until it is full or the queue is
 // empty; while another batch is being written and this one is smaller than
-// overlapAt, it waits for more records or for that write to end.
+// OverlapBatch, it waits for more records or for that write to end.
 func (w *Writer) gather(batch []*pending) []*pending {
 	// The callers a write has just released, and others about to append,
 	// are runnable: letting them run first puts their records in this
@@ -158,7 +155,7 @@ func (w *Writer) gather(batch []*pending) []*pending {
 			continue
 		default:
 		}
-		if w.inflight.Load() == 0 || len(batch) >= w.overlapAt {
+		if w.inflight.Load() == 0 || len(batch) >= OverlapBatch {
 			return batch
 		}
 		select {
