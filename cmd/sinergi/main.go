@@ -30,7 +30,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/devenv"
@@ -111,11 +110,11 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args, true)
 	case "migrate":
 		fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-		db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+		db := fs.String("database-url", env("SINERGI_OWNER_DATABASE_URL", ""), "database, as the owner role sinergi_owner (SINERGI_OWNER_DATABASE_URL)")
 		if err := fs.Parse(args); err != nil {
 			return usageError{err.Error()}
 		}
-		url, err := databaseURL(ctx, *db)
+		url, err := roleURL(ctx, *db, ownerRole)
 		if err != nil {
 			return err
 		}
@@ -131,7 +130,7 @@ func run(ctx context.Context, args []string) error {
 		if err := fs.Parse(args); err != nil {
 			return usageError{err.Error()}
 		}
-		url, err := databaseURL(ctx, *db)
+		url, err := roleURL(ctx, *db, appRole)
 		if err != nil {
 			return err
 		}
@@ -158,14 +157,14 @@ func run(ctx context.Context, args []string) error {
 		if err := fs.Parse(args); err != nil {
 			return usageError{err.Error()}
 		}
-		url, err := databaseURL(ctx, *db)
+		url, err := roleURL(ctx, *db, appRole)
 		if err != nil {
 			return err
 		}
 		if err := devenv.DevPKI(ctx, url, *dir, *td); err != nil {
 			return err
 		}
-		if err := audit.WriteNewKey(devenv.AuditKeyPath(stateDir)); err != nil {
+		if err := devenv.WriteAuditKeys(stateDir, *td); err != nil {
 			return err
 		}
 		fmt.Println("development certificates in", *dir)
@@ -176,6 +175,10 @@ func run(ctx context.Context, args []string) error {
 		return demoData(ctx, args)
 	case "audit":
 		return auditCmd(ctx, args)
+	case "witness":
+		return witnessCmd(ctx, args)
+	case "db-setup":
+		return dbSetup(ctx, args)
 	case "dev-db":
 		fs := flag.NewFlagSet("dev-db", flag.ContinueOnError)
 		stopIt := fs.Bool("stop", false, "stop the throwaway cluster under .sinergi/pg")
@@ -185,11 +188,11 @@ func run(ctx context.Context, args []string) error {
 		if *stopIt {
 			return devdb.StopCluster(ctx, stateDir)
 		}
-		url, err := devenv.Database(ctx, stateDir)
+		db, err := devenv.OpenDatabase(ctx, stateDir)
 		if err != nil {
 			return err
 		}
-		fmt.Println(url)
+		fmt.Printf("admin      %s\nowner      %s\napp        %s\nintegrator %s\n", db.Admin, db.Owner, db.App, db.Integrator)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Println(usage)
@@ -198,19 +201,30 @@ func run(ctx context.Context, args []string) error {
 	return usageError{"unknown command " + cmd + "\n" + usage}
 }
 
-// databaseURL is the flag's value, else the development database.
-func databaseURL(ctx context.Context, flagValue string) (string, error) {
+// roleURL is the flag's value, else the development database as one role.
+func roleURL(ctx context.Context, flagValue string, role func(devenv.Database) string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	return devenv.Database(ctx, stateDir)
+	db, err := devenv.OpenDatabase(ctx, stateDir)
+	if err != nil {
+		return "", err
+	}
+	return role(db), nil
 }
+
+func ownerRole(d devenv.Database) string      { return d.Owner }
+func appRole(d devenv.Database) string        { return d.App }
+func integratorRole(d devenv.Database) string { return d.Integrator }
 
 func serve(ctx context.Context, args []string, dev bool) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", env("SINERGI_ADDR", "127.0.0.1:7443"), "gRPC listen address (SINERGI_ADDR)")
 	metrics := fs.String("metrics-addr", env("SINERGI_METRICS_ADDR", "127.0.0.1:9090"), "Prometheus /metrics address, empty to disable (SINERGI_METRICS_ADDR)")
-	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+	db := fs.String("database-url", env("DATABASE_URL", ""), "database, as the server's role sinergi_app (DATABASE_URL)")
+	integratorDB := fs.String("integrator-database-url", env("SINERGI_INTEGRATOR_DATABASE_URL", ""),
+		"database, as the audit integrator's role sinergi_integrator; empty: this process does not integrate the audit log (SINERGI_INTEGRATOR_DATABASE_URL)")
+	origin := fs.String("audit-origin", env("SINERGI_AUDIT_ORIGIN", ""), "the audit log's name in its checkpoints; default <trust-domain>/audit (SINERGI_AUDIT_ORIGIN)")
 	pkiDir := devenv.PKIDir(stateDir)
 	cert := fs.String("cert", env("SINERGI_CERT", pki.ServerCertPath(pkiDir)), "server certificate (SINERGI_CERT)")
 	key := fs.String("key", env("SINERGI_KEY", pki.ServerKeyPath(pkiDir)), "server key (SINERGI_KEY)")
@@ -219,7 +233,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "Ed25519 key signing audit checkpoints (SINERGI_AUDIT_KEY)")
 	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "how long audit records are kept, at least 8760h (SINERGI_AUDIT_RETENTION)")
 	grace := fs.Duration("shutdown-grace", envDuration("SINERGI_SHUTDOWN_GRACE", 15*time.Second), "time in-flight calls get on SIGTERM (SINERGI_SHUTDOWN_GRACE)")
-	migrate := fs.Bool("migrate", env("SINERGI_MIGRATE", "false") == "true", "apply migrations at start-up (SINERGI_MIGRATE)")
+	migrate := fs.String("migrate", env("SINERGI_MIGRATE", ""), "apply migrations at start-up, as the owner role at this database url (SINERGI_MIGRATE)")
 	logLevel := fs.String("log-level", env("SINERGI_LOG_LEVEL", "info"), "debug (a line per call), info (failed calls and service events), warn or error (SINERGI_LOG_LEVEL)")
 	pprofOn := fs.Bool("pprof", env("SINERGI_PPROF", "false") == "true", "serve /debug/pprof on the metrics address (SINERGI_PPROF)")
 	maxConns := fs.Int("db-max-conns", envInt("SINERGI_DB_MAX_CONNS", 32), "database connections in the pool (SINERGI_DB_MAX_CONNS)")
@@ -237,31 +251,35 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		return usageError{"--log-level: " + err.Error()}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	url := *db
+	url, iurl := *db, *integratorDB
 	if dev {
 		log.Info("preparing the development environment", "state", stateDir)
 		e, err := devenv.Prepare(ctx, stateDir, *td)
 		if err != nil {
 			return err
 		}
-		url = e.DatabaseURL
+		url, iurl = e.DB.App, e.DB.Integrator
 		if err := demoPeopleIfEmpty(ctx, url, log); err != nil {
 			return err
 		}
 	} else if url == "" {
-		var err error
-		if url, err = devenv.Database(ctx, stateDir); err != nil {
+		d, err := devenv.OpenDatabase(ctx, stateDir)
+		if err != nil {
 			return err
 		}
+		url = d.App
+		if iurl == "" {
+			iurl = d.Integrator
+		}
 	}
-	if *migrate && !dev {
-		if err := store.Migrate(ctx, url); err != nil {
+	if *migrate != "" && !dev {
+		if err := store.Migrate(ctx, *migrate); err != nil {
 			return err
 		}
 	}
 	srv, err := server.New(ctx, server.Config{
-		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, TrustDomain: *td,
-		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey,
+		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td,
+		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey, AuditOrigin: *origin,
 		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns), Pprof: *pprofOn,
 	})
 	if err != nil {
@@ -344,7 +362,7 @@ func revokeCert(ctx context.Context, args []string) error {
 	if s == "" {
 		return usageError{"give --serial or --cert"}
 	}
-	url, err := databaseURL(ctx, *db)
+	url, err := roleURL(ctx, *db, appRole)
 	if err != nil {
 		return err
 	}
@@ -357,60 +375,6 @@ func revokeCert(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Println("revoked certificate", s)
-	return nil
-}
-
-func auditCmd(ctx context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "retain") {
-		return usageError{"usage: sinergi audit verify|retain [flags]"}
-	}
-	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
-	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
-	keyPath := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "the Ed25519 signing key; checkpoints must be signed by it (SINERGI_AUDIT_KEY; empty: accept any key)")
-	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "retention (SINERGI_AUDIT_RETENTION)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err.Error()}
-	}
-	url, err := databaseURL(ctx, *db)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	var signer *audit.Signer
-	if *keyPath != "" {
-		k, err := audit.LoadKey(*keyPath)
-		if err != nil {
-			return err
-		}
-		signer = audit.NewSigner(k)
-	}
-	if args[0] == "retain" {
-		if signer == nil {
-			return usageError{"audit retain needs --audit-key to sign the retention checkpoint"}
-		}
-		dropped, err := audit.Retain(ctx, st, signer, *retention, time.Now())
-		for _, m := range dropped {
-			fmt.Println("dropped", m.Format("2006-01"))
-		}
-		return err
-	}
-	start := time.Now()
-	var trusted []byte
-	if signer != nil {
-		trusted = signer.PublicKey()
-	}
-	rep, err := audit.Verify(ctx, st, trusted)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s (%.0f links/s)\n", rep, float64(rep.Links)/time.Since(start).Seconds())
-	if !rep.OK {
-		return errors.New("audit chain broken")
-	}
 	return nil
 }
 
@@ -428,7 +392,7 @@ func demoData(ctx context.Context, args []string) error {
 	if *people < 0 {
 		return usageError{"--people must not be negative"}
 	}
-	url, err := databaseURL(ctx, *db)
+	url, err := roleURL(ctx, *db, appRole)
 	if err != nil {
 		return err
 	}

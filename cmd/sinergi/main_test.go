@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,37 +73,84 @@ agreements:
 	}
 }
 
-// TestAuditVerifyCommand: `sinergi audit verify` succeeds on an intact
-// chain and fails on a tampered one.
+// TestAuditVerifyCommand: `sinergi witness` cosigns the log of a running
+// server, `sinergi audit verify` succeeds on the intact log and, with the
+// witness's state, names the first position of a changed one.
 func TestAuditVerifyCommand(t *testing.T) {
 	env := servertest.Start(t, db, servertest.Options{})
+	ctx := context.Background()
 	c := env.As(t, "polda-lampung")
 	for range 5 {
-		if _, err := c.Institutions.GetInstitution(context.Background(), &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"}); err != nil {
+		if _, err := c.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	env.WaitChained(t)
-	args := []string{"audit", "verify", "--database-url", db.URL, "--audit-key", env.AuditKey}
-	if err := run(context.Background(), args); err != nil {
-		t.Fatalf("verify of an intact chain: %v", err)
+	env.WaitIntegrated(t)
+	dir := t.TempDir()
+	state, wkey := filepath.Join(dir, "mabes.json"), filepath.Join(dir, "mabes.key")
+	name := "sinergi.go.id/witness/mabes-polri"
+	out := captureStdout(t, func() error {
+		return run(ctx, []string{"witness", "key", "--witness-key", wkey, "--name", name})
+	})
+	vkey := strings.TrimSpace(out)
+	if err := run(ctx, []string{"witness", "register", "--database-url", db.Owner, "--institution", "mabes-polri", "--vkey", vkey}); err != nil {
+		t.Fatal(err)
+	}
+	files := env.Files("mabes-polri")
+	witness := []string{"witness", "run", "--once", "--addr", env.Addr(), "--ca", files.CA, "--cert", files.Cert, "--key", files.Key,
+		"--state", state, "--witness-key", wkey, "--name", name, "--log-key", env.Keys(t).VerifierKey()}
+	if err := run(ctx, witness); err != nil {
+		t.Fatalf("witness round: %v", err)
+	}
+	args := []string{"audit", "verify", "--database-url", db.Integrator, "--audit-key", env.AuditKey, "--witness-state", state}
+	if err := run(ctx, args); err != nil {
+		t.Fatalf("verify of an intact log: %v", err)
 	}
 	env.Server.Stop()
-	ctx := context.Background()
 	tx, err := env.Owner.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = tx.Exec(ctx, "SET LOCAL session_replication_role = replica")
-	if _, err := tx.Exec(ctx, `UPDATE audit_records SET operator_id = '85051234' WHERE id = (SELECT record_id FROM audit_chain WHERE seq = 2)`); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE audit_records SET operator_id = '85051234' WHERE id = (SELECT record_id FROM audit_leaves WHERE leaf_index = 2)`); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(context.Background(), args); err == nil {
-		t.Fatal("verify of a tampered chain succeeded")
+	out = captureStdout(t, func() error {
+		if err := run(ctx, args); err == nil {
+			t.Error("verify of a tampered log succeeded")
+		}
+		return nil
+	})
+	if !strings.Contains(out, "BROKEN at position 2") {
+		t.Errorf("verify output %q does not name position 2", out)
 	}
+}
+
+// captureStdout runs fn and returns what it printed.
+func captureStdout(t *testing.T, fn func() error) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	ferr := fn()
+	os.Stdout = saved
+	w.Close()
+	out := <-done
+	if ferr != nil {
+		t.Fatalf("%v (printed %q)", ferr, out)
+	}
+	return out
 }
 
 // TestTuneGC: the server's collector settings apply, except where the

@@ -32,6 +32,8 @@ type Deps struct {
 	Log       *slog.Logger
 	// Hub wakes stream handlers (custody events, reports) on new rows.
 	Hub *fanout.Hub
+	// AuditLog serves the audit log's checkpoints and proofs.
+	AuditLog *audit.Log
 }
 
 // storeError turns a storage error into the status the caller sees. An

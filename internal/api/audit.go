@@ -3,11 +3,15 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/proto"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -60,7 +64,25 @@ func init() {
 		}
 	})
 	validate.Register(func(*sinergiv1.GetCheckpointRequest, *validate.Violations) {})
+	validate.Register(func(r *sinergiv1.GetInclusionProofRequest, v *validate.Violations) {
+		v.Check(r.GetRecordId() > 0, "record_id", "required: an audit record's id")
+		v.Check(r.GetTreeSize() >= 0, "tree_size", "must not be negative (0: the newest checkpoint)")
+	})
+	validate.Register(func(r *sinergiv1.GetConsistencyProofRequest, v *validate.Violations) {
+		v.Check(r.GetFirstTreeSize() >= 0, "first_tree_size", "must not be negative")
+		v.Check(r.GetSecondTreeSize() >= 0, "second_tree_size", "must not be negative (0: the newest checkpoint)")
+		if r.GetSecondTreeSize() > 0 && r.GetFirstTreeSize() > r.GetSecondTreeSize() {
+			v.Add("first_tree_size", "must not be larger than second_tree_size")
+		}
+	})
+	validate.Register(func(r *sinergiv1.AddCosignatureRequest, v *validate.Violations) {
+		v.Check(r.GetNote() != "", "note", "required: the checkpoint note with the log's signature and yours")
+		v.Check(len(r.GetNote()) <= maxNote, "note", "at most %d bytes", maxNote)
+	})
 }
+
+// maxNote bounds a cosigned checkpoint note: three lines and a few signatures.
+const maxNote = 4096
 
 type auditPosition struct {
 	At int64 `json:"t"`
@@ -83,12 +105,25 @@ func (s *Audit) list(ctx context.Context, query, token string, size int32, f sto
 	if err != nil {
 		return nil, "", s.storeError(ctx, err, "audit records")
 	}
-	if len(recs) <= n {
-		return recs, "", nil
+	tok := ""
+	if len(recs) > n {
+		last := recs[n-1]
+		if tok, err = s.Tokens.Seal(query, auditPosition{At: last.At.UnixMicro(), ID: last.ID}); err != nil {
+			return nil, "", err
+		}
+		recs = recs[:n]
 	}
-	last := recs[n-1]
-	tok, err := s.Tokens.Seal(query, auditPosition{At: last.At.UnixMicro(), ID: last.ID})
-	return recs[:n], tok, err
+	// A record whose MAC is not the server's was not written by it: it is
+	// not shown as if it were (`sinergi audit verify` names it).
+	kept := recs[:0]
+	for _, r := range recs {
+		if len(r.MAC) == 0 || s.AuditLog.Keys().Authentic(r) {
+			kept = append(kept, r)
+			continue
+		}
+		s.Log.ErrorContext(ctx, "audit record with a MAC that does not verify: written outside the server's write path", "record_id", r.ID)
+	}
+	return kept, tok, nil
 }
 
 func enumOf(values map[string]int32, prefix, text string) int32 { return values[prefix+text] }
@@ -112,17 +147,27 @@ func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRe
 	}
 	resp := &sinergiv1.ListAuditRecordsResponse{NextPageToken: tok}
 	for _, r := range recs {
-		resp.Records = append(resp.Records, &sinergiv1.AuditRecord{
-			Sequence: r.Seq, Id: r.ID, Time: timestamppb.New(r.At), RequestId: r.RequestID, CallerCode: r.CallerCode,
-			CertificateSerial: r.CertificateSerial, OperatorId: r.OperatorID, Method: r.Method,
-			Purpose:       sinergiv1.Purpose(enumOf(sinergiv1.Purpose_value, "PURPOSE_", r.Purpose)),
-			CaseReference: r.CaseReference,
-			Decision:      sinergiv1.Decision(enumOf(sinergiv1.Decision_value, "DECISION_", r.Decision)),
-			Reason:        r.Reason, AgreementIds: r.AgreementIDs, StatusCode: r.StatusCode, Subjects: r.Subjects,
-			LatencyMicros: r.LatencyMicros, ChainHash: hex.EncodeToString(r.Hash),
-		})
+		resp.Records = append(resp.Records, auditRecordOf(r))
 	}
 	return resp, nil
+}
+
+// auditRecordOf is a record as the API shows it, with its leaf.
+func auditRecordOf(r *store.AuditRecord) *sinergiv1.AuditRecord {
+	leaf := audit.LeafBytes(r, true)
+	out := &sinergiv1.AuditRecord{
+		Id: r.ID, Time: timestamppb.New(r.At), RequestId: r.RequestID, CallerCode: r.CallerCode,
+		CertificateSerial: r.CertificateSerial, OperatorId: r.OperatorID, Method: r.Method,
+		Purpose:       sinergiv1.Purpose(enumOf(sinergiv1.Purpose_value, "PURPOSE_", r.Purpose)),
+		CaseReference: r.CaseReference,
+		Decision:      sinergiv1.Decision(enumOf(sinergiv1.Decision_value, "DECISION_", r.Decision)),
+		Reason:        r.Reason, AgreementIds: r.AgreementIDs, StatusCode: r.StatusCode, Subjects: r.Subjects,
+		LatencyMicros: r.LatencyMicros, ChainHash: hex.EncodeToString(audit.LeafHash(leaf)), Leaf: leaf,
+	}
+	if r.LeafIndex >= 0 {
+		out.Sequence, out.LeafIndex = r.LeafIndex+1, proto.Int64(r.LeafIndex)
+	}
+	return out
 }
 
 // ListSubjectAccess lists the disclosures of one subject's data: allowed
@@ -151,26 +196,137 @@ func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjec
 	}
 	resp := &sinergiv1.ListSubjectAccessResponse{NextPageToken: tok}
 	for _, r := range recs {
-		resp.Accesses = append(resp.Accesses, &sinergiv1.SubjectAccess{
+		a := &sinergiv1.SubjectAccess{
 			Time: timestamppb.New(r.At), CallerCode: r.CallerCode, OperatorId: r.OperatorID, Method: r.Method,
 			Purpose:       sinergiv1.Purpose(enumOf(sinergiv1.Purpose_value, "PURPOSE_", r.Purpose)),
 			CaseReference: r.CaseReference, AgreementIds: r.AgreementIDs,
-		})
+			RecordId: r.ID, Leaf: audit.LeafBytes(r, true),
+		}
+		if r.LeafIndex >= 0 {
+			a.LeafIndex = proto.Int64(r.LeafIndex)
+		}
+		resp.Accesses = append(resp.Accesses, a)
 	}
 	return resp, nil
 }
 
-// GetCheckpoint returns the newest signed checkpoint.
+// GetCheckpoint returns the newest signed checkpoint, and the newest one
+// witnesses cosigned.
 func (s *Audit) GetCheckpoint(ctx context.Context, _ *sinergiv1.GetCheckpointRequest) (*sinergiv1.GetCheckpointResponse, error) {
-	c, err := s.Store.LatestCheckpoint(ctx)
+	latest, err := s.AuditLog.Latest(ctx)
+	if err != nil {
+		return nil, s.logError(ctx, err)
+	}
+	resp := &sinergiv1.GetCheckpointResponse{Checkpoint: s.checkpointOf(latest.Note, latest.At, nil)}
+	text, cosigs, ok, err := s.AuditLog.Witnessed(ctx)
+	if err != nil {
+		return nil, s.logError(ctx, err)
+	}
+	if ok {
+		resp.Witnessed = s.checkpointOf(text, cosigs[0].At, cosigs)
+	}
+	return resp, nil
+}
+
+// checkpointOf is a checkpoint note as the API shows it.
+func (s *Audit) checkpointOf(text string, at time.Time, cosigs []store.Cosignature) *sinergiv1.Checkpoint {
+	keys := s.AuditLog.Keys()
+	out := &sinergiv1.Checkpoint{Note: text, Time: timestamppb.New(at), Origin: keys.Origin(), VerifierKey: keys.VerifierKey(),
+		PublicKey: hex.EncodeToString(keys.PublicKey())}
+	c, n, err := audit.OpenCheckpoint([]byte(text), keys.Verifier())
+	if err != nil {
+		return out
+	}
+	out.TreeSize, out.Sequence, out.RootHash, out.HeadHash = int64(c.Size), int64(c.Size), c.Root, hex.EncodeToString(c.Root)
+	for _, sig := range n.Sigs {
+		if raw, err := base64.StdEncoding.DecodeString(sig.Base64); err == nil && len(raw) > 4 && sig.Name == keys.Origin() {
+			out.Signature = raw[4:]
+		}
+	}
+	names := map[string]string{}
+	if ws, err := s.Store.Reader().Witnesses(context.Background()); err == nil {
+		for _, w := range ws {
+			names[w.InstitutionCode] = w.Name
+		}
+	}
+	for _, cs := range cosigs {
+		o := &sinergiv1.Cosignature{WitnessCode: cs.WitnessCode, WitnessName: names[cs.WitnessCode], TreeSize: cs.TreeSize}
+		if wn, err := note.Open([]byte(cs.Note), note.VerifierList(keys.Verifier())); err == nil {
+			for _, sig := range wn.UnverifiedSigs {
+				if sig.Name == names[cs.WitnessCode] {
+					if t, err := audit.CosignatureTime(sig); err == nil {
+						o.Time = timestamppb.New(t)
+					}
+				}
+			}
+		}
+		out.Cosignatures = append(out.Cosignatures, o)
+	}
+	return out
+}
+
+// logError is the status of an audit log error.
+func (s *Audit) logError(ctx context.Context, err error) error {
+	var inv *audit.ErrInvalid
+	switch {
+	case errors.Is(err, audit.ErrNoCheckpoint):
+		return status.Error(codes.FailedPrecondition, "the audit log has no checkpoint yet: retry in a moment")
+	case errors.As(err, &inv):
+		return validate.Error(inv.Field, "%s", inv.Msg)
+	case errors.Is(err, audit.ErrNotWitness):
+		return status.Error(codes.PermissionDenied, "permission denied: the caller is not registered as a witness of this log")
+	}
+	return s.storeError(ctx, err, "audit log")
+}
+
+// GetInclusionProof proves that one record is in the log. Oversight
+// reads any record's proof; any other institution only its own calls'
+// (another's answers NOT_FOUND, as a missing one does).
+func (s *Audit) GetInclusionProof(ctx context.Context, req *sinergiv1.GetInclusionProofRequest) (*sinergiv1.GetInclusionProofResponse, error) {
+	p, err := s.AuditLog.Inclusion(ctx, req.GetRecordId(), req.GetTreeSize())
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, status.Error(codes.NotFound, "no checkpoint yet")
+		return nil, status.Error(codes.NotFound, "audit record not found in the log (it may not be integrated yet)")
 	}
 	if err != nil {
-		return nil, s.storeError(ctx, err, "checkpoint")
+		return nil, s.logError(ctx, err)
 	}
-	return &sinergiv1.GetCheckpointResponse{Checkpoint: &sinergiv1.Checkpoint{
-		Sequence: c.Seq, HeadHash: hex.EncodeToString(c.HeadHash), Time: timestamppb.New(c.At),
-		Signature: c.Signature, PublicKey: hex.EncodeToString(c.PublicKey),
-	}}, nil
+	c := caller(ctx)
+	switch c.Institution.GetKind() {
+	case sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES:
+	default:
+		if p.Record.CallerCode != c.Institution.GetCode() {
+			return nil, status.Error(codes.NotFound, "audit record not found in the log (it may not be integrated yet)")
+		}
+	}
+	resp := &sinergiv1.GetInclusionProofResponse{LeafIndex: int64(p.Index), TreeSize: int64(p.TreeSize), Hashes: p.Hashes,
+		Leaf: p.Leaf, Record: auditRecordOf(p.Record)}
+	if p.Checkpoint != nil {
+		resp.Checkpoint = s.checkpointOf(p.Checkpoint.Note, p.Checkpoint.At, nil)
+	}
+	return resp, nil
+}
+
+// GetConsistencyProof proves that the log at one size extends the log at
+// a smaller one.
+func (s *Audit) GetConsistencyProof(ctx context.Context, req *sinergiv1.GetConsistencyProofRequest) (*sinergiv1.GetConsistencyProofResponse, error) {
+	n2, hashes, latest, err := s.AuditLog.Consistency(ctx, req.GetFirstTreeSize(), req.GetSecondTreeSize())
+	if err != nil {
+		return nil, s.logError(ctx, err)
+	}
+	resp := &sinergiv1.GetConsistencyProofResponse{FirstTreeSize: req.GetFirstTreeSize(), SecondTreeSize: int64(n2), Hashes: hashes}
+	if latest != nil {
+		resp.Checkpoint = s.checkpointOf(latest.Note, latest.At, nil)
+	}
+	return resp, nil
+}
+
+// AddCosignature keeps a registered witness's cosignature.
+func (s *Audit) AddCosignature(ctx context.Context, req *sinergiv1.AddCosignatureRequest) (*sinergiv1.AddCosignatureResponse, error) {
+	c := caller(ctx)
+	cs, err := s.AuditLog.AddCosignature(ctx, c.Institution.GetCode(), []byte(req.GetNote()))
+	if err != nil {
+		return nil, s.logError(ctx, err)
+	}
+	out := s.checkpointOf(cs.Note, time.Now(), []store.Cosignature{*cs})
+	return &sinergiv1.AddCosignatureResponse{Cosignature: out.GetCosignatures()[0]}, nil
 }

@@ -93,7 +93,11 @@ func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) e
 		}
 		rec := req.GetRecord()
 		if err := validate.Request(req); err != nil {
-			reject(pos, rec.GetRegisterNumber(), rosterViolations(err))
+			rn := rec.GetRegisterNumber()
+			if len(rn) > 64 || !validate.IsText(rn) {
+				rn = "" // not echoed: the position names the record
+			}
+			reject(pos, rn, rosterViolations(err))
 			continue
 		}
 		if fc := rec.GetFacilityCode(); fc != "" && fc != facility {

@@ -355,6 +355,7 @@ func init() {
 		checkPageSize(v, r.GetPageSize())
 		checkCustodyRecordID(v, "record_id", r.GetRecordId(), true)
 	})
+	validate.Limit("sinergi.v1.WatchCustodyEventsRequest.cursor", 8192)
 	validate.Register(func(r *sinergiv1.WatchCustodyEventsRequest, v *validate.Violations) {
 		if len(r.GetCursor()) > 8192 {
 			v.Add("cursor", "not a cursor of this stream")

@@ -51,6 +51,10 @@ func init() {
 	authz.RegisterSubject("sinergi.v1.Report", "report", "id", "facility_code")
 
 	validate.Register(checkSubmitReport)
+	// Free text of up to reportMaxNarrative characters, UTF-8.
+	validate.Limit("sinergi.v1.SubmitReportRequest.narrative", 4*reportMaxNarrative)
+	validate.Limit("sinergi.v1.AddReportAddendumRequest.text", 4*reportMaxNarrative)
+	validate.Limit("sinergi.v1.ReportAttachment.content", reportMaxAttachmentBytes)
 	validate.Register(func(r *sinergiv1.GetReportRequest, v *validate.Violations) {
 		checkReportID(v, "id", r.GetId())
 	})

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -26,15 +27,20 @@ type Entry struct {
 	inTx      bool
 	decided   bool
 	subjectOK map[string]bool
+	// sealer seals the record when it is written in a transaction
+	// (WriteTx); records written through the Writer are sealed there.
+	sealer *Sealer
 }
 
 type ctxKey struct{}
 
-// NewEntry starts the record of a call to method.
-func NewEntry(method, requestID string, now time.Time) *Entry {
+// NewEntry starts the record of a call to method that started at start.
+// The record's time is the moment it is finished, on the wall clock (the
+// database refuses a record whose time is not now).
+func NewEntry(method, requestID string, start time.Time) *Entry {
 	return &Entry{
-		rec:       store.AuditRecord{Method: method, RequestID: requestID, At: now.Truncate(time.Microsecond)},
-		start:     now,
+		rec:       store.AuditRecord{Method: method, RequestID: requestID},
+		start:     start,
 		subjectOK: map[string]bool{},
 	}
 }
@@ -127,18 +133,24 @@ func (e *Entry) Purpose() string {
 	return e.rec.Purpose
 }
 
-// Record returns a copy of the record as it stands, finished with status code and latency.
-func (e *Entry) finish(code string, now time.Time) *store.AuditRecord {
+// finish returns a copy of the record as it stands, finished now with
+// status code and latency, bounded as the trail keeps it.
+func (e *Entry) finish(code string) *store.AuditRecord {
+	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.rec
+	r.At = now.Truncate(time.Microsecond)
 	r.AgreementIDs = slices.Clone(e.rec.AgreementIDs)
 	r.Subjects = slices.Clone(e.rec.Subjects)
 	r.StatusCode = code
-	r.LatencyMicros = now.Sub(e.start).Microseconds()
+	if lat := now.Sub(e.start).Microseconds(); lat > 0 {
+		r.LatencyMicros = lat
+	}
 	if r.Decision == "" {
 		r.Decision = Allowed
 	}
+	Bound(&r)
 	return &r
 }
 
@@ -148,6 +160,7 @@ func (e *Entry) Derive(now time.Time) *Entry {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d := NewEntry(e.rec.Method, e.rec.RequestID, now)
+	d.sealer = e.sealer
 	d.rec.CallerCode, d.rec.CertificateSerial = e.rec.CallerCode, e.rec.CertificateSerial
 	d.rec.OperatorID, d.rec.Purpose, d.rec.CaseReference = e.rec.OperatorID, e.rec.Purpose, e.rec.CaseReference
 	d.rec.Decision, d.rec.Reason, d.decided = e.rec.Decision, e.rec.Reason, e.decided
@@ -158,7 +171,13 @@ func (e *Entry) Derive(now time.Time) *Entry {
 // if the transaction commits, the write succeeded and its record with it.
 // It makes Entry a store.TxHook.
 func (e *Entry) WriteTx(ctx context.Context, tx pgx.Tx) error {
-	rec := e.finish("OK", time.Now())
+	rec := e.finish("OK")
+	if e.sealer == nil {
+		return &Error{Err: errors.New("audit entry has no sealer: it cannot be written in a transaction")}
+	}
+	if err := e.sealer.Seal(ctx, rec); err != nil {
+		return &Error{Err: err}
+	}
 	if err := store.AppendAuditTx(ctx, tx, rec); err != nil {
 		return &Error{Err: err}
 	}

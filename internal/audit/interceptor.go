@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -18,10 +20,35 @@ var errUnavailable = status.Error(codes.Unavailable, "audit trail unavailable: t
 
 // Recorder writes the audit record of every call: allowed or refused,
 // successful or failed. It sits outside authentication so that refused
-// callers are recorded too.
+// callers are recorded too. Calls that end before they reach it (a
+// request too large to receive) are recorded by its stats handler.
 type Recorder struct {
 	Writer *Writer
-	Now    func() time.Time
+	// Log says why a record could not be written (the caller is told only
+	// that the trail is unavailable).
+	Log *slog.Logger
+	// failures is when a write failure was last logged.
+	failures atomic.Int64
+}
+
+// failed logs that a record could not be written, at most once a second.
+func (r *Recorder) failed(ctx context.Context, method string, err error) {
+	now := time.Now().UnixNano()
+	last := r.failures.Load()
+	if r.Log == nil || now-last < int64(time.Second) || !r.failures.CompareAndSwap(last, now) {
+		return
+	}
+	r.Log.ErrorContext(ctx, "audit record not written: the call fails closed", "method", method, "error", err.Error())
+}
+
+// entry starts the record of a call that has reached the interceptor.
+func (r *Recorder) entry(ctx context.Context, method string) *Entry {
+	if m, ok := ctx.Value(markKey{}).(*mark); ok {
+		m.reached.Store(true)
+	}
+	e := NewEntry(method, requestid.FromContext(ctx), time.Now())
+	e.sealer = r.Writer.Sealer()
+	return e
 }
 
 func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
@@ -42,7 +69,8 @@ func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
 	// The record is written even when the caller has gone away.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if aerr := r.Writer.Append(wctx, e.finish(code.String(), r.Now())); aerr != nil {
+	if aerr := r.Writer.Append(wctx, e.finish(code.String())); aerr != nil {
+		r.failed(ctx, e.rec.Method, aerr)
 		return errUnavailable
 	}
 	return nil
@@ -52,7 +80,7 @@ func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
 // its audit record has committed.
 func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		e := NewEntry(info.FullMethod, requestid.FromContext(ctx), r.Now())
+		e := r.entry(ctx, info.FullMethod)
 		ctx = NewContext(ctx, e)
 		resp, err := handler(ctx, req)
 		var aerr *Error
@@ -74,7 +102,7 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // (Entry.Derive and Recorder.Deliver) before sending it.
 func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		e := NewEntry(info.FullMethod, requestid.FromContext(ss.Context()), r.Now())
+		e := r.entry(ss.Context(), info.FullMethod)
 		ctx := NewContext(ss.Context(), e)
 		ctx = context.WithValue(ctx, recorderKey{}, r)
 		err := handler(srv, &requestid.Stream{ServerStream: ss, Ctx: ctx})
@@ -101,7 +129,8 @@ func Deliver(ctx context.Context, d *Entry) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := r.Writer.Append(wctx, d.finish(codes.OK.String(), r.Now())); err != nil {
+	if err := r.Writer.Append(wctx, d.finish(codes.OK.String())); err != nil {
+		r.failed(ctx, d.rec.Method, err)
 		return errUnavailable
 	}
 	return nil

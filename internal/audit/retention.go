@@ -9,41 +9,27 @@ import (
 )
 
 // MinRetention is the least the trail is kept (CJIS asks for a year).
+// The database enforces it too: sinergi_audit_drop_month refuses a
+// younger month whoever asks.
 const MinRetention = 365 * 24 * time.Hour
 
-// Retain drops the monthly partitions entirely older than retention. Before
-// each drop it signs a 'retention' checkpoint at the last link of the
-// dropped months, from which Verify resumes. It returns the months dropped.
-// st must connect as the schema owner: the application role cannot drop.
-func Retain(ctx context.Context, st *store.Store, signer *Signer, retention time.Duration, now time.Time) ([]time.Time, error) {
+// Retain drops the monthly partitions of records entirely older than
+// retention, on db (the integrator role's connection). The log's leaves
+// and tree stay, so every checkpoint and proof keeps verifying, and
+// `sinergi audit verify` knows the months that were dropped. It returns
+// the months dropped.
+func Retain(ctx context.Context, db store.DB, retention time.Duration, now time.Time) ([]time.Time, error) {
 	if retention < MinRetention {
 		return nil, fmt.Errorf("retention %s is below the minimum of one year", retention)
 	}
-	months, err := st.OldAuditPartitions(ctx, now.Add(-retention))
+	months, err := store.OldAuditPartitions(ctx, db, now.Add(-retention))
 	if err != nil {
 		return nil, err
 	}
 	var dropped []time.Time
 	for _, m := range months {
-		end := m.AddDate(0, 1, 0)
-		unchained, err := st.CountUnchainedSettled(ctx, end)
-		if err != nil {
-			return dropped, err
-		}
-		if unchained > 0 {
-			return dropped, fmt.Errorf("month %s still has %d records not chained: not dropped", m.Format("2006-01"), unchained)
-		}
-		seq, hash, err := st.MaxSeqBefore(ctx, end)
-		if err != nil {
-			return dropped, err
-		}
-		if seq > 0 {
-			if err := store.AppendCheckpoint(ctx, st.Pool, signer.Checkpoint(seq, hash, now, "retention")); err != nil {
-				return dropped, err
-			}
-		}
-		if err := st.DropAuditPartition(ctx, m); err != nil {
-			return dropped, err
+		if _, err := store.DropAuditMonth(ctx, db, m); err != nil {
+			return dropped, fmt.Errorf("month %s: %w", m.Format("2006-01"), err)
 		}
 		dropped = append(dropped, m)
 	}

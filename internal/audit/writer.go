@@ -3,10 +3,14 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/grpc/codes"
 
 	"github.com/sinergi-id/sinergi/internal/store"
 )
@@ -16,6 +20,7 @@ import (
 // call waits for the commit of its own batch. The queue is bounded; when it
 // is full a call waits for room. A record is never dropped.
 type Writer struct {
+	sealer   *Sealer
 	queue    chan *pending
 	maxBatch int
 	wg       sync.WaitGroup
@@ -60,13 +65,14 @@ const (
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("audit writer closed")
 
-// NewWriter starts flushers committing batches of at most maxBatch records.
-func NewWriter(st *store.Store, flushers, maxBatch, queue int) *Writer {
-	return newWriter(st.AppendAuditBatch, flushers, maxBatch, queue)
+// NewWriter starts flushers committing batches of at most maxBatch records,
+// each sealed by sealer.
+func NewWriter(st *store.Store, sealer *Sealer, flushers, maxBatch, queue int) *Writer {
+	return newWriter(st.AppendAuditBatch, sealer, flushers, maxBatch, queue)
 }
 
-func newWriter(write func(context.Context, []*store.AuditRecord) error, flushers, maxBatch, queue int) *Writer {
-	w := &Writer{queue: make(chan *pending, queue), maxBatch: maxBatch, Timeout: 5 * time.Second,
+func newWriter(write func(context.Context, []*store.AuditRecord) error, sealer *Sealer, flushers, maxBatch, queue int) *Writer {
+	w := &Writer{sealer: sealer, queue: make(chan *pending, queue), maxBatch: maxBatch, Timeout: 5 * time.Second,
 		write: write, written: make(chan struct{}, 1)}
 	for range flushers {
 		w.wg.Add(1)
@@ -75,8 +81,16 @@ func newWriter(write func(context.Context, []*store.AuditRecord) error, flushers
 	return w
 }
 
-// Append makes rec durable, returning once its batch has committed.
+// Sealer is the writer's sealer.
+func (w *Writer) Sealer() *Sealer { return w.sealer }
+
+// Append seals rec and makes it durable, returning once its batch has
+// committed. If the database refuses rec itself, only this call fails,
+// and a record of that failure is written in its place.
 func (w *Writer) Append(ctx context.Context, rec *store.AuditRecord) error {
+	if err := w.sealer.Seal(ctx, rec); err != nil {
+		return &Error{Err: err}
+	}
 	p := &pending{rec: rec, done: make(chan error, 1)}
 	w.closeMu.RLock()
 	if w.closed {
@@ -122,6 +136,12 @@ func (w *Writer) flush() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), w.Timeout)
 		err := w.write(ctx, recs)
+		if err != nil && store.IsDataError(err) {
+			// The database refused something the batch carried: find it,
+			// so that only its own call fails.
+			w.isolate(ctx, batch, err)
+			batch, err = batch[:0], nil
+		}
 		cancel()
 		w.inflight.Add(-1)
 		select {
@@ -135,6 +155,54 @@ func (w *Writer) flush() {
 			p.done <- err
 		}
 	}
+}
+
+// isolate takes a batch the database refused for what it carried (err)
+// apart, writing its halves and their halves until each record refused
+// stands alone; those calls fail, each with a record of the failure
+// written in its place (naming the call and why, carrying nothing the
+// call sent). Every other call succeeds.
+func (w *Writer) isolate(ctx context.Context, batch []*pending, err error) {
+	if len(batch) == 1 {
+		batch[0].done <- &Error{Err: err}
+		w.substitute(ctx, batch[0].rec, err)
+		return
+	}
+	for _, half := range [][]*pending{batch[:len(batch)/2], batch[len(batch)/2:]} {
+		recs := make([]*store.AuditRecord, len(half))
+		for i, p := range half {
+			recs[i] = p.rec
+		}
+		switch herr := w.write(ctx, recs); {
+		case herr == nil:
+			for _, p := range half {
+				p.done <- nil
+			}
+		case store.IsDataError(herr):
+			w.isolate(ctx, half, herr)
+		default:
+			for _, p := range half {
+				p.done <- &Error{Err: herr}
+			}
+		}
+	}
+}
+
+// substitute records that rec was refused: who called what, and the
+// database's reason, in place of the record itself.
+func (w *Writer) substitute(ctx context.Context, rec *store.AuditRecord, refused error) {
+	code := "database error"
+	var pe *pgconn.PgError
+	if errors.As(refused, &pe) {
+		code = pe.Code + " " + pe.Message
+	}
+	sub := &store.AuditRecord{At: time.Now().Truncate(time.Microsecond), RequestID: rec.RequestID, CallerCode: rec.CallerCode,
+		CertificateSerial: rec.CertificateSerial, Method: rec.Method, Decision: Refused, StatusCode: codes.Unavailable.String(),
+		Reason: fmt.Sprintf("audit record refused by the database (%s): the call failed and its record is this one", code)}
+	if err := w.sealer.Seal(ctx, sub); err != nil {
+		return
+	}
+	_ = w.write(ctx, []*store.AuditRecord{sub})
 }
 
 // gather adds queued records to batch until it is full or the queue is

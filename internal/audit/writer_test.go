@@ -2,8 +2,12 @@ package audit_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +21,45 @@ var db *pgtest.DB
 
 func TestMain(m *testing.M) { pgtest.Main(m, &db) }
 
+// testKeys are audit keys made for a test.
+func testKeys(t testing.TB) *audit.Keys {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := audit.NewKeys(priv, "test.sinergi/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// counterSealer seals with ids from a counter, for writers without a store.
+func counterSealer(t testing.TB) *audit.Sealer {
+	var mu sync.Mutex
+	next := int64(1)
+	return audit.NewSealerWith(testKeys(t), func(context.Context) (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		first := next
+		next += store.AuditIDBlock
+		return first, nil
+	})
+}
+
+// appStore opens a fresh database as the server's role.
+func appStore(t *testing.T) *store.Store {
+	t.Helper()
+	d := pgtest.Fresh(t)
+	st, err := store.Open(context.Background(), d.App, store.Options{MaxConns: 8, IntegratorURL: d.Integrator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
 func record(i int) *store.AuditRecord {
 	return &store.AuditRecord{At: time.Now().Truncate(time.Microsecond), RequestID: fmt.Sprint("writer-test-", i),
 		CallerCode: "polres-metro", Method: "/test/Writer", Decision: "ALLOWED", StatusCode: "OK",
@@ -28,12 +71,8 @@ func record(i int) *store.AuditRecord {
 // there exactly once.
 func TestWriterCommitsEveryRecord(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, pgtest.Fresh(t).URL, store.Options{MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	w := audit.NewWriter(st, audit.Flushers, 512, 4096)
+	st := appStore(t)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -85,7 +124,7 @@ func (h *heldWrites) write(ctx context.Context, recs []*store.AuditRecord) error
 func TestWriterOverlapsOnlyLargeBatches(t *testing.T) {
 	ctx := context.Background()
 	h := &heldWrites{started: make(chan int, 16), release: make(chan struct{})}
-	w := audit.NewWriterWith(h.write, 2, 512, 4096)
+	w := audit.NewWriterWith(h.write, counterSealer(t), 2, 512, 4096)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1+audit.OverlapBatch)
 	appendN := func(from, n int) {
@@ -141,7 +180,7 @@ func TestWriterOverlapsOnlyLargeBatches(t *testing.T) {
 func TestWriterSmallBatchGoesWhenWriteEnds(t *testing.T) {
 	ctx := context.Background()
 	h := &heldWrites{started: make(chan int, 16), release: make(chan struct{})}
-	w := audit.NewWriterWith(h.write, 2, 512, 4096)
+	w := audit.NewWriterWith(h.write, counterSealer(t), 2, 512, 4096)
 	defer w.Close()
 	done := make(chan error, 4)
 	go func() { done <- w.Append(ctx, record(0)) }()
@@ -170,11 +209,94 @@ func TestWriterSmallBatchGoesWhenWriteEnds(t *testing.T) {
 // is told, as an *audit.Error.
 func TestWriterFailsClosed(t *testing.T) {
 	boom := errors.New("disk full")
-	w := audit.NewWriterWith(func(context.Context, []*store.AuditRecord) error { return boom }, 2, 512, 4096)
+	w := audit.NewWriterWith(func(context.Context, []*store.AuditRecord) error { return boom }, counterSealer(t), 2, 512, 4096)
 	defer w.Close()
 	err := w.Append(context.Background(), record(0))
 	var ae *audit.Error
 	if !errors.As(err, &ae) || !errors.Is(err, boom) {
 		t.Fatalf("Append = %v, want an *audit.Error wrapping %v", err, boom)
+	}
+}
+
+// TestWriterIsolatesARefusedRecord: when the database refuses one record
+// of a batch, only that call fails; every other call in the batch is
+// written, and the refused call is recorded by a record of its failure.
+func TestWriterIsolatesARefusedRecord(t *testing.T) {
+	ctx := context.Background()
+	st := appStore(t)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	// Hold the flushers so that every record lands in one batch.
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := record(i)
+			if i == 17 {
+				// A time the database refuses (not now): as a record
+				// carrying bytes the table cannot hold would be.
+				r.At = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+			}
+			errs[i] = w.Append(ctx, r)
+		}()
+	}
+	wg.Wait()
+	w.Close()
+	for i, err := range errs {
+		var ae *audit.Error
+		switch {
+		case i == 17 && !errors.As(err, &ae):
+			t.Errorf("the refused record's call: %v, want an *audit.Error", err)
+		case i != 17 && err != nil:
+			t.Errorf("call %d failed with the refused one: %v", i, err)
+		}
+	}
+	var good, subs int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status_code = 'OK'),
+			count(*) FILTER (WHERE request_id = 'writer-test-17' AND decision = 'REFUSED' AND reason LIKE 'audit record refused by the database%')
+		FROM audit_records WHERE method = '/test/Writer'`).Scan(&good, &subs); err != nil {
+		t.Fatal(err)
+	}
+	if good != n-1 || subs != 1 {
+		t.Fatalf("%d records written and %d records of the refusal; want %d and 1", good, subs, n-1)
+	}
+}
+
+// TestWriterBoundsHostileFields: a record carrying what no text column
+// holds (NUL bytes, invalid UTF-8) or far too much is written, escaped and
+// cut to a few KB with the SHA-256 of what was sent, beside ordinary ones.
+func TestWriterBoundsHostileFields(t *testing.T) {
+	ctx := context.Background()
+	st := appStore(t)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	huge := strings.Repeat("A", 10<<20)
+	hostile := record(1)
+	hostile.OperatorID, hostile.CaseReference, hostile.Reason = "8505\x001234", huge, "bad \xff\xfe utf-8 \x00"
+	hostile.Subjects = make([]string, 100000)
+	for i := range hostile.Subjects {
+		hostile.Subjects[i] = "custody/x"
+	}
+	if err := w.Append(ctx, hostile); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(ctx, record(2)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var op, cr, reason string
+	var subjects, size int
+	if err := st.Pool.QueryRow(ctx, `SELECT operator_id, case_reference, reason, cardinality(subjects), pg_column_size(r.*)
+		FROM audit_records r WHERE request_id = 'writer-test-1'`).Scan(&op, &cr, &reason, &subjects, &size); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(huge))
+	if !strings.Contains(op, `\x00`) || !strings.Contains(cr, hex.EncodeToString(sum[:])) || len(cr) > 256 ||
+		!strings.Contains(reason, `\xff`) || !strings.Contains(reason, "more subjects not kept") {
+		t.Errorf("kept operator %q, case reference %q, reason %q", op, cr, reason)
+	}
+	if subjects > 2000 || size > 200<<10 {
+		t.Errorf("the record keeps %d subjects in %d bytes", subjects, size)
 	}
 }

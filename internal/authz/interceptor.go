@@ -21,6 +21,10 @@ import (
 type Authorizer struct {
 	// Now is the clock agreements are judged by.
 	Now func() time.Time
+	// Served reports whether the server serves a method; a method it does
+	// not is UNIMPLEMENTED (one it serves without a policy entry is a bug,
+	// refused).
+	Served func(method string) bool
 }
 
 type accessCarrier interface {
@@ -31,6 +35,10 @@ type accessCarrier interface {
 func (a *Authorizer) admit(ctx context.Context, method string) (Rule, error) {
 	e := audit.FromContext(ctx)
 	rule, ok := Lookup(method)
+	if !ok && a.Served != nil && !a.Served(method) {
+		e.Refuse("unknown method")
+		return rule, status.Error(codes.Unimplemented, "unknown method "+method)
+	}
 	if !ok {
 		e.Refuse("method has no policy entry")
 		return rule, status.Error(codes.PermissionDenied, "permission denied: "+method+" is not in the policy table")

@@ -55,7 +55,14 @@ var directoryPolicy = map[string]Rule{
 
 	sinergiv1.AuditService_ListAuditRecords_FullMethodName:  {Kinds: oversight, PersonalData: true},
 	sinergiv1.AuditService_ListSubjectAccess_FullMethodName: {Kinds: oversight, PersonalData: true},
-	sinergiv1.AuditService_GetCheckpoint_FullMethodName:     {Kinds: oversight},
+	// The log's checkpoints and consistency proofs carry no personal data:
+	// every institution may check that the log only grows. An inclusion
+	// proof carries its record: oversight's, or the caller's own call's.
+	// Cosignatures are the registered witnesses' (checked by the handler).
+	sinergiv1.AuditService_GetCheckpoint_FullMethodName:       {},
+	sinergiv1.AuditService_GetConsistencyProof_FullMethodName: {},
+	sinergiv1.AuditService_GetInclusionProof_FullMethodName:   {PersonalData: true},
+	sinergiv1.AuditService_AddCosignature_FullMethodName:      {Write: true},
 
 	"/grpc.health.v1.Health/Check": {Public: true},
 	"/grpc.health.v1.Health/Watch": {Public: true},

@@ -27,6 +27,9 @@ var analyst = &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv
 // A facility officer filing reports.
 var officer = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION}
 
+// getCustodyHandled is the server's count of GetCustodyRecord calls.
+const getCustodyHandled = `grpc_server_handled_total{grpc_code="OK",grpc_method="GetCustodyRecord",grpc_service="sinergi.v1.CustodyService",grpc_type="unary"}`
+
 // sample is what the read benchmarks ask for.
 type sample struct {
 	ids, niks, names []string
@@ -73,9 +76,41 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 				return err
 			}
 			for _, conc := range []int{1, 16, 64} {
+				var before map[string]float64
+				var lsn0 int64
+				if conc == 64 {
+					var err error
+					if before, err = e.scrape(ctx); err != nil {
+						return err
+					}
+					if lsn0, err = e.walLSN(ctx); err != nil {
+						return err
+					}
+				}
 				l := Run(ctx, conc, cfg.Duration, get)
 				if l.FirstErr != nil {
 					return l.FirstErr
+				}
+				if conc == 64 {
+					lsn1, err := e.walLSN(ctx)
+					if err != nil {
+						return err
+					}
+					// The records of the step's last calls reach the log
+					// within the next passes of the integrator.
+					if err := settle(ctx, e); err != nil {
+						return err
+					}
+					after, err := e.scrape(ctx)
+					if err != nil {
+						return err
+					}
+					lag, n := histogramQuantile(before, after, "sinergi_audit_integration_lag_seconds", 0.99)
+					r.Add(Figure{Key: "audit_integration_lag_c64_p99_ms", What: fmt.Sprintf("audit record written to signed checkpoint, during GetCustodyRecord c64 (%.0f records)", n),
+						Value: lag * 1000, Op: "<=", Target: 1000, Unit: "ms"})
+					calls := after[getCustodyHandled] - before[getCustodyHandled]
+					r.Add(Figure{Key: "audit_wal_bytes_per_call", What: "WAL written per GetCustodyRecord call at c64 (its audit record, queue entry and leaf)",
+						Value: float64(lsn1-lsn0) / max(calls, 1), Unit: "B"})
 				}
 				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_rps", conc), Value: l.Rate(), Unit: "/s"})
 				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_p50_ms", conc), Value: l.Percentile(50), Unit: "ms"})
@@ -86,7 +121,7 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_p99_ms", conc), Value: l.Percentile(99), Op: op, Target: 20, Unit: "ms"})
 				if conc == 64 {
 					floor := Run(ctx, 64, cfg.Duration, func(ctx context.Context, w int, i int64) error {
-						return bareGet(ctx, e.Store, s.ids[int(i)%len(s.ids)], i)
+						return bareGet(ctx, e, s.ids[int(i)%len(s.ids)], i)
 					})
 					if floor.FirstErr != nil {
 						return floor.FirstErr
@@ -198,7 +233,8 @@ func takeSample(ctx context.Context, st *store.Store) (sample, error) {
 
 // bareGet is the floor of GetCustodyRecord: the same row read by a bare
 // pgx client, and one audit row inserted and committed for it.
-func bareGet(ctx context.Context, st *store.Store, id string, i int64) error {
+func bareGet(ctx context.Context, e *Env, id string, i int64) error {
+	st := e.Store
 	rows, err := st.Pool.Query(ctx, `SELECT * FROM custody_records WHERE id = $1`, id)
 	if err != nil {
 		return err
@@ -220,6 +256,10 @@ func bareGet(ctx context.Context, st *store.Store, id string, i int64) error {
 	rec := benchRecord(i)
 	rec.Method = sinergiv1.CustodyService_GetCustodyRecord_FullMethodName
 	rec.Subjects = []string{"custody/" + id}
+	if err := e.Sealer.Seal(ctx, rec); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
 	if err := store.AppendAuditTx(ctx, tx, rec); err != nil {
 		_ = tx.Rollback(ctx)
 		return err

@@ -33,11 +33,20 @@ type Env struct {
 	StateDir  string
 	ServerURL string
 	DBName    string
-	URL       string
-	PKIDir    string
-	AuditKey  string
-	Store     *store.Store // connected as the owner, for floors and checks
-	Addr      string
+	// URL reaches the database as the server's administrator; Roles as
+	// each of Sinergi's roles.
+	URL      string
+	Roles    store.Roles
+	PKIDir   string
+	AuditKey string
+	Store    *store.Store // connected as the administrator, for floors and checks
+	// App is connected as the server's role, to write audit records through
+	// the group commit as the server does, sealed by Sealer with the
+	// server's keys (the floors write theirs through Store).
+	App    *store.Store
+	Keys   *audit.Keys
+	Sealer *audit.Sealer
+	Addr   string
 	// MetricsAddr serves /metrics and /debug/pprof of the server.
 	MetricsAddr string
 	cmd         *exec.Cmd
@@ -63,27 +72,37 @@ func Setup(ctx context.Context, stateDir string) (*Env, error) {
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS sinergi_bench WITH (FORCE)"); err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE sinergi_bench"); err != nil {
+	d, err := devenv.SetUp(ctx, server, e.DBName)
+	if err != nil {
 		return nil, err
 	}
-	if e.URL, err = devdb.WithDatabase(server, e.DBName); err != nil {
+	e.URL, e.Roles = d.Admin, d.Roles
+	if err := store.Migrate(ctx, e.Roles.Owner); err != nil {
 		return nil, err
 	}
-	if err := store.Migrate(ctx, e.URL); err != nil {
+	if err := devenv.SeedDemo(ctx, e.Roles.App); err != nil {
 		return nil, err
 	}
-	if err := devenv.SeedDemo(ctx, e.URL); err != nil {
-		return nil, err
-	}
-	if err := devenv.DevPKI(ctx, e.URL, e.PKIDir, pki.DefaultTrustDomain); err != nil {
+	if err := devenv.DevPKI(ctx, e.Roles.App, e.PKIDir, pki.DefaultTrustDomain); err != nil {
 		return nil, err
 	}
 	if err := audit.WriteNewKey(e.AuditKey); err != nil {
 		return nil, err
 	}
+	key, err := audit.LoadKey(e.AuditKey)
+	if err != nil {
+		return nil, err
+	}
+	if e.Keys, err = audit.NewKeys(key, audit.DefaultOrigin(pki.DefaultTrustDomain)); err != nil {
+		return nil, err
+	}
 	if e.Store, err = store.Open(ctx, e.URL, store.Options{MaxConns: 66}); err != nil {
 		return nil, err
 	}
+	if e.App, err = store.Open(ctx, e.Roles.App, store.Options{MaxConns: 2}); err != nil {
+		return nil, err
+	}
+	e.Sealer = audit.NewSealer(e.Keys, e.App)
 	return e, nil
 }
 
@@ -100,12 +119,12 @@ func (e *Env) StartServer(ctx context.Context, binary string) error {
 	}
 	e.MetricsAddr = l.Addr().String()
 	l.Close()
-	e.log, err = os.Create(filepath.Join(e.StateDir, "bench-server.log"))
+	e.log, err = os.Create(filepath.Join(e.StateDir, strings.ReplaceAll(e.DBName, "sinergi_", "")+"-server.log"))
 	if err != nil {
 		return err
 	}
 	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", e.MetricsAddr, "--pprof",
-		"--database-url", e.URL, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
+		"--database-url", e.Roles.App, "--integrator-database-url", e.Roles.Integrator, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
 		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", serverConns())
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {
@@ -189,21 +208,12 @@ func (e *Env) PeakRSSMB() float64 {
 
 // Close stops the server and drops the database.
 func (e *Env) Close(ctx context.Context) {
-	if e.cmd != nil && e.cmd.Process != nil {
-		_ = e.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = e.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = e.cmd.Process.Kill()
-		}
-	}
-	if e.log != nil {
-		e.log.Close()
-	}
+	e.stopServer()
 	if e.Store != nil {
 		e.Store.Close()
+	}
+	if e.App != nil {
+		e.App.Close()
 	}
 	if conn, err := pgx.Connect(ctx, e.ServerURL); err == nil {
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS sinergi_bench WITH (FORCE)")

@@ -20,7 +20,7 @@ func TestLoad(t *testing.T) {
 	if err := devenv.SeedDemo(ctx, db.URL); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, db.URL, store.Options{MaxConns: 2, AssumeAppRole: true})
+	st, err := store.Open(ctx, db.App, store.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,11 +63,29 @@ func WithDatabase(serverURL, name string) (string, error) {
 	return serverURL + " dbname=" + name, nil
 }
 
+// WithUser returns connString logging in as user, with no password (the
+// roles of a development server are reached with trust).
+func WithUser(connString, user string) (string, error) {
+	if strings.Contains(connString, "://") {
+		u, err := url.Parse(connString)
+		if err != nil {
+			return "", fmt.Errorf("parse database url: %w", err)
+		}
+		u.User = url.User(user)
+		q := u.Query()
+		q.Del("password")
+		q.Del("user")
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	return connString + " user=" + user + " password=''", nil
+}
+
 // EnsureDatabase creates database name on the server unless it exists.
 func EnsureDatabase(ctx context.Context, serverURL, name string) error {
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", redact(serverURL), err)
+		return fmt.Errorf("connect to %s: %w", Redact(serverURL), err)
 	}
 	defer conn.Close(ctx)
 	var exists bool
@@ -118,7 +136,8 @@ func ping(ctx context.Context, u string) error {
 	return conn.Ping(ctx)
 }
 
-func redact(u string) string {
+// Redact hides a connection string's password.
+func Redact(u string) string {
 	if p, err := url.Parse(u); err == nil && p.User != nil {
 		if _, has := p.User.Password(); has {
 			p.User = url.UserPassword(p.User.Username(), "xxxxx")

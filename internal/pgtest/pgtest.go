@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sinergi-id/sinergi/internal/devdb"
+	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/store"
 )
 
@@ -26,9 +27,13 @@ const templateLock = 0x5347_5445_5354 // "SGTEST"
 
 // DB is one test package's database.
 type DB struct {
+	// URL reaches it as the server's administrator (a superuser): for
+	// setting up, and for tests that tamper behind the server's back.
 	URL       string
 	ServerURL string
 	Name      string
+	// Roles reach it as the owner, the server and the audit integrator.
+	store.Roles
 }
 
 // StateDir is the repository's .sinergi directory (for the throwaway cluster).
@@ -74,6 +79,9 @@ func New(ctx context.Context, suffix string) (*DB, error) {
 	}
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(templateLock)) //nolint:errcheck
 
+	if err := store.SetupRoles(ctx, server); err != nil {
+		return nil, err
+	}
 	tmpl := "sinergi_tmpl_" + store.MigrationsDigest()
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tmpl).Scan(&exists); err != nil {
@@ -88,27 +96,36 @@ func New(ctx context.Context, suffix string) (*DB, error) {
 	if suffix != "" {
 		name += "_" + suffix
 	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", pgx.Identifier{name}.Sanitize(), pgx.Identifier{tmpl}.Sanitize())); err != nil {
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s", pgx.Identifier{name}.Sanitize(),
+		pgx.Identifier{tmpl}.Sanitize(), pgx.Identifier{store.OwnerRole}.Sanitize())); err != nil {
 		return nil, fmt.Errorf("clone template: %w", err)
 	}
 	url, err := devdb.WithDatabase(server, name)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{URL: url, ServerURL: server, Name: name}, nil
+	roles, err := devenv.RolesOf(url)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{URL: url, ServerURL: server, Name: name, Roles: roles.Roles}, nil
 }
 
 func buildTemplate(ctx context.Context, conn *pgx.Conn, server, tmpl string) error {
 	building := tmpl + "_building"
 	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{building}.Sanitize())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{building}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{building}.Sanitize()+" OWNER "+pgx.Identifier{store.OwnerRole}.Sanitize()); err != nil {
 		return fmt.Errorf("create template: %w", err)
 	}
 	url, err := devdb.WithDatabase(server, building)
 	if err != nil {
 		return err
 	}
-	if err := store.Migrate(ctx, url); err != nil {
+	owner, err := devdb.WithUser(url, store.OwnerRole)
+	if err != nil {
+		return err
+	}
+	if err := store.Migrate(ctx, owner); err != nil {
 		return err
 	}
 	// Renaming makes the template appear whole or not at all.

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -29,7 +27,9 @@ const EscalationMethod = "sinergi:report-escalation"
 // acknowledgement and escalation times), so it resumes after a restart
 // where it stopped, and it judges deadlines by the injected clock Now.
 type Escalator struct {
-	Store     *store.Store
+	Store *store.Store
+	// Audit seals the records of escalations.
+	Audit     *audit.Sealer
 	Directory *directory.Cache
 	// Now is the clock deadlines are judged by (tests inject one).
 	Now func() time.Time
@@ -73,25 +73,14 @@ func (e *Escalator) Run(ctx context.Context) {
 }
 
 func (e *Escalator) lead(ctx context.Context) error {
-	cfg := e.Store.Pool.Config()
-	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	// The same role as the pool's connections (SET ROLE sinergi_app).
-	if cfg.AfterConnect != nil {
-		if err := cfg.AfterConnect(ctx, conn); err != nil {
-			return err
-		}
-	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(EscalatorLock)).Scan(&got); err != nil {
-		return err
-	}
-	if !got {
+	err := e.Store.Lead(ctx, EscalatorLock, false, e.escalate)
+	if errors.Is(err, store.ErrNotLeader) {
 		return nil // another process escalates; try again later
 	}
+	return err
+}
+
+func (e *Escalator) escalate(ctx context.Context, conn store.DB) error {
 	e.Log.Info("report escalator leading")
 	for {
 		n, err := e.pass(ctx, conn)
@@ -139,7 +128,7 @@ func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {
 	dir := e.Directory.Snapshot()
 	n := 0
 	for _, o := range due {
-		entry := audit.NewEntry(EscalationMethod, "", now)
+		entry := e.Audit.NewEntry(EscalationMethod, "")
 		entry.Allow("acknowledgement deadline passed")
 		changed, err := e.Store.UpdateReport(ctx, db, entry, store.ReportReach{All: true}, o.ReportID,
 			func(st *store.ReportState) (*store.ReportChange, error) {

@@ -393,7 +393,7 @@ func TestRefusedCertificates(t *testing.T) {
 		})
 	}
 	// The certificate-level refusals that reached the server are audited.
-	env.WaitChained(t)
+	env.WaitIntegrated(t)
 	var refused int
 	if err := env.Owner.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_records WHERE decision = 'REFUSED' AND status_code = 'Unauthenticated'`).Scan(&refused); err != nil {
 		t.Fatal(err)

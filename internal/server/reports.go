@@ -14,6 +14,6 @@ const reportChannel = store.ReportChannel
 // process runs one, and the one holding the advisory lock escalates for all.
 func registerReports(s *Server) {
 	sinergiv1.RegisterReportServiceServer(s.GRPC, &api.Reports{Deps: s.Deps})
-	esc := &reports.Escalator{Store: s.Store, Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	esc := &reports.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
 	s.AddWorker(esc.Run)
 }

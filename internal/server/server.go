@@ -14,20 +14,22 @@
 //     reply leaves; outside authentication so that refused
 //     and unauthenticated calls are recorded too (openfga puts
 //     audit last; we need it to see every refusal)
-//  6. authentication  the institution from the mTLS certificate's SPIFFE ID
-//  7. authorization   policy table, request validation, AccessContext, reach
-//  8. recovery        again, inside audit, so a handler panic is recorded as INTERNAL
+//  6. undecodable     a request message that did not decode is refused,
+//     INVALID_ARGUMENT, and so recorded (codec.go)
+//  7. authentication  the institution from the mTLS certificate's SPIFFE ID
+//  8. authorization   policy table, request validation, AccessContext, reach
+//  9. recovery        again, inside audit, so a handler panic is recorded as INTERNAL
 package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,23 +69,31 @@ type Config struct {
 	Addr string
 	// MetricsAddr serves /metrics; empty disables it.
 	MetricsAddr string
-	DatabaseURL string
-	TLS         pki.Files
-	TrustDomain string
-	// AuditKeyPath is the Ed25519 key that signs audit checkpoints.
+	// DatabaseURL logs in as the server's role (sinergi_app);
+	// IntegratorDatabaseURL as the audit integrator's (sinergi_integrator).
+	// Without the latter the process serves but does not integrate the
+	// audit log: another process on the same database must.
+	DatabaseURL           string
+	IntegratorDatabaseURL string
+	TLS                   pki.Files
+	TrustDomain           string
+	// AuditKeyPath is the Ed25519 key that signs audit checkpoints (and
+	// from which the records' MAC key is derived).
 	AuditKeyPath string
+	// AuditOrigin names the audit log in its checkpoints; default
+	// "<trust domain>/audit".
+	AuditOrigin string
 	// Retention is how long audit records are kept (at least a year).
 	Retention time.Duration
 	// ShutdownGrace is how long in-flight calls get on SIGTERM.
 	ShutdownGrace time.Duration
-	// DirectAppRole: the login role is already the application role; do not SET ROLE.
-	DirectAppRole bool
 	MaxConns      int32
 	Log           *slog.Logger
 	// Now is the clock of agreements and deadlines (tests inject one).
 	Now func() time.Time
-	// CheckpointEvery is the interval between signed audit checkpoints.
-	CheckpointEvery time.Duration
+	// AuditInterval is how often the audit integrator appends what has
+	// been written to the log and signs a checkpoint (default 100 ms).
+	AuditInterval time.Duration
 	// Pprof serves /debug/pprof on the metrics listener (for profiling; off by default).
 	Pprof bool
 	// AuditTimeout bounds the write of one batch of audit records; a call
@@ -93,14 +103,16 @@ type Config struct {
 
 // Server is one running process.
 type Server struct {
-	cfg       Config
-	Store     *store.Store
-	Directory *directory.Cache
-	GRPC      *grpc.Server
-	Health    *health.Server
-	Sequencer *audit.Sequencer
-	Writer    *audit.Writer
-	Deps      *api.Deps
+	cfg        Config
+	Store      *store.Store
+	Directory  *directory.Cache
+	GRPC       *grpc.Server
+	Health     *health.Server
+	Integrator *audit.Integrator
+	Writer     *audit.Writer
+	// AuditLog serves checkpoints and proofs.
+	AuditLog *audit.Log
+	Deps     *api.Deps
 	// Hub wakes stream handlers when rows they deliver are committed by any process.
 	Hub       *fanout.Hub
 	lis       net.Listener
@@ -139,20 +151,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 15 * time.Second
 	}
-	if cfg.CheckpointEvery == 0 {
-		cfg.CheckpointEvery = time.Minute
+	if cfg.AuditOrigin == "" {
+		cfg.AuditOrigin = audit.DefaultOrigin(cfg.TrustDomain)
 	}
 	key, err := audit.LoadKey(cfg.AuditKeyPath)
 	if err != nil {
 		return nil, err
 	}
-	signer := audit.NewSigner(key)
+	keys, err := audit.NewKeys(key, cfg.AuditOrigin)
+	if err != nil {
+		return nil, fmt.Errorf("audit log keys: %w", err)
+	}
 	tlsCfg, err := pki.ServerTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.MaxConns, AssumeAppRole: !cfg.DirectAppRole})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.MaxConns, IntegratorURL: cfg.IntegratorDatabaseURL})
 	if err != nil {
+		return nil, err
+	}
+	if err := st.CheckLeastPrivilege(ctx); err != nil {
+		st.Close()
 		return nil, err
 	}
 	dir, err := directory.NewCache(ctx, st)
@@ -160,36 +179,50 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("load directory (did you run `sinergi migrate`?): %w", err)
 	}
-	// Partitions for this month and the next must exist before the first
-	// call is audited; the leader's daily upkeep keeps them coming.
-	if err := st.EnsureAuditPartitions(ctx, cfg.Now().AddDate(0, -1, 0), 15); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("audit partitions: %w", err)
-	}
 	s := &Server{cfg: cfg, Store: st, Directory: dir}
+	// Partitions for this month and the next must exist before the first
+	// call is audited; the integrator's daily upkeep keeps them coming.
+	if cfg.IntegratorDatabaseURL != "" {
+		if err := st.Lead(ctx, 0, true, func(ctx context.Context, db store.DB) error {
+			return store.EnsureAuditPartitions(ctx, db, time.Now().AddDate(0, -1, 0), 15)
+		}); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("audit partitions: %w", err)
+		}
+	}
 	s.Hub = fanout.New(st.Pool.Config().ConnConfig, cfg.Log, fanoutChannels...)
-	s.Writer = audit.NewWriter(st, audit.Flushers, 512, 4096)
+	sealer := audit.NewSealer(keys, st)
+	s.Writer = audit.NewWriter(st, sealer, audit.Flushers, 512, 4096)
 	if cfg.AuditTimeout > 0 {
 		s.Writer.Timeout = cfg.AuditTimeout
 	}
-	s.Sequencer = audit.NewSequencer(st, signer, cfg.Log)
-	s.Sequencer.CheckpointEvery = cfg.CheckpointEvery
-	s.Sequencer.Maintenance = s.maintain
-
-	tokenKey := sha256.Sum256(append([]byte("sinergi page tokens/"), key.Seed()...))
-	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(tokenKey[:]), Now: cfg.Now, Log: cfg.Log, Hub: s.Hub}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
+	auditMetrics := audit.NewMetrics(reg)
 
-	// The sequencer is not woken per commit: the chain is not on the reply
+	// The integrator is not woken per commit: the log is not on the reply
 	// path, and waking it thousands of times a second costs the calls CPU.
 	// It passes every Interval and catches up in batches.
-	recorder := &audit.Recorder{Writer: s.Writer, Now: cfg.Now}
+	if cfg.IntegratorDatabaseURL != "" {
+		s.Integrator = audit.NewIntegrator(st, keys, cfg.Log, auditMetrics)
+		if cfg.AuditInterval > 0 {
+			s.Integrator.Interval = cfg.AuditInterval
+		}
+		s.Integrator.Maintenance = s.maintain
+	} else {
+		cfg.Log.Warn("no integrator database url: this process does not integrate the audit log")
+	}
+	s.AuditLog = audit.NewLog(st, keys)
+
+	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(keys.TokenKey("sinergi page tokens/")), Now: cfg.Now,
+		Log: cfg.Log, Hub: s.Hub, AuditLog: s.AuditLog}
+
+	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log}
 	authenticator := &authn.Authenticator{Directory: dir, TrustDomain: cfg.TrustDomain, Public: authz.IsPublic}
-	authorizer := &authz.Authorizer{Now: cfg.Now}
+	authorizer := &authz.Authorizer{Now: cfg.Now, Served: func(m string) bool { return s.served(m) }}
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		cfg.Log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
@@ -223,6 +256,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.GRPC = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		// A request message that does not decode is the caller's mistake,
+		// answered INVALID_ARGUMENT and recorded (see codec.go); one too
+		// large to receive, RESOURCE_EXHAUSTED, is recorded by the stats
+		// handler; an unknown method, UNIMPLEMENTED, goes through the
+		// interceptors like any call.
+		grpc.ForceServerCodecV2(lenientCodec{}),
+		grpc.StatsHandler(recorder.StatsHandler()),
+		grpc.UnknownServiceHandler(unknownMethod),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(16<<20),
@@ -240,6 +281,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			selector.UnaryServerInterceptor(unaryLog, notHealth),
 			metrics.UnaryServerInterceptor(),
 			recorder.UnaryServerInterceptor(),
+			undecodableUnary,
 			authenticator.UnaryServerInterceptor(),
 			authorizer.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(panicked),
@@ -250,6 +292,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
 			metrics.StreamServerInterceptor(),
 			recorder.StreamServerInterceptor(),
+			undecodableStream,
 			authenticator.StreamServerInterceptor(),
 			authorizer.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(panicked),
@@ -275,6 +318,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
 	return s, nil
+}
+
+// served reports whether the server serves method (full name).
+func (s *Server) served(method string) bool {
+	svc, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	if !ok {
+		return false
+	}
+	info, ok := s.GRPC.GetServiceInfo()[svc]
+	if !ok {
+		return false
+	}
+	for _, m := range info.Methods {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // streamWorkers is how many calls run on reused goroutines at once; more
@@ -325,10 +386,12 @@ func (s *Server) Start() error {
 		defer close(s.bgDone)
 		workers := append([]func(context.Context){
 			func(ctx context.Context) { s.Directory.Follow(ctx, 30*time.Second, s.cfg.Log) },
-			s.Sequencer.Run,
 			s.watchHealth,
 			s.Hub.Run,
 		}, s.workers...)
+		if s.Integrator != nil {
+			workers = append(workers, s.Integrator.Run)
+		}
 		var wg sync.WaitGroup
 		for _, w := range workers {
 			wg.Add(1)
@@ -405,20 +468,15 @@ func (s *Server) watchHealth(ctx context.Context) {
 	}
 }
 
-// maintain runs on the audit sequencer's leader, so in one process at a
-// time: it creates the coming months' audit partitions and drops those past
-// retention.
-func (s *Server) maintain(ctx context.Context) error {
-	now := s.cfg.Now()
-	if err := s.Store.EnsureAuditPartitions(ctx, now.AddDate(0, -1, 0), 15); err != nil {
+// maintain runs on the audit integrator's leader, so in one process at a
+// time and on its connection: it creates the coming months' audit
+// partitions and drops those past retention.
+func (s *Server) maintain(ctx context.Context, db store.DB) error {
+	now := time.Now()
+	if err := store.EnsureAuditPartitions(ctx, db, now.AddDate(0, -1, 0), 15); err != nil {
 		return fmt.Errorf("audit partitions: %w", err)
 	}
-	owner, err := store.Open(ctx, s.cfg.DatabaseURL, store.Options{MaxConns: 1})
-	if err != nil {
-		return err
-	}
-	defer owner.Close()
-	dropped, err := audit.Retain(ctx, owner, s.Sequencer.Signer(), s.cfg.Retention, now)
+	dropped, err := audit.Retain(ctx, db, s.cfg.Retention, now)
 	for _, m := range dropped {
 		s.cfg.Log.Info("audit retention dropped a month", "month", m.Format("2006-01"))
 	}

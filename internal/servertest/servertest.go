@@ -122,10 +122,10 @@ func Start(t testing.TB, db *pgtest.DB, opts Options) *Env {
 	pkiDir, auditKey := Prepare(t, db)
 	e := &Env{DB: db, PKIDir: pkiDir, AuditKey: auditKey, Clock: &Clock{}}
 	e.cfg = server.Config{
-		Addr: "127.0.0.1:0", DatabaseURL: db.URL, TrustDomain: pki.DefaultTrustDomain,
+		Addr: "127.0.0.1:0", DatabaseURL: db.App, IntegratorDatabaseURL: db.Integrator, TrustDomain: pki.DefaultTrustDomain,
 		TLS:          pki.Files{Cert: pki.ServerCertPath(pkiDir), Key: pki.ServerKeyPath(pkiDir), CA: pki.CACertPath(pkiDir)},
 		AuditKeyPath: auditKey, Now: e.Clock.Now, ShutdownGrace: 2 * time.Second, MaxConns: 16,
-		CheckpointEvery: 200 * time.Millisecond,
+		AuditInterval: 20 * time.Millisecond,
 	}
 	if opts.Configure != nil {
 		opts.Configure(&e.cfg)
@@ -225,23 +225,37 @@ func NewClients(conn *grpc.ClientConn) *Clients {
 	}
 }
 
-// WaitChained waits until every audit record written so far is chained.
-func (e *Env) WaitChained(t testing.TB) {
+// WaitIntegrated waits until every audit record written so far is in the
+// audit log.
+func (e *Env) WaitIntegrated(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		// Every record written so far: "before" an hour from now.
-		unchained, err := e.Owner.CountUnchainedSettled(ctx, time.Now().Add(time.Hour))
-		if err != nil {
+		var queued int64
+		if err := e.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_queue`).Scan(&queued); err != nil {
 			t.Fatal(err)
 		}
-		if unchained == 0 {
+		if queued == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d audit records still not chained", unchained)
+			t.Fatalf("%d audit records still not in the log", queued)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Keys are the server's audit keys.
+func (e *Env) Keys(t testing.TB) *audit.Keys {
+	t.Helper()
+	k, err := audit.LoadKey(e.AuditKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.NewKeys(k, audit.DefaultOrigin(pki.DefaultTrustDomain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

@@ -14,7 +14,6 @@ import (
 // AuditRecord is one row of the audit trail.
 type AuditRecord struct {
 	ID                int64
-	TxID              int64
 	At                time.Time
 	RequestID         string
 	CallerCode        string
@@ -29,70 +28,99 @@ type AuditRecord struct {
 	StatusCode        string
 	Subjects          []string
 	LatencyMicros     int64
+	// MAC is the server's HMAC over the record's leaf bytes (internal/audit).
+	MAC []byte
 
-	// From the chain, when sequenced.
-	Seq  int64
-	Hash []byte
+	// LeafIndex is the record's position in the log; -1 while it is not
+	// integrated yet.
+	LeafIndex int64
 }
 
-var auditColumns = []string{"at", "request_id", "caller_code", "certificate_serial", "operator_id", "method",
-	"purpose", "case_reference", "decision", "reason", "agreement_ids", "status_code", "subjects", "latency_us"}
-
-func (r *AuditRecord) values() []any {
-	return []any{r.At, r.RequestID, r.CallerCode, r.CertificateSerial, r.OperatorID, r.Method, r.Purpose,
-		r.CaseReference, r.Decision, r.Reason, nonNil(r.AgreementIDs), r.StatusCode, nonNil(r.Subjects), r.LatencyMicros}
+// DB is what both a pool and a single connection offer. Loops that lead
+// (the audit integrator, the escalator) work on the one connection that
+// holds their advisory lock.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// AppendAuditBatch writes records with one statement in one round trip:
-// the group commit of concurrent requests' audit records. The statement
-// runs in its own implicit transaction, so the batch commits whole or not
-// at all. A round trip is what a busy server waits on longest (each one
-// waits for the backend, then for the caller, to be scheduled), so this
-// is one INSERT over unnest rather than BEGIN, COPY and COMMIT.
-func (s *Store) AppendAuditBatch(ctx context.Context, recs []*AuditRecord) error {
+// appendArgs are sinergi_audit_append's arguments for recs: one array per
+// column. The two list columns travel as one array literal per record,
+// because PostgreSQL arrays cannot be ragged.
+func appendArgs(recs []*AuditRecord) []any {
 	n := len(recs)
+	ids, latency := make([]int64, n), make([]int64, n)
 	at := make([]time.Time, n)
-	latency := make([]int64, n)
-	agreements, subjects := make([]string, n), make([]string, n)
-	text := make([][]string, 10) // the text columns, in auditBatchSQL's order
+	macs := make([][]byte, n)
+	text := make([][]string, 13) // in sinergi_audit_append's order
 	for i := range text {
 		text[i] = make([]string, n)
 	}
 	for i, r := range recs {
-		at[i], latency[i] = r.At, r.LatencyMicros
-		agreements[i], subjects[i] = arrayLiteral(r.AgreementIDs), arrayLiteral(r.Subjects)
+		ids[i], at[i], latency[i], macs[i] = r.ID, r.At, r.LatencyMicros, r.MAC
 		for j, v := range []string{r.RequestID, r.CallerCode, r.CertificateSerial, r.OperatorID, r.Method,
-			r.Purpose, r.CaseReference, r.Decision, r.Reason, r.StatusCode} {
+			r.Purpose, r.CaseReference, r.Decision, r.Reason, r.StatusCode,
+			arrayLiteral(r.AgreementIDs), arrayLiteral(r.Subjects)} {
 			text[j][i] = v
 		}
 	}
-	args := []any{at}
-	for _, t := range text {
+	args := []any{ids, at}
+	for _, t := range text[:12] {
 		args = append(args, t)
 	}
-	args = append(args, agreements, subjects, latency)
-	_, err := s.batch.Exec(ctx, auditBatchSQL, args...)
+	return append(args, latency, macs)
+}
+
+const appendSQL = `SELECT sinergi_audit_append($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+	$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+	$15::bigint[], $16::bytea[])`
+
+// AppendAuditBatch writes records with one statement in one round trip:
+// the group commit of concurrent requests' audit records. The statement
+// runs in its own implicit transaction, so the batch commits whole or not
+// at all. The server may write the trail only through
+// sinergi_audit_append (migration 00008).
+func (s *Store) AppendAuditBatch(ctx context.Context, recs []*AuditRecord) error {
+	_, err := s.batch.Exec(ctx, appendSQL, appendArgs(recs)...)
 	return err
 }
 
-// auditBatchSQL inserts one record per element of its parallel arrays. The
-// two array columns travel as array literals, one per record, because
-// PostgreSQL arrays cannot be ragged.
-const auditBatchSQL = `INSERT INTO audit_records (at, request_id, caller_code, certificate_serial, operator_id, method,
-		purpose, case_reference, decision, reason, status_code, agreement_ids, subjects, latency_us)
-	SELECT at, request_id, caller_code, certificate_serial, operator_id, method,
-		purpose, case_reference, decision, reason, status_code, agreement_ids::text[], subjects::text[], latency_us
-	FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])
-		AS u(at, request_id, caller_code, certificate_serial, operator_id, method,
-			purpose, case_reference, decision, reason, status_code, agreement_ids, subjects, latency_us)`
+// AppendAuditTx writes one record inside a write's own transaction.
+func AppendAuditTx(ctx context.Context, tx pgx.Tx, r *AuditRecord) error {
+	_, err := tx.Exec(ctx, appendSQL, appendArgs([]*AuditRecord{r})...)
+	return err
+}
+
+// ReserveAuditIDs returns the first of AuditIDBlock record ids that are the
+// caller's to give.
+func (s *Store) ReserveAuditIDs(ctx context.Context) (int64, error) {
+	var first int64
+	err := s.Pool.QueryRow(ctx, `SELECT sinergi_audit_reserve_ids()`).Scan(&first)
+	return first, err
+}
+
+// AuditIDBlock is how many ids ReserveAuditIDs hands out at once (the
+// sequence's increment, migration 00008).
+const AuditIDBlock = 4096
+
+// IsDataError reports whether err is the database refusing what a
+// statement carried (a bad value, a broken constraint, a value too big
+// for an index), rather than failing to run it: the statement would fail
+// again as it is, and the same statement without the bad row would not.
+func IsDataError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54": // data exception, integrity constraint, program limit
+		return true
+	}
+	return false
+}
 
 // arrayLiteral is the text form of a text[] value: every element quoted,
 // with backslashes and double quotes escaped.
@@ -116,115 +144,59 @@ func arrayLiteral(vs []string) string {
 	return b.String()
 }
 
-// AppendAuditTx writes one record inside a write's own transaction.
-func AppendAuditTx(ctx context.Context, tx pgx.Tx, r *AuditRecord) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_records (`+strings.Join(auditColumns, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, r.values()...)
-	return err
-}
-
-const auditSelect = `SELECT r.id, r.txid, r.at, r.request_id, r.caller_code, r.certificate_serial, r.operator_id, r.method,
-	r.purpose, r.case_reference, r.decision, r.reason, r.agreement_ids, r.status_code, r.subjects, r.latency_us`
+const auditColumns = `r.id, r.at, r.request_id, r.caller_code, r.certificate_serial, r.operator_id, r.method,
+	r.purpose, r.case_reference, r.decision, r.reason, r.agreement_ids, r.status_code, r.subjects, r.latency_us,
+	coalesce(r.mac, ''::bytea)`
 
 func scanAudit(row pgx.Row, extra ...any) (*AuditRecord, error) {
-	var r AuditRecord
-	dest := append([]any{&r.ID, &r.TxID, &r.At, &r.RequestID, &r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method,
-		&r.Purpose, &r.CaseReference, &r.Decision, &r.Reason, &r.AgreementIDs, &r.StatusCode, &r.Subjects, &r.LatencyMicros}, extra...)
+	r := AuditRecord{LeafIndex: -1}
+	dest := append([]any{&r.ID, &r.At, &r.RequestID, &r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method,
+		&r.Purpose, &r.CaseReference, &r.Decision, &r.Reason, &r.AgreementIDs, &r.StatusCode, &r.Subjects,
+		&r.LatencyMicros, &r.MAC}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-// ChainHead is the last link of the hash chain.
-type ChainHead struct {
-	Seq  int64
-	TxID int64
-	ID   int64
-	Hash []byte
+// Leaf is one leaf of the audit log.
+type Leaf struct {
+	Index    int64
+	RecordID int64
+	RecordAt time.Time
+	Hash     []byte
+	MAC      []byte
 }
 
-// DB is what both a pool and a single connection offer. The audit
-// sequencer works on the one connection that holds its advisory lock.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
-	Begin(ctx context.Context) (pgx.Tx, error)
+// Node is a stored node of the log's tree: a perfect subtree at a level
+// that is a multiple of 8.
+type Node struct {
+	Level int
+	Index int64
+	Hash  []byte
 }
 
-// AuditChainHead returns the last link, or, where retention cut the chain
-// and nothing follows yet, the cut's checkpoint; ok is false for an empty chain.
-func AuditChainHead(ctx context.Context, db DB) (h ChainHead, ok bool, err error) {
-	err = db.QueryRow(ctx, `SELECT seq, txid, record_id, hash FROM audit_chain ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.TxID, &h.ID, &h.Hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = db.QueryRow(ctx, `SELECT seq, head_hash FROM audit_checkpoints WHERE kind = 'retention' ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ChainHead{}, false, nil
-		}
-	}
-	return h, err == nil, err
+// LogCheckpoint is a signed statement of the log's size and root.
+type LogCheckpoint struct {
+	TreeSize int64
+	RootHash []byte
+	At       time.Time
+	// Note is the signed note (C2SP tlog-checkpoint).
+	Note string
 }
 
-// SettledHorizon returns a transaction id below which every transaction
-// that could have written to this database has committed or aborted: the
-// oldest transaction still running in this database (or prepared in it),
-// else the next transaction id to be assigned. Transactions of other
-// databases on the same server do not hold it back, as the cluster-wide
-// snapshot xmin would.
-//
-// The order of the two reads matters. The snapshot's xmax comes first: a
-// transaction that takes an id after it is at or above it, and one that had
-// an id by then is still listed as running when the second read looks, or
-// has finished.
-func SettledHorizon(ctx context.Context, db DB) (int64, error) {
-	var xmax int64
-	if err := db.QueryRow(ctx, `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint`).Scan(&xmax); err != nil {
-		return 0, err
-	}
-	rows, err := db.Query(ctx, `
-		SELECT (backend_xid::text)::bigint FROM pg_stat_activity
-		WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-		UNION ALL
-		SELECT (transaction::text)::bigint FROM pg_prepared_xacts WHERE database = current_database()`)
-	if err != nil {
-		return 0, err
-	}
-	running, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, err
-	}
-	horizon := xmax
-	for _, x := range running {
-		if full := widenXID(x, xmax); full < horizon {
-			horizon = full
-		}
-	}
-	return horizon, nil
-}
-
-// widenXID turns a 32-bit transaction id still running into the 64-bit one
-// of the epoch in which it was assigned: below reference (the snapshot's xmax).
-func widenXID(x32, reference int64) int64 {
-	full := reference&^0xFFFFFFFF | x32
-	if full >= reference {
-		full -= 1 << 32
-	}
-	return full
-}
-
-// UnsequencedAudit returns up to limit records after position (txid, id),
-// in (txid, id) order, written by transactions older than horizon (from
-// SettledHorizon): such a transaction has committed or aborted for good, so
-// no record can later appear before the ones returned.
-func UnsequencedAudit(ctx context.Context, db DB, afterTx, afterID, horizon int64, limit int) ([]*AuditRecord, error) {
-	rows, err := db.Query(ctx, auditSelect+`
-		FROM audit_records r
-		WHERE (r.txid, r.id) > ($1, $2)
-		  AND r.txid < $3
-		ORDER BY r.txid, r.id
-		LIMIT $4`, afterTx, afterID, horizon, limit)
+// TakeQueuedAudit removes up to limit records from the queue of records
+// not yet in the log and returns them, in (at, id) order. Run it in the
+// transaction that appends their leaves: if that rolls back, they stay
+// queued.
+func TakeQueuedAudit(ctx context.Context, tx pgx.Tx, limit int) ([]*AuditRecord, error) {
+	rows, err := tx.Query(ctx, `
+		WITH q AS (
+			DELETE FROM audit_queue WHERE (at, id) IN (SELECT at, id FROM audit_queue ORDER BY at, id LIMIT $1)
+			RETURNING at, id
+		)
+		SELECT `+auditColumns+` FROM q JOIN audit_records r ON r.at = q.at AND r.id = q.id
+		ORDER BY r.at, r.id`, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -240,85 +212,199 @@ func UnsequencedAudit(ctx context.Context, db DB, afterTx, afterID, horizon int6
 	return out, rows.Err()
 }
 
-// ChainLink is one row of the hash chain.
-type ChainLink struct {
-	Seq      int64
-	RecordID int64
-	RecordAt time.Time
-	TxID     int64
-	Hash     []byte
-}
-
-// AppendChain writes chain links in one COPY.
-func AppendChain(ctx context.Context, db DB, links []ChainLink) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_chain"}, []string{"seq", "record_id", "record_at", "txid", "hash"},
-			pgx.CopyFromSlice(len(links), func(i int) ([]any, error) {
-				l := links[i]
-				return []any{l.Seq, l.RecordID, l.RecordAt, l.TxID, l.Hash}, nil
-			}))
+// AppendLeaves writes leaves, and the tree nodes they completed, in tx.
+func AppendLeaves(ctx context.Context, tx pgx.Tx, leaves []Leaf, nodes []Node) error {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_leaves"}, []string{"leaf_index", "record_id", "record_at", "leaf_hash", "leaf_mac"},
+		pgx.CopyFromSlice(len(leaves), func(i int) ([]any, error) {
+			l := leaves[i]
+			return []any{l.Index, l.RecordID, l.RecordAt, l.Hash, l.MAC}, nil
+		})); err != nil {
 		return err
-	})
-}
-
-// Checkpoint is a signed statement of the chain head.
-type Checkpoint struct {
-	Seq       int64
-	HeadHash  []byte
-	At        time.Time
-	Kind      string
-	Signature []byte
-	PublicKey []byte
-}
-
-// AppendCheckpoint stores a checkpoint.
-func AppendCheckpoint(ctx context.Context, db DB, c Checkpoint) error {
-	_, err := db.Exec(ctx, `INSERT INTO audit_checkpoints (seq, head_hash, at, kind, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (seq, kind) DO NOTHING`, c.Seq, c.HeadHash, c.At, c.Kind, c.Signature, c.PublicKey)
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_nodes"}, []string{"level", "idx", "hash"},
+		pgx.CopyFromSlice(len(nodes), func(i int) ([]any, error) {
+			n := nodes[i]
+			return []any{int16(n.Level), n.Index, n.Hash}, nil
+		}))
 	return err
 }
 
-// Checkpoints returns every checkpoint in sequence order.
-func (s *Store) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT seq, head_hash, at, kind, signature, public_key FROM audit_checkpoints ORDER BY seq`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Checkpoint, error) {
-		var c Checkpoint
-		err := r.Scan(&c.Seq, &c.HeadHash, &c.At, &c.Kind, &c.Signature, &c.PublicKey)
-		return c, err
-	})
+// RejectAudit records that the integrator refused a record (in tx).
+func RejectAudit(ctx context.Context, tx pgx.Tx, r *AuditRecord, reason string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO audit_rejected (record_at, record_id, reason) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, r.At, r.ID, reason)
+	return err
 }
 
-// LatestCheckpoint returns the newest checkpoint; ErrNotFound when none.
-func (s *Store) LatestCheckpoint(ctx context.Context) (Checkpoint, error) {
-	var c Checkpoint
-	err := s.Pool.QueryRow(ctx, `SELECT seq, head_hash, at, kind, signature, public_key FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).
-		Scan(&c.Seq, &c.HeadHash, &c.At, &c.Kind, &c.Signature, &c.PublicKey)
+// SetLatestCheckpoint replaces the newest checkpoint, and keeps it in the
+// history too when history is set (in tx).
+func SetLatestCheckpoint(ctx context.Context, tx pgx.Tx, c LogCheckpoint, history bool) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log_latest (tree_size, root_hash, at, note) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (one) DO UPDATE SET tree_size = EXCLUDED.tree_size, root_hash = EXCLUDED.root_hash, at = EXCLUDED.at, note = EXCLUDED.note`,
+		c.TreeSize, c.RootHash, c.At, c.Note); err != nil {
+		return err
+	}
+	if !history {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log_checkpoints (tree_size, root_hash, at, note) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tree_size) DO NOTHING`, c.TreeSize, c.RootHash, c.At, c.Note)
+	return err
+}
+
+// LogSize is the number of leaves in the log.
+func LogSize(ctx context.Context, db DB) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT coalesce(max(leaf_index) + 1, 0) FROM audit_leaves`).Scan(&n)
+	return n, err
+}
+
+// LatestLogCheckpoint returns the newest checkpoint; ErrNotFound when the
+// log has none yet.
+func LatestLogCheckpoint(ctx context.Context, db DB) (LogCheckpoint, error) {
+	var c LogCheckpoint
+	err := db.QueryRow(ctx, `SELECT tree_size, root_hash, at, note FROM audit_log_latest`).Scan(&c.TreeSize, &c.RootHash, &c.At, &c.Note)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
 	return c, err
 }
 
-// WalkChain calls fn for each link after seq, in sequence order, with its
-// record (nil when the record is missing). It reads in pages so that a long
-// chain does not sit in memory.
-func (s *Store) WalkChain(ctx context.Context, afterSeq int64, fn func(ChainLink, *AuditRecord) error) error {
-	const page = 5000
+// LatestLogCheckpoint returns the newest checkpoint; ErrNotFound when none.
+func (s *Store) LatestLogCheckpoint(ctx context.Context) (LogCheckpoint, error) {
+	return LatestLogCheckpoint(ctx, s.Pool)
+}
+
+// LatestLogCheckpoint returns the newest checkpoint; ErrNotFound when none.
+func (s Reader) LatestLogCheckpoint(ctx context.Context) (LogCheckpoint, error) {
+	return LatestLogCheckpoint(ctx, s.db)
+}
+
+// Reader reads the audit trail and its log, through the pool or in one
+// snapshot (InSnapshot).
+type Reader struct{ db DB }
+
+// Reader reads through the pool.
+func (s *Store) Reader() Reader { return Reader{db: s.Pool} }
+
+// InSnapshot runs fn with a Reader that sees the database as it was at one
+// moment (a read-only REPEATABLE READ transaction): what it reads in
+// several statements is consistent while the server goes on writing.
+func (s *Store) InSnapshot(ctx context.Context, fn func(Reader) error) error {
+	return pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return fn(Reader{db: tx})
+	})
+}
+
+// LogCheckpoints returns the kept checkpoints and the newest, by size.
+func (s Reader) LogCheckpoints(ctx context.Context) ([]LogCheckpoint, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT tree_size, root_hash, at, note FROM audit_log_checkpoints
+		UNION
+		SELECT tree_size, root_hash, at, note FROM audit_log_latest
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogCheckpoint, error) {
+		var c LogCheckpoint
+		err := r.Scan(&c.TreeSize, &c.RootHash, &c.At, &c.Note)
+		return c, err
+	})
+}
+
+// HashRange is a run of hashes of the tree: leaves [From, To) at level 0,
+// or stored nodes at Level (a multiple of 8).
+type HashRange struct {
+	Level    int
+	From, To int64
+}
+
+// TreeHashes reads the hashes of every range in one statement, in the
+// ranges' order; a hash the log does not have (yet) is missing from its
+// range's slice.
+func TreeHashes(ctx context.Context, db DB, ranges []HashRange) ([][][]byte, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	var args []any
+	for i, r := range ranges {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		args = append(args, r.From, r.To)
+		a, b := len(args)-1, len(args)
+		if r.Level == 0 {
+			fmt.Fprintf(&q, "(SELECT %d, leaf_index, leaf_hash FROM audit_leaves WHERE leaf_index >= $%d AND leaf_index < $%d)", i, a, b)
+		} else {
+			args = append(args, int16(r.Level))
+			fmt.Fprintf(&q, "(SELECT %d, idx, hash FROM audit_nodes WHERE level = $%d AND idx >= $%d AND idx < $%d)", i, len(args), a, b)
+		}
+	}
+	q.WriteString(" ORDER BY 1, 2")
+	rows, err := db.Query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][][]byte, len(ranges))
+	for rows.Next() {
+		var i int
+		var idx int64
+		var h []byte
+		if err := rows.Scan(&i, &idx, &h); err != nil {
+			return nil, err
+		}
+		if want := ranges[i].From + int64(len(out[i])); idx != want {
+			return nil, fmt.Errorf("audit log: hash %d at level %d missing", want, ranges[i].Level)
+		}
+		out[i] = append(out[i], h)
+	}
+	return out, rows.Err()
+}
+
+// TreeHashes reads hashes of the log's tree (see TreeHashes).
+func (s *Store) TreeHashes(ctx context.Context, ranges []HashRange) ([][][]byte, error) {
+	return TreeHashes(ctx, s.Pool, ranges)
+}
+
+// AuditLeafOf returns the record with id and its leaf index; ErrNotFound
+// when there is no such record, or it is not in the log yet.
+func (s *Store) AuditLeafOf(ctx context.Context, id int64) (*AuditRecord, error) {
+	var idx int64
+	r, err := scanAudit(s.Pool.QueryRow(ctx, `SELECT `+auditColumns+`, l.leaf_index
+		FROM audit_leaves l JOIN audit_records r ON r.id = l.record_id AND r.at = l.record_at
+		WHERE l.record_id = $1`, id), &idx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.LeafIndex = idx
+	return r, nil
+}
+
+// WalkLeaves calls fn for each leaf from index from on, in order, with its
+// record (nil when the record is gone). It reads in pages, so a long log
+// never sits in memory.
+func (s Reader) WalkLeaves(ctx context.Context, from int64, fn func(Leaf, *AuditRecord) error) error {
+	const page = 10000
 	for {
-		rows, err := s.Pool.Query(ctx, `
-			SELECT c.seq, c.record_id, c.record_at, c.txid, c.hash,
-			       r.id IS NOT NULL, coalesce(r.id, 0), coalesce(r.txid, 0), coalesce(r.at, c.record_at), coalesce(r.request_id, ''),
-			       coalesce(r.caller_code, ''), coalesce(r.certificate_serial, ''), coalesce(r.operator_id, ''), coalesce(r.method, ''),
-			       coalesce(r.purpose, ''), coalesce(r.case_reference, ''), coalesce(r.decision, ''), coalesce(r.reason, ''),
-			       coalesce(r.agreement_ids, '{}'), coalesce(r.status_code, ''), coalesce(r.subjects, '{}'), coalesce(r.latency_us, 0)
-			FROM audit_chain c
-			LEFT JOIN audit_records r ON r.id = c.record_id AND r.at = c.record_at
-			WHERE c.seq > $1
-			ORDER BY c.seq
-			LIMIT $2`, afterSeq, page)
+		rows, err := s.db.Query(ctx, `
+			SELECT l.leaf_index, l.record_id, l.record_at, l.leaf_hash, l.leaf_mac, r.id IS NOT NULL,
+				coalesce(r.id, 0), coalesce(r.at, l.record_at), coalesce(r.request_id, ''), coalesce(r.caller_code, ''),
+				coalesce(r.certificate_serial, ''), coalesce(r.operator_id, ''), coalesce(r.method, ''), coalesce(r.purpose, ''),
+				coalesce(r.case_reference, ''), coalesce(r.decision, ''), coalesce(r.reason, ''), coalesce(r.agreement_ids, '{}'),
+				coalesce(r.status_code, ''), coalesce(r.subjects, '{}'), coalesce(r.latency_us, 0), coalesce(r.mac, ''::bytea)
+			FROM audit_leaves l LEFT JOIN audit_records r ON r.id = l.record_id AND r.at = l.record_at
+			WHERE l.leaf_index >= $1
+			ORDER BY l.leaf_index
+			LIMIT $2`, from, page)
 		if err != nil {
 			return err
 		}
@@ -326,16 +412,17 @@ func (s *Store) WalkChain(ctx context.Context, afterSeq int64, fn func(ChainLink
 		err = func() error {
 			defer rows.Close()
 			for rows.Next() {
-				var l ChainLink
+				var l Leaf
 				var present bool
-				var r AuditRecord
-				if err := rows.Scan(&l.Seq, &l.RecordID, &l.RecordAt, &l.TxID, &l.Hash, &present, &r.ID, &r.TxID, &r.At, &r.RequestID,
-					&r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method, &r.Purpose, &r.CaseReference, &r.Decision, &r.Reason,
-					&r.AgreementIDs, &r.StatusCode, &r.Subjects, &r.LatencyMicros); err != nil {
+				r := AuditRecord{}
+				if err := rows.Scan(&l.Index, &l.RecordID, &l.RecordAt, &l.Hash, &l.MAC, &present,
+					&r.ID, &r.At, &r.RequestID, &r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method, &r.Purpose,
+					&r.CaseReference, &r.Decision, &r.Reason, &r.AgreementIDs, &r.StatusCode, &r.Subjects, &r.LatencyMicros, &r.MAC); err != nil {
 					return err
 				}
 				n++
-				afterSeq = l.Seq
+				from = l.Index + 1
+				r.LeafIndex = l.Index
 				var rec *AuditRecord
 				if present {
 					rec = &r
@@ -352,22 +439,114 @@ func (s *Store) WalkChain(ctx context.Context, afterSeq int64, fn func(ChainLink
 	}
 }
 
-// CountUnchainedSettled counts records whose transaction is settled but that
-// have no chain link: records the sequencer has not reached yet, or records
-// slipped in behind its back.
-func (s *Store) CountUnchainedSettled(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.Pool.QueryRow(ctx, `
-		SELECT count(*) FROM audit_records r
-		WHERE r.at < $1 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.record_id = r.id AND c.record_at = r.at)`, before).Scan(&n)
-	return n, err
+// AllNodes returns every stored node of the tree, by level and index.
+func (s Reader) AllNodes(ctx context.Context) ([]Node, error) {
+	rows, err := s.db.Query(ctx, `SELECT level, idx, hash FROM audit_nodes ORDER BY level, idx`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Node, error) {
+		var n Node
+		var level int16
+		err := r.Scan(&level, &n.Index, &n.Hash)
+		n.Level = int(level)
+		return n, err
+	})
+}
+
+// Unintegrated is what of the trail is not in the log.
+type Unintegrated struct {
+	// Records with a MAC, older than the cut-off, not in the log.
+	Pending []PendingRecord
+	// Records the integrator refused, with why.
+	Rejected []RejectedRecord
+	// Records without a MAC: from before the log (migration 00008), or
+	// written outside the server's write path.
+	WithoutMAC    int64
+	LegacyRecords int64
+	LegacyMaxID   int64
+	// Records without a MAC whose id is above the last legacy one.
+	NotLegacy int64
+}
+
+// PendingRecord is a record not in the log, and whether it is queued for it.
+type PendingRecord struct {
+	*AuditRecord
+	Queued bool
+}
+
+// RejectedRecord is a record the integrator refused.
+type RejectedRecord struct {
+	ID     int64
+	At     time.Time
+	Reason string
+}
+
+// UnintegratedAudit reports the records not in the log, looking at those
+// with a MAC written before cutoff (younger ones may be on their way).
+func (s Reader) UnintegratedAudit(ctx context.Context, cutoff time.Time, limit int) (*Unintegrated, error) {
+	u := &Unintegrated{}
+	rows, err := s.db.Query(ctx, `SELECT `+auditColumns+`,
+			EXISTS (SELECT 1 FROM audit_queue q WHERE q.at = r.at AND q.id = r.id)
+		FROM audit_records r
+		WHERE r.mac IS NOT NULL AND r.at < $1
+		  AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.record_id = r.id AND l.record_at = r.at)
+		  AND NOT EXISTS (SELECT 1 FROM audit_rejected x WHERE x.record_id = r.id AND x.record_at = r.at)
+		ORDER BY r.at, r.id LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var queued bool
+		r, err := scanAudit(rows, &queued)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		u.Pending = append(u.Pending, PendingRecord{AuditRecord: r, Queued: queued})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.Query(ctx, `SELECT record_id, record_at, reason FROM audit_rejected ORDER BY record_at, record_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	u.Rejected, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RejectedRecord, error) {
+		var x RejectedRecord
+		err := r.Scan(&x.ID, &x.At, &x.Reason)
+		return x, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.QueryRow(ctx, `SELECT m.legacy_records, m.legacy_max_id,
+			(SELECT count(*) FROM audit_records WHERE mac IS NULL),
+			(SELECT count(*) FROM audit_records WHERE mac IS NULL AND id > m.legacy_max_id)
+		FROM audit_log_meta m`).Scan(&u.LegacyRecords, &u.LegacyMaxID, &u.WithoutMAC, &u.NotLegacy)
+	return u, err
 }
 
 // EnsureAuditPartitions creates the monthly partitions from the month of
-// first on, months of them.
-func (s *Store) EnsureAuditPartitions(ctx context.Context, first time.Time, months int) error {
-	_, err := s.Pool.Exec(ctx, `SELECT sinergi_audit_ensure_partitions($1::date, $2)`, first, months)
+// first on, months of them (on the integrator's connection).
+func EnsureAuditPartitions(ctx context.Context, db DB, first time.Time, months int) error {
+	_, err := db.Exec(ctx, `SELECT sinergi_audit_ensure_partitions($1::date, $2)`, first, months)
 	return err
+}
+
+// DroppedAuditMonths returns the months retention dropped.
+func (s Reader) DroppedAuditMonths(ctx context.Context) (map[time.Time]bool, error) {
+	rows, err := s.db.Query(ctx, `SELECT month FROM audit_retention`)
+	if err != nil {
+		return nil, err
+	}
+	months, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	out := map[time.Time]bool{}
+	for _, m := range months {
+		out[time.Date(m.Year(), m.Month(), 1, 0, 0, 0, 0, time.UTC)] = true
+	}
+	return out, err
 }
 
 // AuditFilter selects audit records.
@@ -382,7 +561,8 @@ type AuditFilter struct {
 	Limit    int
 }
 
-// ListAudit returns records matching f, newest first, with their chain link when sequenced.
+// ListAudit returns records matching f, newest first, with their leaf
+// index when integrated.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error) {
 	var where []string
 	var args []any
@@ -418,11 +598,12 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, e
 		args = append(args, f.BeforeAt, f.BeforeID)
 		where = append(where, fmt.Sprintf("(r.at, r.id) < ($%d, $%d)", len(args)-1, len(args)))
 	}
-	q := auditSelect + `, coalesce(c.seq, 0), coalesce(c.hash, ''::bytea)
-		FROM audit_records r LEFT JOIN audit_chain c ON c.record_id = r.id AND c.record_at = r.at`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	// A record without a MAC is one from before the log, or one written
+	// outside the server's write path: only the former are listed.
+	where = append(where, "(r.mac IS NOT NULL OR r.id <= (SELECT legacy_max_id FROM audit_log_meta))")
+	q := `SELECT ` + auditColumns + `, coalesce(l.leaf_index, -1)
+		FROM audit_records r LEFT JOIN audit_leaves l ON l.record_id = r.id AND l.record_at = r.at
+		WHERE ` + strings.Join(where, " AND ")
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY r.at DESC, r.id DESC LIMIT $%d", len(args))
 	rows, err := s.Pool.Query(ctx, q, args...)
@@ -432,21 +613,20 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, e
 	defer rows.Close()
 	var out []*AuditRecord
 	for rows.Next() {
-		var seq int64
-		var hash []byte
-		r, err := scanAudit(rows, &seq, &hash)
+		var idx int64
+		r, err := scanAudit(rows, &idx)
 		if err != nil {
 			return nil, err
 		}
-		r.Seq, r.Hash = seq, hash
+		r.LeafIndex = idx
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
 // OldAuditPartitions lists the monthly partitions entirely before cutoff.
-func (s *Store) OldAuditPartitions(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
-	rows, err := s.Pool.Query(ctx, `
+func OldAuditPartitions(ctx context.Context, db DB, cutoff time.Time) ([]time.Time, error) {
+	rows, err := db.Query(ctx, `
 		SELECT to_date(substr(c.relname, length('audit_records_') + 1), 'YYYY_MM')
 		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
 		WHERE p.relname = 'audit_records'
@@ -467,29 +647,14 @@ func (s *Store) OldAuditPartitions(ctx context.Context, cutoff time.Time) ([]tim
 	return out, nil
 }
 
-// MaxSeqBefore returns the highest chained sequence number of records before t.
-func (s *Store) MaxSeqBefore(ctx context.Context, t time.Time) (int64, []byte, error) {
-	var seq int64
-	var hash []byte
-	err := s.Pool.QueryRow(ctx, `SELECT seq, hash FROM audit_chain WHERE record_at < $1 ORDER BY seq DESC LIMIT 1`, t).Scan(&seq, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, nil
-	}
-	return seq, hash, err
-}
-
-// DropAuditPartition drops the records and chain partitions of one month.
-// It needs the schema owner: the application role cannot.
-func (s *Store) DropAuditPartition(ctx context.Context, month time.Time) error {
-	name := month.Format("2006_01")
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		for _, t := range []string{"audit_records_" + name, "audit_chain_" + name} {
-			if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{t}.Sanitize()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// DropAuditMonth drops one month of records through
+// sinergi_audit_drop_month (on the integrator's connection), which refuses
+// a month younger than a year or with records not yet in the log. It
+// returns how many records the month held.
+func DropAuditMonth(ctx context.Context, db DB, month time.Time) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT sinergi_audit_drop_month($1::date)`, month).Scan(&n)
+	return n, err
 }
 
 // CleanAuditPending merges the pending lists of the audit trail's subjects
@@ -502,4 +667,79 @@ func CleanAuditPending(ctx context.Context, db DB) (int64, error) {
 	var pages int64
 	err := db.QueryRow(ctx, `SELECT sinergi_audit_clean_pending()`).Scan(&pages)
 	return pages, err
+}
+
+// Witness is an institution registered to cosign the log's checkpoints.
+type Witness struct {
+	InstitutionCode string
+	// Name and VKey are its cosigning key's name and verifier key.
+	Name, VKey string
+}
+
+// Witnesses returns the registered witnesses.
+func (s Reader) Witnesses(ctx context.Context) ([]Witness, error) {
+	rows, err := s.db.Query(ctx, `SELECT institution_code, name, vkey FROM audit_witnesses ORDER BY institution_code`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Witness, error) {
+		var w Witness
+		err := r.Scan(&w.InstitutionCode, &w.Name, &w.VKey)
+		return w, err
+	})
+}
+
+// RegisterWitness registers (or re-keys) a witness.
+func (s *Store) RegisterWitness(ctx context.Context, w Witness) error {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO audit_witnesses (institution_code, name, vkey) VALUES ($1, $2, $3)
+		ON CONFLICT (institution_code) DO UPDATE SET name = EXCLUDED.name, vkey = EXCLUDED.vkey`, w.InstitutionCode, w.Name, w.VKey)
+	if isForeignKeyViolation(err) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Cosignature is a witness's cosignature of one checkpoint.
+type Cosignature struct {
+	WitnessCode string
+	TreeSize    int64
+	RootHash    []byte
+	// Note is the checkpoint with the log's signature and the witness's.
+	Note string
+	At   time.Time
+}
+
+// AddCosignature stores a cosignature (the witness's newest for its size
+// wins).
+func (s *Store) AddCosignature(ctx context.Context, c Cosignature) error {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO audit_cosignatures (witness_code, tree_size, root_hash, note) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (witness_code, tree_size) DO NOTHING`, c.WitnessCode, c.TreeSize, c.RootHash, c.Note)
+	return err
+}
+
+// Cosignatures returns every witness's cosignatures at treeSize (all
+// sizes when treeSize is negative), by size then witness.
+func (s Reader) Cosignatures(ctx context.Context, treeSize int64) ([]Cosignature, error) {
+	rows, err := s.db.Query(ctx, `SELECT witness_code, tree_size, root_hash, note, at FROM audit_cosignatures
+		WHERE $1 < 0 OR tree_size = $1 ORDER BY tree_size, witness_code`, treeSize)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Cosignature, error) {
+		var c Cosignature
+		err := r.Scan(&c.WitnessCode, &c.TreeSize, &c.RootHash, &c.Note, &c.At)
+		return c, err
+	})
+}
+
+// LatestCosignedSize is the largest tree size any witness cosigned, or 0.
+func (s *Store) LatestCosignedSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.Pool.QueryRow(ctx, `SELECT coalesce(max(tree_size), 0) FROM audit_cosignatures`).Scan(&n)
+	return n, err
+}
+
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }

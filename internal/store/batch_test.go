@@ -21,9 +21,10 @@ var db *pgtest.DB
 
 func TestMain(m *testing.M) { pgtest.Main(m, &db) }
 
-func open(t *testing.T, url string) *store.Store {
+// open connects to d as the server's role.
+func open(t *testing.T, d *pgtest.DB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), url, store.Options{MaxConns: 4, AssumeAppRole: true})
+	st, err := store.Open(context.Background(), d.App, store.Options{MaxConns: 4, IntegratorURL: d.Integrator})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,15 +32,29 @@ func open(t *testing.T, url string) *store.Store {
 	return st
 }
 
+// sealed gives records ids from st and a MAC the database accepts (the
+// store does not check MACs; internal/audit makes and checks them).
+func sealed(t *testing.T, st *store.Store, recs ...*store.AuditRecord) []*store.AuditRecord {
+	t.Helper()
+	first, err := st.ReserveAuditIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		r.ID, r.MAC = first+int64(i), make([]byte, 32)
+	}
+	return recs
+}
+
 // TestAppendAuditBatchKeepsEveryValue: the group commit's one statement
 // carries each record's array columns as text; whatever a subject id or
 // agreement number holds comes back as it went in.
 func TestAppendAuditBatchKeepsEveryValue(t *testing.T) {
 	ctx := context.Background()
-	st := open(t, pgtest.Fresh(t).URL)
-	at := time.Date(2026, 11, 22, 10, 0, 0, 123456000, time.UTC)
+	st := open(t, pgtest.Fresh(t))
+	at := time.Now().UTC().Truncate(time.Microsecond)
 	awkward := []string{`with "quotes"`, `back\slash`, `comma,brace{}`, `NULL`, ``, ` spaced `, `Ñandú 漢字`, `\"`, `{"a","b"}`}
-	recs := []*store.AuditRecord{
+	recs := sealed(t, st, []*store.AuditRecord{
 		{At: at, RequestID: "r1", CallerCode: "polres-metro", Method: "/m/One", Decision: "ALLOWED", StatusCode: "OK",
 			Subjects: awkward, AgreementIDs: []string{"PKS/1/2025", `B/"2"`}, LatencyMicros: 1},
 		{At: at.Add(time.Millisecond), RequestID: "r2", Method: "/m/Two", Decision: "REFUSED", Reason: "no agreement",
@@ -47,20 +62,20 @@ func TestAppendAuditBatchKeepsEveryValue(t *testing.T) {
 		{At: at.Add(2 * time.Millisecond), RequestID: "r3", CallerCode: "mabes-polri", CertificateSerial: "0a:ff",
 			OperatorID: "85051234", Method: "/m/Three", Purpose: "CRIMINAL_INVESTIGATION", CaseReference: "LP/B/1'2",
 			Decision: "ALLOWED", StatusCode: "OK", Subjects: []string{"only"}, AgreementIDs: []string{}, LatencyMicros: 3},
-	}
+	}...)
 	if err := st.AppendAuditBatch(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := st.Pool.Query(ctx, `SELECT at, request_id, caller_code, certificate_serial, operator_id, method, purpose,
-		case_reference, decision, reason, agreement_ids, status_code, subjects, latency_us FROM audit_records ORDER BY id`)
+	rows, err := st.Pool.Query(ctx, `SELECT id, at, request_id, caller_code, certificate_serial, operator_id, method, purpose,
+		case_reference, decision, reason, agreement_ids, status_code, subjects, latency_us, mac FROM audit_records ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []*store.AuditRecord
 	for rows.Next() {
 		var r store.AuditRecord
-		if err := rows.Scan(&r.At, &r.RequestID, &r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method, &r.Purpose,
-			&r.CaseReference, &r.Decision, &r.Reason, &r.AgreementIDs, &r.StatusCode, &r.Subjects, &r.LatencyMicros); err != nil {
+		if err := rows.Scan(&r.ID, &r.At, &r.RequestID, &r.CallerCode, &r.CertificateSerial, &r.OperatorID, &r.Method, &r.Purpose,
+			&r.CaseReference, &r.Decision, &r.Reason, &r.AgreementIDs, &r.StatusCode, &r.Subjects, &r.LatencyMicros, &r.MAC); err != nil {
 			t.Fatal(err)
 		}
 		r.At = r.At.UTC()
@@ -75,24 +90,37 @@ func TestAppendAuditBatchKeepsEveryValue(t *testing.T) {
 	}
 }
 
-// TestAppendAuditBatchIsAllOrNothing: a batch with one record the table
-// refuses writes none of them.
+// TestAppendAuditBatchIsAllOrNothing: a batch with one record the
+// database refuses (a time that is not now, no MAC) writes none of them,
+// and the refusal is a data error (which the writer isolates).
 func TestAppendAuditBatchIsAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	st := open(t, pgtest.Fresh(t).URL)
+	st := open(t, pgtest.Fresh(t))
 	at := time.Now().UTC()
-	good := &store.AuditRecord{At: at, RequestID: "ok", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"}
-	// No partition holds a record of the year 1900.
-	bad := &store.AuditRecord{At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), RequestID: "bad", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"}
-	if err := st.AppendAuditBatch(ctx, []*store.AuditRecord{good, bad}); err == nil {
-		t.Fatal("a batch with a record outside every partition was accepted")
+	for name, bad := range map[string]*store.AuditRecord{
+		"old":    {At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), RequestID: "bad", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"},
+		"future": {At: at.Add(time.Hour), RequestID: "bad", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"},
+		"no mac": {At: at, RequestID: "bad", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"},
+	} {
+		good := &store.AuditRecord{At: at, RequestID: "ok", Method: "/m", Decision: "ALLOWED", StatusCode: "OK"}
+		recs := sealed(t, st, good, bad)
+		if name == "no mac" {
+			bad.MAC = nil
+		}
+		err := st.AppendAuditBatch(ctx, recs)
+		if err == nil {
+			t.Fatalf("%s: a batch with a bad record was accepted", name)
+		}
+		if !store.IsDataError(err) {
+			t.Errorf("%s: %v is not a data error", name, err)
+		}
 	}
 	var n int
 	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
-		t.Fatalf("%d records written by a failed batch, want 0", n)
+		t.Fatalf("%d records written by failed batches, want 0", n)
 	}
 }
 
@@ -105,7 +133,7 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 	if err := devenv.SeedDemo(ctx, db.URL); err != nil {
 		t.Fatal(err)
 	}
-	st := open(t, db.URL)
+	st := open(t, db)
 	d, err := st.LoadDirectory(ctx)
 	if err != nil {
 		t.Fatal(err)

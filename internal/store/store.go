@@ -21,10 +21,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// AppRole is the role the server assumes on every connection. It may read
-// and insert the audit trail but never change it.
-const AppRole = "sinergi_app"
-
 // ErrNotFound is returned when a row does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -42,6 +38,8 @@ type Store struct {
 	// database's CPU under load.
 	batch   *pgxpool.Pool
 	records recordLookups
+	// integrator is how Lead connects as the audit integrator role.
+	integrator *pgx.ConnConfig
 }
 
 // batchConns: the lookups in flight, the audit flushers, one to spare.
@@ -52,10 +50,9 @@ type Options struct {
 	// MaxConns caps the pool (default 32). The shared statements have a
 	// pool of their own besides, of batchConns connections.
 	MaxConns int32
-	// AssumeAppRole makes every connection SET ROLE sinergi_app, so that the
-	// database's own privileges keep the audit trail append-only even when
-	// the server logs in as the schema owner (as it does in development).
-	AssumeAppRole bool
+	// IntegratorURL is the audit integrator role's connection string, for
+	// the loops that lead as it (Lead with AsIntegrator).
+	IntegratorURL string
 }
 
 // Open connects to databaseURL.
@@ -73,10 +70,10 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
-	if opts.AssumeAppRole {
-		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-			_, err := c.Exec(ctx, "SET ROLE "+AppRole)
-			return err
+	var integrator *pgx.ConnConfig
+	if opts.IntegratorURL != "" {
+		if integrator, err = pgx.ParseConfig(opts.IntegratorURL); err != nil {
+			return nil, fmt.Errorf("parse integrator database url: %w", err)
 		}
 	}
 	bcfg := cfg.Copy()
@@ -91,7 +88,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	s := &Store{Pool: pool, batch: batch}
+	s := &Store{Pool: pool, batch: batch, integrator: integrator}
 	s.records = recordLookups{pool: batch, inFlight: lookupsInFlight, maxBatch: 256}
 	return s, nil
 }
@@ -100,6 +97,39 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 func (s *Store) Close() {
 	s.Pool.Close()
 	s.batch.Close()
+}
+
+// ErrNotLeader is returned by Lead when another process holds the lock.
+var ErrNotLeader = errors.New("another process leads")
+
+// Lead runs fn on a connection of its own that holds the session advisory
+// lock lockKey, as the audit integrator role when asIntegrator is set and
+// as the server's role otherwise: the one leader of a loop that several
+// server processes run. It returns ErrNotLeader at once when another
+// process holds the lock. If the connection is lost, so is the lock, and
+// fn's statements fail: a leader cannot go on writing after another has
+// taken over.
+func (s *Store) Lead(ctx context.Context, lockKey int64, asIntegrator bool, fn func(ctx context.Context, db DB) error) error {
+	cfg := s.Pool.Config().ConnConfig
+	if asIntegrator {
+		if s.integrator == nil {
+			return errors.New("no integrator database url configured")
+		}
+		cfg = s.integrator
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		return ErrNotLeader
+	}
+	return fn(ctx, conn)
 }
 
 // Ping checks that the database answers.
@@ -151,4 +181,11 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -131,8 +131,9 @@ func Registered(name protoreflect.FullName) bool {
 	return ok
 }
 
-// Request validates m with its registered validator. A message without one
-// is refused: a forgotten validator fails closed.
+// Request validates m: every field within its limits (limits.go), then
+// its registered validator. A message without one is refused: a forgotten
+// validator fails closed.
 func Request(m proto.Message) error {
 	name := m.ProtoReflect().Descriptor().FullName()
 	mu.RLock()
@@ -142,6 +143,12 @@ func Request(m proto.Message) error {
 		return status.Errorf(codes.Internal, "no validator for %s", name)
 	}
 	var v Violations
+	checkLimits(&v, m.ProtoReflect(), "", 0)
+	if !v.Empty() {
+		// What the message's own validator would make of bytes like these
+		// adds nothing: the fields are named.
+		return v.Err()
+	}
 	fn(m, &v)
 	return v.Err()
 }

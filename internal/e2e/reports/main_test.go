@@ -66,7 +66,7 @@ func reportsAs(t *testing.T, env *servertest.Env, code string) sinergiv1.ReportS
 // escalator is a pass of the escalation worker on env's database at env's
 // clock, run by the test itself instead of waiting for the worker.
 func escalator(env *servertest.Env) *reports.Escalator {
-	return &reports.Escalator{Store: env.Server.Store, Directory: env.Server.Directory, Now: env.Clock.Now, Log: env.Server.Config().Log}
+	return &reports.Escalator{Store: env.Server.Store, Audit: env.Server.Writer.Sealer(), Directory: env.Server.Directory, Now: env.Clock.Now, Log: env.Server.Config().Log}
 }
 
 func tick(t *testing.T, env *servertest.Env) int {

@@ -118,8 +118,6 @@ func TestRoutingUnderThe2024Agreement(t *testing.T) {
 	d := freshDB(t)
 	env, _ := start(t, d)
 	at := wib("2024-06-01").Add(9 * time.Hour)
-	// Audit records carry the server's clock: those months need their partitions.
-	ensurePartitions(t, env, at, 9)
 	env.Clock.Set(at)
 	notYet := func(code string) *sinergiv1.ReportRoutingMiss {
 		return &sinergiv1.ReportRoutingMiss{InstitutionCode: code, Gap: sinergiv1.CoverageGap_COVERAGE_GAP_NOT_YET_IN_FORCE,
@@ -184,18 +182,4 @@ func checkPolresReads2024(t *testing.T, env *servertest.Env) {
 	if _, err := reportsAs(t, env, "lpka-tenggarong").GetReport(ctx, &sinergiv1.GetReportRequest{Access: facilityOfficer, Id: id}); err != nil {
 		t.Errorf("the facility no longer reads its own report: %v", err)
 	}
-}
-
-// ensurePartitions creates the audit partitions of months months from
-// first. The server's own upkeep may be creating some at the same moment
-// (a harmless "already exists"): try again.
-func ensurePartitions(t *testing.T, env *servertest.Env, first time.Time, months int) {
-	t.Helper()
-	var err error
-	for range 5 {
-		if err = env.Server.Store.EnsureAuditPartitions(context.Background(), first, months); err == nil {
-			return
-		}
-	}
-	t.Fatal(err)
 }

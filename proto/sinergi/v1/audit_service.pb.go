@@ -77,7 +77,8 @@ func (Decision) EnumDescriptor() ([]byte, []int) {
 // AuditRecord is one call to the service.
 type AuditRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Position in the hash chain; 0 while not yet sequenced.
+	// The record's leaf position in the log plus one; 0 while the record is
+	// not in the log yet (see leaf_index).
 	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Server-side identifier of the record.
 	Id int64 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
@@ -103,8 +104,12 @@ type AuditRecord struct {
 	// Every record or report returned or changed, as "kind/id".
 	Subjects      []string `protobuf:"bytes,15,rep,name=subjects,proto3" json:"subjects,omitempty"`
 	LatencyMicros int64    `protobuf:"varint,16,opt,name=latency_micros,json=latencyMicros,proto3" json:"latency_micros,omitempty"`
-	// Hash chain link, hexadecimal; empty while not yet sequenced.
-	ChainHash     string `protobuf:"bytes,17,opt,name=chain_hash,json=chainHash,proto3" json:"chain_hash,omitempty"`
+	// The leaf hash (SHA-256 of 0x00 and leaf), hexadecimal.
+	ChainHash string `protobuf:"bytes,17,opt,name=chain_hash,json=chainHash,proto3" json:"chain_hash,omitempty"`
+	// The bytes the record's leaf commits to: an AuditLeaf.
+	Leaf []byte `protobuf:"bytes,18,opt,name=leaf,proto3" json:"leaf,omitempty"`
+	// The record's position in the log, once it is in it.
+	LeafIndex     *int64 `protobuf:"varint,19,opt,name=leaf_index,json=leafIndex,proto3,oneof" json:"leaf_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +263,195 @@ func (x *AuditRecord) GetChainHash() string {
 	return ""
 }
 
+func (x *AuditRecord) GetLeaf() []byte {
+	if x != nil {
+		return x.Leaf
+	}
+	return nil
+}
+
+func (x *AuditRecord) GetLeafIndex() int64 {
+	if x != nil && x.LeafIndex != nil {
+		return *x.LeafIndex
+	}
+	return 0
+}
+
+// AuditLeaf is what one leaf of the audit log commits to: an audit
+// record's fields, encoded as this message in the deterministic protobuf
+// encoding (fields in number order, default values left out). Its leaf
+// hash is SHA-256(0x00 || encoding) (RFC 6962), so anyone can recompute a
+// leaf from what the API returns and check it with GetInclusionProof.
+type AuditLeaf struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// When the record was written, in microseconds since 1970 (UTC).
+	TimeUnixMicros    int64  `protobuf:"varint,2,opt,name=time_unix_micros,json=timeUnixMicros,proto3" json:"time_unix_micros,omitempty"`
+	RequestId         string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CallerCode        string `protobuf:"bytes,4,opt,name=caller_code,json=callerCode,proto3" json:"caller_code,omitempty"`
+	CertificateSerial string `protobuf:"bytes,5,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
+	OperatorId        string `protobuf:"bytes,6,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
+	Method            string `protobuf:"bytes,7,opt,name=method,proto3" json:"method,omitempty"`
+	// The purpose's name without its PURPOSE_ prefix, as recorded.
+	Purpose       string `protobuf:"bytes,8,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	CaseReference string `protobuf:"bytes,9,opt,name=case_reference,json=caseReference,proto3" json:"case_reference,omitempty"`
+	// ALLOWED or REFUSED.
+	Decision      string   `protobuf:"bytes,10,opt,name=decision,proto3" json:"decision,omitempty"`
+	Reason        string   `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	AgreementIds  []string `protobuf:"bytes,12,rep,name=agreement_ids,json=agreementIds,proto3" json:"agreement_ids,omitempty"`
+	StatusCode    string   `protobuf:"bytes,13,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	Subjects      []string `protobuf:"bytes,14,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	LatencyMicros int64    `protobuf:"varint,15,opt,name=latency_micros,json=latencyMicros,proto3" json:"latency_micros,omitempty"`
+	// The server's HMAC-SHA256 over the encoding of the fields above: only
+	// the server's host holds its key, so a record written any other way is
+	// found by `sinergi audit verify`.
+	Mac           []byte `protobuf:"bytes,16,opt,name=mac,proto3" json:"mac,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditLeaf) Reset() {
+	*x = AuditLeaf{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditLeaf) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditLeaf) ProtoMessage() {}
+
+func (x *AuditLeaf) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditLeaf.ProtoReflect.Descriptor instead.
+func (*AuditLeaf) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AuditLeaf) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AuditLeaf) GetTimeUnixMicros() int64 {
+	if x != nil {
+		return x.TimeUnixMicros
+	}
+	return 0
+}
+
+func (x *AuditLeaf) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetCallerCode() string {
+	if x != nil {
+		return x.CallerCode
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetCertificateSerial() string {
+	if x != nil {
+		return x.CertificateSerial
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetOperatorId() string {
+	if x != nil {
+		return x.OperatorId
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetCaseReference() string {
+	if x != nil {
+		return x.CaseReference
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetDecision() string {
+	if x != nil {
+		return x.Decision
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetAgreementIds() []string {
+	if x != nil {
+		return x.AgreementIds
+	}
+	return nil
+}
+
+func (x *AuditLeaf) GetStatusCode() string {
+	if x != nil {
+		return x.StatusCode
+	}
+	return ""
+}
+
+func (x *AuditLeaf) GetSubjects() []string {
+	if x != nil {
+		return x.Subjects
+	}
+	return nil
+}
+
+func (x *AuditLeaf) GetLatencyMicros() int64 {
+	if x != nil {
+		return x.LatencyMicros
+	}
+	return 0
+}
+
+func (x *AuditLeaf) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
 type ListAuditRecordsRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CallerCode string                 `protobuf:"bytes,1,opt,name=caller_code,json=callerCode,proto3" json:"caller_code,omitempty"`
@@ -277,7 +471,7 @@ type ListAuditRecordsRequest struct {
 
 func (x *ListAuditRecordsRequest) Reset() {
 	*x = ListAuditRecordsRequest{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[1]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +483,7 @@ func (x *ListAuditRecordsRequest) String() string {
 func (*ListAuditRecordsRequest) ProtoMessage() {}
 
 func (x *ListAuditRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[1]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +496,7 @@ func (x *ListAuditRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{1}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListAuditRecordsRequest) GetCallerCode() string {
@@ -385,7 +579,7 @@ type ListAuditRecordsResponse struct {
 
 func (x *ListAuditRecordsResponse) Reset() {
 	*x = ListAuditRecordsResponse{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[2]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +591,7 @@ func (x *ListAuditRecordsResponse) String() string {
 func (*ListAuditRecordsResponse) ProtoMessage() {}
 
 func (x *ListAuditRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[2]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +604,7 @@ func (x *ListAuditRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{2}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListAuditRecordsResponse) GetRecords() []*AuditRecord {
@@ -443,7 +637,7 @@ type ListSubjectAccessRequest struct {
 
 func (x *ListSubjectAccessRequest) Reset() {
 	*x = ListSubjectAccessRequest{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[3]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +649,7 @@ func (x *ListSubjectAccessRequest) String() string {
 func (*ListSubjectAccessRequest) ProtoMessage() {}
 
 func (x *ListSubjectAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[3]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +662,7 @@ func (x *ListSubjectAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubjectAccessRequest.ProtoReflect.Descriptor instead.
 func (*ListSubjectAccessRequest) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{3}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListSubjectAccessRequest) GetSubject() string {
@@ -516,13 +710,18 @@ type SubjectAccess struct {
 	Purpose       Purpose                `protobuf:"varint,5,opt,name=purpose,proto3,enum=sinergi.v1.Purpose" json:"purpose,omitempty"`
 	CaseReference string                 `protobuf:"bytes,6,opt,name=case_reference,json=caseReference,proto3" json:"case_reference,omitempty"`
 	AgreementIds  []string               `protobuf:"bytes,7,rep,name=agreement_ids,json=agreementIds,proto3" json:"agreement_ids,omitempty"`
+	// The audit record this disclosure is.
+	RecordId int64 `protobuf:"varint,8,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// Its leaf (an AuditLeaf) and, once it is in the log, its position.
+	Leaf          []byte `protobuf:"bytes,9,opt,name=leaf,proto3" json:"leaf,omitempty"`
+	LeafIndex     *int64 `protobuf:"varint,10,opt,name=leaf_index,json=leafIndex,proto3,oneof" json:"leaf_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubjectAccess) Reset() {
 	*x = SubjectAccess{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[4]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +733,7 @@ func (x *SubjectAccess) String() string {
 func (*SubjectAccess) ProtoMessage() {}
 
 func (x *SubjectAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[4]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +746,7 @@ func (x *SubjectAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubjectAccess.ProtoReflect.Descriptor instead.
 func (*SubjectAccess) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{4}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubjectAccess) GetTime() *timestamppb.Timestamp {
@@ -599,6 +798,27 @@ func (x *SubjectAccess) GetAgreementIds() []string {
 	return nil
 }
 
+func (x *SubjectAccess) GetRecordId() int64 {
+	if x != nil {
+		return x.RecordId
+	}
+	return 0
+}
+
+func (x *SubjectAccess) GetLeaf() []byte {
+	if x != nil {
+		return x.Leaf
+	}
+	return nil
+}
+
+func (x *SubjectAccess) GetLeafIndex() int64 {
+	if x != nil && x.LeafIndex != nil {
+		return *x.LeafIndex
+	}
+	return 0
+}
+
 type ListSubjectAccessResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Accesses      []*SubjectAccess       `protobuf:"bytes,1,rep,name=accesses,proto3" json:"accesses,omitempty"`
@@ -609,7 +829,7 @@ type ListSubjectAccessResponse struct {
 
 func (x *ListSubjectAccessResponse) Reset() {
 	*x = ListSubjectAccessResponse{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[5]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +841,7 @@ func (x *ListSubjectAccessResponse) String() string {
 func (*ListSubjectAccessResponse) ProtoMessage() {}
 
 func (x *ListSubjectAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[5]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +854,7 @@ func (x *ListSubjectAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubjectAccessResponse.ProtoReflect.Descriptor instead.
 func (*ListSubjectAccessResponse) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{5}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSubjectAccessResponse) GetAccesses() []*SubjectAccess {
@@ -659,7 +879,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[6]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +891,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[6]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,19 +904,23 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{6}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{7}
 }
 
 type GetCheckpointResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Checkpoint    *Checkpoint            `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The newest checkpoint.
+	Checkpoint *Checkpoint `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The newest checkpoint witnesses cosigned, with every cosignature of
+	// it; unset until a witness has cosigned one.
+	Witnessed     *Checkpoint `protobuf:"bytes,2,opt,name=witnessed,proto3" json:"witnessed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[7]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +932,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[7]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +945,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{7}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() *Checkpoint {
@@ -731,24 +955,48 @@ func (x *GetCheckpointResponse) GetCheckpoint() *Checkpoint {
 	return nil
 }
 
-// Checkpoint is a signed statement of the chain's head at a moment.
+func (x *GetCheckpointResponse) GetWitnessed() *Checkpoint {
+	if x != nil {
+		return x.Witnessed
+	}
+	return nil
+}
+
+// Checkpoint is a signed statement of the log's size and root hash: a
+// C2SP tlog-checkpoint note ("<origin>\n<size>\n<base64 root>\n", a blank
+// line, then one signature line per signer). The log's key signs it;
+// witnesses add cosignatures (C2SP tlog-cosignature).
 type Checkpoint struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Sequence int64                  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	// Hexadecimal SHA-256 head hash.
-	HeadHash string                 `protobuf:"bytes,2,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
-	Time     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
-	// Ed25519 signature over the checkpoint's canonical bytes.
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tree size (the same as tree_size).
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The root hash, hexadecimal.
+	HeadHash string `protobuf:"bytes,2,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
+	// When the log signed it.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The log's Ed25519 signature over the note's text.
 	Signature []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
-	// Hexadecimal Ed25519 public key that signed it.
-	PublicKey     string `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The log's Ed25519 public key, hexadecimal.
+	PublicKey string `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The signed note, as text: verify it with the log's verifier key.
+	Note     string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	TreeSize int64  `protobuf:"varint,7,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	RootHash []byte `protobuf:"bytes,8,opt,name=root_hash,json=rootHash,proto3" json:"root_hash,omitempty"`
+	// The log's name, the note's first line.
+	Origin string `protobuf:"bytes,9,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The log's note verifier key (name+hash+key). Pin it from a source you
+	// trust (the operator, a witness): a key taken from this answer proves
+	// nothing on its own.
+	VerifierKey string `protobuf:"bytes,10,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	// The witnesses whose cosignatures the note carries.
+	Cosignatures  []*Cosignature `protobuf:"bytes,11,rep,name=cosignatures,proto3" json:"cosignatures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[8]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +1008,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_audit_service_proto_msgTypes[8]
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +1021,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{8}
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Checkpoint) GetSequence() int64 {
@@ -811,12 +1059,490 @@ func (x *Checkpoint) GetPublicKey() string {
 	return ""
 }
 
+func (x *Checkpoint) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Checkpoint) GetTreeSize() int64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+func (x *Checkpoint) GetRootHash() []byte {
+	if x != nil {
+		return x.RootHash
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *Checkpoint) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
+func (x *Checkpoint) GetCosignatures() []*Cosignature {
+	if x != nil {
+		return x.Cosignatures
+	}
+	return nil
+}
+
+// Cosignature is one witness's cosignature of a checkpoint.
+type Cosignature struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The witness institution.
+	WitnessCode string `protobuf:"bytes,1,opt,name=witness_code,json=witnessCode,proto3" json:"witness_code,omitempty"`
+	// The witness's cosigning key name.
+	WitnessName string `protobuf:"bytes,2,opt,name=witness_name,json=witnessName,proto3" json:"witness_name,omitempty"`
+	TreeSize    int64  `protobuf:"varint,3,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	// When the witness cosigned (the time its cosignature states).
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cosignature) Reset() {
+	*x = Cosignature{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cosignature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cosignature) ProtoMessage() {}
+
+func (x *Cosignature) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cosignature.ProtoReflect.Descriptor instead.
+func (*Cosignature) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Cosignature) GetWitnessCode() string {
+	if x != nil {
+		return x.WitnessCode
+	}
+	return ""
+}
+
+func (x *Cosignature) GetWitnessName() string {
+	if x != nil {
+		return x.WitnessName
+	}
+	return ""
+}
+
+func (x *Cosignature) GetTreeSize() int64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+func (x *Cosignature) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+type GetInclusionProofRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The audit record (AuditRecord.id).
+	RecordId int64 `protobuf:"varint,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// The tree size of the checkpoint to prove against; 0 for the newest.
+	TreeSize      int64 `protobuf:"varint,3,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofRequest) Reset() {
+	*x = GetInclusionProofRequest{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofRequest) ProtoMessage() {}
+
+func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetInclusionProofRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *GetInclusionProofRequest) GetRecordId() int64 {
+	if x != nil {
+		return x.RecordId
+	}
+	return 0
+}
+
+func (x *GetInclusionProofRequest) GetTreeSize() int64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+type GetInclusionProofResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	LeafIndex int64                  `protobuf:"varint,1,opt,name=leaf_index,json=leafIndex,proto3" json:"leaf_index,omitempty"`
+	TreeSize  int64                  `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	// The RFC 6962 inclusion proof, from the leaf's sibling up.
+	Hashes [][]byte `protobuf:"bytes,3,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	// The leaf (an AuditLeaf): hash it to check it is the record.
+	Leaf []byte `protobuf:"bytes,4,opt,name=leaf,proto3" json:"leaf,omitempty"`
+	// The newest checkpoint, when tree_size was 0.
+	Checkpoint *Checkpoint `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The record itself.
+	Record        *AuditRecord `protobuf:"bytes,6,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofResponse) Reset() {
+	*x = GetInclusionProofResponse{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofResponse) ProtoMessage() {}
+
+func (x *GetInclusionProofResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofResponse.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetInclusionProofResponse) GetLeafIndex() int64 {
+	if x != nil {
+		return x.LeafIndex
+	}
+	return 0
+}
+
+func (x *GetInclusionProofResponse) GetTreeSize() int64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+func (x *GetInclusionProofResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+func (x *GetInclusionProofResponse) GetLeaf() []byte {
+	if x != nil {
+		return x.Leaf
+	}
+	return nil
+}
+
+func (x *GetInclusionProofResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *GetInclusionProofResponse) GetRecord() *AuditRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+type GetConsistencyProofRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The smaller tree size (a checkpoint you hold).
+	FirstTreeSize int64 `protobuf:"varint,1,opt,name=first_tree_size,json=firstTreeSize,proto3" json:"first_tree_size,omitempty"`
+	// The larger tree size; 0 for the newest checkpoint's.
+	SecondTreeSize int64 `protobuf:"varint,2,opt,name=second_tree_size,json=secondTreeSize,proto3" json:"second_tree_size,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetConsistencyProofRequest) Reset() {
+	*x = GetConsistencyProofRequest{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsistencyProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsistencyProofRequest) ProtoMessage() {}
+
+func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
+func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetConsistencyProofRequest) GetFirstTreeSize() int64 {
+	if x != nil {
+		return x.FirstTreeSize
+	}
+	return 0
+}
+
+func (x *GetConsistencyProofRequest) GetSecondTreeSize() int64 {
+	if x != nil {
+		return x.SecondTreeSize
+	}
+	return 0
+}
+
+type GetConsistencyProofResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	FirstTreeSize  int64                  `protobuf:"varint,1,opt,name=first_tree_size,json=firstTreeSize,proto3" json:"first_tree_size,omitempty"`
+	SecondTreeSize int64                  `protobuf:"varint,2,opt,name=second_tree_size,json=secondTreeSize,proto3" json:"second_tree_size,omitempty"`
+	// The RFC 6962 consistency proof.
+	Hashes [][]byte `protobuf:"bytes,3,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	// The newest checkpoint, when second_tree_size was 0.
+	Checkpoint    *Checkpoint `protobuf:"bytes,4,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsistencyProofResponse) Reset() {
+	*x = GetConsistencyProofResponse{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsistencyProofResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsistencyProofResponse) ProtoMessage() {}
+
+func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
+func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetConsistencyProofResponse) GetFirstTreeSize() int64 {
+	if x != nil {
+		return x.FirstTreeSize
+	}
+	return 0
+}
+
+func (x *GetConsistencyProofResponse) GetSecondTreeSize() int64 {
+	if x != nil {
+		return x.SecondTreeSize
+	}
+	return 0
+}
+
+func (x *GetConsistencyProofResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+func (x *GetConsistencyProofResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+type AddCosignatureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A checkpoint note of the log with the log's signature and the calling
+	// witness's cosignature.
+	Note          string `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCosignatureRequest) Reset() {
+	*x = AddCosignatureRequest{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCosignatureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCosignatureRequest) ProtoMessage() {}
+
+func (x *AddCosignatureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCosignatureRequest.ProtoReflect.Descriptor instead.
+func (*AddCosignatureRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AddCosignatureRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type AddCosignatureResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cosignature   *Cosignature           `protobuf:"bytes,1,opt,name=cosignature,proto3" json:"cosignature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCosignatureResponse) Reset() {
+	*x = AddCosignatureResponse{}
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCosignatureResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCosignatureResponse) ProtoMessage() {}
+
+func (x *AddCosignatureResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_audit_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCosignatureResponse.ProtoReflect.Descriptor instead.
+func (*AddCosignatureResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_audit_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AddCosignatureResponse) GetCosignature() *Cosignature {
+	if x != nil {
+		return x.Cosignature
+	}
+	return nil
+}
+
 var File_sinergi_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1esinergi/v1/audit_service.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\"\xd9\x04\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\"\xa0\x05\n" +
 	"\vAuditRecord\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12.\n" +
@@ -840,7 +1566,33 @@ const file_sinergi_v1_audit_service_proto_rawDesc = "" +
 	"\bsubjects\x18\x0f \x03(\tR\bsubjects\x12%\n" +
 	"\x0elatency_micros\x18\x10 \x01(\x03R\rlatencyMicros\x12\x1d\n" +
 	"\n" +
-	"chain_hash\x18\x11 \x01(\tR\tchainHash\"\xa0\x03\n" +
+	"chain_hash\x18\x11 \x01(\tR\tchainHash\x12\x12\n" +
+	"\x04leaf\x18\x12 \x01(\fR\x04leaf\x12\"\n" +
+	"\n" +
+	"leaf_index\x18\x13 \x01(\x03H\x00R\tleafIndex\x88\x01\x01B\r\n" +
+	"\v_leaf_index\"\xfd\x03\n" +
+	"\tAuditLeaf\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12(\n" +
+	"\x10time_unix_micros\x18\x02 \x01(\x03R\x0etimeUnixMicros\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vcaller_code\x18\x04 \x01(\tR\n" +
+	"callerCode\x12-\n" +
+	"\x12certificate_serial\x18\x05 \x01(\tR\x11certificateSerial\x12\x1f\n" +
+	"\voperator_id\x18\x06 \x01(\tR\n" +
+	"operatorId\x12\x16\n" +
+	"\x06method\x18\a \x01(\tR\x06method\x12\x18\n" +
+	"\apurpose\x18\b \x01(\tR\apurpose\x12%\n" +
+	"\x0ecase_reference\x18\t \x01(\tR\rcaseReference\x12\x1a\n" +
+	"\bdecision\x18\n" +
+	" \x01(\tR\bdecision\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12#\n" +
+	"\ragreement_ids\x18\f \x03(\tR\fagreementIds\x12\x1f\n" +
+	"\vstatus_code\x18\r \x01(\tR\n" +
+	"statusCode\x12\x1a\n" +
+	"\bsubjects\x18\x0e \x03(\tR\bsubjects\x12%\n" +
+	"\x0elatency_micros\x18\x0f \x01(\x03R\rlatencyMicros\x12\x10\n" +
+	"\x03mac\x18\x10 \x01(\fR\x03mac\"\xa0\x03\n" +
 	"\x17ListAuditRecordsRequest\x12\x1f\n" +
 	"\vcaller_code\x18\x01 \x01(\tR\n" +
 	"callerCode\x12\x1f\n" +
@@ -866,7 +1618,7 @@ const file_sinergi_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x121\n" +
 	"\x06access\x18\x04 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
-	"\x03nik\x18\x05 \x01(\tR\x03nik\"\x94\x02\n" +
+	"\x03nik\x18\x05 \x01(\tR\x03nik\"\xf8\x02\n" +
 	"\rSubjectAccess\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
 	"\vcaller_code\x18\x02 \x01(\tR\n" +
@@ -876,15 +1628,22 @@ const file_sinergi_v1_audit_service_proto_rawDesc = "" +
 	"\x06method\x18\x04 \x01(\tR\x06method\x12-\n" +
 	"\apurpose\x18\x05 \x01(\x0e2\x13.sinergi.v1.PurposeR\apurpose\x12%\n" +
 	"\x0ecase_reference\x18\x06 \x01(\tR\rcaseReference\x12#\n" +
-	"\ragreement_ids\x18\a \x03(\tR\fagreementIds\"z\n" +
+	"\ragreement_ids\x18\a \x03(\tR\fagreementIds\x12\x1b\n" +
+	"\trecord_id\x18\b \x01(\x03R\brecordId\x12\x12\n" +
+	"\x04leaf\x18\t \x01(\fR\x04leaf\x12\"\n" +
+	"\n" +
+	"leaf_index\x18\n" +
+	" \x01(\x03H\x00R\tleafIndex\x88\x01\x01B\r\n" +
+	"\v_leaf_index\"z\n" +
 	"\x19ListSubjectAccessResponse\x125\n" +
 	"\baccesses\x18\x01 \x03(\v2\x19.sinergi.v1.SubjectAccessR\baccesses\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x16\n" +
-	"\x14GetCheckpointRequest\"O\n" +
+	"\x14GetCheckpointRequest\"\x85\x01\n" +
 	"\x15GetCheckpointResponse\x126\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\v2\x16.sinergi.v1.CheckpointR\n" +
-	"checkpoint\"\xb2\x01\n" +
+	"checkpoint\x124\n" +
+	"\twitnessed\x18\x02 \x01(\v2\x16.sinergi.v1.CheckpointR\twitnessed\"\xf8\x02\n" +
 	"\n" +
 	"Checkpoint\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x1b\n" +
@@ -892,15 +1651,58 @@ const file_sinergi_v1_audit_service_proto_rawDesc = "" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n" +
 	"\tsignature\x18\x04 \x01(\fR\tsignature\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x05 \x01(\tR\tpublicKey*P\n" +
+	"public_key\x18\x05 \x01(\tR\tpublicKey\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\x12\x1b\n" +
+	"\ttree_size\x18\a \x01(\x03R\btreeSize\x12\x1b\n" +
+	"\troot_hash\x18\b \x01(\fR\brootHash\x12\x16\n" +
+	"\x06origin\x18\t \x01(\tR\x06origin\x12!\n" +
+	"\fverifier_key\x18\n" +
+	" \x01(\tR\vverifierKey\x12;\n" +
+	"\fcosignatures\x18\v \x03(\v2\x17.sinergi.v1.CosignatureR\fcosignatures\"\xa0\x01\n" +
+	"\vCosignature\x12!\n" +
+	"\fwitness_code\x18\x01 \x01(\tR\vwitnessCode\x12!\n" +
+	"\fwitness_name\x18\x02 \x01(\tR\vwitnessName\x12\x1b\n" +
+	"\ttree_size\x18\x03 \x01(\x03R\btreeSize\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x87\x01\n" +
+	"\x18GetInclusionProofRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x1b\n" +
+	"\trecord_id\x18\x02 \x01(\x03R\brecordId\x12\x1b\n" +
+	"\ttree_size\x18\x03 \x01(\x03R\btreeSize\"\xec\x01\n" +
+	"\x19GetInclusionProofResponse\x12\x1d\n" +
+	"\n" +
+	"leaf_index\x18\x01 \x01(\x03R\tleafIndex\x12\x1b\n" +
+	"\ttree_size\x18\x02 \x01(\x03R\btreeSize\x12\x16\n" +
+	"\x06hashes\x18\x03 \x03(\fR\x06hashes\x12\x12\n" +
+	"\x04leaf\x18\x04 \x01(\fR\x04leaf\x126\n" +
+	"\n" +
+	"checkpoint\x18\x05 \x01(\v2\x16.sinergi.v1.CheckpointR\n" +
+	"checkpoint\x12/\n" +
+	"\x06record\x18\x06 \x01(\v2\x17.sinergi.v1.AuditRecordR\x06record\"n\n" +
+	"\x1aGetConsistencyProofRequest\x12&\n" +
+	"\x0ffirst_tree_size\x18\x01 \x01(\x03R\rfirstTreeSize\x12(\n" +
+	"\x10second_tree_size\x18\x02 \x01(\x03R\x0esecondTreeSize\"\xbf\x01\n" +
+	"\x1bGetConsistencyProofResponse\x12&\n" +
+	"\x0ffirst_tree_size\x18\x01 \x01(\x03R\rfirstTreeSize\x12(\n" +
+	"\x10second_tree_size\x18\x02 \x01(\x03R\x0esecondTreeSize\x12\x16\n" +
+	"\x06hashes\x18\x03 \x03(\fR\x06hashes\x126\n" +
+	"\n" +
+	"checkpoint\x18\x04 \x01(\v2\x16.sinergi.v1.CheckpointR\n" +
+	"checkpoint\"+\n" +
+	"\x15AddCosignatureRequest\x12\x12\n" +
+	"\x04note\x18\x01 \x01(\tR\x04note\"S\n" +
+	"\x16AddCosignatureResponse\x129\n" +
+	"\vcosignature\x18\x01 \x01(\v2\x17.sinergi.v1.CosignatureR\vcosignature*P\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_ALLOWED\x10\x01\x12\x14\n" +
-	"\x10DECISION_REFUSED\x10\x022\xa5\x02\n" +
+	"\x10DECISION_REFUSED\x10\x022\xc8\x04\n" +
 	"\fAuditService\x12]\n" +
 	"\x10ListAuditRecords\x12#.sinergi.v1.ListAuditRecordsRequest\x1a$.sinergi.v1.ListAuditRecordsResponse\x12`\n" +
 	"\x11ListSubjectAccess\x12$.sinergi.v1.ListSubjectAccessRequest\x1a%.sinergi.v1.ListSubjectAccessResponse\x12T\n" +
-	"\rGetCheckpoint\x12 .sinergi.v1.GetCheckpointRequest\x1a!.sinergi.v1.GetCheckpointResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\rGetCheckpoint\x12 .sinergi.v1.GetCheckpointRequest\x1a!.sinergi.v1.GetCheckpointResponse\x12`\n" +
+	"\x11GetInclusionProof\x12$.sinergi.v1.GetInclusionProofRequest\x1a%.sinergi.v1.GetInclusionProofResponse\x12f\n" +
+	"\x13GetConsistencyProof\x12&.sinergi.v1.GetConsistencyProofRequest\x1a'.sinergi.v1.GetConsistencyProofResponse\x12W\n" +
+	"\x0eAddCosignature\x12!.sinergi.v1.AddCosignatureRequest\x1a\".sinergi.v1.AddCosignatureResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_audit_service_proto_rawDescOnce sync.Once
@@ -915,48 +1717,70 @@ func file_sinergi_v1_audit_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_audit_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sinergi_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sinergi_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_sinergi_v1_audit_service_proto_goTypes = []any{
-	(Decision)(0),                     // 0: sinergi.v1.Decision
-	(*AuditRecord)(nil),               // 1: sinergi.v1.AuditRecord
-	(*ListAuditRecordsRequest)(nil),   // 2: sinergi.v1.ListAuditRecordsRequest
-	(*ListAuditRecordsResponse)(nil),  // 3: sinergi.v1.ListAuditRecordsResponse
-	(*ListSubjectAccessRequest)(nil),  // 4: sinergi.v1.ListSubjectAccessRequest
-	(*SubjectAccess)(nil),             // 5: sinergi.v1.SubjectAccess
-	(*ListSubjectAccessResponse)(nil), // 6: sinergi.v1.ListSubjectAccessResponse
-	(*GetCheckpointRequest)(nil),      // 7: sinergi.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),     // 8: sinergi.v1.GetCheckpointResponse
-	(*Checkpoint)(nil),                // 9: sinergi.v1.Checkpoint
-	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
-	(Purpose)(0),                      // 11: sinergi.v1.Purpose
-	(*AccessContext)(nil),             // 12: sinergi.v1.AccessContext
+	(Decision)(0),                       // 0: sinergi.v1.Decision
+	(*AuditRecord)(nil),                 // 1: sinergi.v1.AuditRecord
+	(*AuditLeaf)(nil),                   // 2: sinergi.v1.AuditLeaf
+	(*ListAuditRecordsRequest)(nil),     // 3: sinergi.v1.ListAuditRecordsRequest
+	(*ListAuditRecordsResponse)(nil),    // 4: sinergi.v1.ListAuditRecordsResponse
+	(*ListSubjectAccessRequest)(nil),    // 5: sinergi.v1.ListSubjectAccessRequest
+	(*SubjectAccess)(nil),               // 6: sinergi.v1.SubjectAccess
+	(*ListSubjectAccessResponse)(nil),   // 7: sinergi.v1.ListSubjectAccessResponse
+	(*GetCheckpointRequest)(nil),        // 8: sinergi.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 9: sinergi.v1.GetCheckpointResponse
+	(*Checkpoint)(nil),                  // 10: sinergi.v1.Checkpoint
+	(*Cosignature)(nil),                 // 11: sinergi.v1.Cosignature
+	(*GetInclusionProofRequest)(nil),    // 12: sinergi.v1.GetInclusionProofRequest
+	(*GetInclusionProofResponse)(nil),   // 13: sinergi.v1.GetInclusionProofResponse
+	(*GetConsistencyProofRequest)(nil),  // 14: sinergi.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 15: sinergi.v1.GetConsistencyProofResponse
+	(*AddCosignatureRequest)(nil),       // 16: sinergi.v1.AddCosignatureRequest
+	(*AddCosignatureResponse)(nil),      // 17: sinergi.v1.AddCosignatureResponse
+	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
+	(Purpose)(0),                        // 19: sinergi.v1.Purpose
+	(*AccessContext)(nil),               // 20: sinergi.v1.AccessContext
 }
 var file_sinergi_v1_audit_service_proto_depIdxs = []int32{
-	10, // 0: sinergi.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	11, // 1: sinergi.v1.AuditRecord.purpose:type_name -> sinergi.v1.Purpose
+	18, // 0: sinergi.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	19, // 1: sinergi.v1.AuditRecord.purpose:type_name -> sinergi.v1.Purpose
 	0,  // 2: sinergi.v1.AuditRecord.decision:type_name -> sinergi.v1.Decision
 	0,  // 3: sinergi.v1.ListAuditRecordsRequest.decision:type_name -> sinergi.v1.Decision
-	10, // 4: sinergi.v1.ListAuditRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
-	10, // 5: sinergi.v1.ListAuditRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
-	12, // 6: sinergi.v1.ListAuditRecordsRequest.access:type_name -> sinergi.v1.AccessContext
+	18, // 4: sinergi.v1.ListAuditRecordsRequest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 5: sinergi.v1.ListAuditRecordsRequest.end_time:type_name -> google.protobuf.Timestamp
+	20, // 6: sinergi.v1.ListAuditRecordsRequest.access:type_name -> sinergi.v1.AccessContext
 	1,  // 7: sinergi.v1.ListAuditRecordsResponse.records:type_name -> sinergi.v1.AuditRecord
-	12, // 8: sinergi.v1.ListSubjectAccessRequest.access:type_name -> sinergi.v1.AccessContext
-	10, // 9: sinergi.v1.SubjectAccess.time:type_name -> google.protobuf.Timestamp
-	11, // 10: sinergi.v1.SubjectAccess.purpose:type_name -> sinergi.v1.Purpose
-	5,  // 11: sinergi.v1.ListSubjectAccessResponse.accesses:type_name -> sinergi.v1.SubjectAccess
-	9,  // 12: sinergi.v1.GetCheckpointResponse.checkpoint:type_name -> sinergi.v1.Checkpoint
-	10, // 13: sinergi.v1.Checkpoint.time:type_name -> google.protobuf.Timestamp
-	2,  // 14: sinergi.v1.AuditService.ListAuditRecords:input_type -> sinergi.v1.ListAuditRecordsRequest
-	4,  // 15: sinergi.v1.AuditService.ListSubjectAccess:input_type -> sinergi.v1.ListSubjectAccessRequest
-	7,  // 16: sinergi.v1.AuditService.GetCheckpoint:input_type -> sinergi.v1.GetCheckpointRequest
-	3,  // 17: sinergi.v1.AuditService.ListAuditRecords:output_type -> sinergi.v1.ListAuditRecordsResponse
-	6,  // 18: sinergi.v1.AuditService.ListSubjectAccess:output_type -> sinergi.v1.ListSubjectAccessResponse
-	8,  // 19: sinergi.v1.AuditService.GetCheckpoint:output_type -> sinergi.v1.GetCheckpointResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 8: sinergi.v1.ListSubjectAccessRequest.access:type_name -> sinergi.v1.AccessContext
+	18, // 9: sinergi.v1.SubjectAccess.time:type_name -> google.protobuf.Timestamp
+	19, // 10: sinergi.v1.SubjectAccess.purpose:type_name -> sinergi.v1.Purpose
+	6,  // 11: sinergi.v1.ListSubjectAccessResponse.accesses:type_name -> sinergi.v1.SubjectAccess
+	10, // 12: sinergi.v1.GetCheckpointResponse.checkpoint:type_name -> sinergi.v1.Checkpoint
+	10, // 13: sinergi.v1.GetCheckpointResponse.witnessed:type_name -> sinergi.v1.Checkpoint
+	18, // 14: sinergi.v1.Checkpoint.time:type_name -> google.protobuf.Timestamp
+	11, // 15: sinergi.v1.Checkpoint.cosignatures:type_name -> sinergi.v1.Cosignature
+	18, // 16: sinergi.v1.Cosignature.time:type_name -> google.protobuf.Timestamp
+	20, // 17: sinergi.v1.GetInclusionProofRequest.access:type_name -> sinergi.v1.AccessContext
+	10, // 18: sinergi.v1.GetInclusionProofResponse.checkpoint:type_name -> sinergi.v1.Checkpoint
+	1,  // 19: sinergi.v1.GetInclusionProofResponse.record:type_name -> sinergi.v1.AuditRecord
+	10, // 20: sinergi.v1.GetConsistencyProofResponse.checkpoint:type_name -> sinergi.v1.Checkpoint
+	11, // 21: sinergi.v1.AddCosignatureResponse.cosignature:type_name -> sinergi.v1.Cosignature
+	3,  // 22: sinergi.v1.AuditService.ListAuditRecords:input_type -> sinergi.v1.ListAuditRecordsRequest
+	5,  // 23: sinergi.v1.AuditService.ListSubjectAccess:input_type -> sinergi.v1.ListSubjectAccessRequest
+	8,  // 24: sinergi.v1.AuditService.GetCheckpoint:input_type -> sinergi.v1.GetCheckpointRequest
+	12, // 25: sinergi.v1.AuditService.GetInclusionProof:input_type -> sinergi.v1.GetInclusionProofRequest
+	14, // 26: sinergi.v1.AuditService.GetConsistencyProof:input_type -> sinergi.v1.GetConsistencyProofRequest
+	16, // 27: sinergi.v1.AuditService.AddCosignature:input_type -> sinergi.v1.AddCosignatureRequest
+	4,  // 28: sinergi.v1.AuditService.ListAuditRecords:output_type -> sinergi.v1.ListAuditRecordsResponse
+	7,  // 29: sinergi.v1.AuditService.ListSubjectAccess:output_type -> sinergi.v1.ListSubjectAccessResponse
+	9,  // 30: sinergi.v1.AuditService.GetCheckpoint:output_type -> sinergi.v1.GetCheckpointResponse
+	13, // 31: sinergi.v1.AuditService.GetInclusionProof:output_type -> sinergi.v1.GetInclusionProofResponse
+	15, // 32: sinergi.v1.AuditService.GetConsistencyProof:output_type -> sinergi.v1.GetConsistencyProofResponse
+	17, // 33: sinergi.v1.AuditService.AddCosignature:output_type -> sinergi.v1.AddCosignatureResponse
+	28, // [28:34] is the sub-list for method output_type
+	22, // [22:28] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_audit_service_proto_init() }
@@ -965,13 +1789,15 @@ func file_sinergi_v1_audit_service_proto_init() {
 		return
 	}
 	file_sinergi_v1_common_proto_init()
+	file_sinergi_v1_audit_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_sinergi_v1_audit_service_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_audit_service_proto_rawDesc), len(file_sinergi_v1_audit_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

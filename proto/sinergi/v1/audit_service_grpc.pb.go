@@ -19,25 +19,43 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_ListAuditRecords_FullMethodName  = "/sinergi.v1.AuditService/ListAuditRecords"
-	AuditService_ListSubjectAccess_FullMethodName = "/sinergi.v1.AuditService/ListSubjectAccess"
-	AuditService_GetCheckpoint_FullMethodName     = "/sinergi.v1.AuditService/GetCheckpoint"
+	AuditService_ListAuditRecords_FullMethodName    = "/sinergi.v1.AuditService/ListAuditRecords"
+	AuditService_ListSubjectAccess_FullMethodName   = "/sinergi.v1.AuditService/ListSubjectAccess"
+	AuditService_GetCheckpoint_FullMethodName       = "/sinergi.v1.AuditService/GetCheckpoint"
+	AuditService_GetInclusionProof_FullMethodName   = "/sinergi.v1.AuditService/GetInclusionProof"
+	AuditService_GetConsistencyProof_FullMethodName = "/sinergi.v1.AuditService/GetConsistencyProof"
+	AuditService_AddCosignature_FullMethodName      = "/sinergi.v1.AuditService/AddCosignature"
 )
 
 // AuditServiceClient is the client API for AuditService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AuditService lets oversight institutions (ministry headquarters, Mabes)
-// read the audit trail: every call to the service, allowed or refused.
+// AuditService serves the audit trail: every call to the service, allowed
+// or refused, is a record, and the records are the leaves of a Merkle log
+// (RFC 6962) whose checkpoints the log signs and witnesses cosign.
+// Oversight institutions (ministry headquarters, Mabes) read the records;
+// every institution may read checkpoints and consistency proofs, and so
+// check, with the log's public key alone, that the log only ever grows.
 type AuditServiceClient interface {
 	// ListAuditRecords lists audit records, newest first.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
 	// ListSubjectAccess answers a data subject's question under UU 27/2022:
-	// who accessed this person's data, when, and for what purpose.
+	// who accessed this person's data, when, and for what purpose; each
+	// entry carries its leaf, to check with GetInclusionProof.
 	ListSubjectAccess(ctx context.Context, in *ListSubjectAccessRequest, opts ...grpc.CallOption) (*ListSubjectAccessResponse, error)
-	// GetCheckpoint returns the newest signed checkpoint of the hash chain.
+	// GetCheckpoint returns the log's newest signed checkpoint, and the
+	// newest one witnesses cosigned.
 	GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error)
+	// GetInclusionProof proves that one record is in the log: its leaf and
+	// the hashes that lead from it to the root of a checkpoint.
+	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
+	// GetConsistencyProof proves that the log at one size is a prefix of the
+	// log at a larger size: nothing was changed or removed in between.
+	GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error)
+	// AddCosignature hands back a witness's cosignature of a checkpoint
+	// (callable only by institutions registered as witnesses).
+	AddCosignature(ctx context.Context, in *AddCosignatureRequest, opts ...grpc.CallOption) (*AddCosignatureResponse, error)
 }
 
 type auditServiceClient struct {
@@ -78,20 +96,65 @@ func (c *auditServiceClient) GetCheckpoint(ctx context.Context, in *GetCheckpoin
 	return out, nil
 }
 
+func (c *auditServiceClient) GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInclusionProofResponse)
+	err := c.cc.Invoke(ctx, AuditService_GetInclusionProof_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditServiceClient) GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetConsistencyProofResponse)
+	err := c.cc.Invoke(ctx, AuditService_GetConsistencyProof_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditServiceClient) AddCosignature(ctx context.Context, in *AddCosignatureRequest, opts ...grpc.CallOption) (*AddCosignatureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddCosignatureResponse)
+	err := c.cc.Invoke(ctx, AuditService_AddCosignature_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
 //
-// AuditService lets oversight institutions (ministry headquarters, Mabes)
-// read the audit trail: every call to the service, allowed or refused.
+// AuditService serves the audit trail: every call to the service, allowed
+// or refused, is a record, and the records are the leaves of a Merkle log
+// (RFC 6962) whose checkpoints the log signs and witnesses cosign.
+// Oversight institutions (ministry headquarters, Mabes) read the records;
+// every institution may read checkpoints and consistency proofs, and so
+// check, with the log's public key alone, that the log only ever grows.
 type AuditServiceServer interface {
 	// ListAuditRecords lists audit records, newest first.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)
 	// ListSubjectAccess answers a data subject's question under UU 27/2022:
-	// who accessed this person's data, when, and for what purpose.
+	// who accessed this person's data, when, and for what purpose; each
+	// entry carries its leaf, to check with GetInclusionProof.
 	ListSubjectAccess(context.Context, *ListSubjectAccessRequest) (*ListSubjectAccessResponse, error)
-	// GetCheckpoint returns the newest signed checkpoint of the hash chain.
+	// GetCheckpoint returns the log's newest signed checkpoint, and the
+	// newest one witnesses cosigned.
 	GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error)
+	// GetInclusionProof proves that one record is in the log: its leaf and
+	// the hashes that lead from it to the root of a checkpoint.
+	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
+	// GetConsistencyProof proves that the log at one size is a prefix of the
+	// log at a larger size: nothing was changed or removed in between.
+	GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error)
+	// AddCosignature hands back a witness's cosignature of a checkpoint
+	// (callable only by institutions registered as witnesses).
+	AddCosignature(context.Context, *AddCosignatureRequest) (*AddCosignatureResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -110,6 +173,15 @@ func (UnimplementedAuditServiceServer) ListSubjectAccess(context.Context, *ListS
 }
 func (UnimplementedAuditServiceServer) GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCheckpoint not implemented")
+}
+func (UnimplementedAuditServiceServer) GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInclusionProof not implemented")
+}
+func (UnimplementedAuditServiceServer) GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetConsistencyProof not implemented")
+}
+func (UnimplementedAuditServiceServer) AddCosignature(context.Context, *AddCosignatureRequest) (*AddCosignatureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddCosignature not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -186,6 +258,60 @@ func _AuditService_GetCheckpoint_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_GetInclusionProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInclusionProofRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).GetInclusionProof(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_GetInclusionProof_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).GetInclusionProof(ctx, req.(*GetInclusionProofRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuditService_GetConsistencyProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConsistencyProofRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).GetConsistencyProof(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_GetConsistencyProof_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).GetConsistencyProof(ctx, req.(*GetConsistencyProofRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuditService_AddCosignature_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddCosignatureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).AddCosignature(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_AddCosignature_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).AddCosignature(ctx, req.(*AddCosignatureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -204,6 +330,18 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCheckpoint",
 			Handler:    _AuditService_GetCheckpoint_Handler,
+		},
+		{
+			MethodName: "GetInclusionProof",
+			Handler:    _AuditService_GetInclusionProof_Handler,
+		},
+		{
+			MethodName: "GetConsistencyProof",
+			Handler:    _AuditService_GetConsistencyProof_Handler,
+		},
+		{
+			MethodName: "AddCosignature",
+			Handler:    _AuditService_AddCosignature_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
