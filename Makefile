@@ -60,9 +60,10 @@ bench: build ## measure the service against the database's floor: table on stdou
 	$(BIN)/sinergibench
 
 .PHONY: fuzz
-fuzz: ## fuzz the parsers and validators, 30 s each (their seed corpora run in every make test)
+fuzz: ## fuzz the parsers, validators and raw requests through the server, 30 s each (their seed corpora run in every make test)
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/nik
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/pagetoken
+	go test -run '^$$' -fuzz FuzzRawRequests -fuzztime 30s ./internal/e2e/audit
 
 .PHONY: stop-db
 stop-db: build ## stop the throwaway PostgreSQL cluster under .sinergi/pg, if one runs
