@@ -130,8 +130,6 @@ type cosignVerifier struct {
 	name string
 	hash uint32
 	pub  ed25519.PublicKey
-	// at is set, on success, to the cosignature's time.
-	at *time.Time
 }
 
 // NewCosignatureVerifier parses a witness's verifier key.

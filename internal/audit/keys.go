@@ -21,11 +21,12 @@ import (
 // to the database without them (with the application's credentials, or
 // as its superuser) writes rows that `sinergi audit verify` finds.
 type Keys struct {
-	priv   ed25519.PrivateKey
-	mac    []byte
-	origin string
-	signer note.Signer
-	vkey   string
+	priv     ed25519.PrivateKey
+	mac      []byte
+	origin   string
+	signer   note.Signer
+	vkey     string
+	verifier note.Verifier
 }
 
 // NewKeys derives the log's keys from its signing key. origin names the
@@ -40,9 +41,13 @@ func NewKeys(priv ed25519.PrivateKey, origin string) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
 	m := hmac.New(sha256.New, priv.Seed())
 	m.Write([]byte("sinergi audit record MAC key/v1"))
-	return &Keys{priv: priv, mac: m.Sum(nil), origin: origin, signer: signer, vkey: vkey}, nil
+	return &Keys{priv: priv, mac: m.Sum(nil), origin: origin, signer: signer, vkey: vkey, verifier: verifier}, nil
 }
 
 // noteSigner is an Ed25519 note signer under name: the encoded private key
@@ -69,13 +74,7 @@ func (k *Keys) VerifierKey() string { return k.vkey }
 func (k *Keys) PublicKey() ed25519.PublicKey { return k.priv.Public().(ed25519.PublicKey) }
 
 // Verifier checks the log's checkpoint signatures.
-func (k *Keys) Verifier() note.Verifier {
-	v, err := note.NewVerifier(k.vkey)
-	if err != nil {
-		panic("audit: own verifier key does not parse: " + err.Error())
-	}
-	return v
-}
+func (k *Keys) Verifier() note.Verifier { return k.verifier }
 
 // RecordMAC authenticates a record's leaf bytes (without the MAC field).
 func (k *Keys) RecordMAC(unsealed []byte) []byte {
