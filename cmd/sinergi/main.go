@@ -2,7 +2,7 @@
 //
 //	sinergi serve         run the gRPC server (mutual TLS)
 //	sinergi migrate       apply the database migrations
-//	sinergi seed FILE     load institutions and agreements (YAML or JSON); --demo for the demo directory
+//	sinergi seed FILE     add missing institutions and agreements (YAML or JSON); --demo for the demo directory
 //	sinergi dev-pki       issue development certificates for every institution
 //	sinergi revoke-cert   revoke a client certificate by serial (or by file)
 //	sinergi audit verify  verify the audit hash chain and its checkpoints
@@ -34,6 +34,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/devenv"
+	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/server"
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -63,7 +64,8 @@ const usage = `usage: sinergi <command> [flags]
 commands:
   serve         run the gRPC server over mutual TLS
   migrate       apply the database migrations
-  seed FILE     load institutions and agreements from YAML or JSON (--demo: the embedded demo directory)
+  seed FILE     add the missing institutions and agreements of a YAML or JSON file (--demo: the embedded demo
+                directory); --operator-id names the officer in the audit trail; a registered entry is never changed
   dev-pki       issue development certificates (CA, server, one per institution)
   revoke-cert   revoke a client certificate: --serial HEX or --cert FILE
   audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
@@ -128,27 +130,40 @@ func run(ctx context.Context, args []string) error {
 		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 		db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
 		demo := fs.Bool("demo", false, "load the embedded demo directory")
+		operator := fs.String("operator-id", env("SINERGI_OPERATOR_ID", ""), "the officer who makes this administrative act, NRP or NIP; recorded in the audit trail (SINERGI_OPERATOR_ID)")
 		if err := fs.Parse(args); err != nil {
 			return usageError{err.Error()}
+		}
+		if *operator == "" {
+			return usageError{"usage: sinergi seed --operator-id NRP|NIP FILE (or --demo): a seed is an administrative act, and its audit record names the officer"}
+		}
+		var data []byte
+		source := "the demo directory"
+		switch {
+		case *demo && fs.NArg() == 0:
+			data = directory.DemoSeed()
+		case !*demo && fs.NArg() == 1:
+			var err error
+			if data, err = os.ReadFile(fs.Arg(0)); err != nil {
+				return err
+			}
+			source = fs.Arg(0)
+		default:
+			return usageError{"usage: sinergi seed --operator-id NRP|NIP FILE (or --demo)"}
 		}
 		url, err := databaseURL(ctx, *db)
 		if err != nil {
 			return err
 		}
-		if *demo {
-			return devenv.SeedDemo(ctx, url)
-		}
-		if fs.NArg() != 1 {
-			return usageError{"usage: sinergi seed FILE (or --demo)"}
-		}
-		data, err := os.ReadFile(fs.Arg(0))
+		added, err := devenv.Seed(ctx, url, data, source, *operator)
 		if err != nil {
 			return err
 		}
-		if err := devenv.Seed(ctx, url, data); err != nil {
-			return err
+		if len(added) == 0 {
+			fmt.Println("seeded", source+": nothing missing, nothing changed")
+			return nil
 		}
-		fmt.Println("seeded", fs.Arg(0))
+		fmt.Printf("seeded %s: added %s\n", source, strings.Join(added, ", "))
 		return nil
 	case "dev-pki":
 		fs := flag.NewFlagSet("dev-pki", flag.ContinueOnError)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/pgtest"
 	"github.com/sinergi-id/sinergi/internal/servertest"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -47,7 +48,7 @@ agreements:
 		t.Fatal(err)
 	}
 	before := count(t, env, `SELECT count(*) FROM institutions`)
-	err := run(context.Background(), []string{"seed", "--database-url", db.URL, bad})
+	err := run(context.Background(), []string{"seed", "--database-url", db.URL, "--operator-id", devenv.DevOperator, bad})
 	if err == nil || !strings.Contains(err.Error(), "agreements[0] (pks-rutan-cilacap).parties[1].institution_code") || !strings.Contains(err.Error(), "nothing written") {
 		t.Fatalf("seed of a bad file: %v", err)
 	}
@@ -60,14 +61,14 @@ agreements:
 		"parties": [{"institution_code": "rutan-cilacap"}, {"institution_code": "polres-cilacap"}]}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, good}); err != nil {
+	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, "--operator-id", devenv.DevOperator, good}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, env, `SELECT count(*) FROM agreement_parties WHERE agreement_id = 'pks-rutan-cilacap'`); n != 2 {
 		t.Fatalf("good seed wrote %d parties", n)
 	}
 	// Seeding the same file again changes nothing and succeeds.
-	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, good}); err != nil {
+	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, "--operator-id", devenv.DevOperator, good}); err != nil {
 		t.Fatal(err)
 	}
 }

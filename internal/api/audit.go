@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
 	"github.com/sinergi-id/sinergi/internal/nik"
 	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
@@ -126,12 +127,21 @@ func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRe
 }
 
 // ListSubjectAccess lists the disclosures of one subject's data: allowed
-// calls that returned or changed it.
+// calls that returned or changed it. A NIK, a custody record or a report
+// names only what the caller could find itself (its reach): one outside it
+// answers exactly as one that does not exist, with nothing, so the question
+// tells nobody where or whether a person is held.
 func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjectAccessRequest) (*sinergiv1.ListSubjectAccessResponse, error) {
+	rs, err := authz.ReachesFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := audit.FromContext(ctx)
 	f := store.AuditFilter{Subject: req.GetSubject(), Decision: "ALLOWED"}
 	query := "subject-access|" + f.Subject
+	custody := rs.Custody()
 	if n := req.GetNik(); n != "" {
-		subjects, err := s.Store.CustodySubjectsByNIK(ctx, n)
+		subjects, facilities, err := s.Store.CustodySubjectsByNIK(ctx, custody, n)
 		if err != nil {
 			return nil, s.storeError(ctx, err, "custody records")
 		}
@@ -139,11 +149,37 @@ func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjec
 			return &sinergiv1.ListSubjectAccessResponse{}, nil
 		}
 		// The answer is about these records: they are this call's subjects.
-		audit.FromContext(ctx).AddSubjects(subjects...)
+		e.AddSubjects(subjects...)
+		for _, fc := range facilities {
+			e.AddAgreements(rs.Agreements(fc, sinergiv1.Scope_SCOPE_DETAINEE_DATA)...)
+		}
 		f.AnySubject = subjects
 		// The token is tied to the NIK without carrying it.
 		sum := sha256.Sum256([]byte(n))
 		query = "subject-access-nik|" + hex.EncodeToString(sum[:8])
+	} else {
+		kind, id, _ := strings.Cut(req.GetSubject(), "/")
+		switch kind {
+		case authz.SubjectCustody:
+			fc, err := s.Store.CustodyRecordFacility(ctx, custody, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return &sinergiv1.ListSubjectAccessResponse{}, nil
+			}
+			if err != nil {
+				return nil, s.storeError(ctx, err, "custody record")
+			}
+			e.AddSubjects(req.GetSubject())
+			e.AddAgreements(rs.Agreements(fc, sinergiv1.Scope_SCOPE_DETAINEE_DATA)...)
+		case authz.SubjectReport:
+			ok, err := s.Store.ReportAdmitted(ctx, rs.Reports(), id)
+			if err != nil {
+				return nil, s.storeError(ctx, err, "report")
+			}
+			if !ok {
+				return &sinergiv1.ListSubjectAccessResponse{}, nil
+			}
+			e.AddSubjects(req.GetSubject())
+		}
 	}
 	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)
 	if err != nil {

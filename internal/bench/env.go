@@ -72,7 +72,7 @@ func Setup(ctx context.Context, stateDir string) (*Env, error) {
 	if err := store.Migrate(ctx, e.URL); err != nil {
 		return nil, err
 	}
-	if err := devenv.SeedDemo(ctx, e.URL); err != nil {
+	if _, err := devenv.SeedDemo(ctx, e.URL, devenv.DevOperator); err != nil {
 		return nil, err
 	}
 	if err := devenv.DevPKI(ctx, e.URL, e.PKIDir, pki.DefaultTrustDomain); err != nil {

@@ -6,14 +6,19 @@ package devenv
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 // Env is a prepared environment.
@@ -56,7 +61,7 @@ func Prepare(ctx context.Context, stateDir, trustDomain string) (*Env, error) {
 	if err := store.Migrate(ctx, url); err != nil {
 		return nil, err
 	}
-	if err := SeedDemo(ctx, url); err != nil {
+	if _, err := SeedDemo(ctx, url, DevOperator); err != nil {
 		return nil, err
 	}
 	env := &Env{StateDir: stateDir, DatabaseURL: url, PKIDir: PKIDir(stateDir), AuditKey: AuditKeyPath(stateDir)}
@@ -69,32 +74,57 @@ func Prepare(ctx context.Context, stateDir, trustDomain string) (*Env, error) {
 	return env, nil
 }
 
-// SeedDemo writes the embedded demo directory.
-func SeedDemo(ctx context.Context, url string) error {
-	return Seed(ctx, url, directory.DemoSeed())
+// DevOperator is the officer (an NIP) on whose behalf `make run` and the
+// tests seed the demo directory: a seed is an administrative act, and its
+// audit record names who did it.
+const DevOperator = "198001012006041001"
+
+// SeedMethod names seeds in the audit trail: an administrative act made
+// through the command line, not a call.
+const SeedMethod = "sinergi:seed"
+
+// SeedDemo adds what is missing of the embedded demo directory.
+func SeedDemo(ctx context.Context, url, operator string) ([]string, error) {
+	return Seed(ctx, url, directory.DemoSeed(), "the demo directory", operator)
 }
 
 // Seed validates a seed file whole against the directory in the database
-// and writes it in one transaction, or writes nothing.
-func Seed(ctx context.Context, url string, data []byte) error {
+// and adds what is missing in one transaction, with an audit record naming
+// operator (an NRP or NIP) and what was added, or writes nothing. An entry
+// already registered must match the seed, and is left as it is. It
+// returns the subjects added ("institution/<code>", "agreement/<id>").
+func Seed(ctx context.Context, url string, data []byte, source, operator string) ([]string, error) {
+	if !authz.OperatorIDValid(operator) {
+		return nil, fmt.Errorf("seed: --operator-id %q is not the officer's NRP (8 digits) or NIP (18 digits): a seed is an administrative act and its audit record names who made it", operator)
+	}
 	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
 	f, err := directory.ParseSeed(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := st.LoadDirectory(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	insts, agrs, err := f.Resolve(directory.NewSnapshot(d))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return st.SeedDirectory(ctx, insts, agrs)
+	now := time.Now()
+	// The audit record commits with the seed: its month's partition must exist.
+	if err := st.EnsureAuditPartitions(ctx, now.AddDate(0, -1, 0), 15); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	e := audit.NewEntry(SeedMethod, "", now)
+	e.SetAccess(operator, strings.TrimPrefix(sinergiv1.Purpose_PURPOSE_ADMINISTRATION.String(), "PURPOSE_"), "")
+	e.Allow(fmt.Sprintf("seed of %s (sha256 %x): %d institutions and %d agreements given, the missing ones added",
+		source, sum[:8], len(insts), len(agrs)))
+	return st.SeedDirectory(ctx, e, insts, agrs, operator)
 }
 
 // DevPKI issues whatever development certificates are missing: CA, server,

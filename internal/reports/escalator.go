@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/store"
 )
@@ -141,7 +142,7 @@ func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {
 	for _, o := range due {
 		entry := audit.NewEntry(EscalationMethod, "", now)
 		entry.Allow("acknowledgement deadline passed")
-		changed, err := e.Store.UpdateReport(ctx, db, entry, store.ReportReach{All: true}, o.ReportID,
+		changed, err := e.Store.UpdateReport(ctx, db, entry, restrict.All(), o.ReportID,
 			func(st *store.ReportState) (*store.ReportChange, error) {
 				ch := Escalate(dir, st, o.Institution, now)
 				if ch != nil {

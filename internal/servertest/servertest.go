@@ -102,7 +102,7 @@ func Prepare(t testing.TB, db *pgtest.DB) (pkiDir, auditKey string) {
 	pkiDir = pkiRoot
 	auditKey = filepath.Join(pkiDir, "audit-signing.key")
 	if !prepared[db.Name] {
-		if err := devenv.SeedDemo(ctx, db.URL); err != nil {
+		if _, err := devenv.SeedDemo(ctx, db.URL, devenv.DevOperator); err != nil {
 			t.Fatalf("seed demo directory: %v", err)
 		}
 		if err := devenv.DevPKI(ctx, db.URL, pkiDir, pki.DefaultTrustDomain); err != nil {
