@@ -14,7 +14,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authn"
 	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/nik"
 	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
@@ -94,9 +96,24 @@ func (s *Audit) list(ctx context.Context, query, token string, size int32, f sto
 
 func enumOf(values map[string]int32, prefix, text string) int32 { return values[prefix+text] }
 
-// ListAuditRecords lists audit records, newest first.
+// sideCallers lists the codes of the institutions on caller's side, and ""
+// (records of no institution): oversight reads its own side's calls, never
+// the other's, which would tell it where the other side holds what.
+func sideCallers(c *authn.Caller) []string {
+	side := directory.SideOf(c.Institution.GetKind())
+	out := []string{""}
+	for _, in := range c.Directory.Institutions() {
+		if directory.SideOf(in.GetKind()) == side {
+			out = append(out, in.GetCode())
+		}
+	}
+	return out
+}
+
+// ListAuditRecords lists audit records of the caller's side, newest first.
 func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRecordsRequest) (*sinergiv1.ListAuditRecordsResponse, error) {
-	f := store.AuditFilter{CallerCode: req.GetCallerCode(), OperatorID: req.GetOperatorId(), Subject: req.GetSubject(), Method: req.GetMethod()}
+	f := store.AuditFilter{CallerCode: req.GetCallerCode(), OperatorID: req.GetOperatorId(), Subject: req.GetSubject(), Method: req.GetMethod(),
+		CallerIn: sideCallers(caller(ctx))}
 	if d := req.GetDecision(); d != sinergiv1.Decision_DECISION_UNSPECIFIED {
 		f.Decision = strings.TrimPrefix(d.String(), "DECISION_")
 	}
@@ -106,7 +123,7 @@ func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRe
 	if req.GetEndTime() != nil {
 		f.End = req.GetEndTime().AsTime()
 	}
-	query := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%d|%d", f.CallerCode, f.OperatorID, f.Subject, f.Method, f.Decision, f.Start.UnixMicro(), f.End.UnixMicro())
+	query := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%s|%d|%d", caller(ctx).Institution.GetCode(), f.CallerCode, f.OperatorID, f.Subject, f.Method, f.Decision, f.Start.UnixMicro(), f.End.UnixMicro())
 	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)
 	if err != nil {
 		return nil, err

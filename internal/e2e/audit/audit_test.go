@@ -112,8 +112,13 @@ func TestEveryCallAudited(t *testing.T) {
 		}
 	}
 
-	// Oversight reads the trail: filters, subjects, subject access, checkpoint.
-	recs, err := ministry.Audit.ListAuditRecords(ctx, &sinergiv1.ListAuditRecordsRequest{Access: access, CallerCode: "polres-metro", Decision: sinergiv1.Decision_DECISION_REFUSED, PageSize: 100})
+	// Oversight reads its own side's trail: filters, subjects, subject
+	// access, checkpoint. The ministry does not see the police's calls.
+	none, err := ministry.Audit.ListAuditRecords(ctx, &sinergiv1.ListAuditRecordsRequest{Access: access, CallerCode: "polres-metro", PageSize: 100})
+	if err != nil || len(none.GetRecords()) != 0 {
+		t.Errorf("the ministry listing a police unit's calls: %v %v, want nothing", none, err)
+	}
+	recs, err := env.As(t, "mabes-polri").Audit.ListAuditRecords(ctx, &sinergiv1.ListAuditRecordsRequest{Access: access, CallerCode: "polres-metro", Decision: sinergiv1.Decision_DECISION_REFUSED, PageSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,8 +58,8 @@ func TestAgainstRealServer(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "access") {
 		t.Fatalf("missing access context: exit %d\n%s", code, errOut)
 	}
-	code, out, errOut = run("kemenimipas", "audit", "list-audit-records", "--caller-code", "polres-metro",
-		"--access.operator-id", "198503152010011001", "--access.purpose", "oversight")
+	code, out, errOut = run("mabes-polri", "audit", "list-audit-records", "--caller-code", "polres-metro",
+		"--access.operator-id", "85051234", "--access.purpose", "oversight")
 	if code != 0 || !strings.Contains(out, "polres-metro") {
 		t.Fatalf("audit listing: exit %d\n%s%s", code, out, errOut)
 	}
