@@ -372,7 +372,8 @@ func (s *Custody) deliveryEntry(ctx context.Context, d delivery) *audit.Entry {
 // AddWatch puts a person on the caller's watch list. A record must be
 // one the unit is told the custody events of in its jurisdiction: any other
 // answers exactly as a record that does not exist. The watch keeps the
-// agreements that let the unit be told of custody events, and ends with them.
+// agreements it rests on (a record's: those covering its facility; a
+// NIK's: every one giving the unit custody events) and ends with them.
 func (s *Custody) AddWatch(ctx context.Context, req *sinergiv1.AddWatchRequest) (*sinergiv1.AddWatchResponse, error) {
 	c := caller(ctx)
 	now := s.Now()
@@ -383,16 +384,23 @@ func (s *Custody) AddWatch(ctx context.Context, req *sinergiv1.AddWatchRequest) 
 	case exp.After(now.AddDate(1, 0, 0)):
 		return nil, validate.Error("expire_time", "at most a year ahead: renew the watch when it ends")
 	}
+	var agreements []string
 	if id := req.GetRecordId(); id != "" {
-		rs, _, err := authz.RestrictionFrom(ctx)
+		// A record's watch rests on the agreements covering its facility.
+		rs, reach, err := authz.RestrictionFrom(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.Store.CustodyRecordFacility(ctx, rs, id); err != nil {
+		facility, err := s.Store.CustodyRecordFacility(ctx, rs, id)
+		if err != nil {
 			return nil, s.custodyError(ctx, err)
 		}
+		g, _ := reach.Grant(facility)
+		agreements = g.Agreements
+	} else {
+		// A NIK's, anywhere, on every agreement giving the unit custody events.
+		agreements = authz.ComputeReach(c.Directory, c.Institution, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true}).Agreements()
 	}
-	agreements := authz.ComputeReach(c.Directory, c.Institution, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true}).Agreements()
 	if len(agreements) == 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "no agreement in force lets %s be told of custody events: the watch could never deliver", c.Institution.GetCode())
 	}

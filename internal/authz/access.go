@@ -246,11 +246,21 @@ func PurposeTable() string {
 		var cells [3]string
 		for i, c := range []Caller{PoliceUnit, Facility, CorrectionsOffice} {
 			ps := r.Purposes[c]
-			if len(r.Kinds) > 0 {
-				// Only kinds the method admits.
-				ps = slices.DeleteFunc(slices.Clone(ps), func(sinergiv1.Purpose) bool {
-					return !slices.ContainsFunc(r.Kinds, func(k sinergiv1.InstitutionKind) bool { return CallerOf(k) == c })
-				})
+			// Only the kinds the method admits; when they are some of the
+			// group, the cell says which.
+			var admitted []string
+			group := 0
+			for _, k := range slices.Concat(police, facilities, correctionsOffices) {
+				if CallerOf(k) != c {
+					continue
+				}
+				group++
+				if len(r.Kinds) == 0 || slices.Contains(r.Kinds, k) {
+					admitted = append(admitted, kindName(k))
+				}
+			}
+			if len(admitted) == 0 {
+				ps = nil
 			}
 			var names []string
 			for _, p := range ps {
@@ -261,8 +271,11 @@ func PurposeTable() string {
 				names = append(names, n)
 			}
 			cells[i] = strings.Join(names, ", ")
-			if cells[i] == "" {
+			switch {
+			case cells[i] == "":
 				cells[i] = "—"
+			case len(admitted) < group:
+				cells[i] = strings.Join(admitted, ", ") + " only: " + cells[i]
 			}
 		}
 		if i, ok := index[cells]; ok {
@@ -278,6 +291,18 @@ func PurposeTable() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", strings.Join(r.methods, ", "), r.cells[0], r.cells[1], r.cells[2])
 	}
 	return b.String()
+}
+
+// kindName is an institution kind as people write it: Polres, Mabes.
+func kindName(k sinergiv1.InstitutionKind) string {
+	switch k {
+	case sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY:
+		return "the ministry"
+	case sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES:
+		return "Mabes"
+	}
+	n := strings.ToLower(strings.TrimPrefix(k.String(), "INSTITUTION_KIND_"))
+	return strings.ToUpper(n[:1]) + n[1:]
 }
 
 func serviceOf(full string) string {

@@ -57,6 +57,9 @@ func (c Class) String() string {
 	return fmt.Sprintf("class(%d)", uint8(c))
 }
 
+// Nested reports whether c marks a message whose own fields are classified.
+func (c Class) Nested() bool { return c == nested }
+
 // Personal reports whether data of class c needs an agreement scope.
 func (c Class) Personal() bool { return c >= ClassIdentity && c <= ClassReport }
 
