@@ -63,6 +63,7 @@ bench: build ## measure the service against the database's floor: table on stdou
 fuzz: ## fuzz the parsers and validators, 30 s each (their seed corpora run in every make test)
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/nik
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/pagetoken
+	go test -run '^$$' -fuzz FuzzCaseReference -fuzztime 30s ./internal/authz
 
 .PHONY: stop-db
 stop-db: build ## stop the throwaway PostgreSQL cluster under .sinergi/pg, if one runs

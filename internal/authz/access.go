@@ -123,26 +123,37 @@ var caseForms = map[sinergiv1.Purpose]caseForm{
 		"the data subject's request number, PDP/<number>/<month>/<year> (e.g. PDP/0042/XI/2026)"},
 }
 
-// casePart is one "/"-separated part after the family: letters, digits,
-// dots and hyphens, words separated by single spaces ("POLDA METRO JAYA").
-var casePart = regexp.MustCompile(`^[A-Za-z0-9.\-]+( [A-Za-z0-9.\-]+)*$`)
-
-// caseMatches reports whether ref has the form f asks.
+// matches reports whether ref has the form f asks: a family, then at least
+// two "/"-separated parts, each of letters, digits, dots and hyphens in
+// words separated by single spaces ("POLDA METRO JAYA"), with a digit
+// somewhere. Every call with a case reference goes through it: it is
+// written out rather than a regular expression, and allocates nothing.
 func (f caseForm) matches(ref string) bool {
 	fam, rest, ok := strings.Cut(ref, "/")
 	if !ok || !slices.ContainsFunc(f.families, func(x string) bool { return strings.EqualFold(x, fam) }) {
 		return false
 	}
-	parts := strings.Split(rest, "/")
-	if len(parts) < 2 {
-		return false
-	}
-	for _, p := range parts {
-		if !casePart.MatchString(p) {
+	parts, digit := 1, false
+	prev := byte('/') // the character before: a part starts after "/"
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '.', c == '-':
+		case c == '/' || c == ' ':
+			if prev == '/' || prev == ' ' {
+				return false // an empty part, or a space at a part's edge
+			}
+			if c == '/' {
+				parts++
+			}
+		default:
 			return false
 		}
+		prev = c
 	}
-	return strings.ContainsFunc(rest, unicode.IsDigit)
+	return parts >= 2 && prev != '/' && prev != ' ' && digit
 }
 
 // NeedsCase reports whether purpose p needs a case reference.

@@ -267,3 +267,33 @@ func TestMaskEventsOnly(t *testing.T) {
 		t.Error("class set as the API names it")
 	}
 }
+
+// FuzzCaseReference: any text is checked without a panic, and whatever is
+// accepted for an investigation is a police report's number: LP/, then at
+// least two parts, a digit among them, nothing but letters, digits, dots,
+// hyphens and single inner spaces.
+func FuzzCaseReference(f *testing.F) {
+	for _, s := range []string{"LP/B/123/VIII/2025/SPKT", "LP/ /1", "LP/B/1/", "lp/a/7/I/2026/SPKT/POLDA METRO JAYA", "\x00", "LP/B/1/\u00a0x", "Sp.Kap/1/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		ac := &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_CRIMINAL_INVESTIGATION, CaseReference: ref}
+		NormalizeAccess(ac)
+		var v validate.Violations
+		CheckAccess(&v, "access", ac, Purposes{PoliceUnit: []sinergiv1.Purpose{sinergiv1.Purpose_PURPOSE_CRIMINAL_INVESTIGATION}},
+			sinergiv1.InstitutionKind_INSTITUTION_KIND_POLRES, "/x/GetCustodyRecord")
+		if !v.Empty() {
+			return
+		}
+		cr := ac.GetCaseReference()
+		parts := strings.Split(cr, "/")
+		if !strings.EqualFold(parts[0], "LP") || len(parts) < 3 || !strings.ContainsAny(cr, "0123456789") {
+			t.Fatalf("accepted %q", cr)
+		}
+		for _, p := range parts[1:] {
+			if p == "" || strings.TrimSpace(p) != p || strings.Contains(p, "  ") || strings.Trim(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.- ") != "" {
+				t.Fatalf("accepted %q (part %q)", cr, p)
+			}
+		}
+	})
+}
