@@ -29,7 +29,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AuditService lets oversight institutions (ministry headquarters, Mabes)
-// read the audit trail: every call to the service, allowed or refused.
+// read the audit trail: every call to the service, allowed or refused, made
+// by an institution of their own side.
 type AuditServiceClient interface {
 	// ListAuditRecords lists audit records, newest first.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
@@ -83,7 +84,8 @@ func (c *auditServiceClient) GetCheckpoint(ctx context.Context, in *GetCheckpoin
 // for forward compatibility.
 //
 // AuditService lets oversight institutions (ministry headquarters, Mabes)
-// read the audit trail: every call to the service, allowed or refused.
+// read the audit trail: every call to the service, allowed or refused, made
+// by an institution of their own side.
 type AuditServiceServer interface {
 	// ListAuditRecords lists audit records, newest first.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)
