@@ -2,7 +2,7 @@
 //
 //	sinergi serve         run the gRPC server (mutual TLS)
 //	sinergi migrate       apply the database migrations
-//	sinergi seed FILE     load institutions and agreements (YAML or JSON); --demo for the demo directory
+//	sinergi seed FILE     add missing institutions and agreements (YAML or JSON); --demo for the demo directory
 //	sinergi dev-pki       issue development certificates for every institution
 //	sinergi revoke-cert   revoke a client certificate by serial (or by file)
 //	sinergi audit verify  verify the audit hash chain and its checkpoints
@@ -33,6 +33,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/devenv"
+	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/server"
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -62,7 +63,8 @@ const usage = `usage: sinergi <command> [flags]
 commands:
   serve         run the gRPC server over mutual TLS
   migrate       apply the database migrations
-  seed FILE     load institutions and agreements from YAML or JSON (--demo: the embedded demo directory)
+  seed FILE     add the missing institutions and agreements of a YAML or JSON file (--demo: the embedded demo
+                directory); --operator-id names the officer in the audit trail; a registered entry is never changed
   dev-pki       issue development certificates (CA, server, one per institution)
   revoke-cert   revoke a client certificate: --serial HEX or --cert FILE
   audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
@@ -125,29 +127,48 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "seed":
 		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-		db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+		db := fs.String("database-url", env("DATABASE_URL", ""), "database, as the server's role sinergi_app (DATABASE_URL)")
 		demo := fs.Bool("demo", false, "load the embedded demo directory")
+		auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "the audit log's signing key, which seals the seed's audit record (SINERGI_AUDIT_KEY)")
+		seedTD := fs.String("trust-domain", env("SINERGI_TRUST_DOMAIN", pki.DefaultTrustDomain), "SPIFFE trust domain (SINERGI_TRUST_DOMAIN)")
+		operator := fs.String("operator-id", env("SINERGI_OPERATOR_ID", ""), "the officer who makes this administrative act, NRP or NIP; recorded in the audit trail (SINERGI_OPERATOR_ID)")
 		if err := fs.Parse(args); err != nil {
 			return usageError{err.Error()}
+		}
+		if *operator == "" {
+			return usageError{"usage: sinergi seed --operator-id NRP|NIP FILE (or --demo): a seed is an administrative act, and its audit record names the officer"}
+		}
+		var data []byte
+		source := "the demo directory"
+		switch {
+		case *demo && fs.NArg() == 0:
+			data = directory.DemoSeed()
+		case !*demo && fs.NArg() == 1:
+			var err error
+			if data, err = os.ReadFile(fs.Arg(0)); err != nil {
+				return err
+			}
+			source = fs.Arg(0)
+		default:
+			return usageError{"usage: sinergi seed --operator-id NRP|NIP FILE (or --demo)"}
 		}
 		url, err := roleURL(ctx, *db, appRole)
 		if err != nil {
 			return err
 		}
-		if *demo {
-			return devenv.SeedDemo(ctx, url)
-		}
-		if fs.NArg() != 1 {
-			return usageError{"usage: sinergi seed FILE (or --demo)"}
-		}
-		data, err := os.ReadFile(fs.Arg(0))
+		keys, err := logKeys(*auditKey, "", *seedTD)
 		if err != nil {
 			return err
 		}
-		if err := devenv.Seed(ctx, url, data); err != nil {
+		added, err := devenv.Seed(ctx, url, keys, data, source, *operator)
+		if err != nil {
 			return err
 		}
-		fmt.Println("seeded", fs.Arg(0))
+		if len(added) == 0 {
+			fmt.Println("seeded", source+": nothing missing, nothing changed")
+			return nil
+		}
+		fmt.Printf("seeded %s: added %s\n", source, strings.Join(added, ", "))
 		return nil
 	case "dev-pki":
 		fs := flag.NewFlagSet("dev-pki", flag.ContinueOnError)

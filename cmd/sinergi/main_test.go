@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/pgtest"
 	"github.com/sinergi-id/sinergi/internal/servertest"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -48,7 +50,7 @@ agreements:
 		t.Fatal(err)
 	}
 	before := count(t, env, `SELECT count(*) FROM institutions`)
-	err := run(context.Background(), []string{"seed", "--database-url", db.URL, bad})
+	err := run(context.Background(), []string{"seed", "--database-url", db.URL, "--audit-key", env.AuditKey, "--operator-id", devenv.DevOperator, bad})
 	if err == nil || !strings.Contains(err.Error(), "agreements[0] (pks-rutan-cilacap).parties[1].institution_code") || !strings.Contains(err.Error(), "nothing written") {
 		t.Fatalf("seed of a bad file: %v", err)
 	}
@@ -61,15 +63,143 @@ agreements:
 		"parties": [{"institution_code": "rutan-cilacap"}, {"institution_code": "polres-cilacap"}]}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, good}); err != nil {
+	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, "--audit-key", env.AuditKey, "--operator-id", devenv.DevOperator, good}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, env, `SELECT count(*) FROM agreement_parties WHERE agreement_id = 'pks-rutan-cilacap'`); n != 2 {
 		t.Fatalf("good seed wrote %d parties", n)
 	}
 	// Seeding the same file again changes nothing and succeeds.
-	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, good}); err != nil {
+	if err := run(context.Background(), []string{"seed", "--database-url", db.URL, "--audit-key", env.AuditKey, "--operator-id", devenv.DevOperator, good}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSeedAddsOnly: a seed adds what is missing and never overwrites what
+// was changed since (a revocation stays revoked, however often `make run`
+// seeds the demo directory); one that says something else than the
+// registry is refused, naming each difference; it never revokes; and each
+// seed is an administrative act, audited with its officer.
+func TestSeedAddsOnly(t *testing.T) {
+	d := pgtest.Fresh(t)
+	env := servertest.Start(t, d, servertest.Options{})
+	ctx := context.Background()
+	ministry := sinergiv1.NewAgreementServiceClient(env.ConnAs(t, "kemenimipas"))
+	admin := &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
+	if _, err := ministry.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: admin, Id: "pks-2025-kemenimipas-polri-data"}); err != nil {
+		t.Fatal(err)
+	}
+	mabes := sinergiv1.NewInstitutionServiceClient(env.ConnAs(t, "mabes-polri"))
+	if _, err := mabes.SetInstitutionStatus(ctx, &sinergiv1.SetInstitutionStatusRequest{Code: "polsek-nusakambangan",
+		Status: sinergiv1.InstitutionStatus_INSTITUTION_STATUS_SUSPENDED,
+		Access: &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}}); err != nil {
+		t.Fatal(err)
+	}
+	const officer = "197001012000031002"
+	seed := func(args ...string) error {
+		return run(ctx, append([]string{"seed", "--database-url", d.URL, "--audit-key", env.AuditKey}, args...))
+	}
+
+	// `make run` seeds the demo directory at every start: it changes nothing.
+	if err := seed("--operator-id", officer, "--demo"); err != nil {
+		t.Fatal(err)
+	}
+	var revoked bool
+	var status string
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT revoke_time IS NOT NULL FROM agreements WHERE id = 'pks-2025-kemenimipas-polri-data'`).Scan(&revoked); err != nil || !revoked {
+		t.Fatalf("the demo seed un-revoked the data PKS (revoked %v, %v)", revoked, err)
+	}
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT status FROM institutions WHERE code = 'polsek-nusakambangan'`).Scan(&status); err != nil || status != "SUSPENDED" {
+		t.Fatalf("the demo seed reactivated a suspended unit (%s, %v)", status, err)
+	}
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"changed terms", `
+agreements:
+  - id: pks-2024-lpka-tenggarong-polres-kukar
+    number: "PKS/2024/LPKA-TENGGARONG/POLRES-KUKAR (demo)"
+    kind: PKS
+    title: Kerja sama keamanan dan ketertiban
+    parties: [{institution_code: lpka-tenggarong}, {institution_code: polres-kutai-kartanegara}]
+    scopes: [INCIDENT_REPORTS, THREAT_INTELLIGENCE]
+    effective: "2024-01-25"
+    expires: "2026-01-25"
+    signed: "2024-01-25"
+    signatories: [Kepala LPKA Kelas II Tenggarong, Kapolres Kutai Kartanegara]
+`, []string{"agreements[0] (pks-2024-lpka-tenggarong-polres-kukar): differs from the registered agreement: scopes: registered [INCIDENT_REPORTS], here [INCIDENT_REPORTS, THREAT_INTELLIGENCE]",
+			"expires: registered 2025-01-25T00:00:00+07:00, here 2026-01-25T00:00:00+07:00", "nothing written"}},
+		{"a renamed institution", `
+institutions:
+  - {code: polres-metro, name: Polres Metro Lampung, kind: POLRES, region_code: "18.72", parent_code: polda-lampung}
+`, []string{`institutions[0] (polres-metro): differs from the registered institution: name: registered "Polres Metro", here "Polres Metro Lampung"`}},
+		{"a revocation", `
+agreements:
+  - id: pks-2026-backdated
+    number: "1"
+    kind: PKS
+    parties: [{institution_code: lapas-metro}, {institution_code: polres-metro}]
+    scopes: [TRAINING]
+    effective: "2026-01-01"
+    revoked: "2026-02-01"
+`, []string{"agreements[0] (pks-2026-backdated).revoked: a seed cannot revoke"}},
+		{"two police units", `
+agreements:
+  - id: pks-2026-police-police
+    number: "1"
+    kind: PKS
+    parties: [{institution_code: polres-metro}, {institution_code: polda-lampung}]
+    scopes: [TRAINING]
+    effective: "2026-01-01"
+`, []string{"agreements[0] (pks-2026-police-police).parties: both parties are on the police side"}},
+		{"a second ministry", `
+institutions:
+  - {code: kemenimipas-dua, name: Kementerian Kedua, kind: MINISTRY}
+`, []string{"institutions[0] (kemenimipas-dua).kind: the corrections side already has its headquarters, kemenimipas"}},
+	} {
+		err := seed("--operator-id", officer, write(tc.name+".yaml", tc.body))
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v, want it to say %q", tc.name, err, w)
+			}
+		}
+	}
+	if err := seed(write("noofficer.yaml", "institutions: []\n")); err == nil || !strings.Contains(err.Error(), "--operator-id") {
+		t.Errorf("seed without an officer: %v", err)
+	}
+	if err := seed("--operator-id", "12345", write("badofficer.yaml", "institutions: []\n")); err == nil || !strings.Contains(err.Error(), "NRP") {
+		t.Errorf("seed by no officer: %v", err)
+	}
+
+	// A new entry is added, and the seed's audit record names it and the officer.
+	before := count(t, env, `SELECT count(*) FROM audit_records WHERE method = 'sinergi:seed'`)
+	if err := seed("--operator-id", officer, write("new.yaml", `
+institutions:
+  - {code: rutan-metro, name: Rutan Metro, kind: RUTAN, region_code: "18.72"}
+`)); err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	var operator, purpose, decision string
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT subjects, operator_id, purpose, decision FROM audit_records WHERE method = 'sinergi:seed' ORDER BY at DESC, id DESC LIMIT 1`).
+		Scan(&subjects, &operator, &purpose, &decision); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(subjects, []string{"institution/rutan-metro"}) || operator != officer || purpose != "ADMINISTRATION" || decision != "ALLOWED" {
+		t.Errorf("the seed's audit record: %v by %s for %s (%s)", subjects, operator, purpose, decision)
+	}
+	if after := count(t, env, `SELECT count(*) FROM audit_records WHERE method = 'sinergi:seed'`); after != before+1 {
+		t.Errorf("%d seed records after one seed, want %d: refused seeds write nothing", after, before+1)
 	}
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/directory"
+	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -63,6 +65,9 @@ func init() {
 			v.Add("revoke_time", "not a valid time")
 		}
 	})
+	validate.Register(func(r *sinergiv1.ConfirmAgreementRequest, v *validate.Violations) {
+		v.Check(r.GetId() != "", "id", "required")
+	})
 }
 
 // withStatus returns a copy of a with its standing at t.
@@ -76,7 +81,7 @@ func withStatus(a *sinergiv1.Agreement, t time.Time) *sinergiv1.Agreement {
 func (s *Agreements) GetAgreement(ctx context.Context, req *sinergiv1.GetAgreementRequest) (*sinergiv1.GetAgreementResponse, error) {
 	a := caller(ctx).Directory.Agreement(req.GetId())
 	if a == nil {
-		return nil, status.Error(codes.NotFound, "agreement not found")
+		return nil, errAgreementNotFound
 	}
 	return &sinergiv1.GetAgreementResponse{Agreement: withStatus(a, s.Now())}, nil
 }
@@ -149,35 +154,97 @@ func (s *Agreements) CheckCoverage(ctx context.Context, req *sinergiv1.CheckCove
 	return resp, nil
 }
 
-// CreateAgreement registers an agreement.
+var errAgreementNotFound = status.Error(codes.NotFound, "agreement not found")
+
+// revokeSkew is how far behind the server's clock a client may put "now"
+// in a revocation: it is then revoked from the server's now, never earlier.
+const revokeSkew = 5 * time.Second
+
+// CreateAgreement registers an agreement between a corrections party and a
+// police party, proposed by the caller's side: pending until the other
+// side's administrator confirms it.
 func (s *Agreements) CreateAgreement(ctx context.Context, req *sinergiv1.CreateAgreementRequest) (*sinergiv1.CreateAgreementResponse, error) {
+	c := caller(ctx)
 	a := proto.Clone(req.GetAgreement()).(*sinergiv1.Agreement)
-	a.Status = sinergiv1.AgreementStatus_AGREEMENT_STATUS_UNSPECIFIED
-	snap := caller(ctx).Directory
+	a.Status, a.ProposedBy, a.ConfirmTime = sinergiv1.AgreementStatus_AGREEMENT_STATUS_UNSPECIFIED, sinergiv1.Side_SIDE_UNSPECIFIED, nil
+	snap := c.Directory
 	var v, av validate.Violations
-	directory.CheckAgreement(a, snap.Institution, func(id string) bool { return snap.Agreement(id) != nil }, &av)
+	directory.CheckAgreement(a, snap.Institution, snap.Agreement, &av)
 	v.Merge("agreement", &av)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	a.ProposedBy = directory.SideOf(c.Institution.GetKind())
 	e := audit.FromContext(ctx)
 	e.AddSubjects("agreement/" + a.GetId())
-	if err := s.Store.CreateAgreement(ctx, e, a); err != nil {
+	if err := s.Store.CreateAgreement(ctx, e, a, req.GetAccess().GetOperatorId()); err != nil {
 		return nil, s.storeError(ctx, err, "agreement "+a.GetId())
 	}
+	s.Log.InfoContext(ctx, "agreement registered, pending the other side's confirmation", "agreement", a.GetId(), "by", c.Institution.GetCode())
 	return &sinergiv1.CreateAgreementResponse{Agreement: withStatus(s.reloaded(ctx).Agreement(a.GetId()), s.Now())}, nil
 }
 
-// RevokeAgreement revokes an agreement from a moment on.
+// errAlreadyConfirmed: confirming twice changes nothing.
+var errAlreadyConfirmed = errors.New("already confirmed")
+
+// ConfirmAgreement confirms an agreement the other side registered.
+func (s *Agreements) ConfirmAgreement(ctx context.Context, req *sinergiv1.ConfirmAgreementRequest) (*sinergiv1.ConfirmAgreementResponse, error) {
+	c := caller(ctx)
+	mine := directory.SideOf(c.Institution.GetKind())
+	e := audit.FromContext(ctx)
+	e.AddSubjects("agreement/" + req.GetId())
+	now := s.Now()
+	err := s.Store.ConfirmAgreement(ctx, e, req.GetId(), req.GetAccess().GetOperatorId(), now, func(proposedBy sinergiv1.Side, confirmed, revoked bool) error {
+		switch {
+		case proposedBy == sinergiv1.Side_SIDE_UNSPECIFIED:
+			return status.Error(codes.FailedPrecondition, "this agreement was registered for both sides at once: there is nothing to confirm")
+		case proposedBy == mine:
+			return status.Errorf(codes.FailedPrecondition, "this agreement was registered by %s: %s confirms it",
+				directory.SideName(mine), directory.SideName(directory.OtherSide(mine)))
+		case revoked:
+			return status.Error(codes.FailedPrecondition, "this agreement is revoked: it can no longer be confirmed")
+		case confirmed:
+			return errAlreadyConfirmed
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errAlreadyConfirmed):
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errAgreementNotFound
+	case err != nil:
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		return nil, s.storeError(ctx, err, "agreement")
+	default:
+		s.Log.InfoContext(ctx, "agreement confirmed", "agreement", req.GetId(), "by", c.Institution.GetCode())
+	}
+	return &sinergiv1.ConfirmAgreementResponse{Agreement: withStatus(s.reloaded(ctx).Agreement(req.GetId()), s.Now())}, nil
+}
+
+// RevokeAgreement revokes an agreement from now (or a later moment) on,
+// and with an MoU every agreement made under it.
 func (s *Agreements) RevokeAgreement(ctx context.Context, req *sinergiv1.RevokeAgreementRequest) (*sinergiv1.RevokeAgreementResponse, error) {
-	at := s.Now()
-	if req.GetRevokeTime() != nil {
-		at = req.GetRevokeTime().AsTime()
+	now := s.Now()
+	at := now
+	if t := req.GetRevokeTime(); t != nil {
+		switch asked := t.AsTime(); {
+		case asked.Before(now.Add(-revokeSkew)):
+			return nil, validate.Error("revoke_time", "must not be in the past: a revocation takes effect from when it is made, never earlier")
+		case asked.After(now):
+			at = asked
+		}
 	}
 	e := audit.FromContext(ctx)
 	e.AddSubjects("agreement/" + req.GetId())
-	if err := s.Store.RevokeAgreement(ctx, e, req.GetId(), at); err != nil {
+	cascaded, err := s.Store.RevokeAgreement(ctx, e, req.GetId(), req.GetAccess().GetOperatorId(), at)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errAgreementNotFound
+	}
+	if err != nil {
 		return nil, s.storeError(ctx, err, "agreement")
 	}
-	return &sinergiv1.RevokeAgreementResponse{Agreement: withStatus(s.reloaded(ctx).Agreement(req.GetId()), s.Now())}, nil
+	snap := s.reloaded(ctx)
+	return &sinergiv1.RevokeAgreementResponse{Agreement: withStatus(snap.Agreement(req.GetId()), s.Now()), CascadedIds: cascaded}, nil
 }

@@ -18,6 +18,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authn"
+	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/nik"
 	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
@@ -128,9 +131,24 @@ func (s *Audit) list(ctx context.Context, query, token string, size int32, f sto
 
 func enumOf(values map[string]int32, prefix, text string) int32 { return values[prefix+text] }
 
-// ListAuditRecords lists audit records, newest first.
+// sideCallers lists the codes of the institutions on caller's side, and ""
+// (records of no institution): oversight reads its own side's calls, never
+// the other's, which would tell it where the other side holds what.
+func sideCallers(c *authn.Caller) []string {
+	side := directory.SideOf(c.Institution.GetKind())
+	out := []string{""}
+	for _, in := range c.Directory.Institutions() {
+		if directory.SideOf(in.GetKind()) == side {
+			out = append(out, in.GetCode())
+		}
+	}
+	return out
+}
+
+// ListAuditRecords lists audit records of the caller's side, newest first.
 func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRecordsRequest) (*sinergiv1.ListAuditRecordsResponse, error) {
-	f := store.AuditFilter{CallerCode: req.GetCallerCode(), OperatorID: req.GetOperatorId(), Subject: req.GetSubject(), Method: req.GetMethod()}
+	f := store.AuditFilter{CallerCode: req.GetCallerCode(), OperatorID: req.GetOperatorId(), Subject: req.GetSubject(), Method: req.GetMethod(),
+		CallerIn: sideCallers(caller(ctx))}
 	if d := req.GetDecision(); d != sinergiv1.Decision_DECISION_UNSPECIFIED {
 		f.Decision = strings.TrimPrefix(d.String(), "DECISION_")
 	}
@@ -140,7 +158,7 @@ func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRe
 	if req.GetEndTime() != nil {
 		f.End = req.GetEndTime().AsTime()
 	}
-	query := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%d|%d", f.CallerCode, f.OperatorID, f.Subject, f.Method, f.Decision, f.Start.UnixMicro(), f.End.UnixMicro())
+	query := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%s|%d|%d", caller(ctx).Institution.GetCode(), f.CallerCode, f.OperatorID, f.Subject, f.Method, f.Decision, f.Start.UnixMicro(), f.End.UnixMicro())
 	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)
 	if err != nil {
 		return nil, err
@@ -171,12 +189,21 @@ func auditRecordOf(r *store.AuditRecord) *sinergiv1.AuditRecord {
 }
 
 // ListSubjectAccess lists the disclosures of one subject's data: allowed
-// calls that returned or changed it.
+// calls that returned or changed it. A NIK, a custody record or a report
+// names only what the caller could find itself (its reach): one outside it
+// answers exactly as one that does not exist, with nothing, so the question
+// tells nobody where or whether a person is held.
 func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjectAccessRequest) (*sinergiv1.ListSubjectAccessResponse, error) {
+	rs, err := authz.ReachesFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := audit.FromContext(ctx)
 	f := store.AuditFilter{Subject: req.GetSubject(), Decision: "ALLOWED"}
 	query := "subject-access|" + f.Subject
+	custody := rs.Custody()
 	if n := req.GetNik(); n != "" {
-		subjects, err := s.Store.CustodySubjectsByNIK(ctx, n)
+		subjects, facilities, err := s.Store.CustodySubjectsByNIK(ctx, custody, n)
 		if err != nil {
 			return nil, s.storeError(ctx, err, "custody records")
 		}
@@ -184,11 +211,37 @@ func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjec
 			return &sinergiv1.ListSubjectAccessResponse{}, nil
 		}
 		// The answer is about these records: they are this call's subjects.
-		audit.FromContext(ctx).AddSubjects(subjects...)
+		e.AddSubjects(subjects...)
+		for _, fc := range facilities {
+			e.AddAgreements(rs.Agreements(fc, sinergiv1.Scope_SCOPE_DETAINEE_DATA)...)
+		}
 		f.AnySubject = subjects
 		// The token is tied to the NIK without carrying it.
 		sum := sha256.Sum256([]byte(n))
 		query = "subject-access-nik|" + hex.EncodeToString(sum[:8])
+	} else {
+		kind, id, _ := strings.Cut(req.GetSubject(), "/")
+		switch kind {
+		case authz.SubjectCustody:
+			fc, err := s.Store.CustodyRecordFacility(ctx, custody, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return &sinergiv1.ListSubjectAccessResponse{}, nil
+			}
+			if err != nil {
+				return nil, s.storeError(ctx, err, "custody record")
+			}
+			e.AddSubjects(req.GetSubject())
+			e.AddAgreements(rs.Agreements(fc, sinergiv1.Scope_SCOPE_DETAINEE_DATA)...)
+		case authz.SubjectReport:
+			ok, err := s.Store.ReportAdmitted(ctx, rs.Reports(), id)
+			if err != nil {
+				return nil, s.storeError(ctx, err, "report")
+			}
+			if !ok {
+				return &sinergiv1.ListSubjectAccessResponse{}, nil
+			}
+			e.AddSubjects(req.GetSubject())
+		}
 	}
 	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)
 	if err != nil {

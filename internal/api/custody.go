@@ -83,24 +83,22 @@ func shield(child bool, grant authz.Grant, id *sinergiv1.Identity) (*sinergiv1.I
 	return &sinergiv1.Identity{FullName: initials(id.GetFullName()), Sex: id.GetSex(), Nationality: id.GetNationality()}, true
 }
 
-// present is a record as the holder of grant may see it.
+// present is a record as the holder of grant may see it: the classes of
+// data the grant's agreements do not cover withheld, a child's identity
+// shielded.
 func present(rec *sinergiv1.CustodyRecord, grant authz.Grant) *sinergiv1.CustodyRecord {
-	id, masked := shield(rec.GetChild(), grant, rec.GetIdentity())
-	if !masked {
+	full := grant.Classes.Covers(authz.CustodyClasses)
+	if full && (!rec.GetChild() || grant.Children) {
 		return rec
 	}
 	out := proto.Clone(rec).(*sinergiv1.CustodyRecord)
-	out.Identity, out.IdentityMasked, out.PhotoSha256 = id, true, ""
-	return out
-}
-
-// childrenFacilities lists the facilities of reach whose children's
-// identities the caller may see: identifying searches reach children only there.
-func childrenFacilities(reach *authz.Reach) []string {
-	var out []string
-	for _, f := range reach.Facilities() {
-		if g, _ := reach.Grant(f); g.Children {
-			out = append(out, f)
+	if !full {
+		out.WithheldClasses = authz.Mask(out, grant.Classes).Proto()
+	}
+	if out.Identity != nil {
+		id, masked := shield(rec.GetChild(), grant, out.GetIdentity())
+		if masked {
+			out.Identity, out.IdentityMasked, out.PhotoSha256 = id, true, ""
 		}
 	}
 	return out
@@ -123,11 +121,11 @@ func custodyParseDate(s string) time.Time {
 
 // GetCustodyRecord returns one record within the caller's reach.
 func (s *Custody) GetCustodyRecord(ctx context.Context, req *sinergiv1.GetCustodyRecordRequest) (*sinergiv1.GetCustodyRecordResponse, error) {
-	reach, err := authz.ReachFrom(ctx)
+	rs, reach, err := authz.RestrictionFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.Store.GetCustodyRecord(ctx, reach.Facilities(), req.GetId())
+	rec, err := s.Store.GetCustodyRecord(ctx, rs, req.GetId())
 	if err != nil {
 		return nil, s.custodyError(ctx, err)
 	}
@@ -146,13 +144,13 @@ const maxSearchOffset = 10000
 
 // SearchCustodyRecords finds records within the caller's reach.
 func (s *Custody) SearchCustodyRecords(ctx context.Context, req *sinergiv1.SearchCustodyRecordsRequest) (*sinergiv1.SearchCustodyRecordsResponse, error) {
-	reach, err := authz.ReachFrom(ctx)
+	rs, reach, err := authz.RestrictionFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
 	f := store.CustodyFilter{
-		Facilities: reach.Facilities(), ChildrenFacilities: childrenFacilities(reach),
-		NIK: req.GetNik(), RegisterNumber: req.GetRegisterNumber(), Name: req.GetName(), FacilityCode: req.GetFacilityCode(),
+		Restriction: rs,
+		NIK:         req.GetNik(), RegisterNumber: req.GetRegisterNumber(), Name: req.GetName(), FacilityCode: req.GetFacilityCode(),
 		Status: req.GetStatus(), LegalKind: req.GetLegalStatus(),
 	}
 	if req.GetBirthDate() != "" {
@@ -200,7 +198,7 @@ type custodyEventPosition struct {
 
 // ListCustodyEvents lists one record's events, oldest first.
 func (s *Custody) ListCustodyEvents(ctx context.Context, req *sinergiv1.ListCustodyEventsRequest) (*sinergiv1.ListCustodyEventsResponse, error) {
-	reach, err := authz.ReachFrom(ctx)
+	rs, _, err := authz.RestrictionFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +210,7 @@ func (s *Custody) ListCustodyEvents(ctx context.Context, req *sinergiv1.ListCust
 		}
 	}
 	size := pageSize(req.GetPageSize())
-	events, err := s.Store.ListCustodyEvents(ctx, reach.Facilities(), req.GetRecordId(), pos.After, size+1)
+	events, err := s.Store.ListCustodyEvents(ctx, rs, req.GetRecordId(), pos.After, size+1)
 	if err != nil {
 		return nil, s.custodyError(ctx, err)
 	}
@@ -232,11 +230,11 @@ func (s *Custody) ListCustodyEvents(ctx context.Context, req *sinergiv1.ListCust
 
 // CheckPresence answers hit or no hit: where and since when, nothing else.
 func (s *Custody) CheckPresence(ctx context.Context, req *sinergiv1.CheckPresenceRequest) (*sinergiv1.CheckPresenceResponse, error) {
-	reach, err := authz.ReachFrom(ctx)
+	rs, reach, err := authz.RestrictionFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	hits, err := s.Store.FindPresence(ctx, reach.Facilities(), childrenFacilities(reach), req.GetNik(), req.GetFullName(), custodyParseDate(req.GetBirthDate()))
+	hits, err := s.Store.FindPresence(ctx, rs, req.GetNik(), req.GetFullName(), custodyParseDate(req.GetBirthDate()))
 	if err != nil {
 		return nil, s.custodyError(ctx, err)
 	}

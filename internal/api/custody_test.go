@@ -101,11 +101,16 @@ func TestShield(t *testing.T) {
 		grant authz.Grant
 		want  *sinergiv1.CustodyRecord
 	}{
-		{"adult", false, authz.Grant{}, rec},
-		{"child, grant with children's data", true, authz.Grant{Children: true, Agreements: []string{"a"}}, rec},
-		{"child, own facility", true, authz.Grant{Own: true, Children: true}, rec},
-		{"child, grant without children's data", true, authz.Grant{Agreements: []string{"a"}}, &sinergiv1.CustodyRecord{Id: "r", Child: true,
+		{"adult", false, authz.Grant{Classes: authz.CustodyClasses}, rec},
+		{"child, grant with children's data", true, authz.Grant{Children: true, Agreements: []string{"a"}, Classes: authz.CustodyClasses}, rec},
+		{"child, own facility", true, authz.Grant{Own: true, Children: true, Classes: authz.CustodyClasses}, rec},
+		{"child, grant without children's data", true, authz.Grant{Agreements: []string{"a"}, Classes: authz.CustodyClasses}, &sinergiv1.CustodyRecord{Id: "r", Child: true,
 			RegisterNumber: "AN.1", IdentityMasked: true, Identity: &sinergiv1.Identity{FullName: "P. R. S.", Sex: sinergiv1.Sex_SEX_MALE, Nationality: "IDN"}}},
+		// Custody events alone: where and what, never who, nor the case.
+		{"adult, custody events only", false, authz.Grant{Agreements: []string{"a"}, Classes: authz.Of(authz.ClassPlacement, authz.ClassEvents)},
+			&sinergiv1.CustodyRecord{Id: "r", WithheldClasses: []sinergiv1.DataClass{sinergiv1.DataClass_DATA_CLASS_IDENTITY}}},
+		{"no classes at all", false, authz.Grant{}, &sinergiv1.CustodyRecord{WithheldClasses: []sinergiv1.DataClass{
+			sinergiv1.DataClass_DATA_CLASS_IDENTITY, sinergiv1.DataClass_DATA_CLASS_PLACEMENT}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := proto.Clone(rec).(*sinergiv1.CustodyRecord)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,10 +13,12 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authn"
 	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/requestid"
 	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
@@ -107,7 +110,8 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error)
 		anywhere: authz.ComputeReach(snap, inst, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true}),
 		byRecord: map[string]*sinergiv1.Watch{}, byNIK: map[string]*sinergiv1.Watch{},
 	}
-	watches, err := s.Store.ActiveWatches(ctx, inst.GetCode(), now)
+	// Only watches one of whose agreements is still in force.
+	watches, err := s.Store.ActiveWatches(ctx, inst.GetCode(), now, snap.ActiveAgreements(now))
 	if err != nil {
 		return nil, err
 	}
@@ -121,20 +125,30 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error)
 	return p, nil
 }
 
-// route says whether and why se goes to the watcher, as the message to send.
+// route says whether and why se goes to the watcher, as the message to
+// send: admitted by the restriction of the reach it goes under, shown as the
+// grant behind it covers (an event under custody events alone says what
+// happened where, not to whom).
 func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
 	ev := se.Event
 	var d delivery
 	var g authz.Grant
 	if watchedTypes[ev.GetType()] {
-		if wg, ok := p.anywhere.Grant(ev.GetFacilityCode()); ok {
-			w := p.byRecord[ev.GetRecordId()]
-			// A NIK finds a child's record only for those who may see
-			// children's identities: matching it would reveal the child.
-			if w == nil && se.Subject.GetNik() != "" && (!se.Child || wg.Children) {
-				w = p.byNIK[se.Subject.GetNik()]
-			}
-			if w != nil {
+		anywhere := p.anywhere.Restriction()
+		w := p.byRecord[ev.GetRecordId()]
+		if w != nil && !anywhere.Admits(restrict.Row{Facility: ev.GetFacilityCode()}) {
+			w = nil
+		}
+		// A NIK singles the person out: it finds a child's record only for
+		// those who may see children's identities.
+		if w == nil && se.Subject.GetNik() != "" && anywhere.Admits(restrict.Row{Facility: ev.GetFacilityCode(), Child: se.Child}) {
+			w = p.byNIK[se.Subject.GetNik()]
+		}
+		if w != nil {
+			wg, _ := p.anywhere.Grant(ev.GetFacilityCode())
+			// A watch ends with the agreements that granted it: one of them
+			// must still cover this facility.
+			if sharesAgreement(w.GetAgreementIds(), wg.Agreements) {
 				d = delivery{reach: p.anywhere, watch: w,
 					msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_WATCH, WatchId: w.GetId()}}
 				g = wg
@@ -142,16 +156,30 @@ func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
 		}
 	}
 	if d.msg == nil {
-		jg, ok := p.jurisdiction.Grant(ev.GetFacilityCode())
-		if !ok {
+		if !p.jurisdiction.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode()}) {
 			return d, false
 		}
 		d = delivery{reach: p.jurisdiction, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_JURISDICTION}}
-		g = jg
+		g, _ = p.jurisdiction.Grant(ev.GetFacilityCode())
 	}
-	d.msg.Event = ev
-	d.msg.Subject, d.msg.IdentityMasked = shield(se.Child, g, se.Subject)
+	d.msg.Event, d.msg.Subject = ev, se.Subject
+	if !g.Classes.Covers(authz.CustodyClasses) {
+		d.msg.Event = proto.Clone(ev).(*sinergiv1.CustodyEvent)
+		d.msg.WithheldClasses = authz.Mask(d.msg, g.Classes).Proto()
+	}
+	if d.msg.Subject != nil {
+		d.msg.Subject, d.msg.IdentityMasked = shield(se.Child, g, d.msg.Subject)
+	}
 	return d, true
+}
+
+func sharesAgreement(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
 
 func watchCursorQuery(code string) string { return "custody-watch|" + code }
@@ -341,7 +369,11 @@ func (s *Custody) deliveryEntry(ctx context.Context, d delivery) *audit.Entry {
 	return e
 }
 
-// AddWatch puts a person on the caller's watch list.
+// AddWatch puts a person on the caller's watch list. A record must be
+// one the unit is told the custody events of in its jurisdiction: any other
+// answers exactly as a record that does not exist. The watch keeps the
+// agreements it rests on (a record's: those covering its facility; a
+// NIK's: every one giving the unit custody events) and ends with them.
 func (s *Custody) AddWatch(ctx context.Context, req *sinergiv1.AddWatchRequest) (*sinergiv1.AddWatchResponse, error) {
 	c := caller(ctx)
 	now := s.Now()
@@ -352,18 +384,31 @@ func (s *Custody) AddWatch(ctx context.Context, req *sinergiv1.AddWatchRequest) 
 	case exp.After(now.AddDate(1, 0, 0)):
 		return nil, validate.Error("expire_time", "at most a year ahead: renew the watch when it ends")
 	}
+	var agreements []string
 	if id := req.GetRecordId(); id != "" {
-		// The record must be one the watch could ever report on: within an
-		// agreement, wherever it is.
-		anywhere := authz.ComputeReach(c.Directory, c.Institution, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true})
-		if _, err := s.Store.CustodyRecordFacility(ctx, anywhere.Facilities(), id); err != nil {
+		// A record's watch rests on the agreements covering its facility.
+		rs, reach, err := authz.RestrictionFrom(ctx)
+		if err != nil {
+			return nil, err
+		}
+		facility, err := s.Store.CustodyRecordFacility(ctx, rs, id)
+		if err != nil {
 			return nil, s.custodyError(ctx, err)
 		}
+		g, _ := reach.Grant(facility)
+		agreements = g.Agreements
+	} else {
+		// A NIK's, anywhere, on every agreement giving the unit custody events.
+		agreements = authz.ComputeReach(c.Directory, c.Institution, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true}).Agreements()
+	}
+	if len(agreements) == 0 {
+		return nil, status.Errorf(codes.FailedPrecondition, "no agreement in force lets %s be told of custody events: the watch could never deliver", c.Institution.GetCode())
 	}
 	acc := req.GetAccess()
 	w, err := s.Store.AddWatch(ctx, audit.FromContext(ctx), &sinergiv1.Watch{
 		InstitutionCode: c.Institution.GetCode(), Nik: req.GetNik(), RecordId: req.GetRecordId(), Reason: req.GetReason(),
 		ExpireTime: req.GetExpireTime(), OperatorId: acc.GetOperatorId(), Purpose: acc.GetPurpose(), CaseReference: acc.GetCaseReference(),
+		AgreementIds: agreements,
 	}, now)
 	if err != nil {
 		return nil, s.custodyError(ctx, err)
@@ -375,7 +420,8 @@ var errWatchNotFound = status.Error(codes.NotFound, "watch not found")
 
 // RemoveWatch ends one of the caller's watches.
 func (s *Custody) RemoveWatch(ctx context.Context, req *sinergiv1.RemoveWatchRequest) (*sinergiv1.RemoveWatchResponse, error) {
-	w, err := s.Store.RemoveWatch(ctx, audit.FromContext(ctx), caller(ctx).Institution.GetCode(), req.GetId(), s.Now())
+	c, now := caller(ctx), s.Now()
+	w, err := s.Store.RemoveWatch(ctx, audit.FromContext(ctx), c.Institution.GetCode(), req.GetId(), now, c.Directory.ActiveAgreements(now))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Another unit's watch answers as a missing one.
@@ -388,7 +434,8 @@ func (s *Custody) RemoveWatch(ctx context.Context, req *sinergiv1.RemoveWatchReq
 
 // ListWatches lists the caller's watches, newest first.
 func (s *Custody) ListWatches(ctx context.Context, req *sinergiv1.ListWatchesRequest) (*sinergiv1.ListWatchesResponse, error) {
-	code := caller(ctx).Institution.GetCode()
+	c := caller(ctx)
+	code := c.Institution.GetCode()
 	query := "custody-watches|" + code + "|" + strconv.FormatBool(req.GetIncludeInactive())
 	var pos *store.WatchPosition
 	if req.GetPageToken() != "" {
@@ -398,7 +445,8 @@ func (s *Custody) ListWatches(ctx context.Context, req *sinergiv1.ListWatchesReq
 		}
 	}
 	size := pageSize(req.GetPageSize())
-	ws, err := s.Store.ListWatches(ctx, code, req.GetIncludeInactive(), s.Now(), pos, size+1)
+	now := s.Now()
+	ws, err := s.Store.ListWatches(ctx, code, req.GetIncludeInactive(), now, c.Directory.ActiveAgreements(now), pos, size+1)
 	if err != nil {
 		return nil, s.custodyError(ctx, err)
 	}

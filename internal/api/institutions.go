@@ -99,11 +99,20 @@ func (s *Institutions) CreateInstitution(ctx context.Context, req *sinergiv1.Cre
 	if in.Status == sinergiv1.InstitutionStatus_INSTITUTION_STATUS_UNSPECIFIED {
 		in.Status = sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE
 	}
-	snap := caller(ctx).Directory
+	c := caller(ctx)
+	snap := c.Directory
 	var v, iv validate.Violations
 	directory.CheckInstitution(in, snap.Institution, &iv)
+	if directory.IsHeadquarters(in.GetKind()) {
+		if hq := snap.Administrator(directory.SideOf(in.GetKind())); hq != nil {
+			iv.Add("kind", "%s has its headquarters, %s: there is one per side", directory.SideName(directory.SideOf(in.GetKind())), hq.GetCode())
+		}
+	}
 	v.Merge("institution", &iv)
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := administers(c.Institution, in); err != nil {
 		return nil, err
 	}
 	e := audit.FromContext(ctx)
@@ -114,10 +123,29 @@ func (s *Institutions) CreateInstitution(ctx context.Context, req *sinergiv1.Cre
 	return &sinergiv1.CreateInstitutionResponse{Institution: s.reloaded(ctx).Institution(in.GetCode())}, nil
 }
 
-// SetInstitutionStatus suspends or reactivates an institution.
+// administers refuses an administrative act of admin on institution in of
+// the other side: each side administers its own.
+func administers(admin, in *sinergiv1.Institution) error {
+	mine, theirs := directory.SideOf(admin.GetKind()), directory.SideOf(in.GetKind())
+	if mine != theirs {
+		return status.Errorf(codes.PermissionDenied, "permission denied: %s administers %s; %s is on %s",
+			admin.GetCode(), directory.SideName(mine), in.GetCode(), directory.SideName(theirs))
+	}
+	return nil
+}
+
+// SetInstitutionStatus suspends or reactivates an institution of the caller's side.
 func (s *Institutions) SetInstitutionStatus(ctx context.Context, req *sinergiv1.SetInstitutionStatusRequest) (*sinergiv1.SetInstitutionStatusResponse, error) {
-	if req.GetCode() == caller(ctx).Institution.GetCode() && req.GetStatus() == sinergiv1.InstitutionStatus_INSTITUTION_STATUS_SUSPENDED {
+	c := caller(ctx)
+	if req.GetCode() == c.Institution.GetCode() && req.GetStatus() == sinergiv1.InstitutionStatus_INSTITUTION_STATUS_SUSPENDED {
 		return nil, status.Error(codes.FailedPrecondition, "an institution cannot suspend itself")
+	}
+	target := c.Directory.Institution(req.GetCode())
+	if target == nil {
+		return nil, errInstitutionNotFound
+	}
+	if err := administers(c.Institution, target); err != nil {
+		return nil, err
 	}
 	e := audit.FromContext(ctx)
 	e.AddSubjects("institution/" + req.GetCode())

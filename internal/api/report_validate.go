@@ -39,7 +39,6 @@ const (
 
 var (
 	reportKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
-	reportCustodyRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
 	reportPhone      = regexp.MustCompile(`^(\+62|0)[1-9][0-9]{7,12}$`)
 	reportMediaType  = regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$`)
 	reportHexDigest  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -225,8 +224,8 @@ func checkSubmitReport(r *sinergiv1.SubmitReportRequest, v *validate.Violations)
 		f := fmt.Sprintf("people[%d]", i)
 		switch who := p.GetPerson().(type) {
 		case *sinergiv1.ReportPerson_CustodyRecordId:
-			if !reportCustodyRef.MatchString(who.CustodyRecordId) {
-				v.Add(f+".custody_record_id", "must be a custody record id (1 to 64 characters of A-Z a-z 0-9 . _ : / -)")
+			if !store.IsCustodyRecordID(who.CustodyRecordId) {
+				v.Add(f+".custody_record_id", "must be a custody record id (a lower-case UUID) of the reporting facility")
 			}
 		case *sinergiv1.ReportPerson_Outsider:
 			o := who.Outsider

@@ -69,12 +69,8 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		if me == nil || me.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE {
 			return status.Error(codes.Unauthenticated, "unauthenticated: the institution is no longer active")
 		}
-		now := s.Now()
-		rs := reportReaches{}
-		for _, sc := range reports.Scopes {
-			rs[sc] = authz.ComputeReach(snap, me, sc, now, authz.ReachOptions{})
-		}
-		reach := reportReachOf(me, rs)
+		rs := authz.ComputeReaches(snap, me, s.Now(), reports.Scopes...)
+		reach := rs.Reports()
 
 		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, reportWatchPage)
 		if err != nil {
@@ -83,7 +79,7 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		var ids []string
 		seen := map[string]bool{}
 		for _, row := range rows {
-			if reach.Admits(row.Facility, row.Kind, row.Classification) && !seen[row.Event.GetReportId()] {
+			if reach.Admits(row.Row()) && !seen[row.Event.GetReportId()] {
 				seen[row.Event.GetReportId()] = true
 				ids = append(ids, row.Event.GetReportId())
 			}
@@ -94,7 +90,7 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		}
 		byID := make(map[string]*sinergiv1.Report, len(loaded))
 		for _, r := range loaded {
-			byID[r.GetId()] = reportView(r, code)
+			byID[r.GetId()] = reportView(r, rs)
 		}
 		// The audit records of a page's deliveries commit together (one
 		// group commit of the audit writer), each before its message is
@@ -108,11 +104,11 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		var out []delivery
 		for _, row := range rows {
 			rep := byID[row.Event.GetReportId()]
-			if rep == nil || !reach.Admits(row.Facility, row.Kind, row.Classification) {
+			if rep == nil || !reach.Admits(row.Row()) {
 				continue
 			}
 			d := audit.FromContext(ctx).Derive(s.Now())
-			authz.Attribute(d, rs[reports.ScopeOf(row.Kind)], rep)
+			authz.Attribute(d, rs.For(row.Scope), rep)
 			out = append(out, delivery{pos: row.Pos, event: row.Event, rep: rep, entry: d})
 		}
 		errs := make([]error, len(out))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/reports"
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -38,73 +39,20 @@ const reportClockSkew = 5 * time.Minute
 // for one the caller may not see: nobody can probe which reports exist.
 var errReportNotFound = status.Error(codes.NotFound, "report not found")
 
-// reportReaches are the caller's reaches for the three report scopes.
-type reportReaches map[sinergiv1.Scope]*authz.Reach
-
-func reportCallReaches(ctx context.Context) (reportReaches, error) {
-	rs := reportReaches{}
-	for _, sc := range reports.Scopes {
-		r, err := authz.ReachFor(ctx, sc)
-		if err != nil {
-			return nil, err
-		}
-		rs[sc] = r
+// reportCall is a report call's reaches and the one restriction its
+// queries take (authz.Reaches.Reports).
+func reportCall(ctx context.Context) (authz.Reaches, *restrict.Restriction, error) {
+	rs, err := authz.ReachesFrom(ctx)
+	if err != nil {
+		return rs, nil, err
 	}
-	return rs, nil
+	return rs, rs.Reports(), nil
 }
 
-// reportReachOf turns the caller's reaches into the restriction every
-// report query applies. A facility sees the reports it filed. A police
-// unit sees the reports it received, of the facilities its reach includes
-// for the report's scope now. RAHASIA reports need a grant resting on an
-// agreement that covers the scope: ComputeReach grants no facility but
-// one's own without such an agreement today, and this check keeps it so if
-// a jurisdiction-only grant is ever added (oversight, watch lists). Other
-// institutions (ministry, regional offices) see no report: the policy does
-// not let them call, and this fails closed if it ever did.
-func reportReachOf(in *sinergiv1.Institution, rs reportReaches) store.ReportReach {
-	switch {
-	case directory.IsFacility(in.GetKind()):
-		return store.ReportReach{Filer: in.GetCode()}
-	case directory.SideOf(in.GetKind()) == sinergiv1.Side_SIDE_POLRI:
-		rr := store.ReportReach{Recipient: in.GetCode(), Granted: []string{}, Secret: []string{}}
-		for _, sc := range reports.Scopes {
-			r := rs[sc]
-			if r == nil {
-				continue
-			}
-			for _, f := range r.Facilities() {
-				g, _ := r.Grant(f)
-				if g.Own {
-					continue
-				}
-				key := store.ReachKey(sc, f)
-				rr.Granted = append(rr.Granted, key)
-				if len(g.Agreements) > 0 {
-					rr.Secret = append(rr.Secret, key)
-				}
-			}
-		}
-		return rr
-	}
-	return store.ReportReach{}
-}
-
-// grantAgreements lists the agreements that let the caller see facility's
-// reports of kind.
-func (rs reportReaches) grantAgreements(facility string, kind sinergiv1.ReportKind) []string {
-	if r := rs[reports.ScopeOf(kind)]; r != nil {
-		if g, ok := r.Grant(facility); ok {
-			return g.Agreements
-		}
-	}
-	return nil
-}
-
-// view is a report as caller may see it: routing misses are the filing
-// facility's business only.
-func reportView(r *sinergiv1.Report, callerCode string) *sinergiv1.Report {
-	if r != nil && r.GetFacilityCode() != callerCode {
+// reportView is a report as the caller may see it: routing misses are the
+// business of the filing facility and those who oversee it only.
+func reportView(r *sinergiv1.Report, rs authz.Reaches) *sinergiv1.Report {
+	if r != nil && !rs.Owns(r.GetFacilityCode()) {
 		r.RoutingMisses = nil
 	}
 	return r
@@ -169,6 +117,13 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 	if err != nil {
 		return nil, status.Error(codes.Internal, "internal error")
 	}
+	rs, err := authz.ReachesFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLinks(ctx, rs, req.GetPeople()); err != nil {
+		return nil, err
+	}
 	facility := c.Institution
 	routing := reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
 	rep := &sinergiv1.Report{
@@ -197,7 +152,7 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		}
 		return ids
 	}}
-	id, replayed, err := s.Store.CreateReport(ctx, hook, rep, req.GetIdempotencyKey(), hash)
+	id, replayed, err := s.Store.CreateReport(ctx, hook, rep, reports.ScopeOf(req.GetKind()), req.GetIdempotencyKey(), hash)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, status.Error(codes.AlreadyExists, "idempotency_key was used for a submission with other content: choose a new key for a new report")
 	}
@@ -206,7 +161,7 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 	}
 	if replayed {
 		// The report filed by the first attempt, as it stands now.
-		got, err := s.Store.GetReport(ctx, store.ReportReach{Filer: facility.GetCode()}, id)
+		got, err := s.Store.GetReport(ctx, rs.Reports(), id)
 		if err != nil {
 			return nil, s.reportError(ctx, err)
 		}
@@ -224,28 +179,52 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 	return &sinergiv1.SubmitReportResponse{Report: rep}, nil
 }
 
+// checkLinks refuses people linked to custody records the filing facility
+// may not see (another facility's, or none at all), naming each field with
+// the one answer for both: a report link tells nothing of where anyone is.
+func (s *Reports) checkLinks(ctx context.Context, rs authz.Reaches, people []*sinergiv1.ReportPerson) error {
+	var ids []string
+	for _, p := range people {
+		if id := p.GetCustodyRecordId(); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	seen, err := s.Store.CustodyRecordsAdmitted(ctx, rs.Custody(), ids)
+	if err != nil {
+		return s.reportError(ctx, err)
+	}
+	var v validate.Violations
+	for i, p := range people {
+		if id := p.GetCustodyRecordId(); id != "" && !seen[id] {
+			v.Add(fmt.Sprintf("people[%d].custody_record_id", i), "no custody record of this facility has this id")
+		}
+	}
+	return v.Err()
+}
+
 // GetReport returns one report within reach.
 func (s *Reports) GetReport(ctx context.Context, req *sinergiv1.GetReportRequest) (*sinergiv1.GetReportResponse, error) {
-	rs, err := reportCallReaches(ctx)
+	rs, rr, err := reportCall(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := caller(ctx)
-	r, err := s.Store.GetReport(ctx, reportReachOf(c.Institution, rs), req.GetId())
+	r, err := s.Store.GetReport(ctx, rr, req.GetId())
 	if err != nil {
 		return nil, s.reportError(ctx, err)
 	}
-	return &sinergiv1.GetReportResponse{Report: reportView(r, c.Institution.GetCode())}, nil
+	return &sinergiv1.GetReportResponse{Report: reportView(r, rs)}, nil
 }
 
 // GetReportAttachment returns one attachment with its content.
 func (s *Reports) GetReportAttachment(ctx context.Context, req *sinergiv1.GetReportAttachmentRequest) (*sinergiv1.GetReportAttachmentResponse, error) {
-	rs, err := reportCallReaches(ctx)
+	rs, rr, err := reportCall(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := caller(ctx)
-	a, facility, kind, err := s.Store.GetReportAttachment(ctx, reportReachOf(c.Institution, rs), req.GetReportId(), req.GetNumber())
+	a, facility, scope, err := s.Store.GetReportAttachment(ctx, rr, req.GetReportId(), req.GetNumber())
 	if errors.Is(err, store.ErrNotFound) {
 		// One answer whether the report or the attachment is missing or out of reach.
 		return nil, status.Error(codes.NotFound, "report attachment not found")
@@ -255,7 +234,7 @@ func (s *Reports) GetReportAttachment(ctx context.Context, req *sinergiv1.GetRep
 	}
 	e := audit.FromContext(ctx)
 	e.AddSubjects("report/" + req.GetReportId())
-	e.AddAgreements(rs.grantAgreements(facility, kind)...)
+	e.AddAgreements(rs.Agreements(facility, scope)...)
 	return &sinergiv1.GetReportAttachmentResponse{Attachment: a}, nil
 }
 
@@ -278,7 +257,7 @@ func reportFilter(kind sinergiv1.ReportKind, typ sinergiv1.ReportType, sev siner
 
 // ListReports lists the reports within reach, latest occurrence first.
 func (s *Reports) ListReports(ctx context.Context, req *sinergiv1.ListReportsRequest) (*sinergiv1.ListReportsResponse, error) {
-	rs, err := reportCallReaches(ctx)
+	rs, rr, err := reportCall(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +274,7 @@ func (s *Reports) ListReports(ctx context.Context, req *sinergiv1.ListReportsReq
 	}
 	size := pageSize(req.GetPageSize())
 	f.Limit = size + 1
-	list, err := s.Store.ListReports(ctx, reportReachOf(c.Institution, rs), f)
+	list, err := s.Store.ListReports(ctx, rr, f)
 	if err != nil {
 		return nil, s.reportError(ctx, err)
 	}
@@ -309,20 +288,19 @@ func (s *Reports) ListReports(ctx context.Context, req *sinergiv1.ListReportsReq
 		resp.NextPageToken, list = tok, list[:size]
 	}
 	for _, r := range list {
-		resp.Reports = append(resp.Reports, reportView(r, c.Institution.GetCode()))
+		resp.Reports = append(resp.Reports, reportView(r, rs))
 	}
 	return resp, nil
 }
 
 // ReportStats counts the reports within reach.
 func (s *Reports) ReportStats(ctx context.Context, req *sinergiv1.ReportStatsRequest) (*sinergiv1.ReportStatsResponse, error) {
-	rs, err := reportCallReaches(ctx)
+	_, rr, err := reportCall(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := caller(ctx)
 	f := reportFilter(0, 0, 0, 0, req.GetFacilityCode(), req.GetStartTime(), req.GetEndTime())
-	out, err := s.Store.ReportStats(ctx, reportReachOf(c.Institution, rs), f)
+	out, err := s.Store.ReportStats(ctx, rr, f)
 	if err != nil {
 		return nil, s.reportError(ctx, err)
 	}
@@ -332,19 +310,17 @@ func (s *Reports) ReportStats(ctx context.Context, req *sinergiv1.ReportStatsReq
 // change applies a workflow change decided by fn to report id within the
 // caller's reach, and returns the report as it then stands.
 func (s *Reports) change(ctx context.Context, id string, fn func(st *store.ReportState, now time.Time) (*store.ReportChange, error)) (*sinergiv1.Report, error) {
-	rs, err := reportCallReaches(ctx)
+	rs, reach, err := reportCall(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := caller(ctx)
-	reach := reportReachOf(c.Institution, rs)
 	var facility string
-	var kind sinergiv1.ReportKind
+	var scope sinergiv1.Scope
 	hook := reportWriteHook{e: audit.FromContext(ctx), subject: func() string { return "report/" + id },
-		agreements: func() []string { return rs.grantAgreements(facility, kind) }}
+		agreements: func() []string { return rs.Agreements(facility, scope) }}
 	now := s.Now()
 	_, err = s.Store.UpdateReport(ctx, nil, hook, reach, id, func(st *store.ReportState) (*store.ReportChange, error) {
-		facility, kind = st.Facility, st.Kind
+		facility, scope = st.Facility, st.Scope
 		return fn(st, now)
 	})
 	if err != nil {
@@ -354,7 +330,7 @@ func (s *Reports) change(ctx context.Context, id string, fn func(st *store.Repor
 	if err != nil {
 		return nil, s.reportError(ctx, err)
 	}
-	return reportView(r, c.Institution.GetCode()), nil
+	return reportView(r, rs), nil
 }
 
 // AcknowledgeReport records a recipient's acknowledgement.

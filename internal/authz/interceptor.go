@@ -60,8 +60,8 @@ func (a *Authorizer) admit(ctx context.Context, method string) (Rule, error) {
 	return rule, nil
 }
 
-// check validates the request and computes the reach.
-func (a *Authorizer) check(ctx context.Context, rule Rule, req any) (context.Context, error) {
+// check validates the request and its access context, and computes the reach.
+func (a *Authorizer) check(ctx context.Context, method string, rule Rule, req any) (context.Context, error) {
 	if rule.Public {
 		return ctx, nil
 	}
@@ -70,47 +70,58 @@ func (a *Authorizer) check(ctx context.Context, rule Rule, req any) (context.Con
 	if !ok {
 		return nil, status.Error(codes.Internal, "request is not a protobuf message")
 	}
-	if ac, ok := req.(accessCarrier); ok {
+	ac, carries := req.(accessCarrier)
+	if rule.Purposes != nil && !carries {
+		e.Refuse("method with purposes but no access field")
+		return nil, status.Error(codes.Internal, "policy gives this method purposes but its request carries no AccessContext")
+	}
+	if carries {
 		if acc := ac.GetAccess(); acc != nil {
+			NormalizeAccess(acc)
 			e.SetAccess(acc.GetOperatorId(), strings.TrimPrefix(acc.GetPurpose().String(), "PURPOSE_"), acc.GetCaseReference())
 		}
-	} else if rule.PersonalData {
-		e.Refuse("personal-data method without an access field")
-		return nil, status.Error(codes.Internal, "policy marks this method personal-data but its request carries no AccessContext")
 	}
 	if err := validate.Request(m); err != nil {
 		e.Refuse("invalid request: " + strings.Join(validate.FieldsOf(err), ", "))
 		return nil, err
 	}
-	if rule.PersonalData {
+	if rule.Purposes != nil {
+		caller, _ := authn.FromContext(ctx)
 		var v validate.Violations
-		CheckAccess(&v, "access", req.(accessCarrier).GetAccess())
+		CheckAccess(&v, "access", ac.GetAccess(), rule.Purposes, caller.Institution.GetKind(), method)
 		if err := v.Err(); err != nil {
 			e.Refuse("invalid access context: " + strings.Join(v.Fields(), ", "))
 			return nil, err
 		}
 	}
-	return a.reach(ctx, rule), nil
+	return a.reach(ctx, method, rule), nil
 }
 
 // reach computes the caller's Reach for each of the rule's scopes.
-func (a *Authorizer) reach(ctx context.Context, rule Rule) context.Context {
+func (a *Authorizer) reach(ctx context.Context, method string, rule Rule) context.Context {
 	e := audit.FromContext(ctx)
 	if len(rule.Scopes) == 0 {
 		e.Allow("policy allows")
 		return ctx
 	}
 	caller, _ := authn.FromContext(ctx)
-	now := a.Now()
-	rs := reaches{}
-	names := make([]string, len(rule.Scopes))
-	for i, sc := range rule.Scopes {
-		rs[sc] = ComputeReach(caller.Directory, caller.Institution, sc, now, ReachOptions{})
-		names[i] = strings.TrimPrefix(sc.String(), "SCOPE_")
-	}
-	e.Allow("policy allows; data limited to reach for " + strings.Join(names, ", "))
-	return withReaches(ctx, rs, rule.Scopes[0])
+	rs := ComputeReaches(caller.Directory, caller.Institution, a.Now(), rule.Scopes...)
+	e.Allow(reachReasons[method])
+	return withReaches(ctx, rs)
 }
+
+// reachReasons are the audit reasons of the methods with scopes, made once.
+var reachReasons = func() map[string]string {
+	out := map[string]string{}
+	for m, r := range Policy {
+		names := make([]string, len(r.Scopes))
+		for i, sc := range r.Scopes {
+			names[i] = strings.TrimPrefix(sc.String(), "SCOPE_")
+		}
+		out[m] = "policy allows; data limited to reach for " + strings.Join(names, ", ")
+	}
+	return out
+}()
 
 // UnaryServerInterceptor applies the policy to unary calls and attributes
 // the subjects of their responses.
@@ -120,15 +131,15 @@ func (a *Authorizer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if err != nil {
 			return nil, err
 		}
-		ctx, err = a.check(ctx, rule, req)
+		ctx, err = a.check(ctx, info.FullMethod, rule, req)
 		if err != nil {
 			return nil, err
 		}
 		resp, err := handler(ctx, req)
 		if err == nil {
 			if m, ok := resp.(proto.Message); ok {
-				rs, _ := ctx.Value(reachKey{}).(reachesValue)
-				attribute(audit.FromContext(ctx), rs.all, m)
+				rs, _ := ctx.Value(reachKey{}).(Reaches)
+				attribute(audit.FromContext(ctx), rs, m)
 			}
 		}
 		return resp, err
@@ -148,10 +159,10 @@ func (a *Authorizer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if rule.Public {
 			return handler(srv, ss)
 		}
-		ws := &checkedStream{ServerStream: ss, ctx: ss.Context(), a: a, rule: rule, checkFirst: !info.IsClientStream}
+		ws := &checkedStream{ServerStream: ss, ctx: ss.Context(), a: a, method: info.FullMethod, rule: rule, checkFirst: !info.IsClientStream}
 		if info.IsClientStream {
 			// The reach is known before any message arrives.
-			ws.ctx = a.reach(ss.Context(), rule)
+			ws.ctx = a.reach(ss.Context(), info.FullMethod, rule)
 		}
 		return handler(srv, ws)
 	}
@@ -161,6 +172,7 @@ type checkedStream struct {
 	grpc.ServerStream
 	ctx        context.Context
 	a          *Authorizer
+	method     string
 	rule       Rule
 	checkFirst bool
 	checked    bool
@@ -174,7 +186,7 @@ func (s *checkedStream) RecvMsg(m any) error {
 	}
 	if s.checkFirst && !s.checked {
 		s.checked = true
-		ctx, err := s.a.check(s.ctx, s.rule, m)
+		ctx, err := s.a.check(s.ctx, s.method, s.rule, m)
 		if err != nil {
 			return err
 		}

@@ -14,60 +14,94 @@ type Rule struct {
 	// The agreement scopes the method's data needs (none: no agreement is
 	// involved). The interceptor computes one Reach per scope; a method
 	// whose records each need one of several scopes (reports: incident,
-	// narcotics or threat) lists them all and uses ReachFor.
+	// narcotics or threat) lists them all.
 	Scopes []sinergiv1.Scope
-	// The request carries personal data or returns it: it must carry an AccessContext.
-	PersonalData bool
-	// The method changes state: its audit record commits with the change.
-	Write bool
+	// Purposes, when set, says that the request carries an AccessContext
+	// (who asks, why, for which case) and which purposes each kind of caller
+	// may give for this method: any other is INVALID_ARGUMENT on
+	// access.purpose. Methods that carry or return personal data, and every
+	// administrative act, have them.
+	Purposes Purposes
+	// Subjects are the kinds of audit subject the method's calls name
+	// ("custody", "report", ...): those its response carries (registered
+	// with RegisterSubject, found by walking the response) and those its
+	// handler names itself. A test walks every method to prove the two agree.
+	Subjects []string
 	// Public methods need a verified certificate but no institution.
 	Public bool
 }
 
+// Audit subject kinds.
+const (
+	SubjectCustody     = "custody"
+	SubjectReport      = "report"
+	SubjectWatch       = "watch"
+	SubjectAgreement   = "agreement"
+	SubjectInstitution = "institution"
+)
+
+// handlerNamedKinds are subject kinds no response message carries: the
+// handlers of administrative acts name them.
+var handlerNamedKinds = []string{SubjectAgreement, SubjectInstitution}
+
 // Kind groups used by the table.
 var (
-	ministry   = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY}
-	oversight  = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES}
-	facilities = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_LAPAS, sinergiv1.InstitutionKind_INSTITUTION_KIND_RUTAN,
+	// administrators: each side's headquarters administers its own side.
+	administrators = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES}
+	oversight      = administrators
+	facilities     = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_LAPAS, sinergiv1.InstitutionKind_INSTITUTION_KIND_RUTAN,
 		sinergiv1.InstitutionKind_INSTITUTION_KIND_LPKA, sinergiv1.InstitutionKind_INSTITUTION_KIND_LPP}
 	police = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_POLSEK, sinergiv1.InstitutionKind_INSTITUTION_KIND_POLRES,
 		sinergiv1.InstitutionKind_INSTITUTION_KIND_POLDA, sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES}
-	// Readers of custody data and reports: police units, and the corrections
-	// side's oversight (ministry, regional offices) and the facilities themselves.
-	dataReaders = slices.Concat(police, facilities, []sinergiv1.InstitutionKind{
-		sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_KANWIL})
+	correctionsOffices = []sinergiv1.InstitutionKind{sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_KANWIL}
+	// Readers of custody data and reports: police units, the facilities
+	// themselves, and the corrections side's oversight (ministry, regional
+	// offices) of its own units.
+	dataReaders = slices.Concat(police, facilities, correctionsOffices)
 )
 
-var _ = dataReaders // used by the custody and report tables
-
 // directoryPolicy covers the directory, the audit trail and the standard services.
+//
+// Each side administers its own institutions, and an agreement, which
+// always joins the two sides, is registered by one side's administrator
+// and confirmed by the other's (internal/api/agreements.go): the table lets
+// both headquarters call, the handlers check the side.
 var directoryPolicy = map[string]Rule{
-	sinergiv1.InstitutionService_GetInstitution_FullMethodName:       {},
-	sinergiv1.InstitutionService_ListInstitutions_FullMethodName:     {},
-	sinergiv1.InstitutionService_CreateInstitution_FullMethodName:    {Kinds: ministry, Write: true},
-	sinergiv1.InstitutionService_SetInstitutionStatus_FullMethodName: {Kinds: ministry, Write: true},
+	sinergiv1.InstitutionService_GetInstitution_FullMethodName:   {},
+	sinergiv1.InstitutionService_ListInstitutions_FullMethodName: {},
+	sinergiv1.InstitutionService_CreateInstitution_FullMethodName: {Kinds: administrators, Purposes: administration,
+		Subjects: []string{SubjectInstitution}},
+	sinergiv1.InstitutionService_SetInstitutionStatus_FullMethodName: {Kinds: administrators, Purposes: administration,
+		Subjects: []string{SubjectInstitution}},
 
-	sinergiv1.AgreementService_GetAgreement_FullMethodName:    {},
-	sinergiv1.AgreementService_ListAgreements_FullMethodName:  {},
-	sinergiv1.AgreementService_CheckCoverage_FullMethodName:   {},
-	sinergiv1.AgreementService_CreateAgreement_FullMethodName: {Kinds: ministry, Write: true},
-	sinergiv1.AgreementService_RevokeAgreement_FullMethodName: {Kinds: ministry, Write: true},
+	sinergiv1.AgreementService_GetAgreement_FullMethodName:   {},
+	sinergiv1.AgreementService_ListAgreements_FullMethodName: {},
+	sinergiv1.AgreementService_CheckCoverage_FullMethodName:  {},
+	sinergiv1.AgreementService_CreateAgreement_FullMethodName: {Kinds: administrators, Purposes: administration,
+		Subjects: []string{SubjectAgreement}},
+	sinergiv1.AgreementService_ConfirmAgreement_FullMethodName: {Kinds: administrators, Purposes: administration,
+		Subjects: []string{SubjectAgreement}},
+	sinergiv1.AgreementService_RevokeAgreement_FullMethodName: {Kinds: administrators, Purposes: administration,
+		Subjects: []string{SubjectAgreement}},
 
-	sinergiv1.AuditService_ListAuditRecords_FullMethodName:  {Kinds: oversight, PersonalData: true},
-	sinergiv1.AuditService_ListSubjectAccess_FullMethodName: {Kinds: oversight, PersonalData: true},
+	sinergiv1.AuditService_ListAuditRecords_FullMethodName: {Kinds: oversight, Purposes: auditReads},
+	// A data subject's question is answered within the asker's reach: a NIK
+	// or record names only the records the caller could find itself.
+	sinergiv1.AuditService_ListSubjectAccess_FullMethodName: {Kinds: oversight, Purposes: subjectAccess,
+		Scopes: slices.Concat([]sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, reportScopes), Subjects: []string{SubjectCustody}},
 	// The log's checkpoints and consistency proofs carry no personal data:
 	// every institution may check that the log only grows. An inclusion
-	// proof carries its record: oversight's, or the caller's own call's.
-	// Cosignatures are the registered witnesses' (checked by the handler).
+	// proof carries its record: oversight's, or the caller's own call's
+	// (the handler answers another's as missing). Cosignatures are the
+	// registered witnesses' (checked by the handler).
 	sinergiv1.AuditService_GetCheckpoint_FullMethodName:       {},
 	sinergiv1.AuditService_GetConsistencyProof_FullMethodName: {},
-	sinergiv1.AuditService_GetInclusionProof_FullMethodName:   {PersonalData: true},
-	sinergiv1.AuditService_AddCosignature_FullMethodName:      {Write: true},
+	sinergiv1.AuditService_GetInclusionProof_FullMethodName:   {Purposes: auditProofs},
+	sinergiv1.AuditService_AddCosignature_FullMethodName:      {},
 
-	"/grpc.health.v1.Health/Check": {Public: true},
-	"/grpc.health.v1.Health/Watch": {Public: true},
-	"/grpc.health.v1.Health/List":  {Public: true},
-
+	"/grpc.health.v1.Health/Check":                                   {Public: true},
+	"/grpc.health.v1.Health/Watch":                                   {Public: true},
+	"/grpc.health.v1.Health/List":                                    {Public: true},
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {},
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {},
 }
@@ -96,3 +130,9 @@ func Lookup(method string) (Rule, bool) {
 
 // IsPublic reports whether method needs no institution.
 func IsPublic(method string) bool { return Policy[method].Public }
+
+// KnownSubjectKind reports whether kind is a subject kind some response
+// type is registered under, or one handlers name themselves.
+func KnownSubjectKind(kind string) bool {
+	return slices.Contains(handlerNamedKinds, kind) || registeredKind(kind)
+}

@@ -14,6 +14,9 @@ import (
 //     presence (hit / no-hit) needs custody events, the first step of a
 //     two-step query as in Prüm; records and their events need detainee
 //     data and a justified request (AccessContext).
+//   - What a response shows of a record is what the agreements behind the
+//     grant cover (classes.go): under custody events alone a delivery says
+//     what happened where, not to whom.
 //   - Readers are the police units, the facilities (their own records), and
 //     the corrections side's oversight: the ministry headquarters (every
 //     facility) and the regional offices (the facilities of their province)
@@ -25,22 +28,26 @@ import (
 //     people they watch anywhere). Every delivery carries personal data, so
 //     the stream carries an AccessContext and each delivery is audited.
 var custodyPolicy = map[string]Rule{
-	sinergiv1.CustodyService_UpsertCustodyRecord_FullMethodName: {Kinds: facilities, Write: true},
-	sinergiv1.CustodyService_RecordCustodyEvent_FullMethodName:  {Kinds: facilities, Write: true},
-	sinergiv1.CustodyService_SyncRoster_FullMethodName:          {Kinds: facilities, Write: true},
+	sinergiv1.CustodyService_UpsertCustodyRecord_FullMethodName: {Kinds: facilities, Subjects: []string{SubjectCustody}},
+	sinergiv1.CustodyService_RecordCustodyEvent_FullMethodName:  {Kinds: facilities, Subjects: []string{SubjectCustody}},
+	sinergiv1.CustodyService_SyncRoster_FullMethodName:          {Kinds: facilities, Subjects: []string{SubjectCustody}},
 
 	sinergiv1.CustodyService_CheckPresence_FullMethodName: {Kinds: dataReaders,
-		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, PersonalData: true},
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},
 	sinergiv1.CustodyService_GetCustodyRecord_FullMethodName: {Kinds: dataReaders,
-		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, PersonalData: true},
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},
 	sinergiv1.CustodyService_SearchCustodyRecords_FullMethodName: {Kinds: dataReaders,
-		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, PersonalData: true},
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},
 	sinergiv1.CustodyService_ListCustodyEvents_FullMethodName: {Kinds: dataReaders,
-		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, PersonalData: true},
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},
 
 	sinergiv1.CustodyService_WatchCustodyEvents_FullMethodName: {Kinds: police,
-		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, PersonalData: true},
-	sinergiv1.CustodyService_AddWatch_FullMethodName:    {Kinds: police, PersonalData: true, Write: true},
-	sinergiv1.CustodyService_RemoveWatch_FullMethodName: {Kinds: police, PersonalData: true, Write: true},
-	sinergiv1.CustodyService_ListWatches_FullMethodName: {Kinds: police, PersonalData: true},
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, Purposes: watching, Subjects: []string{SubjectCustody}},
+	// A watch on a record needs the record in the unit's jurisdiction for
+	// custody events (what CheckPresence could tell it); one on a NIK, an
+	// agreement for custody events anywhere.
+	sinergiv1.CustodyService_AddWatch_FullMethodName: {Kinds: police, Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
+		Purposes: watching, Subjects: []string{SubjectWatch, SubjectCustody}},
+	sinergiv1.CustodyService_RemoveWatch_FullMethodName: {Kinds: police, Purposes: watching, Subjects: []string{SubjectWatch}},
+	sinergiv1.CustodyService_ListWatches_FullMethodName: {Kinds: police, Purposes: watching, Subjects: []string{SubjectWatch}},
 }

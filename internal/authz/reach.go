@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -21,8 +22,22 @@ type Grant struct {
 	// Children's identities may be shown: own data, or an agreement
 	// covering children's data as well.
 	Children bool
-	// Own is set for the facility's own data.
+	// Own is set for the caller's own data: its own facility's, or, for the
+	// ministry and a regional office, their units' (corrections oversight).
 	Own bool
+	// Classes are the classes of data the caller may see of the facility's
+	// records: the agreements behind the grant, and any other agreement
+	// between the two for detainee data, cover them (classScopes).
+	Classes ClassSet
+}
+
+// Shows reports whether the grant shows class c of a record (child tells
+// whether it is a child's, whose identity needs children's data too).
+func (g Grant) Shows(c Class, child bool) bool {
+	if !g.Classes.Has(c) {
+		return false
+	}
+	return c != ClassIdentity || !child || g.Children
 }
 
 // Reach is what a caller may see for one scope at one moment. It is shared
@@ -32,6 +47,9 @@ type Reach struct {
 	Scope  sinergiv1.Scope
 	grants map[string]Grant
 	codes  []string
+
+	restrictOnce sync.Once
+	restriction  *restrict.Restriction
 }
 
 // ReachOptions adjust a Reach.
@@ -103,7 +121,7 @@ func computeReach(dir *directory.Snapshot, caller *sinergiv1.Institution, scope 
 
 func grantFor(dir *directory.Snapshot, caller, f *sinergiv1.Institution, scope sinergiv1.Scope, t time.Time, opts ReachOptions) (Grant, bool) {
 	if caller.GetCode() == f.GetCode() || correctionsOversight(caller, f) {
-		return Grant{Own: true, Children: true}, true
+		return Grant{Own: true, Children: true, Classes: allClasses}, true
 	}
 	usable := func(c directory.Coverage) []string {
 		var ids []string
@@ -118,8 +136,22 @@ func grantFor(dir *directory.Snapshot, caller, f *sinergiv1.Institution, scope s
 	if len(ids) == 0 {
 		return Grant{}, false
 	}
-	children := len(usable(dir.Coverage(caller, f, sinergiv1.Scope_SCOPE_CHILDREN_DATA, t))) > 0
-	return Grant{Agreements: ids, Children: children}, true
+	g := Grant{Agreements: ids, Classes: classesOfScopes(scope)}
+	g.Children = len(usable(dir.Coverage(caller, f, sinergiv1.Scope_SCOPE_CHILDREN_DATA, t))) > 0
+	if scope == sinergiv1.Scope_SCOPE_CUSTODY_EVENTS {
+		// Events alone carry no identity: only an agreement for detainee
+		// data between the two lets their deliveries say who.
+		if more := usable(dir.Coverage(caller, f, sinergiv1.Scope_SCOPE_DETAINEE_DATA, t)); len(more) > 0 {
+			g.Classes |= classesOfScopes(sinergiv1.Scope_SCOPE_DETAINEE_DATA)
+			for _, id := range more {
+				if !slices.Contains(g.Agreements, id) {
+					g.Agreements = append(g.Agreements, id)
+				}
+			}
+			sort.Strings(g.Agreements)
+		}
+	}
+	return g, true
 }
 
 // correctionsOversight: the ministry headquarters and the regional office
@@ -136,9 +168,29 @@ func correctionsOversight(caller, f *sinergiv1.Institution) bool {
 	return false
 }
 
-// Facilities lists the facility codes in reach, sorted: storage queries
-// restrict themselves to them.
+// Facilities lists the facility codes in reach, sorted.
 func (r *Reach) Facilities() []string { return r.codes }
+
+// Restriction is the reach as the one restriction custody queries take:
+// the records of its facilities; where the query singles people out by
+// identity, children's records only where the grant shows children's
+// identities. It is made once per reach, and reaches are shared.
+func (r *Reach) Restriction() *restrict.Restriction {
+	r.restrictOnce.Do(func() {
+		var children, others []string
+		for _, f := range r.codes {
+			if r.grants[f].Children {
+				children = append(children, f)
+			} else {
+				others = append(others, f)
+			}
+		}
+		r.restriction = restrict.New(r.Caller.GetCode(),
+			restrict.Clause{Facilities: children, Secret: true, Children: true},
+			restrict.Clause{Facilities: others, Secret: true})
+	})
+	return r.restriction
+}
 
 // Grant returns the grant for facility; ok is false when it is out of reach.
 func (r *Reach) Grant(facility string) (Grant, bool) {
@@ -168,33 +220,154 @@ func (r *Reach) Agreements() []string {
 
 type reachKey struct{}
 
-type reaches map[sinergiv1.Scope]*Reach
+// Reaches are a call's reaches, one per scope of its rule, computed once by
+// the interceptor (or by a stream for each batch it delivers).
+type Reaches struct {
+	caller  *sinergiv1.Institution
+	byScope map[sinergiv1.Scope]*Reach
+	scopes  []sinergiv1.Scope
+}
 
-type reachesValue struct {
-	all   reaches
-	first sinergiv1.Scope
+// ComputeReaches computes caller's reach for each of scopes at t.
+func ComputeReaches(dir *directory.Snapshot, caller *sinergiv1.Institution, t time.Time, scopes ...sinergiv1.Scope) Reaches {
+	rs := Reaches{caller: caller, byScope: make(map[sinergiv1.Scope]*Reach, len(scopes)), scopes: scopes}
+	for _, sc := range scopes {
+		rs.byScope[sc] = ComputeReach(dir, caller, sc, t, ReachOptions{})
+	}
+	return rs
+}
+
+// For returns the reach for scope, nil when the call has none.
+func (rs Reaches) For(scope sinergiv1.Scope) *Reach { return rs.byScope[scope] }
+
+// Grant returns the grant for facility's data of scope.
+func (rs Reaches) Grant(facility string, scope sinergiv1.Scope) (Grant, bool) {
+	if r := rs.byScope[scope]; r != nil {
+		return r.Grant(facility)
+	}
+	return Grant{}, false
+}
+
+// Owns reports whether facility's data is the caller's own (its own
+// facility, or one it oversees), under any of the reaches.
+func (rs Reaches) Owns(facility string) bool {
+	for _, sc := range rs.scopes {
+		if g, ok := rs.byScope[sc].Grant(facility); ok && g.Own {
+			return true
+		}
+	}
+	return false
+}
+
+// Agreements lists the agreements that let the caller see facility's data
+// of scope (none for its own data).
+func (rs Reaches) Agreements(facility string, scope sinergiv1.Scope) []string {
+	g, _ := rs.Grant(facility, scope)
+	return g.Agreements
+}
+
+// Reports is the one restriction report queries take: a facility reads the
+// reports it filed, the ministry and a regional office those of their units
+// (their own data: corrections oversight); a police unit reads the reports
+// it received, of facilities its reach includes now for the report's
+// scope. A RAHASIA report needs a grant that rests on an agreement for the
+// scope (every grant but one's own does today; the condition keeps it so).
+func (rs Reaches) Reports() *restrict.Restriction {
+	own := map[string]bool{}
+	var ownList []string
+	var clauses []restrict.Clause
+	for _, sc := range rs.scopes {
+		r := rs.byScope[sc]
+		var agreed, bare []string
+		for _, f := range r.Facilities() {
+			g, _ := r.Grant(f)
+			switch {
+			case g.Own:
+				if !own[f] {
+					own[f] = true
+					ownList = append(ownList, f)
+				}
+			case len(g.Agreements) > 0:
+				agreed = append(agreed, f)
+			default:
+				bare = append(bare, f)
+			}
+		}
+		if !isReportScope(sc) {
+			continue
+		}
+		clauses = append(clauses,
+			restrict.Clause{Facilities: agreed, Scope: sc, Recipient: true, Secret: true, Children: true},
+			restrict.Clause{Facilities: bare, Scope: sc, Recipient: true, Children: true})
+	}
+	clauses = append(clauses, restrict.Clause{Facilities: ownList, Secret: true, Children: true})
+	return restrict.New(rs.caller.GetCode(), clauses...)
+}
+
+// Custody is the restriction of custody queries: the reach of the call's
+// (first) scope.
+func (rs Reaches) Custody() *restrict.Restriction {
+	if len(rs.scopes) == 0 {
+		return restrict.New(rs.caller.GetCode())
+	}
+	return rs.byScope[rs.scopes[0]].Restriction()
+}
+
+// AllAgreements lists every agreement behind any of the reaches.
+func (rs Reaches) AllAgreements() []string {
+	var out []string
+	for _, sc := range rs.scopes {
+		for _, id := range rs.byScope[sc].Agreements() {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isReportScope(sc sinergiv1.Scope) bool { return slices.Contains(reportScopes, sc) }
+
+// ReachesFrom returns the reaches the authorization interceptor computed
+// for the call. A data method without them is a wiring bug: it fails closed.
+func ReachesFrom(ctx context.Context) (Reaches, error) {
+	if v, ok := ctx.Value(reachKey{}).(Reaches); ok {
+		return v, nil
+	}
+	return Reaches{}, status.Error(codes.Internal, "no authorization reach for this call")
+}
+
+// RestrictionFrom is the custody restriction of the call.
+func RestrictionFrom(ctx context.Context) (*restrict.Restriction, *Reach, error) {
+	rs, err := ReachesFrom(ctx)
+	if err != nil || len(rs.scopes) == 0 {
+		return nil, nil, status.Error(codes.Internal, "no authorization reach for this call")
+	}
+	r := rs.byScope[rs.scopes[0]]
+	return r.Restriction(), r, nil
 }
 
 // ReachFrom returns the Reach the authorization interceptor computed for
 // the method's (first) scope. A data method without one is a wiring bug:
 // it fails closed.
 func ReachFrom(ctx context.Context) (*Reach, error) {
-	if v, ok := ctx.Value(reachKey{}).(reachesValue); ok {
-		return v.all[v.first], nil
+	if v, ok := ctx.Value(reachKey{}).(Reaches); ok && len(v.scopes) > 0 {
+		return v.byScope[v.scopes[0]], nil
 	}
 	return nil, status.Error(codes.Internal, "no authorization reach for this call")
 }
 
 // ReachFor returns the Reach for one of the method's scopes.
 func ReachFor(ctx context.Context, scope sinergiv1.Scope) (*Reach, error) {
-	if v, ok := ctx.Value(reachKey{}).(reachesValue); ok {
-		if r := v.all[scope]; r != nil {
+	if v, ok := ctx.Value(reachKey{}).(Reaches); ok {
+		if r := v.byScope[scope]; r != nil {
 			return r, nil
 		}
 	}
 	return nil, status.Errorf(codes.Internal, "no authorization reach for %s in this call", scope)
 }
 
-func withReaches(ctx context.Context, rs reaches, first sinergiv1.Scope) context.Context {
-	return context.WithValue(ctx, reachKey{}, reachesValue{all: rs, first: first})
+func withReaches(ctx context.Context, rs Reaches) context.Context {
+	return context.WithValue(ctx, reachKey{}, rs)
 }

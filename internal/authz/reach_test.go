@@ -68,6 +68,13 @@ func TestReachMatrix(t *testing.T) {
 		{"lpka-tenggarong", sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, today, []string{"lpka-tenggarong"}},
 		// The ministry oversees its own units: no exchange, no agreement needed.
 		{"kemenimipas", sinergiv1.Scope_SCOPE_DETAINEE_DATA, wib("2020-01-01"), all},
+		// Agreements naming both parties reach across jurisdiction: Polda
+		// Metro Jaya reads LPKA Tenggarong (detainee data) and is told of
+		// Lapas Permisan's custody events (custody events only).
+		{"polda-metro-jaya", sinergiv1.Scope_SCOPE_DETAINEE_DATA, today, []string{"lapas-cipinang", "lpka-tenggarong"}},
+		{"polda-metro-jaya", sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, today, []string{"lapas-cipinang", "lapas-permisan", "lpka-tenggarong"}},
+		// A pending agreement grants nothing.
+		{"polres-metro-jakarta-timur", sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, today, nil},
 	} {
 		t.Run(tc.caller+"/"+tc.scope.String()+"/"+tc.at.Format("2006-01-02"), func(t *testing.T) {
 			r := ComputeReach(dir, dir.Institution(tc.caller), tc.scope, tc.at, ReachOptions{})
@@ -87,6 +94,35 @@ func TestReachMatrix(t *testing.T) {
 	g, _ = r.Grant("lpka-tenggarong")
 	if g.Children {
 		t.Errorf("the 2024 PKS has no children's scope, grant says children: %+v", g)
+	}
+
+	// What each grant shows: the classes its agreements cover.
+	pmj := dir.Institution("polda-metro-jaya")
+	events := ComputeReach(dir, pmj, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, today, ReachOptions{})
+	for _, tc := range []struct {
+		facility string
+		want     ClassSet
+		children bool
+		ids      []string
+	}{
+		// Custody events only: where and what, not who.
+		{"lapas-permisan", Of(ClassPlacement, ClassEvents), false, []string{"pks-2026-lapas-permisan-polda-metro-jaya-events"}},
+		// Detainee data too, but no children's data.
+		{"lpka-tenggarong", CustodyClasses, false, []string{"pks-2026-lpka-tenggarong-polda-metro-jaya"}},
+		// The national PKS in its jurisdiction: everything.
+		{"lapas-cipinang", CustodyClasses, true, []string{"pks-2025-kemenimipas-polri-data"}},
+	} {
+		g, ok := events.Grant(tc.facility)
+		if !ok || g.Classes != tc.want || g.Children != tc.children || !cmp.Equal(g.Agreements, tc.ids) {
+			t.Errorf("polda-metro-jaya's custody-events grant for %s = %+v (classes %s), want classes %s, children %v, agreements %v",
+				tc.facility, g, describeClasses(g.Classes), describeClasses(tc.want), tc.children, tc.ids)
+		}
+	}
+	if g, _ := events.Grant("lapas-permisan"); g.Shows(ClassIdentity, false) {
+		t.Error("an events-only grant shows identity")
+	}
+	if g, _ := events.Grant("lpka-tenggarong"); !g.Shows(ClassIdentity, false) || g.Shows(ClassIdentity, true) {
+		t.Error("a grant without children's data must show an adult's identity and not a child's")
 	}
 	// An agreement naming both parties reaches across jurisdiction.
 	explicit := &sinergiv1.Agreement{Id: "pks-cipinang-polres-metro", Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_INCIDENT_REPORTS},

@@ -1,12 +1,14 @@
 package authz
 
 import (
+	"slices"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 // subjectType says how to find a subject in a response message.
@@ -100,7 +102,7 @@ func makePlan(d protoreflect.MessageDescriptor, making map[protoreflect.FullName
 
 // attribute walks a response and records every subject it holds, with the
 // agreements that granted access to its owner under any of the call's scopes.
-func attribute(e *audit.Entry, rs reaches, m proto.Message) {
+func attribute(e *audit.Entry, rs Reaches, m proto.Message) {
 	if m == nil {
 		return
 	}
@@ -112,7 +114,7 @@ func attribute(e *audit.Entry, rs reaches, m proto.Message) {
 	walk(e, rs, m.ProtoReflect())
 }
 
-func walk(e *audit.Entry, rs reaches, m protoreflect.Message) {
+func walk(e *audit.Entry, rs Reaches, m protoreflect.Message) {
 	p := planFor(m.Descriptor())
 	if p.subject != nil {
 		if p.id != nil {
@@ -122,8 +124,8 @@ func walk(e *audit.Entry, rs reaches, m protoreflect.Message) {
 		}
 		if p.owner != nil {
 			owner := m.Get(p.owner).String()
-			for _, r := range rs {
-				if g, ok := r.Grant(owner); ok {
+			for _, sc := range rs.scopes {
+				if g, ok := rs.byScope[sc].Grant(owner); ok {
 					e.AddAgreements(g.Agreements...)
 				}
 			}
@@ -154,9 +156,48 @@ func walk(e *audit.Entry, rs reaches, m protoreflect.Message) {
 // Attribute records the subjects of a message sent outside the unary path
 // (each message of a server stream), with the agreements of reach.
 func Attribute(e *audit.Entry, reach *Reach, m proto.Message) {
-	rs := reaches{}
+	var rs Reaches
 	if reach != nil {
-		rs[reach.Scope] = reach
+		rs = Reaches{caller: reach.Caller, byScope: map[sinergiv1.Scope]*Reach{reach.Scope: reach}, scopes: []sinergiv1.Scope{reach.Scope}}
 	}
 	attribute(e, rs, m)
+}
+
+// SubjectKinds lists the kinds of subject registered by RegisterSubject
+// that messages of type md can carry (itself or through its fields).
+func SubjectKinds(md protoreflect.MessageDescriptor) []string {
+	subjectMu.RLock()
+	defer subjectMu.RUnlock()
+	var out []string
+	seen := map[protoreflect.FullName]bool{}
+	var visit func(md protoreflect.MessageDescriptor)
+	visit = func(md protoreflect.MessageDescriptor) {
+		if md == nil || seen[md.FullName()] {
+			return
+		}
+		seen[md.FullName()] = true
+		if st, ok := subjectTypes[md.FullName()]; ok && !slices.Contains(out, st.kind) {
+			out = append(out, st.kind)
+		}
+		fs := md.Fields()
+		for i := range fs.Len() {
+			visit(fieldMessage(fs.Get(i)))
+		}
+	}
+	visit(md)
+	slices.Sort(out)
+	return out
+}
+
+// registeredKind reports whether some message type is registered as a
+// subject of kind.
+func registeredKind(kind string) bool {
+	subjectMu.RLock()
+	defer subjectMu.RUnlock()
+	for _, st := range subjectTypes {
+		if st.kind == kind {
+			return true
+		}
+	}
+	return false
 }

@@ -25,7 +25,7 @@ func TestAttributeWalksOnlyWhereSubjectsCanBe(t *testing.T) {
 			{FacilityCode: "lapas-metro"}, // no id: nothing to name
 		}}
 		e := audit.NewEntry("/test", "r", time.Now())
-		attribute(e, reaches{}, resp)
+		attribute(e, Reaches{}, resp)
 		if got, want := e.Subjects(), []string{"custody/a", "custody/b"}; !slices.Equal(got, want) {
 			t.Fatalf("subjects %v, want %v", got, want)
 		}
@@ -49,7 +49,7 @@ func TestAttributeWalksOnlyWhereSubjectsCanBe(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := audit.NewEntry("/test", "r", time.Now())
-		attribute(e, reaches{}, v)
+		attribute(e, Reaches{}, v)
 		if got := e.Subjects(); len(got) != 0 {
 			t.Fatalf("subjects %v in a struct", got)
 		}
@@ -64,7 +64,7 @@ func TestAttributeWalksOnlyWhereSubjectsCanBe(t *testing.T) {
 	t.Run("registering a type drops the plans made without it", func(t *testing.T) {
 		resp := &sinergiv1.GetInstitutionRequest{Code: "x"}
 		e := audit.NewEntry("/test", "r", time.Now())
-		attribute(e, reaches{}, resp)
+		attribute(e, Reaches{}, resp)
 		if got := e.Subjects(); len(got) != 0 {
 			t.Fatalf("subjects %v before registering", got)
 		}
@@ -77,7 +77,7 @@ func TestAttributeWalksOnlyWhereSubjectsCanBe(t *testing.T) {
 			subjectMu.Unlock()
 		})
 		e = audit.NewEntry("/test", "r", time.Now())
-		attribute(e, reaches{}, resp)
+		attribute(e, Reaches{}, resp)
 		if got, want := e.Subjects(), []string{"test/x"}; !slices.Equal(got, want) {
 			t.Fatalf("subjects %v after registering, want %v", got, want)
 		}

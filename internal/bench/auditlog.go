@@ -135,7 +135,7 @@ func AuditLogProofs(ctx context.Context, e *Env, r *Results, binary string, d ti
 	if err := store.Migrate(ctx, db.Owner); err != nil {
 		return err
 	}
-	if err := devenv.SeedDemo(ctx, db.App); err != nil {
+	if _, err := devenv.SeedDemo(ctx, db.App, e.Keys, devenv.DevOperator); err != nil {
 		return err
 	}
 	t0 := time.Now()

@@ -80,20 +80,16 @@ func Setup(ctx context.Context, stateDir string) (*Env, error) {
 	if err := store.Migrate(ctx, e.Roles.Owner); err != nil {
 		return nil, err
 	}
-	if err := devenv.SeedDemo(ctx, e.Roles.App); err != nil {
-		return nil, err
-	}
-	if err := devenv.DevPKI(ctx, e.Roles.App, e.PKIDir, pki.DefaultTrustDomain); err != nil {
-		return nil, err
-	}
 	if err := audit.WriteNewKey(e.AuditKey); err != nil {
 		return nil, err
 	}
-	key, err := audit.LoadKey(e.AuditKey)
-	if err != nil {
+	if e.Keys, err = devenv.LoadAuditKeys(e.AuditKey, pki.DefaultTrustDomain); err != nil {
 		return nil, err
 	}
-	if e.Keys, err = audit.NewKeys(key, audit.DefaultOrigin(pki.DefaultTrustDomain)); err != nil {
+	if _, err := devenv.SeedDemo(ctx, e.Roles.App, e.Keys, devenv.DevOperator); err != nil {
+		return nil, err
+	}
+	if err := devenv.DevPKI(ctx, e.Roles.App, e.PKIDir, pki.DefaultTrustDomain); err != nil {
 		return nil, err
 	}
 	if e.Store, err = store.Open(ctx, e.URL, store.Options{MaxConns: 66}); err != nil {

@@ -105,8 +105,8 @@ func TestWriteTable(t *testing.T) {
 				Status:  sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE,
 			}}},
 			want: "" +
-				"ID     NUMBER  KIND  TITLE                     PARTIES                                                             SCOPES                  EFFECTIVE_TIME  EXPIRE_TIME  SIGN_TIME  SIGNATORIES  PARENT_ID  STATUS  REVOKE_TIME\n" +
-				`pks-1  -       PKS   Data\ttahanan\nbaris dua  [{"side":"SIDE_CORRECTIONS"},{"institution_code":"polda-lampung"}]  DETAINEE_DATA,TRAINING  -               -            -          -            -          ACTIVE  -` + "\n",
+				"ID     NUMBER  KIND  TITLE                     PARTIES                                                             SCOPES                  EFFECTIVE_TIME  EXPIRE_TIME  SIGN_TIME  SIGNATORIES  PARENT_ID  STATUS  REVOKE_TIME  PROPOSED_BY  CONFIRM_TIME\n" +
+				`pks-1  -       PKS   Data\ttahanan\nbaris dua  [{"side":"SIDE_CORRECTIONS"},{"institution_code":"polda-lampung"}]  DETAINEE_DATA,TRAINING  -               -            -          -            -          ACTIVE  -            -            -` + "\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

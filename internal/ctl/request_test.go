@@ -303,7 +303,7 @@ func TestMethodHelpListsRequestFlags(t *testing.T) {
 		"--subject TEXT",
 		"--page-size INT32",
 		"--access.operator-id TEXT",
-		"--access.purpose PURPOSE criminal-investigation | warrant-execution | security-coordination | intelligence-analysis | transfer-escort | oversight | data-subject-request",
+		"--access.purpose PURPOSE criminal-investigation | warrant-execution | security-coordination | intelligence-analysis | transfer-escort | oversight | data-subject-request | administration",
 		"--access.case-reference TEXT",
 		"-d, --data JSON the whole request as protojson; @FILE reads a file, - standard input; flags apply on top",
 		"--addr HOST:PORT SINERGI_ADDR server address (default 127.0.0.1:7443)",

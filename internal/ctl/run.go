@@ -220,6 +220,8 @@ whole request as protojson; flags apply on top of it.
 Examples:
   sinergictl --as polres-metro-jakarta-timur institution list-institutions --kind lapas --region-prefix 31
   sinergictl --as polres-metro-jakarta-timur -o json institution get-institution --code lapas-cipinang
+  sinergictl --as mabes-polri agreement confirm-agreement --id pks-2026-lapas-cipinang-polres-jaktim \
+      --access.operator-id 85051234 --access.purpose administration
 `)
 	return tw.Flush()
 }

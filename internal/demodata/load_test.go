@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m, &db) }
 // roster merge: loading again changes nothing, a larger count only adds.
 func TestLoad(t *testing.T) {
 	ctx := context.Background()
-	if err := devenv.SeedDemo(ctx, db.URL); err != nil {
+	if _, err := devenv.SeedDemo(ctx, db.App, devenv.EphemeralKeys(), devenv.DevOperator); err != nil {
 		t.Fatal(err)
 	}
 	st, err := store.Open(ctx, db.App, store.Options{MaxConns: 2})

@@ -6,17 +6,22 @@ package devenv
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 // Env is a prepared environment.
@@ -53,11 +58,7 @@ func WriteAuditKeys(stateDir, trustDomain string) error {
 	if err := audit.WriteNewKey(AuditKeyPath(stateDir)); err != nil {
 		return err
 	}
-	k, err := audit.LoadKey(AuditKeyPath(stateDir))
-	if err != nil {
-		return err
-	}
-	keys, err := audit.NewKeys(k, audit.DefaultOrigin(trustDomain))
+	keys, err := LoadAuditKeys(AuditKeyPath(stateDir), trustDomain)
 	if err != nil {
 		return err
 	}
@@ -134,45 +135,93 @@ func Prepare(ctx context.Context, stateDir, trustDomain string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := SeedDemo(ctx, db.App); err != nil {
+	if err := WriteAuditKeys(stateDir, trustDomain); err != nil {
+		return nil, err
+	}
+	keys, err := LoadAuditKeys(AuditKeyPath(stateDir), trustDomain)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := SeedDemo(ctx, db.App, keys, DevOperator); err != nil {
 		return nil, err
 	}
 	env := &Env{StateDir: stateDir, DB: db, PKIDir: PKIDir(stateDir), AuditKey: AuditKeyPath(stateDir)}
 	if err := DevPKI(ctx, db.App, env.PKIDir, trustDomain); err != nil {
 		return nil, err
 	}
-	if err := WriteAuditKeys(stateDir, trustDomain); err != nil {
-		return nil, err
-	}
 	return env, nil
 }
 
-// SeedDemo writes the embedded demo directory.
-func SeedDemo(ctx context.Context, url string) error {
-	return Seed(ctx, url, directory.DemoSeed())
+// DevOperator is the officer (an NIP) on whose behalf `make run` and the
+// tests seed the demo directory: a seed is an administrative act, and its
+// audit record names who did it.
+const DevOperator = "198001012006041001"
+
+// SeedMethod names seeds in the audit trail: an administrative act made
+// through the command line, not a call.
+const SeedMethod = "sinergi:seed"
+
+// SeedDemo adds what is missing of the embedded demo directory.
+func SeedDemo(ctx context.Context, url string, keys *audit.Keys, operator string) ([]string, error) {
+	return Seed(ctx, url, keys, directory.DemoSeed(), "the demo directory", operator)
+}
+
+// EphemeralKeys are audit keys made up for a database no server will
+// serve (a test's): what they seal verifies with nothing else.
+func EphemeralKeys() *audit.Keys {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	k, err := audit.NewKeys(priv, "ephemeral/audit")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// LoadAuditKeys loads the audit log's keys from the signing key at path.
+func LoadAuditKeys(path, trustDomain string) (*audit.Keys, error) {
+	k, err := audit.LoadKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return audit.NewKeys(k, audit.DefaultOrigin(trustDomain))
 }
 
 // Seed validates a seed file whole against the directory in the database
-// and writes it in one transaction, or writes nothing.
-func Seed(ctx context.Context, url string, data []byte) error {
+// and adds what is missing in one transaction, with an audit record naming
+// operator (an NRP or NIP) and what was added, or writes nothing. An entry
+// already registered must match the seed, and is left as it is. It
+// returns the subjects added ("institution/<code>", "agreement/<id>").
+// The audit record is sealed with keys, as the server's are.
+func Seed(ctx context.Context, url string, keys *audit.Keys, data []byte, source, operator string) ([]string, error) {
+	if !authz.OperatorIDValid(operator) {
+		return nil, fmt.Errorf("seed: --operator-id %q is not the officer's NRP (8 digits) or NIP (18 digits): a seed is an administrative act and its audit record names who made it", operator)
+	}
 	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
 	f, err := directory.ParseSeed(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := st.LoadDirectory(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	insts, agrs, err := f.Resolve(directory.NewSnapshot(d))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return st.SeedDirectory(ctx, insts, agrs)
+	sum := sha256.Sum256(data)
+	e := audit.NewSealer(keys, st).NewEntry(SeedMethod, "")
+	e.SetAccess(operator, strings.TrimPrefix(sinergiv1.Purpose_PURPOSE_ADMINISTRATION.String(), "PURPOSE_"), "")
+	e.Allow(fmt.Sprintf("seed of %s (sha256 %x): %d institutions and %d agreements given, the missing ones added",
+		source, sum[:8], len(insts), len(agrs)))
+	return st.SeedDirectory(ctx, e, insts, agrs, operator)
 }
 
 // DevPKI issues whatever development certificates are missing: CA, server,

@@ -22,6 +22,12 @@ func SideOf(k sinergiv1.InstitutionKind) sinergiv1.Side {
 	return sinergiv1.Side_SIDE_UNSPECIFIED
 }
 
+// IsHeadquarters reports whether kind k is a side's headquarters, the one
+// institution that administers its side: the ministry, Mabes Polri.
+func IsHeadquarters(k sinergiv1.InstitutionKind) bool {
+	return k == sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY || k == sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES
+}
+
 // IsFacility reports whether institutions of kind k hold people.
 func IsFacility(k sinergiv1.InstitutionKind) bool {
 	switch k {
@@ -42,17 +48,53 @@ func RegionWithin(r, prefix string) bool {
 	return r == prefix || strings.HasPrefix(r, prefix+".")
 }
 
-// StatusAt is an agreement's standing at t.
+// StatusAt is an agreement's standing at t. One registered by one side is
+// pending until the other side's confirmation, and grants nothing before it.
 func StatusAt(a *sinergiv1.Agreement, t time.Time) sinergiv1.AgreementStatus {
 	switch {
 	case a.GetRevokeTime() != nil && !t.Before(a.GetRevokeTime().AsTime()):
 		return sinergiv1.AgreementStatus_AGREEMENT_STATUS_REVOKED
+	case a.GetProposedBy() != sinergiv1.Side_SIDE_UNSPECIFIED && (a.GetConfirmTime() == nil || t.Before(a.GetConfirmTime().AsTime())):
+		return sinergiv1.AgreementStatus_AGREEMENT_STATUS_PENDING
 	case t.Before(a.GetEffectiveTime().AsTime()):
 		return sinergiv1.AgreementStatus_AGREEMENT_STATUS_NOT_YET_IN_FORCE
 	case a.GetExpireTime() != nil && !t.Before(a.GetExpireTime().AsTime()):
 		return sinergiv1.AgreementStatus_AGREEMENT_STATUS_EXPIRED
 	}
 	return sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE
+}
+
+// PartySide is the side a party is on; lookup finds an institution party.
+func PartySide(p *sinergiv1.Party, lookup func(string) *sinergiv1.Institution) sinergiv1.Side {
+	if code := p.GetInstitutionCode(); code != "" {
+		if in := lookup(code); in != nil {
+			return SideOf(in.GetKind())
+		}
+		return sinergiv1.Side_SIDE_UNSPECIFIED
+	}
+	return p.GetSide()
+}
+
+// OtherSide is the side that is not s.
+func OtherSide(s sinergiv1.Side) sinergiv1.Side {
+	switch s {
+	case sinergiv1.Side_SIDE_CORRECTIONS:
+		return sinergiv1.Side_SIDE_POLRI
+	case sinergiv1.Side_SIDE_POLRI:
+		return sinergiv1.Side_SIDE_CORRECTIONS
+	}
+	return sinergiv1.Side_SIDE_UNSPECIFIED
+}
+
+// SideName is a side as people say it: the corrections side, the police side.
+func SideName(s sinergiv1.Side) string {
+	switch s {
+	case sinergiv1.Side_SIDE_CORRECTIONS:
+		return "the corrections side"
+	case sinergiv1.Side_SIDE_POLRI:
+		return "the police side"
+	}
+	return "no side"
 }
 
 // PartyIncludes reports whether institution in is (a unit of) party p.
@@ -133,6 +175,8 @@ func CoverageOf(agreements []*sinergiv1.Agreement, a, b *sinergiv1.Institution, 
 			miss.Gap = sinergiv1.CoverageGap_COVERAGE_GAP_SCOPE_NOT_COVERED
 		case st == sinergiv1.AgreementStatus_AGREEMENT_STATUS_REVOKED:
 			miss.Gap, miss.GapTime = sinergiv1.CoverageGap_COVERAGE_GAP_REVOKED, ag.GetRevokeTime()
+		case st == sinergiv1.AgreementStatus_AGREEMENT_STATUS_PENDING:
+			miss.Gap = sinergiv1.CoverageGap_COVERAGE_GAP_PENDING
 		case st == sinergiv1.AgreementStatus_AGREEMENT_STATUS_EXPIRED:
 			miss.Gap, miss.GapTime = sinergiv1.CoverageGap_COVERAGE_GAP_EXPIRED, ag.GetExpireTime()
 		case st == sinergiv1.AgreementStatus_AGREEMENT_STATUS_NOT_YET_IN_FORCE:

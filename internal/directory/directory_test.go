@@ -34,8 +34,8 @@ func TestDemoDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(insts) != 17 || len(agrs) != 4 {
-		t.Fatalf("demo: %d institutions, %d agreements; want 17 and 4", len(insts), len(agrs))
+	if len(insts) != 17 || len(agrs) != 7 {
+		t.Fatalf("demo: %d institutions, %d agreements; want 17 and 7", len(insts), len(agrs))
 	}
 	snap := NewSnapshot(&store.Directory{Institutions: insts, Agreements: agrs})
 	pks := snap.Agreement("pks-2024-lpka-tenggarong-polres-kukar")

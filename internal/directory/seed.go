@@ -64,6 +64,10 @@ type SeedAgreement struct {
 	Revoked     string      `json:"revoked"`
 	Signatories []string    `json:"signatories"`
 	ParentID    string      `json:"parent_id"`
+	// ProposedBy, when set (CORRECTIONS or POLRI), registers the agreement as
+	// proposed by that side: it is pending until the other side's
+	// administrator confirms it. Unset: registered for both sides at once.
+	ProposedBy string `json:"proposed_by"`
 }
 
 // ParseSeed reads a seed file (YAML or JSON), refusing unknown fields.
@@ -85,6 +89,12 @@ func ParseSeed(data []byte) (*SeedFile, error) {
 // directory (which may be nil) and, when nothing is wrong, returns it as
 // messages ready to write. Each violation names the entry and the field,
 // e.g. "agreements[3] (pks-x).parties[1].institution_code".
+//
+// A seed only adds: an entry already in the directory must say what the
+// directory says (the state kept since, a suspension or a revocation, is
+// not compared and never overwritten); one that differs is refused, naming
+// each difference. A seed never revokes: revocations take effect when they
+// are made (RevokeAgreement).
 func (f *SeedFile) Resolve(existing *Snapshot) ([]*sinergiv1.Institution, []*sinergiv1.Agreement, error) {
 	var v validate.Violations
 	insts := make([]*sinergiv1.Institution, len(f.Institutions))
@@ -108,22 +118,40 @@ func (f *SeedFile) Resolve(existing *Snapshot) ([]*sinergiv1.Institution, []*sin
 		if seenBefore(f.Institutions[:i], si.Code) {
 			v.Add(entry+".code", "%q appears twice", si.Code)
 		}
+		if existing != nil {
+			if old := existing.Institution(in.GetCode()); old != nil {
+				for _, d := range institutionDiff(old, in) {
+					v.Add(entry, "differs from the registered institution: %s", d)
+				}
+				continue // the registered one stands
+			}
+		}
 		known[in.Code] = in
 	}
 	for i, in := range insts {
 		var ev validate.Violations
 		CheckInstitution(in, func(code string) *sinergiv1.Institution { return known[code] }, &ev)
+		if IsHeadquarters(in.GetKind()) {
+			for _, other := range known {
+				if other.GetCode() != in.GetCode() && other.GetKind() == in.GetKind() {
+					ev.Add("kind", "%s already has its headquarters, %s", SideName(SideOf(in.GetKind())), other.GetCode())
+					break
+				}
+			}
+		}
 		v.Merge(fmt.Sprintf("institutions[%d] (%s)", i, in.GetCode()), &ev)
 	}
 
-	agreementIDs := map[string]bool{}
+	parents := map[string]*sinergiv1.Agreement{}
 	if existing != nil {
 		for _, a := range existing.Agreements() {
-			agreementIDs[a.GetId()] = true
+			parents[a.GetId()] = a
 		}
 	}
 	for _, sa := range f.Agreements {
-		agreementIDs[sa.ID] = true
+		if _, ok := parents[sa.ID]; !ok {
+			parents[sa.ID] = &sinergiv1.Agreement{Id: sa.ID}
+		}
 	}
 	agrs := make([]*sinergiv1.Agreement, len(f.Agreements))
 	for i, sa := range f.Agreements {
@@ -149,14 +177,26 @@ func (f *SeedFile) Resolve(existing *Snapshot) ([]*sinergiv1.Institution, []*sin
 		a.EffectiveTime = parseDate(&ev, "effective", sa.Effective, true)
 		a.ExpireTime = parseDate(&ev, "expires", sa.Expires, false)
 		a.SignTime = parseDate(&ev, "signed", sa.Signed, false)
-		a.RevokeTime = parseDate(&ev, "revoked", sa.Revoked, false)
+		if sa.Revoked != "" {
+			ev.Add("revoked", "a seed cannot revoke: revoke with RevokeAgreement, which takes effect from then on")
+		}
+		if sa.ProposedBy != "" {
+			a.ProposedBy = sinergiv1.Side(parseEnum(&ev, "proposed_by", sa.ProposedBy, sinergiv1.Side_value, "SIDE_"))
+		}
 		if ev.Empty() {
-			CheckAgreement(a, func(code string) *sinergiv1.Institution { return known[code] }, func(id string) bool { return agreementIDs[id] }, &ev)
+			CheckAgreement(a, func(code string) *sinergiv1.Institution { return known[code] }, func(id string) *sinergiv1.Agreement { return parents[id] }, &ev)
 		}
 		if seenAgreementBefore(f.Agreements[:i], sa.ID) {
 			ev.Add("id", "%q appears twice", sa.ID)
 		}
 		v.Merge(entry, &ev)
+		if existing != nil && ev.Empty() {
+			if old := existing.Agreement(a.GetId()); old != nil {
+				for _, d := range AgreementDiff(old, a) {
+					v.Add(entry, "differs from the registered agreement: %s", d)
+				}
+			}
+		}
 		agrs[i] = a
 	}
 	if err := v.Err(); err != nil {
@@ -228,15 +268,17 @@ func CheckInstitution(in *sinergiv1.Institution, lookup func(string) *sinergiv1.
 	}
 }
 
-// CheckAgreement validates an agreement; lookup finds institutions by code,
-// agreementExists tells whether a parent agreement id exists.
-func CheckAgreement(a *sinergiv1.Agreement, lookup func(string) *sinergiv1.Institution, agreementExists func(string) bool, v *validate.Violations) {
+// CheckAgreement validates an agreement's terms; lookup finds institutions
+// by code, parent finds an agreement by id (a PKS's MoU). An agreement joins
+// a corrections party and a police party, exactly two.
+func CheckAgreement(a *sinergiv1.Agreement, lookup func(string) *sinergiv1.Institution, parent func(string) *sinergiv1.Agreement, v *validate.Violations) {
 	v.Check(validate.Code.MatchString(a.GetId()), "id", "must be 2-63 lower-case letters, digits or hyphens")
 	v.Check(strings.TrimSpace(a.GetNumber()) != "", "number", "required")
 	v.Check(a.GetKind() != sinergiv1.AgreementKind_AGREEMENT_KIND_UNSPECIFIED && sinergiv1.AgreementKind_name[int32(a.GetKind())] != "", "kind", "required")
 	if len(a.GetParties()) != 2 {
 		v.Add("parties", "an agreement has exactly two parties, got %d", len(a.GetParties()))
 	}
+	var sides []sinergiv1.Side
 	for i, p := range a.GetParties() {
 		f := fmt.Sprintf("parties[%d]", i)
 		switch x := p.GetParty().(type) {
@@ -257,6 +299,12 @@ func CheckAgreement(a *sinergiv1.Agreement, lookup func(string) *sinergiv1.Insti
 		default:
 			v.Add(f, "give institution_code or side")
 		}
+		if s := PartySide(p, lookup); s != sinergiv1.Side_SIDE_UNSPECIFIED {
+			sides = append(sides, s)
+		}
+	}
+	if len(a.GetParties()) == 2 && len(sides) == 2 && sides[0] == sides[1] {
+		v.Add("parties", "both parties are on %s: an agreement joins a corrections party and a police party", SideName(sides[0]))
 	}
 	if len(a.GetScopes()) == 0 {
 		v.Add("scopes", "at least one scope")
@@ -275,7 +323,88 @@ func CheckAgreement(a *sinergiv1.Agreement, lookup func(string) *sinergiv1.Insti
 	} else if a.GetExpireTime() != nil && !a.GetExpireTime().AsTime().After(a.GetEffectiveTime().AsTime()) {
 		v.Add("expire_time", "must be after effective_time")
 	}
-	if pid := a.GetParentId(); pid != "" && (pid == a.GetId() || !agreementExists(pid)) {
-		v.Add("parent_id", "unknown agreement %q", pid)
+	if pid := a.GetParentId(); pid != "" {
+		p := parent(pid)
+		switch {
+		case pid == a.GetId() || p == nil:
+			v.Add("parent_id", "unknown agreement %q", pid)
+		case p.GetRevokeTime() != nil:
+			v.Add("parent_id", "agreement %q is revoked: nothing can be made under it", pid)
+		}
 	}
+	if a.GetRevokeTime() != nil {
+		v.Add("revoke_time", "output only: revoke an agreement with RevokeAgreement, from then on")
+	}
+	if ps := a.GetProposedBy(); ps != sinergiv1.Side_SIDE_UNSPECIFIED && sinergiv1.Side_name[int32(ps)] == "" {
+		v.Add("proposed_by", "unknown side %d", ps)
+	}
+}
+
+// AgreementDiff lists how the terms of b differ from those of a registered
+// agreement a, one "field: registered X, now Y" each; its state (status,
+// revocation, confirmation) is not compared.
+func AgreementDiff(a, b *sinergiv1.Agreement) []string {
+	var out []string
+	cmp := func(field string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			out = append(out, fmt.Sprintf("%s: registered %v, here %v", field, x, y))
+		}
+	}
+	ts := func(t *timestamppb.Timestamp) string {
+		if t == nil {
+			return "none"
+		}
+		return t.AsTime().In(WIB).Format(time.RFC3339)
+	}
+	parties := func(ps []*sinergiv1.Party) string {
+		var s []string
+		for _, p := range ps {
+			if c := p.GetInstitutionCode(); c != "" {
+				s = append(s, c)
+			} else {
+				s = append(s, strings.TrimSpace(strings.TrimPrefix(p.GetSide().String(), "SIDE_")+" "+p.GetRegionPrefix()))
+			}
+		}
+		return "[" + strings.Join(s, ", ") + "]"
+	}
+	scopes := func(ss []sinergiv1.Scope) string {
+		var s []string
+		for _, x := range ss {
+			s = append(s, strings.TrimPrefix(x.String(), "SCOPE_"))
+		}
+		slices.Sort(s)
+		return "[" + strings.Join(s, ", ") + "]"
+	}
+	cmp("number", fmt.Sprintf("%q", a.GetNumber()), fmt.Sprintf("%q", b.GetNumber()))
+	cmp("kind", a.GetKind(), b.GetKind())
+	cmp("title", fmt.Sprintf("%q", a.GetTitle()), fmt.Sprintf("%q", b.GetTitle()))
+	cmp("parties", parties(a.GetParties()), parties(b.GetParties()))
+	cmp("scopes", scopes(a.GetScopes()), scopes(b.GetScopes()))
+	cmp("effective", ts(a.GetEffectiveTime()), ts(b.GetEffectiveTime()))
+	cmp("expires", ts(a.GetExpireTime()), ts(b.GetExpireTime()))
+	cmp("signed", ts(a.GetSignTime()), ts(b.GetSignTime()))
+	cmp("signatories", fmt.Sprintf("%q", a.GetSignatories()), fmt.Sprintf("%q", b.GetSignatories()))
+	cmp("parent_id", fmt.Sprintf("%q", a.GetParentId()), fmt.Sprintf("%q", b.GetParentId()))
+	cmp("proposed_by", a.GetProposedBy(), b.GetProposedBy())
+	return out
+}
+
+// institutionDiff lists how b differs from registered institution a; its
+// status (kept by the service since) is not compared.
+func institutionDiff(a, b *sinergiv1.Institution) []string {
+	var out []string
+	for _, d := range []struct {
+		field string
+		x, y  string
+	}{
+		{"name", a.GetName(), b.GetName()},
+		{"kind", a.GetKind().String(), b.GetKind().String()},
+		{"region_code", a.GetRegionCode(), b.GetRegionCode()},
+		{"parent_code", a.GetParentCode(), b.GetParentCode()},
+	} {
+		if d.x != d.y {
+			out = append(out, fmt.Sprintf("%s: registered %q, here %q", d.field, d.x, d.y))
+		}
+	}
+	return out
 }

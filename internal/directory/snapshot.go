@@ -26,7 +26,7 @@ type Snapshot struct {
 	revoked    map[string]time.Time
 	facilities []*sinergiv1.Institution
 	// boundaries are the moments an agreement's standing can change
-	// (effective, expiry, revocation), sorted.
+	// (effective, expiry, revocation, confirmation), sorted.
 	boundaries []time.Time
 	// memo holds values derived from this snapshot (authz reaches).
 	memo sync.Map
@@ -50,7 +50,7 @@ func NewSnapshot(d *store.Directory) *Snapshot {
 	sort.Strings(s.codes)
 	for _, a := range d.Agreements {
 		s.byID[a.GetId()] = a
-		for _, t := range []*timestamppb.Timestamp{a.GetEffectiveTime(), a.GetExpireTime(), a.GetRevokeTime()} {
+		for _, t := range []*timestamppb.Timestamp{a.GetEffectiveTime(), a.GetExpireTime(), a.GetRevokeTime(), a.GetConfirmTime()} {
 			if t != nil {
 				s.boundaries = append(s.boundaries, t.AsTime())
 			}
@@ -81,6 +81,30 @@ func (s *Snapshot) Agreement(id string) *sinergiv1.Agreement { return s.byID[id]
 
 // Agreements returns every agreement, ordered by id.
 func (s *Snapshot) Agreements() []*sinergiv1.Agreement { return s.agreements }
+
+// ActiveAgreements lists the ids of the agreements in force at t, sorted.
+func (s *Snapshot) ActiveAgreements(t time.Time) []string {
+	var out []string
+	for _, a := range s.agreements {
+		if StatusAt(a, t) == sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE {
+			out = append(out, a.GetId())
+		}
+	}
+	return out
+}
+
+// Administrator is the headquarters that administers side: the ministry
+// for the corrections side, Mabes Polri for the police; nil when the
+// directory has none.
+func (s *Snapshot) Administrator(side sinergiv1.Side) *sinergiv1.Institution {
+	for _, c := range s.codes {
+		in := s.byCode[c]
+		if IsHeadquarters(in.GetKind()) && SideOf(in.GetKind()) == side {
+			return in
+		}
+	}
+	return nil
+}
 
 // Revoked reports whether a certificate serial (lower-case hex) is revoked.
 func (s *Snapshot) Revoked(serial string) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/store"
 )
@@ -130,7 +131,7 @@ func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {
 	for _, o := range due {
 		entry := e.Audit.NewEntry(EscalationMethod, "")
 		entry.Allow("acknowledgement deadline passed")
-		changed, err := e.Store.UpdateReport(ctx, db, entry, store.ReportReach{All: true}, o.ReportID,
+		changed, err := e.Store.UpdateReport(ctx, db, entry, restrict.All(), o.ReportID,
 			func(st *store.ReportState) (*store.ReportChange, error) {
 				ch := Escalate(dir, st, o.Institution, now)
 				if ch != nil {

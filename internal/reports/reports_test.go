@@ -173,23 +173,3 @@ func TestEscalateClimbs(t *testing.T) {
 		t.Errorf("an acknowledged Polres escalated: %+v", ch)
 	}
 }
-
-// TestStoreAgreesOnScopes: the store restricts report queries by the scope
-// it derives from the kind; it must be the one ScopeOf gives, or a police
-// unit in reach would be refused its reports (and one out of reach let in).
-func TestStoreAgreesOnScopes(t *testing.T) {
-	for v := range sinergiv1.ReportKind_name {
-		k := sinergiv1.ReportKind(v)
-		if k == sinergiv1.ReportKind_REPORT_KIND_UNSPECIFIED {
-			continue
-		}
-		for _, sc := range Scopes {
-			rr := store.ReportReach{Recipient: "polres-x", Granted: []string{store.ReachKey(sc, "lapas-x")}, Secret: []string{store.ReachKey(sc, "lapas-x")}}
-			for _, class := range []sinergiv1.ReportClassification{sinergiv1.ReportClassification_REPORT_CLASSIFICATION_BIASA, sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA} {
-				if got, want := rr.Admits("lapas-x", k, class), sc == ScopeOf(k); got != want {
-					t.Errorf("%s %s under a grant for %s: admitted %v, want %v", k, class, sc, got, want)
-				}
-			}
-		}
-	}
-}

@@ -43,6 +43,12 @@ func wib(date string) time.Time {
 
 func codeOf(err error) codes.Code { return status.Code(err) }
 
+// Administrators of each side, on whose behalf administrative acts are made.
+var (
+	ministryAdmin = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
+	policeAdmin   = &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
+)
+
 // TestEveryMethodHasPolicyAndValidator walks every method the server
 // registers: each must have a policy entry, and each sinergi request type
 // a validator. A method added without them fails here, and at run time
@@ -201,9 +207,9 @@ func TestCheckCoverageDemoCases(t *testing.T) {
 		{name: "detainee data before 4 August 2025",
 			req: &sinergiv1.CheckCoverageRequest{CounterpartCode: "lpka-tenggarong", Scope: sinergiv1.Scope_SCOPE_DETAINEE_DATA, AtTime: timestamppb.New(wib("2025-08-03"))},
 			gap: sinergiv1.CoverageGap_COVERAGE_GAP_NOT_YET_IN_FORCE, gapTime: wib("2025-08-04")},
-		{name: "Cipinang and Polres Jakarta Timur: intent only, no incident agreement",
+		{name: "Cipinang and Polres Jakarta Timur: registered by the ministry, pending Mabes's confirmation",
 			req: &sinergiv1.CheckCoverageRequest{InstitutionCode: "lapas-cipinang", CounterpartCode: "polres-metro-jakarta-timur", Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS},
-			gap: sinergiv1.CoverageGap_COVERAGE_GAP_SCOPE_NOT_COVERED},
+			gap: sinergiv1.CoverageGap_COVERAGE_GAP_PENDING},
 		{name: "two police units: no agreement binds them",
 			req: &sinergiv1.CheckCoverageRequest{CounterpartCode: "polres-cilacap", Scope: sinergiv1.Scope_SCOPE_DETAINEE_DATA},
 			gap: sinergiv1.CoverageGap_COVERAGE_GAP_NONE_EXISTS},
@@ -262,7 +268,8 @@ func TestAgreementServiceAndAdmin(t *testing.T) {
 	for _, a := range lst.GetAgreements() {
 		ids = append(ids, a.GetId())
 	}
-	if diff := cmp.Diff([]string{"mou-2025-kemenimipas-polri", "pks-2025-kemenimipas-polri-data", "pks-2025-kemenimipas-polri-training"}, ids); diff != "" {
+	if diff := cmp.Diff([]string{"mou-2025-kemenimipas-polri", "pks-2025-kemenimipas-polri-data", "pks-2025-kemenimipas-polri-training",
+		"pks-2026-lpka-tenggarong-polda-metro-jaya"}, ids); diff != "" {
 		t.Errorf("active agreements of lpka-tenggarong (-want +got):\n%s", diff)
 	}
 	lst, err = polres.Agreements.ListAgreements(ctx, &sinergiv1.ListAgreementsRequest{Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, ActiveTime: timestamppb.New(wib("2024-06-01")), Status: sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE})
@@ -277,31 +284,47 @@ func TestAgreementServiceAndAdmin(t *testing.T) {
 		Scopes:        []sinergiv1.Scope{sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, sinergiv1.Scope_SCOPE_THREAT_INTELLIGENCE},
 		EffectiveTime: timestamppb.New(wib("2026-01-01")),
 	}
-	if _, err := polres.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: newPKS}); codeOf(err) != codes.PermissionDenied {
+	if _, err := polres.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: policeAdmin, Agreement: newPKS}); codeOf(err) != codes.PermissionDenied {
 		t.Errorf("CreateAgreement by a Polres: %v, want PermissionDenied", err)
+	}
+	if _, err := ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: newPKS}); codeOf(err) != codes.InvalidArgument ||
+		!cmp.Equal(validate.FieldsOf(err), []string{"access"}) {
+		t.Errorf("CreateAgreement without an officer: %v, want InvalidArgument naming access", err)
 	}
 	bad := &sinergiv1.Agreement{Id: newPKS.Id, Number: "x", Kind: newPKS.Kind, Scopes: newPKS.Scopes, EffectiveTime: newPKS.EffectiveTime,
 		Parties: []*sinergiv1.Party{{Party: &sinergiv1.Party_InstitutionCode{InstitutionCode: "lapas-atlantis"}}, newPKS.Parties[1]}}
-	_, err = ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: bad})
+	_, err = ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: ministryAdmin, Agreement: bad})
 	if codeOf(err) != codes.InvalidArgument || !cmp.Equal(validate.FieldsOf(err), []string{"agreement.parties[0].institution_code"}) {
 		t.Errorf("agreement naming an unknown institution: %v (fields %v)", err, validate.FieldsOf(err))
 	}
-	created, err := ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: newPKS})
+	created, err := ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: ministryAdmin, Agreement: newPKS})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.GetAgreement().GetStatus() != sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE {
-		t.Errorf("created agreement status %v", created.GetAgreement().GetStatus())
+	if created.GetAgreement().GetStatus() != sinergiv1.AgreementStatus_AGREEMENT_STATUS_PENDING ||
+		created.GetAgreement().GetProposedBy() != sinergiv1.Side_SIDE_CORRECTIONS {
+		t.Errorf("created agreement status %v proposed by %v, want PENDING, by the corrections side", created.GetAgreement().GetStatus(), created.GetAgreement().GetProposedBy())
 	}
-	if _, err := ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: newPKS}); codeOf(err) != codes.AlreadyExists {
+	if _, err := ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: ministryAdmin, Agreement: newPKS}); codeOf(err) != codes.AlreadyExists {
 		t.Errorf("duplicate agreement: %v", err)
 	}
 	polsek := env.As(t, "polsek-nusakambangan")
 	cov, err := polsek.Agreements.CheckCoverage(ctx, &sinergiv1.CheckCoverageRequest{CounterpartCode: "lapas-permisan", Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS})
+	if err != nil || cov.GetCovered() || cov.GetGap() != sinergiv1.CoverageGap_COVERAGE_GAP_PENDING {
+		t.Fatalf("pending PKS: %v %v, want not covered, gap PENDING", cov, err)
+	}
+	if _, err := ministry.Agreements.ConfirmAgreement(ctx, &sinergiv1.ConfirmAgreementRequest{Access: ministryAdmin, Id: newPKS.Id}); codeOf(err) != codes.FailedPrecondition {
+		t.Errorf("confirmed by the side that registered it: %v, want FailedPrecondition", err)
+	}
+	confirmed, err := env.As(t, "mabes-polri").Agreements.ConfirmAgreement(ctx, &sinergiv1.ConfirmAgreementRequest{Access: policeAdmin, Id: newPKS.Id})
+	if err != nil || confirmed.GetAgreement().GetStatus() != sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE || confirmed.GetAgreement().GetConfirmTime() == nil {
+		t.Fatalf("confirmed by Mabes: %v %v, want ACTIVE", confirmed, err)
+	}
+	cov, err = polsek.Agreements.CheckCoverage(ctx, &sinergiv1.CheckCoverageRequest{CounterpartCode: "lapas-permisan", Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS})
 	if err != nil || !cov.GetCovered() {
 		t.Fatalf("new PKS does not cover: %v %v", cov, err)
 	}
-	if _, err := ministry.Agreements.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Id: newPKS.Id}); err != nil {
+	if _, err := ministry.Agreements.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: ministryAdmin, Id: newPKS.Id}); err != nil {
 		t.Fatal(err)
 	}
 	cov, err = polsek.Agreements.CheckCoverage(ctx, &sinergiv1.CheckCoverageRequest{CounterpartCode: "lapas-permisan", Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS})
@@ -311,26 +334,27 @@ func TestAgreementServiceAndAdmin(t *testing.T) {
 
 	// Institutions: create, and suspension locks the institution out.
 	in := &sinergiv1.Institution{Code: "rutan-cilacap", Name: "Rutan Kelas IIB Cilacap", Kind: sinergiv1.InstitutionKind_INSTITUTION_KIND_RUTAN, RegionCode: "33.01"}
-	if _, err := polres.Institutions.CreateInstitution(ctx, &sinergiv1.CreateInstitutionRequest{Institution: in}); codeOf(err) != codes.PermissionDenied {
+	if _, err := polres.Institutions.CreateInstitution(ctx, &sinergiv1.CreateInstitutionRequest{Access: policeAdmin, Institution: in}); codeOf(err) != codes.PermissionDenied {
 		t.Errorf("CreateInstitution by a Polres: %v", err)
 	}
-	if _, err := ministry.Institutions.CreateInstitution(ctx, &sinergiv1.CreateInstitutionRequest{Institution: &sinergiv1.Institution{Code: "X y", Kind: sinergiv1.InstitutionKind_INSTITUTION_KIND_RUTAN}}); codeOf(err) != codes.InvalidArgument ||
+	if _, err := ministry.Institutions.CreateInstitution(ctx, &sinergiv1.CreateInstitutionRequest{Access: ministryAdmin, Institution: &sinergiv1.Institution{Code: "X y", Kind: sinergiv1.InstitutionKind_INSTITUTION_KIND_RUTAN}}); codeOf(err) != codes.InvalidArgument ||
 		!cmp.Equal(validate.FieldsOf(err), []string{"institution.code", "institution.name", "institution.region_code"}) {
 		t.Errorf("bad institution: %v (fields %v)", err, validate.FieldsOf(err))
 	}
-	if _, err := ministry.Institutions.CreateInstitution(ctx, &sinergiv1.CreateInstitutionRequest{Institution: in}); err != nil {
+	if _, err := ministry.Institutions.CreateInstitution(ctx, &sinergiv1.CreateInstitutionRequest{Access: ministryAdmin, Institution: in}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := polsek.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "rutan-cilacap"}); err != nil {
 		t.Errorf("new institution not visible: %v", err)
 	}
-	if _, err := ministry.Institutions.SetInstitutionStatus(ctx, &sinergiv1.SetInstitutionStatusRequest{Code: "polsek-nusakambangan", Status: sinergiv1.InstitutionStatus_INSTITUTION_STATUS_SUSPENDED}); err != nil {
+	mabes := env.As(t, "mabes-polri")
+	if _, err := mabes.Institutions.SetInstitutionStatus(ctx, &sinergiv1.SetInstitutionStatusRequest{Access: policeAdmin, Code: "polsek-nusakambangan", Status: sinergiv1.InstitutionStatus_INSTITUTION_STATUS_SUSPENDED}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := polsek.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "polres-cilacap"}); codeOf(err) != codes.Unauthenticated {
 		t.Errorf("suspended institution's call: %v, want Unauthenticated", err)
 	}
-	if _, err := ministry.Institutions.SetInstitutionStatus(ctx, &sinergiv1.SetInstitutionStatusRequest{Code: "polsek-nusakambangan", Status: sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE}); err != nil {
+	if _, err := mabes.Institutions.SetInstitutionStatus(ctx, &sinergiv1.SetInstitutionStatusRequest{Access: policeAdmin, Code: "polsek-nusakambangan", Status: sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := polsek.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "polres-cilacap"}); err != nil {

@@ -102,14 +102,18 @@ func Prepare(t testing.TB, db *pgtest.DB) (pkiDir, auditKey string) {
 	pkiDir = pkiRoot
 	auditKey = filepath.Join(pkiDir, "audit-signing.key")
 	if !prepared[db.Name] {
-		if err := devenv.SeedDemo(ctx, db.URL); err != nil {
-			t.Fatalf("seed demo directory: %v", err)
-		}
-		if err := devenv.DevPKI(ctx, db.URL, pkiDir, pki.DefaultTrustDomain); err != nil {
-			t.Fatalf("dev pki: %v", err)
-		}
 		if err := audit.WriteNewKey(auditKey); err != nil {
 			t.Fatal(err)
+		}
+		keys, err := devenv.LoadAuditKeys(auditKey, pki.DefaultTrustDomain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := devenv.SeedDemo(ctx, db.App, keys, devenv.DevOperator); err != nil {
+			t.Fatalf("seed demo directory: %v", err)
+		}
+		if err := devenv.DevPKI(ctx, db.App, pkiDir, pki.DefaultTrustDomain); err != nil {
+			t.Fatalf("dev pki: %v", err)
 		}
 		prepared[db.Name] = true
 	}

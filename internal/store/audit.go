@@ -554,6 +554,10 @@ type AuditFilter struct {
 	CallerCode, OperatorID, Subject, Method, Decision string
 	// AnySubject selects records naming at least one of these subjects.
 	AnySubject []string
+	// CallerIn, when not nil, selects records whose caller is one of these
+	// codes ("" for records of no institution: refusals before one was
+	// known, the server's and the command line's own acts).
+	CallerIn   []string
 	Start, End time.Time
 	// Keyset position: records strictly before (BeforeAt, BeforeID).
 	BeforeAt time.Time
@@ -581,6 +585,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, e
 	}
 	if f.AnySubject != nil {
 		add("r.subjects && $%d::text[]", f.AnySubject)
+	}
+	if f.CallerIn != nil {
+		add("r.caller_code = ANY($%d::text[])", f.CallerIn)
 	}
 	if f.Method != "" {
 		add("r.method = $%d", f.Method)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/pgtest"
@@ -130,7 +131,7 @@ func TestAppendAuditBatchIsAllOrNothing(t *testing.T) {
 // that does not exist.
 func TestGetCustodyRecordSharedLookups(t *testing.T) {
 	ctx := context.Background()
-	if err := devenv.SeedDemo(ctx, db.URL); err != nil {
+	if _, err := devenv.SeedDemo(ctx, db.App, devenv.EphemeralKeys(), devenv.DevOperator); err != nil {
 		t.Fatal(err)
 	}
 	st := open(t, db)
@@ -171,6 +172,11 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 		facilities []string
 		want       string // facility of the record, or "" for not found
 	}
+	// A caller's restriction is made once and shared by all its lookups
+	// (the three shared lists below); others each have their own.
+	restriction := func(list []string) *restrict.Restriction {
+		return restrict.New("caller", restrict.Clause{Facilities: list, Secret: true, Children: true})
+	}
 	// Callers pass the list their reach keeps, shared by all their lookups;
 	// a prefix of a list starts at the same place but is another list.
 	all := make([]string, len(fs))
@@ -178,6 +184,18 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 		all[i] = f.Code
 	}
 	prefix, suffix := all[:2], all[len(all)-2:]
+	shared := map[string]*restrict.Restriction{"all": restriction(all), "prefix": restriction(prefix), "suffix": restriction(suffix)}
+	restrictionOf := func(list []string) *restrict.Restriction {
+		switch {
+		case len(list) > 0 && &list[0] == &all[0] && len(list) == len(all):
+			return shared["all"]
+		case len(list) > 0 && &list[0] == &prefix[0] && len(list) == len(prefix):
+			return shared["prefix"]
+		case len(list) > 0 && &list[0] == &suffix[0] && len(list) == len(suffix):
+			return shared["suffix"]
+		}
+		return restriction(list)
+	}
 	within := func(list []string, f string) string {
 		if slices.Contains(list, f) {
 			return f
@@ -208,6 +226,10 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 		lookup{"not-a-uuid", []string{fs[0].Code}, ""},                           // malformed: not found, and harms no one else
 		lookup{"'; DROP TABLE custody_records; --", []string{fs[0].Code}, ""},
 	)
+	rss := make([]*restrict.Restriction, len(lookups))
+	for i := range lookups {
+		rss[i] = restrictionOf(lookups[i].facilities)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*len(lookups))
 	for round := range 3 {
@@ -215,7 +237,7 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rec, err := st.GetCustodyRecord(ctx, l.facilities, l.id)
+				rec, err := st.GetCustodyRecord(ctx, rss[i], l.id)
 				switch {
 				case l.want == "" && !errors.Is(err, store.ErrNotFound):
 					errs <- fmt.Errorf("round %d lookup %d (%s in %v): got %v, %v; want not found", round, i, l.id, l.facilities, rec.GetId(), err)
@@ -236,7 +258,7 @@ func TestGetCustodyRecordSharedLookups(t *testing.T) {
 	// A caller that has gone away stops waiting.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := st.GetCustodyRecord(cctx, []string{people[0].facility}, people[0].id); !errors.Is(err, context.Canceled) {
+	if _, err := st.GetCustodyRecord(cctx, restriction([]string{people[0].facility}), people[0].id); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled lookup: %v, want context.Canceled", err)
 	}
 }

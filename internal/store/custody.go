@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
@@ -29,14 +31,69 @@ type SubjectTxHook interface {
 	AddSubjects(subjects ...string)
 }
 
+// custodyColumns of a restriction: a query by record id or facility, and
+// one that singles people out by identity (children's records only where
+// the restriction shows children).
+var (
+	custodyByRecord   = restrict.Columns{Facility: "r.facility_code"}
+	custodyByIdentity = restrict.Columns{Facility: "r.facility_code", Child: "r.child"}
+)
+
+// custodyCond is rs over cols as a condition on custody_records r, adding
+// its arguments.
+func custodyCond(rs *restrict.Restriction, cols restrict.Columns, args *[]any) string {
+	return rs.SQL(cols, func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	})
+}
+
 // CustodySubjectsByNIK names, as audit subjects, every custody record held
-// under nik in any facility: what a data subject's question covers.
-func (s *Store) CustodySubjectsByNIK(ctx context.Context, nik string) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT 'custody/' || id::text FROM custody_records WHERE nik = $1 ORDER BY id`, nik)
+// under nik that rs admits (a query by identity): what a data subject's
+// question covers, within what the asker could find itself.
+// It returns the subjects and, in the same order, their facilities.
+func (s *Store) CustodySubjectsByNIK(ctx context.Context, rs *restrict.Restriction, nik string) (subjects, facilities []string, err error) {
+	args := []any{nik}
+	rows, err := s.Pool.Query(ctx, `SELECT 'custody/' || r.id::text, r.facility_code FROM custody_records r WHERE r.nik = $1 AND `+
+		custodyCond(rs, custodyByIdentity, &args)+` ORDER BY r.id`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sub, fc string
+		if err := rows.Scan(&sub, &fc); err != nil {
+			return nil, nil, err
+		}
+		subjects, facilities = append(subjects, sub), append(facilities, fc)
+	}
+	return subjects, facilities, rows.Err()
+}
+
+// CustodyRecordsAdmitted returns which of ids name records rs admits (by
+// record id).
+func (s *Store) CustodyRecordsAdmitted(ctx context.Context, rs *restrict.Restriction, ids []string) (map[string]bool, error) {
+	var valid []string
+	for _, id := range ids {
+		if IsCustodyRecordID(id) {
+			valid = append(valid, id)
+		}
+	}
+	out := map[string]bool{}
+	if len(valid) == 0 {
+		return out, nil
+	}
+	args := []any{valid}
+	rows, err := s.Pool.Query(ctx, `SELECT r.id::text FROM custody_records r WHERE r.id = ANY($1::uuid[]) AND `+
+		custodyCond(rs, custodyByRecord, &args), args...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, err
 }
 
 // CustodySubject is the audit subject naming a custody record.
@@ -258,21 +315,24 @@ func (s *Store) UpsertCustodyRecord(ctx context.Context, hook SubjectTxHook, fac
 	return out, created, err
 }
 
-// GetCustodyRecord returns record id if its facility is one of facilities;
-// otherwise, as when it does not exist, ErrNotFound. The lookup may be sent
-// after the caller has gone, in a statement shared with other callers:
-// facilities must not be changed afterwards (a reach's list never is).
-func (s *Store) GetCustodyRecord(ctx context.Context, facilities []string, id string) (*sinergiv1.CustodyRecord, error) {
+// GetCustodyRecord returns record id if rs admits it; otherwise, as when
+// it does not exist, ErrNotFound. The lookup may be sent after the caller
+// has gone, in a statement shared with other callers, with the list of
+// facilities rs admits records of (never changed: a restriction's list is
+// made once).
+func (s *Store) GetCustodyRecord(ctx context.Context, rs *restrict.Restriction, id string) (*sinergiv1.CustodyRecord, error) {
+	facilities, ok := rs.Facilities()
+	if !ok {
+		return nil, ErrNotFound // a restriction that tests more than the facility: fail closed
+	}
 	return s.records.get(ctx, facilities, id)
 }
 
-// CustodyFilter selects custody records. Only records of Facilities are
-// ever read; identifying criteria (NIK, name, birth date) match children's
-// records only in ChildrenFacilities, the facilities whose children's
-// identities the caller may see.
+// CustodyFilter selects custody records. Only records Restriction admits
+// are ever read; identifying criteria (NIK, name, birth date) match
+// children's records only where it shows children's identities.
 type CustodyFilter struct {
-	Facilities         []string
-	ChildrenFacilities []string
+	Restriction *restrict.Restriction
 
 	NIK, RegisterNumber, Name string
 	// BirthFrom and BirthTo bound the birth date (zero: unbounded).
@@ -297,14 +357,15 @@ func (f CustodyFilter) identifying() bool {
 // likeness (word similarity over the full name and aliases) when f has a
 // name, else by facility and register number.
 func (s *Store) SearchCustodyRecords(ctx context.Context, f CustodyFilter) ([]*sinergiv1.CustodyRecord, error) {
-	args := []any{nonNil(f.Facilities)}
-	where := []string{"r.facility_code = ANY($1)"}
+	var args []any
+	cols := custodyByRecord
+	if f.identifying() {
+		cols = custodyByIdentity
+	}
+	where := []string{custodyCond(f.Restriction, cols, &args)}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.identifying() {
-		add("(NOT r.child OR r.facility_code = ANY($%d))", nonNil(f.ChildrenFacilities))
 	}
 	if f.NIK != "" {
 		add("r.nik = $%d", f.NIK)
@@ -374,21 +435,23 @@ type Presence struct {
 // people of the same birth date do not.
 const presenceLikeness = 0.7
 
-// FindPresence returns where a person is held now, among facilities: by
-// NIK, or by name and birth date. Children's records count only in
-// childrenFacilities (see CustodyFilter).
-func (s *Store) FindPresence(ctx context.Context, facilities, childrenFacilities []string, nik, name string, birth time.Time) ([]Presence, error) {
+// FindPresence returns where a person is held now, among the records rs
+// admits: by NIK, or by name and birth date (a query by identity: see
+// CustodyFilter).
+func (s *Store) FindPresence(ctx context.Context, rs *restrict.Restriction, nik, name string, birth time.Time) ([]Presence, error) {
 	var rows pgx.Rows
 	var err error
 	if nik != "" {
+		args := []any{nik}
 		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time) FROM custody_records r
-			WHERE r.nik = $1 AND r.status = 'HELD' AND r.facility_code = ANY($2) AND (NOT r.child OR r.facility_code = ANY($3))
-			ORDER BY r.facility_code, r.register_number`, nik, nonNil(facilities), nonNil(childrenFacilities))
+			WHERE r.nik = $1 AND r.status = 'HELD' AND `+custodyCond(rs, custodyByIdentity, &args)+`
+			ORDER BY r.facility_code, r.register_number`, args...)
 	} else {
+		args := []any{birth, NormalizeName(name), presenceLikeness}
 		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time) FROM custody_records r
 			WHERE r.birth_date = $1 AND word_similarity($2, r.search_names) >= $3 AND r.status = 'HELD'
-			  AND r.facility_code = ANY($4) AND (NOT r.child OR r.facility_code = ANY($5))
-			ORDER BY r.facility_code, r.register_number`, birth, NormalizeName(name), presenceLikeness, nonNil(facilities), nonNil(childrenFacilities))
+			  AND `+custodyCond(rs, custodyByIdentity, &args)+`
+			ORDER BY r.facility_code, r.register_number`, args...)
 	}
 	if err != nil {
 		return nil, err
@@ -400,11 +463,15 @@ func (s *Store) FindPresence(ctx context.Context, facilities, childrenFacilities
 	})
 }
 
-// CustodyRecordFacility returns the facility of record id when it is one
-// of facilities; otherwise, as when it does not exist, ErrNotFound.
-func (s *Store) CustodyRecordFacility(ctx context.Context, facilities []string, id string) (string, error) {
+// CustodyRecordFacility returns the facility of record id when rs admits
+// it; otherwise, as when it does not exist, ErrNotFound.
+func (s *Store) CustodyRecordFacility(ctx context.Context, rs *restrict.Restriction, id string) (string, error) {
+	if !IsCustodyRecordID(id) {
+		return "", ErrNotFound
+	}
 	var f string
-	err := s.Pool.QueryRow(ctx, `SELECT facility_code FROM custody_records WHERE id = $1 AND facility_code = ANY($2)`, id, nonNil(facilities)).Scan(&f)
+	args := []any{id}
+	err := s.Pool.QueryRow(ctx, `SELECT r.facility_code FROM custody_records r WHERE r.id = $1 AND `+custodyCond(rs, custodyByRecord, &args), args...).Scan(&f)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", ErrNotFound
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
@@ -168,14 +169,15 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 }
 
 // ListCustodyEvents returns record id's events after event afterID, oldest
-// first, if its facility is one of facilities; otherwise ErrNotFound.
-func (s *Store) ListCustodyEvents(ctx context.Context, facilities []string, recordID string, afterID int64, limit int) ([]*sinergiv1.CustodyEvent, error) {
-	if _, err := s.CustodyRecordFacility(ctx, facilities, recordID); err != nil {
+// first, if rs admits the record; otherwise ErrNotFound.
+func (s *Store) ListCustodyEvents(ctx context.Context, rs *restrict.Restriction, recordID string, afterID int64, limit int) ([]*sinergiv1.CustodyEvent, error) {
+	if _, err := s.CustodyRecordFacility(ctx, rs, recordID); err != nil {
 		return nil, err
 	}
+	args := []any{recordID, afterID, limit}
 	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e JOIN custody_records r ON r.id = e.record_id
-		WHERE e.record_id = $1 AND e.id > $2 AND r.facility_code = ANY($3)
-		ORDER BY e.id LIMIT $4`, recordID, afterID, nonNil(facilities), limit)
+		WHERE e.record_id = $1 AND e.id > $2 AND `+custodyCond(rs, custodyByRecord, &args)+`
+		ORDER BY e.id LIMIT $3`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,8 @@ func (s *Store) LoadDirectory(ctx context.Context) (*Directory, error) {
 		}
 
 		byID := map[string]*sinergiv1.Agreement{}
-		rows, err = tx.Query(ctx, `SELECT id, number, kind, title, scopes, effective_time, expire_time, sign_time, signatories, coalesce(parent_id, ''), revoke_time FROM agreements ORDER BY id`)
+		rows, err = tx.Query(ctx, `SELECT id, number, kind, title, scopes, effective_time, expire_time, sign_time, signatories, coalesce(parent_id, ''), revoke_time,
+			coalesce(proposed_by, ''), confirm_time FROM agreements ORDER BY id`)
 		if err != nil {
 			return err
 		}
@@ -60,10 +61,16 @@ func (s *Store) LoadDirectory(ctx context.Context) (*Directory, error) {
 			var kind string
 			var scopes []string
 			var eff time.Time
-			var exp, signed, revoked *time.Time
-			if err := rows.Scan(&a.Id, &a.Number, &kind, &a.Title, &scopes, &eff, &exp, &signed, &a.Signatories, &a.ParentId, &revoked); err != nil {
+			var exp, signed, revoked, confirmed *time.Time
+			var proposedBy string
+			if err := rows.Scan(&a.Id, &a.Number, &kind, &a.Title, &scopes, &eff, &exp, &signed, &a.Signatories, &a.ParentId, &revoked,
+				&proposedBy, &confirmed); err != nil {
 				return err
 			}
+			if proposedBy != "" {
+				a.ProposedBy = sinergiv1.Side(enumValue(sinergiv1.Side_value, "SIDE_", proposedBy))
+			}
+			a.ConfirmTime = optTime(confirmed)
 			a.Kind = sinergiv1.AgreementKind(enumValue(sinergiv1.AgreementKind_value, "AGREEMENT_KIND_", kind))
 			for _, sc := range scopes {
 				a.Scopes = append(a.Scopes, sinergiv1.Scope(enumValue(sinergiv1.Scope_value, "SCOPE_", sc)))
@@ -137,23 +144,40 @@ func tsOrNil(t *timestamppb.Timestamp) *time.Time {
 	return &v
 }
 
-// SeedDirectory writes institutions and agreements in one transaction,
-// inserting new ones and replacing existing ones with the same key.
-// Institutions are written parents first.
-func (s *Store) SeedDirectory(ctx context.Context, insts []*sinergiv1.Institution, agrs []*sinergiv1.Agreement) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+// SeedDirectory inserts the institutions and agreements that are not in
+// the directory yet, in one transaction with the seed's audit record
+// (hook): it never changes one that is (a suspension stays suspended, a
+// revocation revoked). The caller has refused a seed that differs from
+// what is there (directory.SeedFile.Resolve). Institutions are written
+// parents first, agreements MoUs first. It returns what it inserted.
+func (s *Store) SeedDirectory(ctx context.Context, hook SubjectTxHook, insts []*sinergiv1.Institution, agrs []*sinergiv1.Agreement, operator string) (inserted []string, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		inserted = nil
 		for _, in := range parentsFirst(insts) {
-			if err := upsertInstitution(ctx, tx, in); err != nil {
+			tag, err := tx.Exec(ctx, `INSERT INTO institutions (code, name, kind, region_code, parent_code, status) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (code) DO NOTHING`,
+				in.GetCode(), in.GetName(), enumText(in.GetKind().String(), "INSTITUTION_KIND_"), in.GetRegionCode(),
+				nullIfEmpty(in.GetParentCode()), institutionStatusText(in.GetStatus()))
+			if err != nil {
 				return fmt.Errorf("institution %s: %w", in.GetCode(), err)
+			}
+			if tag.RowsAffected() == 1 {
+				inserted = append(inserted, "institution/"+in.GetCode())
 			}
 		}
 		for _, a := range parentAgreementsFirst(agrs) {
-			if err := upsertAgreement(ctx, tx, a); err != nil {
+			ok, err := insertAgreement(ctx, tx, a, operator, true)
+			if err != nil {
 				return fmt.Errorf("agreement %s: %w", a.GetId(), err)
 			}
+			if ok {
+				inserted = append(inserted, "agreement/"+a.GetId())
+			}
 		}
-		return nil
+		hook.AddSubjects(inserted...)
+		return hook.WriteTx(ctx, tx)
 	})
+	return inserted, err
 }
 
 func parentsFirst(insts []*sinergiv1.Institution) []*sinergiv1.Institution {
@@ -206,21 +230,7 @@ func institutionStatusText(st sinergiv1.InstitutionStatus) string {
 	return enumText(st.String(), "INSTITUTION_STATUS_")
 }
 
-func upsertInstitution(ctx context.Context, tx pgx.Tx, in *sinergiv1.Institution) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO institutions (code, name, kind, region_code, parent_code, status)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
-			region_code = EXCLUDED.region_code, parent_code = EXCLUDED.parent_code,
-			status = EXCLUDED.status, update_time = now()
-		WHERE (institutions.name, institutions.kind, institutions.region_code, institutions.parent_code, institutions.status)
-			IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.region_code, EXCLUDED.parent_code, EXCLUDED.status)`,
-		in.GetCode(), in.GetName(), enumText(in.GetKind().String(), "INSTITUTION_KIND_"), in.GetRegionCode(),
-		nullIfEmpty(in.GetParentCode()), institutionStatusText(in.GetStatus()))
-	return err
-}
-
-func agreementArgs(a *sinergiv1.Agreement) []any {
+func agreementArgs(a *sinergiv1.Agreement, operator string) []any {
 	scopes := make([]string, 0, len(a.GetScopes()))
 	for _, sc := range a.GetScopes() {
 		scopes = append(scopes, enumText(sc.String(), "SCOPE_"))
@@ -229,25 +239,32 @@ func agreementArgs(a *sinergiv1.Agreement) []any {
 	if signatories == nil {
 		signatories = []string{}
 	}
+	var proposedBy *string
+	if a.GetProposedBy() != sinergiv1.Side_SIDE_UNSPECIFIED {
+		s := enumText(a.GetProposedBy().String(), "SIDE_")
+		proposedBy = &s
+	}
 	return []any{a.GetId(), a.GetNumber(), enumText(a.GetKind().String(), "AGREEMENT_KIND_"), a.GetTitle(), scopes,
 		a.GetEffectiveTime().AsTime(), tsOrNil(a.GetExpireTime()), tsOrNil(a.GetSignTime()), signatories,
-		nullIfEmpty(a.GetParentId()), tsOrNil(a.GetRevokeTime())}
+		nullIfEmpty(a.GetParentId()), proposedBy, operator}
 }
 
-func upsertAgreement(ctx context.Context, tx pgx.Tx, a *sinergiv1.Agreement) error {
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO agreements (id, number, kind, title, scopes, effective_time, expire_time, sign_time, signatories, parent_id, revoke_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (id) DO UPDATE SET number = EXCLUDED.number, kind = EXCLUDED.kind, title = EXCLUDED.title,
-			scopes = EXCLUDED.scopes, effective_time = EXCLUDED.effective_time, expire_time = EXCLUDED.expire_time,
-			sign_time = EXCLUDED.sign_time, signatories = EXCLUDED.signatories, parent_id = EXCLUDED.parent_id,
-			revoke_time = EXCLUDED.revoke_time`, agreementArgs(a)...); err != nil {
-		return err
+// insertAgreement inserts a with its parties; with skipExisting an
+// agreement whose id is taken is left alone (ok false), else ErrConflict.
+func insertAgreement(ctx context.Context, tx pgx.Tx, a *sinergiv1.Agreement, operator string, skipExisting bool) (ok bool, err error) {
+	q := `INSERT INTO agreements (id, number, kind, title, scopes, effective_time, expire_time, sign_time, signatories, parent_id, proposed_by, create_operator)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	if skipExisting {
+		q += ` ON CONFLICT (id) DO NOTHING`
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM agreement_parties WHERE agreement_id = $1`, a.GetId()); err != nil {
-		return err
+	tag, err := tx.Exec(ctx, q, agreementArgs(a, operator)...)
+	if isUniqueViolation(err) {
+		return false, ErrConflict
 	}
-	return insertParties(ctx, tx, a)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	return true, insertParties(ctx, tx, a)
 }
 
 func insertParties(ctx context.Context, tx pgx.Tx, a *sinergiv1.Agreement) error {
@@ -297,43 +314,99 @@ func (s *Store) SetInstitutionStatus(ctx context.Context, hook TxHook, code stri
 	})
 }
 
-// CreateAgreement inserts a new agreement; ErrConflict when the id is taken.
-func (s *Store) CreateAgreement(ctx context.Context, hook TxHook, a *sinergiv1.Agreement) error {
+// CreateAgreement inserts a new agreement, registered by operator;
+// ErrConflict when the id is taken.
+func (s *Store) CreateAgreement(ctx context.Context, hook TxHook, a *sinergiv1.Agreement, operator string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO agreements (id, number, kind, title, scopes, effective_time, expire_time, sign_time, signatories, parent_id, revoke_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, agreementArgs(a)...)
-		if isUniqueViolation(err) {
-			return ErrConflict
-		}
-		if err != nil {
-			return err
-		}
-		if err := insertParties(ctx, tx, a); err != nil {
+		if _, err := insertAgreement(ctx, tx, a, operator, false); err != nil {
 			return err
 		}
 		return hook.WriteTx(ctx, tx)
 	})
 }
 
-// RevokeAgreement sets an agreement's revocation time unless it has one.
-func (s *Store) RevokeAgreement(ctx context.Context, hook TxHook, id string, at time.Time) error {
+// ConfirmAgreement records that operator confirmed pending agreement id at
+// at; check sees the agreement's standing (its proposing side, whether it
+// is confirmed or revoked) under its row lock and may refuse. ErrNotFound
+// when there is no such agreement.
+func (s *Store) ConfirmAgreement(ctx context.Context, hook TxHook, id, operator string, at time.Time, check func(proposedBy sinergiv1.Side, confirmed, revoked bool) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		var already *time.Time
-		err := tx.QueryRow(ctx, `SELECT revoke_time FROM agreements WHERE id = $1 FOR UPDATE`, id).Scan(&already)
+		var proposedBy string
+		var confirmed, revoked *time.Time
+		err := tx.QueryRow(ctx, `SELECT coalesce(proposed_by, ''), confirm_time, revoke_time FROM agreements WHERE id = $1 FOR UPDATE`, id).
+			Scan(&proposedBy, &confirmed, &revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if already == nil {
-			if _, err := tx.Exec(ctx, `UPDATE agreements SET revoke_time = $2 WHERE id = $1`, id, at); err != nil {
-				return err
-			}
+		side := sinergiv1.Side_SIDE_UNSPECIFIED
+		if proposedBy != "" {
+			side = sinergiv1.Side(enumValue(sinergiv1.Side_value, "SIDE_", proposedBy))
+		}
+		if err := check(side, confirmed != nil, revoked != nil); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE agreements SET confirm_time = $2, confirm_operator = $3 WHERE id = $1`, id, at, operator); err != nil {
+			return err
 		}
 		return hook.WriteTx(ctx, tx)
 	})
+}
+
+// RevokeAgreement revokes agreement id, and every agreement made under it
+// (a PKS under an MoU, and so on down), from at on, by operator; an
+// agreement already revoked keeps its revocation. It returns the ids it
+// revoked besides id, and ErrNotFound when there is no such agreement.
+func (s *Store) RevokeAgreement(ctx context.Context, hook SubjectTxHook, id, operator string, at time.Time) (cascaded []string, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		cascaded = nil
+		rows, err := tx.Query(ctx, `
+			WITH RECURSIVE tree (id) AS (
+				SELECT id FROM agreements WHERE id = $1
+				UNION SELECT a.id FROM agreements a JOIN tree t ON a.parent_id = t.id)
+			SELECT a.id, a.revoke_time IS NOT NULL FROM agreements a JOIN tree USING (id) ORDER BY a.id FOR UPDATE OF a`, id)
+		if err != nil {
+			return err
+		}
+		type node struct {
+			id      string
+			revoked bool
+		}
+		nodes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (node, error) {
+			var n node
+			err := r.Scan(&n.id, &n.revoked)
+			return n, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(nodes) == 0 {
+			return ErrNotFound
+		}
+		var revoke []string
+		for _, n := range nodes {
+			if n.revoked {
+				continue
+			}
+			revoke = append(revoke, n.id)
+			if n.id != id {
+				cascaded = append(cascaded, n.id)
+			}
+		}
+		if len(revoke) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE agreements SET revoke_time = $2, revoke_operator = $3 WHERE id = ANY($1) AND revoke_time IS NULL`,
+				revoke, at, operator); err != nil {
+				return err
+			}
+		}
+		for _, c := range cascaded {
+			hook.AddSubjects("agreement/" + c)
+		}
+		return hook.WriteTx(ctx, tx)
+	})
+	return cascaded, err
 }
 
 // RevokeCertificate records a revoked client certificate serial (lower-case hex).

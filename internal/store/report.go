@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
@@ -38,43 +39,24 @@ const (
 	coverageGapPrefix    = "COVERAGE_GAP_"
 )
 
-// ReportReach is what a caller may see of reports. Every report query takes
-// one and restricts itself to it in SQL, so a report out of reach is never
-// read, and answers exactly as one that does not exist.
-type ReportReach struct {
-	// All lifts the restriction: the server's own workers only.
-	All bool
-	// Filer: the caller is this facility; it sees the reports it filed.
-	Filer string
-	// Recipient: the caller is this police unit; it sees the reports it
-	// received whose ReachKey is in Granted, or, for RAHASIA reports, in Secret.
-	Recipient string
-	Granted   []string
-	Secret    []string
+// reportRestrictionColumns are where a report query finds what its restriction
+// tests: the report's facility and scope, whether the caller is among its
+// recipients, and whether it is RAHASIA.
+var reportRestrictionColumns = restrict.Columns{
+	Facility: "r.facility_code",
+	Scope:    "r.scope",
+	Recipient: func(caller string) string {
+		return "r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + caller + ")"
+	},
+	Secret: "(r.classification = 'RAHASIA')",
 }
 
-// ReachKey is how ReportReach names a (scope, facility) pair.
-func ReachKey(scope sinergiv1.Scope, facility string) string {
-	return enumText(scope.String(), scopePrefix) + "|" + facility
-}
-
-// cond returns the SQL condition on reports r, adding its arguments.
-func (rr ReportReach) cond(args *[]any) string {
-	arg := func(v any) string {
+// reportCond is rs as a condition on reports r, adding its arguments.
+func reportCond(rs *restrict.Restriction, args *[]any) string {
+	return rs.SQL(reportRestrictionColumns, func(v any) string {
 		*args = append(*args, v)
 		return "$" + strconv.Itoa(len(*args))
-	}
-	switch {
-	case rr.All:
-		return "TRUE"
-	case rr.Filer != "":
-		return "r.facility_code = " + arg(rr.Filer)
-	case rr.Recipient != "":
-		return "r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + arg(rr.Recipient) + ")" +
-			" AND (r.scope || '|' || r.facility_code) = ANY(CASE WHEN r.classification = 'RAHASIA' THEN " +
-			arg(nonNil(rr.Secret)) + "::text[] ELSE " + arg(nonNil(rr.Granted)) + "::text[] END)"
-	}
-	return "FALSE"
+	})
 }
 
 // NewReportID returns a fresh report id: a UUID version 7, time-ordered so
@@ -165,12 +147,11 @@ func audienceOf(facility string, recipients []*sinergiv1.ReportRecipient) []stri
 // id with replayed set; with another hash it returns ErrConflict. The
 // first event (SUBMITTED) is appended and the audit record committed
 // (hook) in the same transaction.
-func (s *Store) CreateReport(ctx context.Context, hook TxHook, r *sinergiv1.Report, key string, hash []byte) (id string, replayed bool, err error) {
+func (s *Store) CreateReport(ctx context.Context, hook TxHook, r *sinergiv1.Report, scope sinergiv1.Scope, key string, hash []byte) (id string, replayed bool, err error) {
 	misses, err := encodeMisses(r.GetRoutingMisses())
 	if err != nil {
 		return "", false, err
 	}
-	scope := reportScope(r.GetKind())
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var got string
 		err := tx.QueryRow(ctx, `
@@ -179,7 +160,7 @@ func (s *Store) CreateReport(ctx context.Context, hook TxHook, r *sinergiv1.Repo
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)
 			ON CONFLICT (facility_code, idempotency_key) DO NOTHING
 			RETURNING id`,
-			r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), scope,
+			r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), restrict.ScopeText(scope),
 			enumText(r.GetType().String(), reportTypePrefix), enumText(r.GetSeverity().String(), reportSeverityPrefix),
 			enumText(r.GetClassification().String(), reportClassPrefix), r.GetOccurTime().AsTime(), r.GetPlace(),
 			r.GetNarrative(), r.GetOperatorId(), r.GetSubmitTime().AsTime(), misses,
@@ -259,27 +240,14 @@ func queueRecipient(b *pgx.Batch, id string, position int, rc *sinergiv1.ReportR
 		rc.GetEscalatedFromCode(), rc.GetAddTime().AsTime(), deadline)
 }
 
-// reportScope is the scope a report kind travels under, as stored and as
-// ReachKey names it (internal/reports.ScopeOf is the rule; the store cannot
-// import it, and the end-to-end tests fail if the two disagree).
-func reportScope(k sinergiv1.ReportKind) string {
-	switch k {
-	case sinergiv1.ReportKind_REPORT_KIND_NARCOTICS:
-		return enumText(sinergiv1.Scope_SCOPE_NARCOTICS_INTELLIGENCE.String(), scopePrefix)
-	case sinergiv1.ReportKind_REPORT_KIND_THREAT:
-		return enumText(sinergiv1.Scope_SCOPE_THREAT_INTELLIGENCE.String(), scopePrefix)
-	}
-	return enumText(sinergiv1.Scope_SCOPE_INCIDENT_REPORTS.String(), scopePrefix)
-}
-
 const reportColumns = `r.id, r.facility_code, r.kind, r.type, r.severity, r.classification, r.occur_time, r.place, r.narrative,
 	r.operator_id, r.submit_time, r.routing_misses, r.status, r.outcome`
 
 // GetReport returns report id if it is within reach; ErrNotFound otherwise.
-func (s *Store) GetReport(ctx context.Context, reach ReportReach, id string) (*sinergiv1.Report, error) {
+func (s *Store) GetReport(ctx context.Context, reach *restrict.Restriction, id string) (*sinergiv1.Report, error) {
 	args := []any{id}
 	var found string
-	err := s.Pool.QueryRow(ctx, `SELECT r.id FROM reports r WHERE r.id = $1 AND `+reach.cond(&args), args...).Scan(&found)
+	err := s.Pool.QueryRow(ctx, `SELECT r.id FROM reports r WHERE r.id = $1 AND `+reportCond(reach, &args), args...).Scan(&found)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -296,19 +264,30 @@ func (s *Store) GetReport(ctx context.Context, reach ReportReach, id string) (*s
 	return reps[0], nil
 }
 
+// ReportAdmitted reports whether report id exists and reach admits it.
+func (s *Store) ReportAdmitted(ctx context.Context, reach *restrict.Restriction, id string) (bool, error) {
+	if !IsReportID(id) {
+		return false, nil
+	}
+	args := []any{id}
+	var ok bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reports r WHERE r.id = $1 AND `+reportCond(reach, &args)+`)`, args...).Scan(&ok)
+	return ok, err
+}
+
 // GetReportAttachment returns attachment number of report id, with its
 // content, and the report's facility and kind, if the report is within
 // reach; ErrNotFound otherwise.
-func (s *Store) GetReportAttachment(ctx context.Context, reach ReportReach, id string, number int32) (a *sinergiv1.ReportAttachment, facility string, kind sinergiv1.ReportKind, err error) {
+func (s *Store) GetReportAttachment(ctx context.Context, reach *restrict.Restriction, id string, number int32) (a *sinergiv1.ReportAttachment, facility string, scope sinergiv1.Scope, err error) {
 	args := []any{id, number}
 	a = &sinergiv1.ReportAttachment{}
 	var sum []byte
-	var kindText string
+	var scopeText string
 	err = s.Pool.QueryRow(ctx, `
-		SELECT a.number, a.filename, a.media_type, a.size_bytes, a.sha256, a.content, r.facility_code, r.kind
+		SELECT a.number, a.filename, a.media_type, a.size_bytes, a.sha256, a.content, r.facility_code, r.scope
 		FROM report_attachments a JOIN reports r ON r.id = a.report_id
-		WHERE a.report_id = $1 AND a.number = $2 AND `+reach.cond(&args), args...).
-		Scan(&a.Number, &a.Filename, &a.MediaType, &a.SizeBytes, &sum, &a.Content, &facility, &kindText)
+		WHERE a.report_id = $1 AND a.number = $2 AND `+reportCond(reach, &args), args...).
+		Scan(&a.Number, &a.Filename, &a.MediaType, &a.SizeBytes, &sum, &a.Content, &facility, &scopeText)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, "", 0, ErrNotFound
 	}
@@ -316,7 +295,7 @@ func (s *Store) GetReportAttachment(ctx context.Context, reach ReportReach, id s
 		return nil, "", 0, err
 	}
 	a.Sha256 = hex.EncodeToString(sum)
-	return a, facility, sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kindText)), nil
+	return a, facility, scopeOf(scopeText), nil
 }
 
 // ReportFilter selects reports.
@@ -335,8 +314,8 @@ type ReportFilter struct {
 	Limit       int
 }
 
-func (f ReportFilter) where(reach ReportReach, args *[]any) string {
-	conds := []string{reach.cond(args)}
+func (f ReportFilter) where(reach *restrict.Restriction, args *[]any) string {
+	conds := []string{reportCond(reach, args)}
 	add := func(cond string, v any) {
 		*args = append(*args, v)
 		conds = append(conds, fmt.Sprintf(cond, len(*args)))
@@ -371,7 +350,7 @@ func (f ReportFilter) where(reach ReportReach, args *[]any) string {
 
 // ListReports returns the reports within reach that match f, latest
 // occurrence first.
-func (s *Store) ListReports(ctx context.Context, reach ReportReach, f ReportFilter) ([]*sinergiv1.Report, error) {
+func (s *Store) ListReports(ctx context.Context, reach *restrict.Restriction, f ReportFilter) ([]*sinergiv1.Report, error) {
 	var args []any
 	q := `SELECT r.id FROM reports r WHERE ` + f.where(reach, &args)
 	args = append(args, f.Limit)
@@ -594,6 +573,7 @@ type ReportState struct {
 	ID             string
 	Facility       string
 	Kind           sinergiv1.ReportKind
+	Scope          sinergiv1.Scope
 	Severity       sinergiv1.ReportSeverity
 	Classification sinergiv1.ReportClassification
 	Status         sinergiv1.ReportStatus
@@ -634,18 +614,18 @@ type ReportChange struct {
 // under its row lock, if the report is within reach (else ErrNotFound). fn
 // returning nil changes nothing (and commits no audit record: the caller's
 // record is written by the audit interceptor). db is the pool when nil.
-func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach ReportReach, id string, fn func(*ReportState) (*ReportChange, error)) (changed bool, err error) {
+func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach *restrict.Restriction, id string, fn func(*ReportState) (*ReportChange, error)) (changed bool, err error) {
 	if db == nil {
 		db = s.Pool
 	}
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		args := []any{id}
 		st := &ReportState{}
-		var kind, sev, class, status string
+		var kind, scope, sev, class, status string
 		var lastEvent, lastAddendum int32
-		err := tx.QueryRow(ctx, `SELECT r.id, r.facility_code, r.kind, r.severity, r.classification, r.status, r.last_event, r.last_addendum
-			FROM reports r WHERE r.id = $1 AND `+reach.cond(&args)+` FOR UPDATE`, args...).
-			Scan(&st.ID, &st.Facility, &kind, &sev, &class, &status, &lastEvent, &lastAddendum)
+		err := tx.QueryRow(ctx, `SELECT r.id, r.facility_code, r.kind, r.scope, r.severity, r.classification, r.status, r.last_event, r.last_addendum
+			FROM reports r WHERE r.id = $1 AND `+reportCond(reach, &args)+` FOR UPDATE OF r`, args...).
+			Scan(&st.ID, &st.Facility, &kind, &scope, &sev, &class, &status, &lastEvent, &lastAddendum)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -653,6 +633,7 @@ func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach Repo
 			return err
 		}
 		st.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+		st.Scope = scopeOf(scope)
 		st.Severity = sinergiv1.ReportSeverity(enumValue(sinergiv1.ReportSeverity_value, reportSeverityPrefix, sev))
 		st.Classification = sinergiv1.ReportClassification(enumValue(sinergiv1.ReportClassification_value, reportClassPrefix, class))
 		st.Status = sinergiv1.ReportStatus(enumValue(sinergiv1.ReportStatus_value, reportStatusPrefix, status))
@@ -780,8 +761,19 @@ type ReportEventRow struct {
 	Pos            ReportPosition
 	Event          *sinergiv1.ReportEvent
 	Facility       string
-	Kind           sinergiv1.ReportKind
+	Scope          sinergiv1.Scope
 	Classification sinergiv1.ReportClassification
+}
+
+// Row is the event's report as a restriction's in-memory form sees it,
+// given that the reader is in the event's audience.
+func (row ReportEventRow) Row() restrict.Row {
+	return restrict.Row{Facility: row.Facility, Scope: row.Scope, Recipient: true,
+		Secret: row.Classification == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA}
+}
+
+func scopeOf(text string) sinergiv1.Scope {
+	return sinergiv1.Scope(enumValue(sinergiv1.Scope_value, scopePrefix, text))
 }
 
 // ReportEventsAfter returns up to limit events after position whose
@@ -792,7 +784,7 @@ type ReportEventRow struct {
 // the position a caller reached.
 func (s *Store) ReportEventsAfter(ctx context.Context, code string, after ReportPosition, limit int) ([]ReportEventRow, error) {
 	rows, err := s.Pool.Query(ctx, `
-		SELECT `+eventColumns+`, e.seq, r.facility_code, r.kind, r.classification
+		SELECT `+eventColumns+`, e.seq, r.facility_code, r.scope, r.classification
 		FROM report_events e JOIN reports r ON r.id = e.report_id
 		WHERE e.seq > $2 AND $1 = ANY(e.audience)
 		ORDER BY e.seq
@@ -804,48 +796,24 @@ func (s *Store) ReportEventsAfter(ctx context.Context, code string, after Report
 	var events []ReportEventRow
 	for rows.Next() {
 		var row ReportEventRow
-		var kind, class string
-		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &kind, &class)
+		var scope, class string
+		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &scope, &class)
 		if err != nil {
 			return nil, err
 		}
 		row.Event = ev
-		row.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+		row.Scope = scopeOf(scope)
 		row.Classification = sinergiv1.ReportClassification(enumValue(sinergiv1.ReportClassification_value, reportClassPrefix, class))
 		events = append(events, row)
 	}
 	return events, rows.Err()
 }
 
-// Admits reports whether an event of a report of facility, kind and
-// classification may be delivered to the caller, given that the caller is
-// in the event's audience: the same rule as cond, for rows already read.
-func (rr ReportReach) Admits(facility string, kind sinergiv1.ReportKind, class sinergiv1.ReportClassification) bool {
-	switch {
-	case rr.All:
-		return true
-	case rr.Filer != "":
-		return facility == rr.Filer
-	case rr.Recipient != "":
-		key := reportScope(kind) + "|" + facility
-		list := rr.Granted
-		if class == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA {
-			list = rr.Secret
-		}
-		for _, k := range list {
-			if k == key {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // ReportStats counts the reports within reach that match f (its kind,
 // type, severity, status, facility and occurrence range) by facility, kind,
 // type, severity and month of occurrence (WIB), and sums the substances
 // seized in them by substance and unit.
-func (s *Store) ReportStats(ctx context.Context, reach ReportReach, f ReportFilter) (*sinergiv1.ReportStatsResponse, error) {
+func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f ReportFilter) (*sinergiv1.ReportStatsResponse, error) {
 	f.BeforeOccur, f.BeforeID = time.Time{}, ""
 	var args []any
 	where := f.where(reach, &args)

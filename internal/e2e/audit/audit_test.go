@@ -44,7 +44,10 @@ func withID(id string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "x-request-id", id)
 }
 
-var access = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_OVERSIGHT}
+var (
+	access = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_OVERSIGHT}
+	admin  = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
+)
 
 // TestEveryCallAudited: allowed, refused, invalid, not found and
 // unauthenticated calls each leave exactly one audit record.
@@ -89,13 +92,13 @@ func TestEveryCallAudited(t *testing.T) {
 		return err
 	})
 	call("write", "kemenimipas", sinergiv1.AgreementService_RevokeAgreement_FullMethodName, "ALLOWED", "OK", func(ctx context.Context) error {
-		_, err := ministry.Agreements.CreateAgreement(context.Background(), &sinergiv1.CreateAgreementRequest{Agreement: &sinergiv1.Agreement{
+		_, err := ministry.Agreements.CreateAgreement(context.Background(), &sinergiv1.CreateAgreementRequest{Access: admin, Agreement: &sinergiv1.Agreement{
 			Id: "pks-audit-" + run, Number: "1", Kind: sinergiv1.AgreementKind_AGREEMENT_KIND_PKS, Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_TRAINING},
 			EffectiveTime: timestamppb.Now(), Parties: []*sinergiv1.Party{{Party: &sinergiv1.Party_Side{Side: sinergiv1.Side_SIDE_CORRECTIONS}}, {Party: &sinergiv1.Party_Side{Side: sinergiv1.Side_SIDE_POLRI}}}}})
 		if err != nil {
 			return err
 		}
-		_, err = ministry.Agreements.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Id: "pks-audit-" + run})
+		_, err = ministry.Agreements.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: admin, Id: "pks-audit-" + run})
 		return err
 	})
 
@@ -114,8 +117,13 @@ func TestEveryCallAudited(t *testing.T) {
 		}
 	}
 
-	// Oversight reads the trail: filters, subjects, subject access, checkpoint.
-	recs, err := ministry.Audit.ListAuditRecords(ctx, &sinergiv1.ListAuditRecordsRequest{Access: access, CallerCode: "polres-metro", Decision: sinergiv1.Decision_DECISION_REFUSED, PageSize: 100})
+	// Oversight reads its own side's trail: filters, subjects, subject
+	// access, checkpoint. The ministry does not see the police's calls.
+	none, err := ministry.Audit.ListAuditRecords(ctx, &sinergiv1.ListAuditRecordsRequest{Access: access, CallerCode: "polres-metro", PageSize: 100})
+	if err != nil || len(none.GetRecords()) != 0 {
+		t.Errorf("the ministry listing a police unit's calls: %v %v, want nothing", none, err)
+	}
+	recs, err := env.As(t, "mabes-polri").Audit.ListAuditRecords(ctx, &sinergiv1.ListAuditRecordsRequest{Access: access, CallerCode: "polres-metro", Decision: sinergiv1.Decision_DECISION_REFUSED, PageSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +169,7 @@ func TestFailClosed(t *testing.T) {
 		if status.Code(err) != codes.Unavailable || resp != nil {
 			t.Errorf("read with audit down: %v %v, want Unavailable and nothing", resp, err)
 		}
-		_, err = ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: agreement})
+		_, err = ministry.Agreements.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: admin, Agreement: agreement})
 		if status.Code(err) != codes.Unavailable {
 			t.Errorf("write with audit down: %v, want Unavailable", err)
 		}

@@ -61,10 +61,10 @@ func TestChildrenMasked(t *testing.T) {
 
 	// The ministry replaces the data PKS by one without children's data.
 	ministry := sinergiv1.NewAgreementServiceClient(env.ConnAs(t, "kemenimipas"))
-	if _, err := ministry.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Id: "pks-2025-kemenimipas-polri-data"}); err != nil {
+	if _, err := ministry.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: ministryAdmin, Id: "pks-2025-kemenimipas-polri-data"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ministry.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Agreement: &sinergiv1.Agreement{
+	if _, err := ministry.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: ministryAdmin, Agreement: &sinergiv1.Agreement{
 		Id: "pks-test-detainee-data-only", Number: "PKS/TEST/1", Kind: sinergiv1.AgreementKind_AGREEMENT_KIND_PKS, Title: "Data tahanan (tanpa data anak)",
 		Parties:       []*sinergiv1.Party{{Party: &sinergiv1.Party_Side{Side: sinergiv1.Side_SIDE_CORRECTIONS}}, {Party: &sinergiv1.Party_Side{Side: sinergiv1.Side_SIDE_POLRI}}},
 		Scopes:        []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
@@ -72,6 +72,8 @@ func TestChildrenMasked(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	// Registered by the ministry, in force once Mabes confirms it.
+	confirm(t, env, "pks-test-detainee-data-only")
 	// Other processes hear of the change by NOTIFY; this one reloaded on write.
 
 	masked := func(r *sinergiv1.CustodyRecord) *sinergiv1.CustodyRecord {
@@ -146,7 +148,11 @@ func TestChildrenMasked(t *testing.T) {
 
 	t.Run("the facility and the ministry see the child", func(t *testing.T) {
 		for _, code := range []string{"lpka-tenggarong", "kemenimipas"} {
-			got := get(t, custodyAs(t, env, code), inLPKA.GetId())
+			r, err := custodyAs(t, env, code).GetCustodyRecord(ctx, &sinergiv1.GetCustodyRecordRequest{Access: warden, Id: inLPKA.GetId()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.GetRecord()
 			if got.GetIdentityMasked() || got.GetIdentity().GetNik() != child.GetIdentity().GetNik() {
 				t.Fatalf("%s: %v", code, got)
 			}

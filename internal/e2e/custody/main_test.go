@@ -40,7 +40,20 @@ var (
 		CaseReference: "LP/B/123/VIII/2025/SPKT"}
 	analyst = &sinergiv1.AccessContext{OperatorId: "87111234", Purpose: sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}
 	warden  = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION}
+	// Administrators of each side.
+	ministryAdmin = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
+	policeAdmin   = &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
 )
+
+// confirm has Mabes Polri confirm an agreement the ministry registered.
+func confirm(t *testing.T, env *servertest.Env, id string) {
+	t.Helper()
+	c := sinergiv1.NewAgreementServiceClient(env.ConnAs(t, "mabes-polri"))
+	r, err := c.ConfirmAgreement(context.Background(), &sinergiv1.ConfirmAgreementRequest{Access: policeAdmin, Id: id})
+	if err != nil || r.GetAgreement().GetConfirmTime() == nil {
+		t.Fatalf("confirm %s: %v %v", id, r, err)
+	}
+}
 
 func custodyAs(t *testing.T, env *servertest.Env, code string) sinergiv1.CustodyServiceClient {
 	t.Helper()

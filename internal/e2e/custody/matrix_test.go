@@ -176,6 +176,17 @@ func TestPolicyMatrix(t *testing.T) {
 		if status.Convert(outEvents).Message() != status.Convert(missingEvents).Message() {
 			t.Fatalf("events out of reach: %v; missing: %v", outEvents, missingEvents)
 		}
+		// A watch on it by id: the same NOT_FOUND, though the national PKS
+		// covers custody events there (watch lists reach beyond jurisdiction
+		// only by NIK, which tells nothing of where).
+		addWatch := func(id string) error {
+			_, err := c.AddWatch(ctx, &sinergiv1.AddWatchRequest{Access: investigator, RecordId: id, Reason: "probe", ExpireTime: timestamppb.New(time.Now().Add(time.Hour))})
+			return err
+		}
+		outWatch, missingWatch := addWatch(inCipinang.GetId()), addWatch(missingID)
+		if status.Code(outWatch) != codes.NotFound || outWatch.Error() != missingWatch.Error() {
+			t.Fatalf("watch out of reach: %v; missing: %v: want the same NOT_FOUND", outWatch, missingWatch)
+		}
 		// And search never returns it; presence says not held.
 		s, err := c.SearchCustodyRecords(ctx, &sinergiv1.SearchCustodyRecordsRequest{Access: analyst, Nik: inCipinang.GetIdentity().GetNik()})
 		if err != nil || len(s.GetRecords()) != 0 {
@@ -198,6 +209,12 @@ func TestPolicyMatrix(t *testing.T) {
 			{"operator not an NRP or NIP", &sinergiv1.AccessContext{OperatorId: "12", Purpose: sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}, []string{"access.operator_id"}},
 			{"no purpose", &sinergiv1.AccessContext{OperatorId: "85051234"}, []string{"access.purpose"}},
 			{"investigation without a case", &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_CRIMINAL_INVESTIGATION}, []string{"access.case_reference"}},
+			{"a blank case", &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_CRIMINAL_INVESTIGATION, CaseReference: "   "}, []string{"access.case_reference"}},
+			{"a case that is no police report", &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_CRIMINAL_INVESTIGATION, CaseReference: "see the file"}, []string{"access.case_reference"}},
+			{"a warrant without its letter", &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_WARRANT_EXECUTION, CaseReference: "LP/B/123/VIII/2025/SPKT"}, []string{"access.case_reference"}},
+			// A Polres answers no data subject's request, nor oversees.
+			{"a police unit for a data subject", &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_DATA_SUBJECT_REQUEST, CaseReference: "PDP/0042/XI/2026"}, []string{"access.purpose"}},
+			{"a police unit for oversight", &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_OVERSIGHT}, []string{"access.purpose"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				for name, call := range map[string]func() error{

@@ -33,7 +33,7 @@ func TestSubjectAccessByNIK(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	oversight := &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_DATA_SUBJECT_REQUEST}
+	oversight := &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_DATA_SUBJECT_REQUEST, CaseReference: "PDP/0042/XI/2026"}
 	audit := sinergiv1.NewAuditServiceClient(env.ConnAs(t, "kemenimipas"))
 	resp, err := audit.ListSubjectAccess(ctx, &sinergiv1.ListSubjectAccessRequest{Access: oversight, Nik: rec.GetIdentity().GetNik()})
 	if err != nil {

@@ -289,22 +289,32 @@ func TestWatchList(t *testing.T) {
 	}
 
 	t.Run("by record, and removal", func(t *testing.T) {
-		byRecord, err := police.AddWatch(ctx, &sinergiv1.AddWatchRequest{Access: investigator, RecordId: bystander.GetRecord().GetId(), Reason: "saksi",
+		// A record out of jurisdiction cannot be watched by id: it answers
+		// as a record that does not exist (watch its NIK instead).
+		_, err := police.AddWatch(ctx, &sinergiv1.AddWatchRequest{Access: investigator, RecordId: bystander.GetRecord().GetId(), Reason: "saksi",
+			ExpireTime: timestamppb.New(time.Now().Add(time.Hour))})
+		if status.Code(err) != codes.NotFound {
+			t.Fatalf("watch by the id of a record out of jurisdiction: %v, want NotFound", err)
+		}
+		byRecord, err := police.AddWatch(ctx, &sinergiv1.AddWatchRequest{Access: investigator, RecordId: local.GetId(), Reason: "saksi",
 			ExpireTime: timestamppb.New(time.Now().Add(time.Hour))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r1 := must(event(ctx, cipinang, bystander.GetRecord().GetId(), release, at(6), withReason(sinergiv1.ReleaseReason_RELEASE_REASON_ACQUITTAL, "")))
-		if diff := cmp.Diff(ids(r1), eventIDs(w.next(1))); diff != "" {
-			t.Fatalf("watch by record (-want +got):\n%s", diff)
+		r1 := must(event(ctx, metro, local.GetId(), release, at(6), withReason(sinergiv1.ReleaseReason_RELEASE_REASON_ACQUITTAL, "")))
+		got := w.next(1)
+		if diff := cmp.Diff(ids(r1), eventIDs(got)); diff != "" || got[0].GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_WATCH ||
+			got[0].GetWatchId() != byRecord.GetWatch().GetId() {
+			t.Fatalf("watch by record: %v (-want +got):\n%s", got, diff)
 		}
 		if _, err := police.RemoveWatch(ctx, &sinergiv1.RemoveWatchRequest{Access: investigator, Id: byRecord.GetWatch().GetId()}); err != nil {
 			t.Fatal(err)
 		}
-		must(event(ctx, cipinang, bystander.GetRecord().GetId(), admission, at(7)))
-		sentinel := must(event(ctx, metro, local.GetId(), courtApp, at(7)))
-		if diff := cmp.Diff(ids(sentinel), eventIDs(w.next(1))); diff != "" {
-			t.Fatalf("after removal (-want +got):\n%s", diff)
+		must(event(ctx, cipinang, bystander.GetRecord().GetId(), courtApp, at(7))) // neither watched nor in jurisdiction
+		again := must(event(ctx, metro, local.GetId(), admission, at(7)))
+		got = w.next(1)
+		if diff := cmp.Diff(ids(again), eventIDs(got)); diff != "" || got[0].GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_JURISDICTION {
+			t.Fatalf("after removal: %v (-want +got):\n%s", got, diff)
 		}
 		l, err := police.ListWatches(ctx, &sinergiv1.ListWatchesRequest{Access: investigator, IncludeInactive: true, PageSize: 1})
 		if err != nil || len(l.GetWatches()) != 1 || l.GetNextPageToken() == "" {

@@ -16,11 +16,16 @@ import (
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
+// createAgreement registers a as the ministry, and has Mabes Polri confirm it.
 func createAgreement(t *testing.T, env *servertest.Env, a *sinergiv1.Agreement) {
 	t.Helper()
 	ministry := sinergiv1.NewAgreementServiceClient(env.ConnAs(t, "kemenimipas"))
-	if _, err := ministry.CreateAgreement(context.Background(), &sinergiv1.CreateAgreementRequest{Agreement: a}); err != nil {
+	if _, err := ministry.CreateAgreement(context.Background(), &sinergiv1.CreateAgreementRequest{Access: ministryAdmin, Agreement: a}); err != nil {
 		t.Fatalf("CreateAgreement %s: %v", a.GetId(), err)
+	}
+	mabes := sinergiv1.NewAgreementServiceClient(env.ConnAs(t, "mabes-polri"))
+	if _, err := mabes.ConfirmAgreement(context.Background(), &sinergiv1.ConfirmAgreementRequest{Access: policeAdmin, Id: a.GetId()}); err != nil {
+		t.Fatalf("ConfirmAgreement %s: %v", a.GetId(), err)
 	}
 }
 
@@ -149,7 +154,7 @@ func TestEscalationChain(t *testing.T) {
 	// Revoking the agreement takes the report away from the units it
 	// reached them through; the Polsek keeps it through its own PKS.
 	ministry := sinergiv1.NewAgreementServiceClient(env.ConnAs(t, "kemenimipas"))
-	if _, err := ministry.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Id: pksPolri, RevokeTime: timestamppb.New(env.Clock.Now())}); err != nil {
+	if _, err := ministry.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: ministryAdmin, Id: pksPolri, RevokeTime: timestamppb.New(env.Clock.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = polres.GetReport(ctx, &sinergiv1.GetReportRequest{Access: policeOfficer, Id: id})

@@ -38,6 +38,9 @@ func freshDB(t *testing.T) *pgtest.DB { return pgtest.Fresh(t) }
 var (
 	facilityOfficer = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION}
 	policeOfficer   = &sinergiv1.AccessContext{OperatorId: "85031234", Purpose: sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}
+	// Administrators of each side.
+	ministryAdmin = &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
+	policeAdmin   = &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_ADMINISTRATION}
 )
 
 // accessFor is the access context an institution's officer uses.
@@ -105,7 +108,7 @@ func submission(t *testing.T, at time.Time) *sinergiv1.SubmitReportRequest {
 		Place:          "Ruang kunjungan blok B",
 		Narrative:      "Pengunjung kedapatan menyelipkan paket sabu di dalam sandal saat pemeriksaan.",
 		People: []*sinergiv1.ReportPerson{
-			{Person: &sinergiv1.ReportPerson_CustodyRecordId{CustodyRecordId: "custody-7f3c"}, Role: sinergiv1.ReportPersonRole_REPORT_PERSON_ROLE_ORGANIZER},
+			{Person: &sinergiv1.ReportPerson_Outsider{Outsider: &sinergiv1.ReportOutsider{Name: "Bayu Saputra"}}, Role: sinergiv1.ReportPersonRole_REPORT_PERSON_ROLE_ORGANIZER},
 			{Person: &sinergiv1.ReportPerson_Outsider{Outsider: &sinergiv1.ReportOutsider{Name: "Siti Rahayu", Nik: "3301124508900001", Phone: "081234567890"}},
 				Role: sinergiv1.ReportPersonRole_REPORT_PERSON_ROLE_COURIER},
 		},

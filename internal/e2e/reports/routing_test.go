@@ -92,6 +92,10 @@ func TestRoutingDemoDirectory(t *testing.T) {
 						if facility == "lpka-tenggarong" && u == "polres-kutai-kartanegara" {
 							m.Gap, m.AgreementId, m.GapTime = sinergiv1.CoverageGap_COVERAGE_GAP_EXPIRED, "pks-2024-lpka-tenggarong-polres-kukar", timestamppb.New(wib("2025-01-25"))
 						}
+						// Registered by the ministry, not yet confirmed by Mabes.
+						if facility == "lapas-cipinang" && u == "polres-metro-jakarta-timur" {
+							m.Gap, m.AgreementId = sinergiv1.CoverageGap_COVERAGE_GAP_PENDING, "pks-2026-lapas-cipinang-polres-jaktim"
+						}
 						wantMisses = append(wantMisses, m)
 					}
 				}

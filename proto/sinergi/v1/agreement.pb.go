@@ -87,6 +87,9 @@ const (
 	AgreementStatus_AGREEMENT_STATUS_NOT_YET_IN_FORCE AgreementStatus = 3
 	// Revoked before its term ended.
 	AgreementStatus_AGREEMENT_STATUS_REVOKED AgreementStatus = 4
+	// Registered by one side's administrator, awaiting the other side's
+	// confirmation: it grants nothing yet.
+	AgreementStatus_AGREEMENT_STATUS_PENDING AgreementStatus = 5
 )
 
 // Enum value maps for AgreementStatus.
@@ -97,6 +100,7 @@ var (
 		2: "AGREEMENT_STATUS_EXPIRED",
 		3: "AGREEMENT_STATUS_NOT_YET_IN_FORCE",
 		4: "AGREEMENT_STATUS_REVOKED",
+		5: "AGREEMENT_STATUS_PENDING",
 	}
 	AgreementStatus_value = map[string]int32{
 		"AGREEMENT_STATUS_UNSPECIFIED":      0,
@@ -104,6 +108,7 @@ var (
 		"AGREEMENT_STATUS_EXPIRED":          2,
 		"AGREEMENT_STATUS_NOT_YET_IN_FORCE": 3,
 		"AGREEMENT_STATUS_REVOKED":          4,
+		"AGREEMENT_STATUS_PENDING":          5,
 	}
 )
 
@@ -253,8 +258,16 @@ type Agreement struct {
 	ParentId string `protobuf:"bytes,11,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
 	// Standing now (computed from the term and revocation).
 	Status AgreementStatus `protobuf:"varint,12,opt,name=status,proto3,enum=sinergi.v1.AgreementStatus" json:"status,omitempty"`
-	// When it was revoked, if it was.
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// When it was revoked, if it was. A revocation takes effect when it is
+	// made (never earlier), and revoking an MoU revokes the PKS under it.
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// Output only: the side whose administrator registered it; it is PENDING
+	// until the other side's administrator confirms it. Unspecified for an
+	// agreement registered for both sides at once (seeded).
+	ProposedBy Side `protobuf:"varint,14,opt,name=proposed_by,json=proposedBy,proto3,enum=sinergi.v1.Side" json:"proposed_by,omitempty"`
+	// Output only: when the other side confirmed it; it is in force (within its
+	// term) from then on.
+	ConfirmTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=confirm_time,json=confirmTime,proto3" json:"confirm_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -380,6 +393,20 @@ func (x *Agreement) GetRevokeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Agreement) GetProposedBy() Side {
+	if x != nil {
+		return x.ProposedBy
+	}
+	return Side_SIDE_UNSPECIFIED
+}
+
+func (x *Agreement) GetConfirmTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConfirmTime
+	}
+	return nil
+}
+
 var File_sinergi_v1_agreement_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_agreement_proto_rawDesc = "" +
@@ -390,7 +417,7 @@ const file_sinergi_v1_agreement_proto_rawDesc = "" +
 	"\x10institution_code\x18\x01 \x01(\tH\x00R\x0finstitutionCode\x12&\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x10.sinergi.v1.SideH\x00R\x04side\x12#\n" +
 	"\rregion_prefix\x18\x03 \x01(\tR\fregionPrefixB\a\n" +
-	"\x05party\"\xba\x04\n" +
+	"\x05party\"\xac\x05\n" +
 	"\tAgreement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12-\n" +
@@ -407,17 +434,21 @@ const file_sinergi_v1_agreement_proto_rawDesc = "" +
 	"\tparent_id\x18\v \x01(\tR\bparentId\x123\n" +
 	"\x06status\x18\f \x01(\x0e2\x1b.sinergi.v1.AgreementStatusR\x06status\x12;\n" +
 	"\vrevoke_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime*_\n" +
+	"revokeTime\x121\n" +
+	"\vproposed_by\x18\x0e \x01(\x0e2\x10.sinergi.v1.SideR\n" +
+	"proposedBy\x12=\n" +
+	"\fconfirm_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\vconfirmTime*_\n" +
 	"\rAgreementKind\x12\x1e\n" +
 	"\x1aAGREEMENT_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12AGREEMENT_KIND_MOU\x10\x01\x12\x16\n" +
-	"\x12AGREEMENT_KIND_PKS\x10\x02*\xb3\x01\n" +
+	"\x12AGREEMENT_KIND_PKS\x10\x02*\xd1\x01\n" +
 	"\x0fAgreementStatus\x12 \n" +
 	"\x1cAGREEMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17AGREEMENT_STATUS_ACTIVE\x10\x01\x12\x1c\n" +
 	"\x18AGREEMENT_STATUS_EXPIRED\x10\x02\x12%\n" +
 	"!AGREEMENT_STATUS_NOT_YET_IN_FORCE\x10\x03\x12\x1c\n" +
-	"\x18AGREEMENT_STATUS_REVOKED\x10\x04B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x18AGREEMENT_STATUS_REVOKED\x10\x04\x12\x1c\n" +
+	"\x18AGREEMENT_STATUS_PENDING\x10\x05B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_agreement_proto_rawDescOnce sync.Once
@@ -443,20 +474,22 @@ var file_sinergi_v1_agreement_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_sinergi_v1_agreement_proto_depIdxs = []int32{
-	4, // 0: sinergi.v1.Party.side:type_name -> sinergi.v1.Side
-	0, // 1: sinergi.v1.Agreement.kind:type_name -> sinergi.v1.AgreementKind
-	2, // 2: sinergi.v1.Agreement.parties:type_name -> sinergi.v1.Party
-	5, // 3: sinergi.v1.Agreement.scopes:type_name -> sinergi.v1.Scope
-	6, // 4: sinergi.v1.Agreement.effective_time:type_name -> google.protobuf.Timestamp
-	6, // 5: sinergi.v1.Agreement.expire_time:type_name -> google.protobuf.Timestamp
-	6, // 6: sinergi.v1.Agreement.sign_time:type_name -> google.protobuf.Timestamp
-	1, // 7: sinergi.v1.Agreement.status:type_name -> sinergi.v1.AgreementStatus
-	6, // 8: sinergi.v1.Agreement.revoke_time:type_name -> google.protobuf.Timestamp
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	4,  // 0: sinergi.v1.Party.side:type_name -> sinergi.v1.Side
+	0,  // 1: sinergi.v1.Agreement.kind:type_name -> sinergi.v1.AgreementKind
+	2,  // 2: sinergi.v1.Agreement.parties:type_name -> sinergi.v1.Party
+	5,  // 3: sinergi.v1.Agreement.scopes:type_name -> sinergi.v1.Scope
+	6,  // 4: sinergi.v1.Agreement.effective_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: sinergi.v1.Agreement.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 6: sinergi.v1.Agreement.sign_time:type_name -> google.protobuf.Timestamp
+	1,  // 7: sinergi.v1.Agreement.status:type_name -> sinergi.v1.AgreementStatus
+	6,  // 8: sinergi.v1.Agreement.revoke_time:type_name -> google.protobuf.Timestamp
+	4,  // 9: sinergi.v1.Agreement.proposed_by:type_name -> sinergi.v1.Side
+	6,  // 10: sinergi.v1.Agreement.confirm_time:type_name -> google.protobuf.Timestamp
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_agreement_proto_init() }

@@ -38,6 +38,8 @@ const (
 	CoverageGap_COVERAGE_GAP_SCOPE_NOT_COVERED CoverageGap = 4
 	// It was revoked.
 	CoverageGap_COVERAGE_GAP_REVOKED CoverageGap = 5
+	// It awaits the other side's confirmation.
+	CoverageGap_COVERAGE_GAP_PENDING CoverageGap = 6
 )
 
 // Enum value maps for CoverageGap.
@@ -49,6 +51,7 @@ var (
 		3: "COVERAGE_GAP_NOT_YET_IN_FORCE",
 		4: "COVERAGE_GAP_SCOPE_NOT_COVERED",
 		5: "COVERAGE_GAP_REVOKED",
+		6: "COVERAGE_GAP_PENDING",
 	}
 	CoverageGap_value = map[string]int32{
 		"COVERAGE_GAP_UNSPECIFIED":       0,
@@ -57,6 +60,7 @@ var (
 		"COVERAGE_GAP_NOT_YET_IN_FORCE":  3,
 		"COVERAGE_GAP_SCOPE_NOT_COVERED": 4,
 		"COVERAGE_GAP_REVOKED":           5,
+		"COVERAGE_GAP_PENDING":           6,
 	}
 )
 
@@ -522,8 +526,10 @@ func (x *CheckCoverageResponse) GetNearMisses() []*NearMiss {
 }
 
 type CreateAgreementRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agreement     *Agreement             `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Agreement *Agreement             `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	// The administrator who registers it (purpose ADMINISTRATION).
+	Access        *AccessContext `protobuf:"bytes,2,opt,name=access,proto3" json:"access,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -561,6 +567,13 @@ func (*CreateAgreementRequest) Descriptor() ([]byte, []int) {
 func (x *CreateAgreementRequest) GetAgreement() *Agreement {
 	if x != nil {
 		return x.Agreement
+	}
+	return nil
+}
+
+func (x *CreateAgreementRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
 	}
 	return nil
 }
@@ -612,8 +625,10 @@ func (x *CreateAgreementResponse) GetAgreement() *Agreement {
 type RevokeAgreementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// From when; default now.
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// From when: now (the default) or later; never earlier.
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// The administrator who revokes it (purpose ADMINISTRATION).
+	Access        *AccessContext `protobuf:"bytes,3,opt,name=access,proto3" json:"access,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,9 +677,18 @@ func (x *RevokeAgreementRequest) GetRevokeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *RevokeAgreementRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
 type RevokeAgreementResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agreement     *Agreement             `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Agreement *Agreement             `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	// The PKS revoked with it, when it is an MoU.
+	CascadedIds   []string `protobuf:"bytes,2,rep,name=cascaded_ids,json=cascadedIds,proto3" json:"cascaded_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -700,6 +724,110 @@ func (*RevokeAgreementResponse) Descriptor() ([]byte, []int) {
 }
 
 func (x *RevokeAgreementResponse) GetAgreement() *Agreement {
+	if x != nil {
+		return x.Agreement
+	}
+	return nil
+}
+
+func (x *RevokeAgreementResponse) GetCascadedIds() []string {
+	if x != nil {
+		return x.CascadedIds
+	}
+	return nil
+}
+
+type ConfirmAgreementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The administrator who confirms it (purpose ADMINISTRATION).
+	Access        *AccessContext `protobuf:"bytes,2,opt,name=access,proto3" json:"access,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmAgreementRequest) Reset() {
+	*x = ConfirmAgreementRequest{}
+	mi := &file_sinergi_v1_agreement_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmAgreementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmAgreementRequest) ProtoMessage() {}
+
+func (x *ConfirmAgreementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_agreement_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmAgreementRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmAgreementRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_agreement_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ConfirmAgreementRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConfirmAgreementRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+type ConfirmAgreementResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agreement     *Agreement             `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmAgreementResponse) Reset() {
+	*x = ConfirmAgreementResponse{}
+	mi := &file_sinergi_v1_agreement_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmAgreementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmAgreementResponse) ProtoMessage() {}
+
+func (x *ConfirmAgreementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_agreement_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmAgreementResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmAgreementResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_agreement_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConfirmAgreementResponse) GetAgreement() *Agreement {
 	if x != nil {
 		return x.Agreement
 	}
@@ -747,29 +875,39 @@ const file_sinergi_v1_agreement_service_proto_rawDesc = "" +
 	"agreements\x12)\n" +
 	"\x03gap\x18\x03 \x01(\x0e2\x17.sinergi.v1.CoverageGapR\x03gap\x125\n" +
 	"\vnear_misses\x18\x04 \x03(\v2\x14.sinergi.v1.NearMissR\n" +
-	"nearMisses\"M\n" +
+	"nearMisses\"\x80\x01\n" +
 	"\x16CreateAgreementRequest\x123\n" +
-	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement\"N\n" +
+	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement\x121\n" +
+	"\x06access\x18\x02 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"N\n" +
 	"\x17CreateAgreementResponse\x123\n" +
-	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement\"e\n" +
+	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement\"\x98\x01\n" +
 	"\x16RevokeAgreementRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vrevoke_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\"N\n" +
+	"revokeTime\x121\n" +
+	"\x06access\x18\x03 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"q\n" +
 	"\x17RevokeAgreementResponse\x123\n" +
-	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement*\xc4\x01\n" +
+	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement\x12!\n" +
+	"\fcascaded_ids\x18\x02 \x03(\tR\vcascadedIds\"\\\n" +
+	"\x17ConfirmAgreementRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
+	"\x06access\x18\x02 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"O\n" +
+	"\x18ConfirmAgreementResponse\x123\n" +
+	"\tagreement\x18\x01 \x01(\v2\x15.sinergi.v1.AgreementR\tagreement*\xde\x01\n" +
 	"\vCoverageGap\x12\x1c\n" +
 	"\x18COVERAGE_GAP_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18COVERAGE_GAP_NONE_EXISTS\x10\x01\x12\x18\n" +
 	"\x14COVERAGE_GAP_EXPIRED\x10\x02\x12!\n" +
 	"\x1dCOVERAGE_GAP_NOT_YET_IN_FORCE\x10\x03\x12\"\n" +
 	"\x1eCOVERAGE_GAP_SCOPE_NOT_COVERED\x10\x04\x12\x18\n" +
-	"\x14COVERAGE_GAP_REVOKED\x10\x052\xcc\x03\n" +
+	"\x14COVERAGE_GAP_REVOKED\x10\x05\x12\x18\n" +
+	"\x14COVERAGE_GAP_PENDING\x10\x062\xab\x04\n" +
 	"\x10AgreementService\x12Q\n" +
 	"\fGetAgreement\x12\x1f.sinergi.v1.GetAgreementRequest\x1a .sinergi.v1.GetAgreementResponse\x12W\n" +
 	"\x0eListAgreements\x12!.sinergi.v1.ListAgreementsRequest\x1a\".sinergi.v1.ListAgreementsResponse\x12T\n" +
 	"\rCheckCoverage\x12 .sinergi.v1.CheckCoverageRequest\x1a!.sinergi.v1.CheckCoverageResponse\x12Z\n" +
-	"\x0fCreateAgreement\x12\".sinergi.v1.CreateAgreementRequest\x1a#.sinergi.v1.CreateAgreementResponse\x12Z\n" +
+	"\x0fCreateAgreement\x12\".sinergi.v1.CreateAgreementRequest\x1a#.sinergi.v1.CreateAgreementResponse\x12]\n" +
+	"\x10ConfirmAgreement\x12#.sinergi.v1.ConfirmAgreementRequest\x1a$.sinergi.v1.ConfirmAgreementResponse\x12Z\n" +
 	"\x0fRevokeAgreement\x12\".sinergi.v1.RevokeAgreementRequest\x1a#.sinergi.v1.RevokeAgreementResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
@@ -785,57 +923,66 @@ func file_sinergi_v1_agreement_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_agreement_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sinergi_v1_agreement_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sinergi_v1_agreement_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_sinergi_v1_agreement_service_proto_goTypes = []any{
-	(CoverageGap)(0),                // 0: sinergi.v1.CoverageGap
-	(*GetAgreementRequest)(nil),     // 1: sinergi.v1.GetAgreementRequest
-	(*GetAgreementResponse)(nil),    // 2: sinergi.v1.GetAgreementResponse
-	(*ListAgreementsRequest)(nil),   // 3: sinergi.v1.ListAgreementsRequest
-	(*ListAgreementsResponse)(nil),  // 4: sinergi.v1.ListAgreementsResponse
-	(*CheckCoverageRequest)(nil),    // 5: sinergi.v1.CheckCoverageRequest
-	(*NearMiss)(nil),                // 6: sinergi.v1.NearMiss
-	(*CheckCoverageResponse)(nil),   // 7: sinergi.v1.CheckCoverageResponse
-	(*CreateAgreementRequest)(nil),  // 8: sinergi.v1.CreateAgreementRequest
-	(*CreateAgreementResponse)(nil), // 9: sinergi.v1.CreateAgreementResponse
-	(*RevokeAgreementRequest)(nil),  // 10: sinergi.v1.RevokeAgreementRequest
-	(*RevokeAgreementResponse)(nil), // 11: sinergi.v1.RevokeAgreementResponse
-	(*Agreement)(nil),               // 12: sinergi.v1.Agreement
-	(Scope)(0),                      // 13: sinergi.v1.Scope
-	(AgreementStatus)(0),            // 14: sinergi.v1.AgreementStatus
-	(*timestamppb.Timestamp)(nil),   // 15: google.protobuf.Timestamp
+	(CoverageGap)(0),                 // 0: sinergi.v1.CoverageGap
+	(*GetAgreementRequest)(nil),      // 1: sinergi.v1.GetAgreementRequest
+	(*GetAgreementResponse)(nil),     // 2: sinergi.v1.GetAgreementResponse
+	(*ListAgreementsRequest)(nil),    // 3: sinergi.v1.ListAgreementsRequest
+	(*ListAgreementsResponse)(nil),   // 4: sinergi.v1.ListAgreementsResponse
+	(*CheckCoverageRequest)(nil),     // 5: sinergi.v1.CheckCoverageRequest
+	(*NearMiss)(nil),                 // 6: sinergi.v1.NearMiss
+	(*CheckCoverageResponse)(nil),    // 7: sinergi.v1.CheckCoverageResponse
+	(*CreateAgreementRequest)(nil),   // 8: sinergi.v1.CreateAgreementRequest
+	(*CreateAgreementResponse)(nil),  // 9: sinergi.v1.CreateAgreementResponse
+	(*RevokeAgreementRequest)(nil),   // 10: sinergi.v1.RevokeAgreementRequest
+	(*RevokeAgreementResponse)(nil),  // 11: sinergi.v1.RevokeAgreementResponse
+	(*ConfirmAgreementRequest)(nil),  // 12: sinergi.v1.ConfirmAgreementRequest
+	(*ConfirmAgreementResponse)(nil), // 13: sinergi.v1.ConfirmAgreementResponse
+	(*Agreement)(nil),                // 14: sinergi.v1.Agreement
+	(Scope)(0),                       // 15: sinergi.v1.Scope
+	(AgreementStatus)(0),             // 16: sinergi.v1.AgreementStatus
+	(*timestamppb.Timestamp)(nil),    // 17: google.protobuf.Timestamp
+	(*AccessContext)(nil),            // 18: sinergi.v1.AccessContext
 }
 var file_sinergi_v1_agreement_service_proto_depIdxs = []int32{
-	12, // 0: sinergi.v1.GetAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
-	13, // 1: sinergi.v1.ListAgreementsRequest.scope:type_name -> sinergi.v1.Scope
-	14, // 2: sinergi.v1.ListAgreementsRequest.status:type_name -> sinergi.v1.AgreementStatus
-	15, // 3: sinergi.v1.ListAgreementsRequest.active_time:type_name -> google.protobuf.Timestamp
-	12, // 4: sinergi.v1.ListAgreementsResponse.agreements:type_name -> sinergi.v1.Agreement
-	13, // 5: sinergi.v1.CheckCoverageRequest.scope:type_name -> sinergi.v1.Scope
-	15, // 6: sinergi.v1.CheckCoverageRequest.at_time:type_name -> google.protobuf.Timestamp
+	14, // 0: sinergi.v1.GetAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
+	15, // 1: sinergi.v1.ListAgreementsRequest.scope:type_name -> sinergi.v1.Scope
+	16, // 2: sinergi.v1.ListAgreementsRequest.status:type_name -> sinergi.v1.AgreementStatus
+	17, // 3: sinergi.v1.ListAgreementsRequest.active_time:type_name -> google.protobuf.Timestamp
+	14, // 4: sinergi.v1.ListAgreementsResponse.agreements:type_name -> sinergi.v1.Agreement
+	15, // 5: sinergi.v1.CheckCoverageRequest.scope:type_name -> sinergi.v1.Scope
+	17, // 6: sinergi.v1.CheckCoverageRequest.at_time:type_name -> google.protobuf.Timestamp
 	0,  // 7: sinergi.v1.NearMiss.gap:type_name -> sinergi.v1.CoverageGap
-	15, // 8: sinergi.v1.NearMiss.gap_time:type_name -> google.protobuf.Timestamp
-	12, // 9: sinergi.v1.CheckCoverageResponse.agreements:type_name -> sinergi.v1.Agreement
+	17, // 8: sinergi.v1.NearMiss.gap_time:type_name -> google.protobuf.Timestamp
+	14, // 9: sinergi.v1.CheckCoverageResponse.agreements:type_name -> sinergi.v1.Agreement
 	0,  // 10: sinergi.v1.CheckCoverageResponse.gap:type_name -> sinergi.v1.CoverageGap
 	6,  // 11: sinergi.v1.CheckCoverageResponse.near_misses:type_name -> sinergi.v1.NearMiss
-	12, // 12: sinergi.v1.CreateAgreementRequest.agreement:type_name -> sinergi.v1.Agreement
-	12, // 13: sinergi.v1.CreateAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
-	15, // 14: sinergi.v1.RevokeAgreementRequest.revoke_time:type_name -> google.protobuf.Timestamp
-	12, // 15: sinergi.v1.RevokeAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
-	1,  // 16: sinergi.v1.AgreementService.GetAgreement:input_type -> sinergi.v1.GetAgreementRequest
-	3,  // 17: sinergi.v1.AgreementService.ListAgreements:input_type -> sinergi.v1.ListAgreementsRequest
-	5,  // 18: sinergi.v1.AgreementService.CheckCoverage:input_type -> sinergi.v1.CheckCoverageRequest
-	8,  // 19: sinergi.v1.AgreementService.CreateAgreement:input_type -> sinergi.v1.CreateAgreementRequest
-	10, // 20: sinergi.v1.AgreementService.RevokeAgreement:input_type -> sinergi.v1.RevokeAgreementRequest
-	2,  // 21: sinergi.v1.AgreementService.GetAgreement:output_type -> sinergi.v1.GetAgreementResponse
-	4,  // 22: sinergi.v1.AgreementService.ListAgreements:output_type -> sinergi.v1.ListAgreementsResponse
-	7,  // 23: sinergi.v1.AgreementService.CheckCoverage:output_type -> sinergi.v1.CheckCoverageResponse
-	9,  // 24: sinergi.v1.AgreementService.CreateAgreement:output_type -> sinergi.v1.CreateAgreementResponse
-	11, // 25: sinergi.v1.AgreementService.RevokeAgreement:output_type -> sinergi.v1.RevokeAgreementResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	14, // 12: sinergi.v1.CreateAgreementRequest.agreement:type_name -> sinergi.v1.Agreement
+	18, // 13: sinergi.v1.CreateAgreementRequest.access:type_name -> sinergi.v1.AccessContext
+	14, // 14: sinergi.v1.CreateAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
+	17, // 15: sinergi.v1.RevokeAgreementRequest.revoke_time:type_name -> google.protobuf.Timestamp
+	18, // 16: sinergi.v1.RevokeAgreementRequest.access:type_name -> sinergi.v1.AccessContext
+	14, // 17: sinergi.v1.RevokeAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
+	18, // 18: sinergi.v1.ConfirmAgreementRequest.access:type_name -> sinergi.v1.AccessContext
+	14, // 19: sinergi.v1.ConfirmAgreementResponse.agreement:type_name -> sinergi.v1.Agreement
+	1,  // 20: sinergi.v1.AgreementService.GetAgreement:input_type -> sinergi.v1.GetAgreementRequest
+	3,  // 21: sinergi.v1.AgreementService.ListAgreements:input_type -> sinergi.v1.ListAgreementsRequest
+	5,  // 22: sinergi.v1.AgreementService.CheckCoverage:input_type -> sinergi.v1.CheckCoverageRequest
+	8,  // 23: sinergi.v1.AgreementService.CreateAgreement:input_type -> sinergi.v1.CreateAgreementRequest
+	12, // 24: sinergi.v1.AgreementService.ConfirmAgreement:input_type -> sinergi.v1.ConfirmAgreementRequest
+	10, // 25: sinergi.v1.AgreementService.RevokeAgreement:input_type -> sinergi.v1.RevokeAgreementRequest
+	2,  // 26: sinergi.v1.AgreementService.GetAgreement:output_type -> sinergi.v1.GetAgreementResponse
+	4,  // 27: sinergi.v1.AgreementService.ListAgreements:output_type -> sinergi.v1.ListAgreementsResponse
+	7,  // 28: sinergi.v1.AgreementService.CheckCoverage:output_type -> sinergi.v1.CheckCoverageResponse
+	9,  // 29: sinergi.v1.AgreementService.CreateAgreement:output_type -> sinergi.v1.CreateAgreementResponse
+	13, // 30: sinergi.v1.AgreementService.ConfirmAgreement:output_type -> sinergi.v1.ConfirmAgreementResponse
+	11, // 31: sinergi.v1.AgreementService.RevokeAgreement:output_type -> sinergi.v1.RevokeAgreementResponse
+	26, // [26:32] is the sub-list for method output_type
+	20, // [20:26] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_agreement_service_proto_init() }
@@ -851,7 +998,7 @@ func file_sinergi_v1_agreement_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_agreement_service_proto_rawDesc), len(file_sinergi_v1_agreement_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgreementService_GetAgreement_FullMethodName    = "/sinergi.v1.AgreementService/GetAgreement"
-	AgreementService_ListAgreements_FullMethodName  = "/sinergi.v1.AgreementService/ListAgreements"
-	AgreementService_CheckCoverage_FullMethodName   = "/sinergi.v1.AgreementService/CheckCoverage"
-	AgreementService_CreateAgreement_FullMethodName = "/sinergi.v1.AgreementService/CreateAgreement"
-	AgreementService_RevokeAgreement_FullMethodName = "/sinergi.v1.AgreementService/RevokeAgreement"
+	AgreementService_GetAgreement_FullMethodName     = "/sinergi.v1.AgreementService/GetAgreement"
+	AgreementService_ListAgreements_FullMethodName   = "/sinergi.v1.AgreementService/ListAgreements"
+	AgreementService_CheckCoverage_FullMethodName    = "/sinergi.v1.AgreementService/CheckCoverage"
+	AgreementService_CreateAgreement_FullMethodName  = "/sinergi.v1.AgreementService/CreateAgreement"
+	AgreementService_ConfirmAgreement_FullMethodName = "/sinergi.v1.AgreementService/ConfirmAgreement"
+	AgreementService_RevokeAgreement_FullMethodName  = "/sinergi.v1.AgreementService/RevokeAgreement"
 )
 
 // AgreementServiceClient is the client API for AgreementService service.
@@ -39,9 +40,16 @@ type AgreementServiceClient interface {
 	ListAgreements(ctx context.Context, in *ListAgreementsRequest, opts ...grpc.CallOption) (*ListAgreementsResponse, error)
 	// CheckCoverage says whether an active agreement covers an exchange.
 	CheckCoverage(ctx context.Context, in *CheckCoverageRequest, opts ...grpc.CallOption) (*CheckCoverageResponse, error)
-	// CreateAgreement registers an agreement. Ministry headquarters only.
+	// CreateAgreement registers an agreement between a corrections party and
+	// a police party, by the administrator of one side (ministry headquarters
+	// or Mabes Polri). It is PENDING until the other side's administrator
+	// confirms it.
 	CreateAgreement(ctx context.Context, in *CreateAgreementRequest, opts ...grpc.CallOption) (*CreateAgreementResponse, error)
-	// RevokeAgreement revokes an agreement from a moment on. Ministry headquarters only.
+	// ConfirmAgreement confirms a pending agreement: the administrator of the
+	// side that did not register it.
+	ConfirmAgreement(ctx context.Context, in *ConfirmAgreementRequest, opts ...grpc.CallOption) (*ConfirmAgreementResponse, error)
+	// RevokeAgreement revokes an agreement from now on (either side's
+	// administrator), and with an MoU every PKS made under it.
 	RevokeAgreement(ctx context.Context, in *RevokeAgreementRequest, opts ...grpc.CallOption) (*RevokeAgreementResponse, error)
 }
 
@@ -93,6 +101,16 @@ func (c *agreementServiceClient) CreateAgreement(ctx context.Context, in *Create
 	return out, nil
 }
 
+func (c *agreementServiceClient) ConfirmAgreement(ctx context.Context, in *ConfirmAgreementRequest, opts ...grpc.CallOption) (*ConfirmAgreementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmAgreementResponse)
+	err := c.cc.Invoke(ctx, AgreementService_ConfirmAgreement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agreementServiceClient) RevokeAgreement(ctx context.Context, in *RevokeAgreementRequest, opts ...grpc.CallOption) (*RevokeAgreementResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RevokeAgreementResponse)
@@ -116,9 +134,16 @@ type AgreementServiceServer interface {
 	ListAgreements(context.Context, *ListAgreementsRequest) (*ListAgreementsResponse, error)
 	// CheckCoverage says whether an active agreement covers an exchange.
 	CheckCoverage(context.Context, *CheckCoverageRequest) (*CheckCoverageResponse, error)
-	// CreateAgreement registers an agreement. Ministry headquarters only.
+	// CreateAgreement registers an agreement between a corrections party and
+	// a police party, by the administrator of one side (ministry headquarters
+	// or Mabes Polri). It is PENDING until the other side's administrator
+	// confirms it.
 	CreateAgreement(context.Context, *CreateAgreementRequest) (*CreateAgreementResponse, error)
-	// RevokeAgreement revokes an agreement from a moment on. Ministry headquarters only.
+	// ConfirmAgreement confirms a pending agreement: the administrator of the
+	// side that did not register it.
+	ConfirmAgreement(context.Context, *ConfirmAgreementRequest) (*ConfirmAgreementResponse, error)
+	// RevokeAgreement revokes an agreement from now on (either side's
+	// administrator), and with an MoU every PKS made under it.
 	RevokeAgreement(context.Context, *RevokeAgreementRequest) (*RevokeAgreementResponse, error)
 	mustEmbedUnimplementedAgreementServiceServer()
 }
@@ -141,6 +166,9 @@ func (UnimplementedAgreementServiceServer) CheckCoverage(context.Context, *Check
 }
 func (UnimplementedAgreementServiceServer) CreateAgreement(context.Context, *CreateAgreementRequest) (*CreateAgreementResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAgreement not implemented")
+}
+func (UnimplementedAgreementServiceServer) ConfirmAgreement(context.Context, *ConfirmAgreementRequest) (*ConfirmAgreementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmAgreement not implemented")
 }
 func (UnimplementedAgreementServiceServer) RevokeAgreement(context.Context, *RevokeAgreementRequest) (*RevokeAgreementResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeAgreement not implemented")
@@ -238,6 +266,24 @@ func _AgreementService_CreateAgreement_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgreementService_ConfirmAgreement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmAgreementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgreementServiceServer).ConfirmAgreement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgreementService_ConfirmAgreement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgreementServiceServer).ConfirmAgreement(ctx, req.(*ConfirmAgreementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgreementService_RevokeAgreement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RevokeAgreementRequest)
 	if err := dec(in); err != nil {
@@ -278,6 +324,10 @@ var AgreementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateAgreement",
 			Handler:    _AgreementService_CreateAgreement_Handler,
+		},
+		{
+			MethodName: "ConfirmAgreement",
+			Handler:    _AgreementService_ConfirmAgreement_Handler,
 		},
 		{
 			MethodName: "RevokeAgreement",

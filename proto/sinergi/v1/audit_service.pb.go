@@ -629,7 +629,9 @@ type ListSubjectAccessRequest struct {
 	PageToken string         `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	Access    *AccessContext `protobuf:"bytes,4,opt,name=access,proto3" json:"access,omitempty"`
 	// Or the person's NIK, which is what a data subject brings: every
-	// custody record held under it, in any facility, is looked at.
+	// custody record held under it that the asker could find itself (its
+	// reach for detainee data) is looked at. A NIK, record or report outside
+	// it answers as one that does not exist: with nothing.
 	Nik           string `protobuf:"bytes,5,opt,name=nik,proto3" json:"nik,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

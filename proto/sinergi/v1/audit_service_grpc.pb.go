@@ -34,9 +34,10 @@ const (
 // AuditService serves the audit trail: every call to the service, allowed
 // or refused, is a record, and the records are the leaves of a Merkle log
 // (RFC 6962) whose checkpoints the log signs and witnesses cosign.
-// Oversight institutions (ministry headquarters, Mabes) read the records;
-// every institution may read checkpoints and consistency proofs, and so
-// check, with the log's public key alone, that the log only ever grows.
+// Oversight institutions (ministry headquarters, Mabes) read the records
+// of the calls made by institutions of their own side; every institution
+// may read checkpoints and consistency proofs, and so check, with the
+// log's public key alone, that the log only ever grows.
 type AuditServiceClient interface {
 	// ListAuditRecords lists audit records, newest first.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
@@ -133,9 +134,10 @@ func (c *auditServiceClient) AddCosignature(ctx context.Context, in *AddCosignat
 // AuditService serves the audit trail: every call to the service, allowed
 // or refused, is a record, and the records are the leaves of a Merkle log
 // (RFC 6962) whose checkpoints the log signs and witnesses cosign.
-// Oversight institutions (ministry headquarters, Mabes) read the records;
-// every institution may read checkpoints and consistency proofs, and so
-// check, with the log's public key alone, that the log only ever grows.
+// Oversight institutions (ministry headquarters, Mabes) read the records
+// of the calls made by institutions of their own side; every institution
+// may read checkpoints and consistency proofs, and so check, with the
+// log's public key alone, that the log only ever grows.
 type AuditServiceServer interface {
 	// ListAuditRecords lists audit records, newest first.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)

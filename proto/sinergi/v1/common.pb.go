@@ -256,8 +256,12 @@ const (
 	Purpose_PURPOSE_TRANSFER_ESCORT Purpose = 5
 	// Oversight and audit.
 	Purpose_PURPOSE_OVERSIGHT Purpose = 6
-	// A data subject's own request under UU 27/2022.
+	// A data subject's own request under UU 27/2022: needs the request's
+	// number (PDP/...).
 	Purpose_PURPOSE_DATA_SUBJECT_REQUEST Purpose = 7
+	// Administering the directory: institutions and agreements (an
+	// administrative act of the ministry or of Mabes Polri).
+	Purpose_PURPOSE_ADMINISTRATION Purpose = 8
 )
 
 // Enum value maps for Purpose.
@@ -271,6 +275,7 @@ var (
 		5: "PURPOSE_TRANSFER_ESCORT",
 		6: "PURPOSE_OVERSIGHT",
 		7: "PURPOSE_DATA_SUBJECT_REQUEST",
+		8: "PURPOSE_ADMINISTRATION",
 	}
 	Purpose_value = map[string]int32{
 		"PURPOSE_UNSPECIFIED":            0,
@@ -281,6 +286,7 @@ var (
 		"PURPOSE_TRANSFER_ESCORT":        5,
 		"PURPOSE_OVERSIGHT":              6,
 		"PURPOSE_DATA_SUBJECT_REQUEST":   7,
+		"PURPOSE_ADMINISTRATION":         8,
 	}
 )
 
@@ -311,6 +317,79 @@ func (Purpose) EnumDescriptor() ([]byte, []int) {
 	return file_sinergi_v1_common_proto_rawDescGZIP(), []int{3}
 }
 
+// DataClass is a class of personal data a response may carry. Each class
+// needs an agreement scope that covers it: identity, legal status and case,
+// and risk flags need detainee data (a child's identity children's data as
+// well); placement and custody events need custody events or detainee data;
+// report content the scope of the report's kind.
+type DataClass int32
+
+const (
+	DataClass_DATA_CLASS_UNSPECIFIED DataClass = 0
+	// Who the person is: name, aliases, NIK, birth, parents, address, photo,
+	// register numbers.
+	DataClass_DATA_CLASS_IDENTITY DataClass = 1
+	// Where and since when the person is held, and the record's status.
+	DataClass_DATA_CLASS_PLACEMENT DataClass = 2
+	// Legal status and case: detention, sentence, offences.
+	DataClass_DATA_CLASS_LEGAL DataClass = 3
+	// Risk flags (narcotics network, escape risk, terrorism).
+	DataClass_DATA_CLASS_RISK DataClass = 4
+	// Custody events: what happened, when, in which facility.
+	DataClass_DATA_CLASS_EVENTS DataClass = 5
+	// The content of an intelligence report.
+	DataClass_DATA_CLASS_REPORT DataClass = 6
+)
+
+// Enum value maps for DataClass.
+var (
+	DataClass_name = map[int32]string{
+		0: "DATA_CLASS_UNSPECIFIED",
+		1: "DATA_CLASS_IDENTITY",
+		2: "DATA_CLASS_PLACEMENT",
+		3: "DATA_CLASS_LEGAL",
+		4: "DATA_CLASS_RISK",
+		5: "DATA_CLASS_EVENTS",
+		6: "DATA_CLASS_REPORT",
+	}
+	DataClass_value = map[string]int32{
+		"DATA_CLASS_UNSPECIFIED": 0,
+		"DATA_CLASS_IDENTITY":    1,
+		"DATA_CLASS_PLACEMENT":   2,
+		"DATA_CLASS_LEGAL":       3,
+		"DATA_CLASS_RISK":        4,
+		"DATA_CLASS_EVENTS":      5,
+		"DATA_CLASS_REPORT":      6,
+	}
+)
+
+func (x DataClass) Enum() *DataClass {
+	p := new(DataClass)
+	*p = x
+	return p
+}
+
+func (x DataClass) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DataClass) Descriptor() protoreflect.EnumDescriptor {
+	return file_sinergi_v1_common_proto_enumTypes[4].Descriptor()
+}
+
+func (DataClass) Type() protoreflect.EnumType {
+	return &file_sinergi_v1_common_proto_enumTypes[4]
+}
+
+func (x DataClass) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DataClass.Descriptor instead.
+func (DataClass) EnumDescriptor() ([]byte, []int) {
+	return file_sinergi_v1_common_proto_rawDescGZIP(), []int{4}
+}
+
 // AccessContext says who asks for personal data and why. Every request that
 // touches personal data carries one; it is written to the audit trail.
 type AccessContext struct {
@@ -320,8 +399,10 @@ type AccessContext struct {
 	OperatorId string `protobuf:"bytes,1,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
 	// Why the data is needed.
 	Purpose Purpose `protobuf:"varint,2,opt,name=purpose,proto3,enum=sinergi.v1.Purpose" json:"purpose,omitempty"`
-	// Case or letter reference (e.g. "LP/B/123/VIII/2025/SPKT"); required for
-	// criminal investigation and warrant execution.
+	// Case or letter reference, trimmed: required for criminal investigation
+	// (the police report, "LP/B/123/VIII/2025/SPKT"), warrant execution (the
+	// letter of order, "Sprin/...", "Sp.Kap/...", "Sp.Han/...") and a data
+	// subject's request (its number, "PDP/..."), in those forms.
 	CaseReference string `protobuf:"bytes,3,opt,name=case_reference,json=caseReference,proto3" json:"case_reference,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -417,7 +498,7 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x19SCOPE_THREAT_INTELLIGENCE\x10\x06\x12\x1d\n" +
 	"\x19SCOPE_FIREARMS_GOVERNANCE\x10\a\x12\x1b\n" +
 	"\x17SCOPE_VISITOR_SCREENING\x10\b\x12\x12\n" +
-	"\x0eSCOPE_TRAINING\x10\t*\x81\x02\n" +
+	"\x0eSCOPE_TRAINING\x10\t*\x9d\x02\n" +
 	"\aPurpose\x12\x17\n" +
 	"\x13PURPOSE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1ePURPOSE_CRIMINAL_INVESTIGATION\x10\x01\x12\x1d\n" +
@@ -426,7 +507,16 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x1dPURPOSE_INTELLIGENCE_ANALYSIS\x10\x04\x12\x1b\n" +
 	"\x17PURPOSE_TRANSFER_ESCORT\x10\x05\x12\x15\n" +
 	"\x11PURPOSE_OVERSIGHT\x10\x06\x12 \n" +
-	"\x1cPURPOSE_DATA_SUBJECT_REQUEST\x10\aB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x1cPURPOSE_DATA_SUBJECT_REQUEST\x10\a\x12\x1a\n" +
+	"\x16PURPOSE_ADMINISTRATION\x10\b*\xb3\x01\n" +
+	"\tDataClass\x12\x1a\n" +
+	"\x16DATA_CLASS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13DATA_CLASS_IDENTITY\x10\x01\x12\x18\n" +
+	"\x14DATA_CLASS_PLACEMENT\x10\x02\x12\x14\n" +
+	"\x10DATA_CLASS_LEGAL\x10\x03\x12\x13\n" +
+	"\x0fDATA_CLASS_RISK\x10\x04\x12\x15\n" +
+	"\x11DATA_CLASS_EVENTS\x10\x05\x12\x15\n" +
+	"\x11DATA_CLASS_REPORT\x10\x06B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_common_proto_rawDescOnce sync.Once
@@ -440,14 +530,15 @@ func file_sinergi_v1_common_proto_rawDescGZIP() []byte {
 	return file_sinergi_v1_common_proto_rawDescData
 }
 
-var file_sinergi_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_sinergi_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_sinergi_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_sinergi_v1_common_proto_goTypes = []any{
 	(InstitutionKind)(0),  // 0: sinergi.v1.InstitutionKind
 	(Side)(0),             // 1: sinergi.v1.Side
 	(Scope)(0),            // 2: sinergi.v1.Scope
 	(Purpose)(0),          // 3: sinergi.v1.Purpose
-	(*AccessContext)(nil), // 4: sinergi.v1.AccessContext
+	(DataClass)(0),        // 4: sinergi.v1.DataClass
+	(*AccessContext)(nil), // 5: sinergi.v1.AccessContext
 }
 var file_sinergi_v1_common_proto_depIdxs = []int32{
 	3, // 0: sinergi.v1.AccessContext.purpose:type_name -> sinergi.v1.Purpose
@@ -468,7 +559,7 @@ func file_sinergi_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_common_proto_rawDesc), len(file_sinergi_v1_common_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,

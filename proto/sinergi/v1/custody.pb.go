@@ -643,8 +643,11 @@ type CustodyRecord struct {
 	IdentityMasked bool                   `protobuf:"varint,13,opt,name=identity_masked,json=identityMasked,proto3" json:"identity_masked,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Output only: classes of data the agreement behind the caller's access
+	// does not cover; their fields are empty.
+	WithheldClasses []DataClass `protobuf:"varint,16,rep,packed,name=withheld_classes,json=withheldClasses,proto3,enum=sinergi.v1.DataClass" json:"withheld_classes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CustodyRecord) Reset() {
@@ -778,6 +781,13 @@ func (x *CustodyRecord) GetCreateTime() *timestamppb.Timestamp {
 func (x *CustodyRecord) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *CustodyRecord) GetWithheldClasses() []DataClass {
+	if x != nil {
+		return x.WithheldClasses
 	}
 	return nil
 }
@@ -950,8 +960,14 @@ type Watch struct {
 	OperatorId    string  `protobuf:"bytes,9,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
 	Purpose       Purpose `protobuf:"varint,10,opt,name=purpose,proto3,enum=sinergi.v1.Purpose" json:"purpose,omitempty"`
 	CaseReference string  `protobuf:"bytes,11,opt,name=case_reference,json=caseReference,proto3" json:"case_reference,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Output only: the agreements in force when it was added that let the
+	// unit be told of custody events. The watch delivers only under them.
+	AgreementIds []string `protobuf:"bytes,12,rep,name=agreement_ids,json=agreementIds,proto3" json:"agreement_ids,omitempty"`
+	// Output only: every one of agreement_ids has ended (expired or revoked):
+	// the watch no longer delivers.
+	AgreementEnded bool `protobuf:"varint,13,opt,name=agreement_ended,json=agreementEnded,proto3" json:"agreement_ended,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Watch) Reset() {
@@ -1061,6 +1077,20 @@ func (x *Watch) GetCaseReference() string {
 	return ""
 }
 
+func (x *Watch) GetAgreementIds() []string {
+	if x != nil {
+		return x.AgreementIds
+	}
+	return nil
+}
+
+func (x *Watch) GetAgreementEnded() bool {
+	if x != nil {
+		return x.AgreementEnded
+	}
+	return false
+}
+
 var File_sinergi_v1_custody_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_custody_proto_rawDesc = "" +
@@ -1090,7 +1120,7 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"\x12detention_end_date\x18\x03 \x01(\tR\x10detentionEndDate\x12'\n" +
 	"\x0fsentence_months\x18\x04 \x01(\x05R\x0esentenceMonths\x12#\n" +
 	"\rlife_sentence\x18\x05 \x01(\bR\flifeSentence\x122\n" +
-	"\x15expected_release_date\x18\x06 \x01(\tR\x13expectedReleaseDate\"\xc2\x05\n" +
+	"\x15expected_release_date\x18\x06 \x01(\tR\x13expectedReleaseDate\"\x84\x06\n" +
 	"\rCustodyRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rfacility_code\x18\x02 \x01(\tR\ffacilityCode\x12'\n" +
@@ -1112,7 +1142,8 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xda\x04\n" +
+	"updateTime\x12@\n" +
+	"\x10withheld_classes\x18\x10 \x03(\x0e2\x15.sinergi.v1.DataClassR\x0fwithheldClasses\"\xda\x04\n" +
 	"\fCustodyEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
 	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12#\n" +
@@ -1127,7 +1158,7 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	" \x01(\tR\x19counterpartRegisterNumber\x12<\n" +
 	"\fstatus_after\x18\v \x01(\x0e2\x19.sinergi.v1.CustodyStatusR\vstatusAfter\x12;\n" +
 	"\vrecord_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\xb7\x03\n" +
+	"recordTime\"\x85\x04\n" +
 	"\x05Watch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
 	"\x10institution_code\x18\x02 \x01(\tR\x0finstitutionCode\x12\x10\n" +
@@ -1144,7 +1175,9 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"operatorId\x12-\n" +
 	"\apurpose\x18\n" +
 	" \x01(\x0e2\x13.sinergi.v1.PurposeR\apurpose\x12%\n" +
-	"\x0ecase_reference\x18\v \x01(\tR\rcaseReference*8\n" +
+	"\x0ecase_reference\x18\v \x01(\tR\rcaseReference\x12#\n" +
+	"\ragreement_ids\x18\f \x03(\tR\fagreementIds\x12'\n" +
+	"\x0fagreement_ended\x18\r \x01(\bR\x0eagreementEnded*8\n" +
 	"\x03Sex\x12\x13\n" +
 	"\x0fSEX_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bSEX_MALE\x10\x01\x12\x0e\n" +
@@ -1215,7 +1248,8 @@ var file_sinergi_v1_custody_proto_goTypes = []any{
 	(*CustodyEvent)(nil),          // 9: sinergi.v1.CustodyEvent
 	(*Watch)(nil),                 // 10: sinergi.v1.Watch
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(Purpose)(0),                  // 12: sinergi.v1.Purpose
+	(DataClass)(0),                // 12: sinergi.v1.DataClass
+	(Purpose)(0),                  // 13: sinergi.v1.Purpose
 }
 var file_sinergi_v1_custody_proto_depIdxs = []int32{
 	0,  // 0: sinergi.v1.Identity.sex:type_name -> sinergi.v1.Sex
@@ -1228,20 +1262,21 @@ var file_sinergi_v1_custody_proto_depIdxs = []int32{
 	11, // 7: sinergi.v1.CustodyRecord.status_time:type_name -> google.protobuf.Timestamp
 	11, // 8: sinergi.v1.CustodyRecord.create_time:type_name -> google.protobuf.Timestamp
 	11, // 9: sinergi.v1.CustodyRecord.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 10: sinergi.v1.CustodyEvent.type:type_name -> sinergi.v1.CustodyEventType
-	11, // 11: sinergi.v1.CustodyEvent.effective_time:type_name -> google.protobuf.Timestamp
-	5,  // 12: sinergi.v1.CustodyEvent.release_reason:type_name -> sinergi.v1.ReleaseReason
-	3,  // 13: sinergi.v1.CustodyEvent.status_after:type_name -> sinergi.v1.CustodyStatus
-	11, // 14: sinergi.v1.CustodyEvent.record_time:type_name -> google.protobuf.Timestamp
-	11, // 15: sinergi.v1.Watch.expire_time:type_name -> google.protobuf.Timestamp
-	11, // 16: sinergi.v1.Watch.create_time:type_name -> google.protobuf.Timestamp
-	11, // 17: sinergi.v1.Watch.remove_time:type_name -> google.protobuf.Timestamp
-	12, // 18: sinergi.v1.Watch.purpose:type_name -> sinergi.v1.Purpose
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	12, // 10: sinergi.v1.CustodyRecord.withheld_classes:type_name -> sinergi.v1.DataClass
+	4,  // 11: sinergi.v1.CustodyEvent.type:type_name -> sinergi.v1.CustodyEventType
+	11, // 12: sinergi.v1.CustodyEvent.effective_time:type_name -> google.protobuf.Timestamp
+	5,  // 13: sinergi.v1.CustodyEvent.release_reason:type_name -> sinergi.v1.ReleaseReason
+	3,  // 14: sinergi.v1.CustodyEvent.status_after:type_name -> sinergi.v1.CustodyStatus
+	11, // 15: sinergi.v1.CustodyEvent.record_time:type_name -> google.protobuf.Timestamp
+	11, // 16: sinergi.v1.Watch.expire_time:type_name -> google.protobuf.Timestamp
+	11, // 17: sinergi.v1.Watch.create_time:type_name -> google.protobuf.Timestamp
+	11, // 18: sinergi.v1.Watch.remove_time:type_name -> google.protobuf.Timestamp
+	13, // 19: sinergi.v1.Watch.purpose:type_name -> sinergi.v1.Purpose
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_custody_proto_init() }

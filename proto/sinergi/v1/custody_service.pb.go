@@ -1361,14 +1361,19 @@ type WatchCustodyEventsResponse struct {
 	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Empty in the first message, which only gives the starting cursor.
 	Event *CustodyEvent `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
-	// Who the event is about: name, NIK, birth date and sex, masked as a record is.
+	// Who the event is about: name, NIK, birth date and sex, masked as a
+	// record is; empty when the agreement covers custody events only.
 	Subject        *Identity      `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
 	IdentityMasked bool           `protobuf:"varint,4,opt,name=identity_masked,json=identityMasked,proto3" json:"identity_masked,omitempty"`
 	Reason         DeliveryReason `protobuf:"varint,5,opt,name=reason,proto3,enum=sinergi.v1.DeliveryReason" json:"reason,omitempty"`
 	// For reason WATCH: the watch.
-	WatchId       string `protobuf:"bytes,6,opt,name=watch_id,json=watchId,proto3" json:"watch_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WatchId string `protobuf:"bytes,6,opt,name=watch_id,json=watchId,proto3" json:"watch_id,omitempty"`
+	// Classes of data the agreement behind the delivery does not cover
+	// (custody events only: identity, legal status and case); their fields
+	// are empty. The event then carries its record id, facility, type and times.
+	WithheldClasses []DataClass `protobuf:"varint,7,rep,packed,name=withheld_classes,json=withheldClasses,proto3,enum=sinergi.v1.DataClass" json:"withheld_classes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WatchCustodyEventsResponse) Reset() {
@@ -1443,10 +1448,19 @@ func (x *WatchCustodyEventsResponse) GetWatchId() string {
 	return ""
 }
 
+func (x *WatchCustodyEventsResponse) GetWithheldClasses() []DataClass {
+	if x != nil {
+		return x.WithheldClasses
+	}
+	return nil
+}
+
 type AddWatchRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
-	// The person: by NIK, or by custody record id (exactly one).
+	// The person: by NIK, or by custody record id (exactly one). A record id
+	// must be one of the facilities whose custody events the unit is told of
+	// in its jurisdiction; any other answers NOT_FOUND, as a missing one.
 	Nik      string `protobuf:"bytes,2,opt,name=nik,proto3" json:"nik,omitempty"`
 	RecordId string `protobuf:"bytes,3,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
 	Reason   string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1885,14 +1899,15 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"f\n" +
 	"\x19WatchCustodyEventsRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x8c\x02\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\xce\x02\n" +
 	"\x1aWatchCustodyEventsResponse\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12.\n" +
 	"\x05event\x18\x02 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\x12.\n" +
 	"\asubject\x18\x03 \x01(\v2\x14.sinergi.v1.IdentityR\asubject\x12'\n" +
 	"\x0fidentity_masked\x18\x04 \x01(\bR\x0eidentityMasked\x122\n" +
 	"\x06reason\x18\x05 \x01(\x0e2\x1a.sinergi.v1.DeliveryReasonR\x06reason\x12\x19\n" +
-	"\bwatch_id\x18\x06 \x01(\tR\awatchId\"\xc8\x01\n" +
+	"\bwatch_id\x18\x06 \x01(\tR\awatchId\x12@\n" +
+	"\x10withheld_classes\x18\a \x03(\x0e2\x15.sinergi.v1.DataClassR\x0fwithheldClasses\"\xc8\x01\n" +
 	"\x0fAddWatchRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
 	"\x03nik\x18\x02 \x01(\tR\x03nik\x12\x1b\n" +
@@ -1984,7 +1999,8 @@ var file_sinergi_v1_custody_service_proto_goTypes = []any{
 	(*AccessContext)(nil),                // 32: sinergi.v1.AccessContext
 	(LegalStatusKind)(0),                 // 33: sinergi.v1.LegalStatusKind
 	(*Identity)(nil),                     // 34: sinergi.v1.Identity
-	(*Watch)(nil),                        // 35: sinergi.v1.Watch
+	(DataClass)(0),                       // 35: sinergi.v1.DataClass
+	(*Watch)(nil),                        // 36: sinergi.v1.Watch
 }
 var file_sinergi_v1_custody_service_proto_depIdxs = []int32{
 	28, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
@@ -2015,40 +2031,41 @@ var file_sinergi_v1_custody_service_proto_depIdxs = []int32{
 	29, // 25: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
 	34, // 26: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
 	0,  // 27: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
-	32, // 28: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 29: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 30: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
-	32, // 31: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	35, // 32: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
-	32, // 33: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
-	35, // 34: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
-	1,  // 35: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
-	3,  // 36: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
-	6,  // 37: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
-	11, // 38: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
-	14, // 39: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
-	16, // 40: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
-	18, // 41: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
-	20, // 42: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
-	22, // 43: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
-	24, // 44: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
-	26, // 45: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
-	2,  // 46: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
-	4,  // 47: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
-	10, // 48: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
-	13, // 49: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
-	15, // 50: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
-	17, // 51: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
-	19, // 52: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
-	21, // 53: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
-	23, // 54: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
-	25, // 55: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
-	27, // 56: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
-	46, // [46:57] is the sub-list for method output_type
-	35, // [35:46] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	35, // 28: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
+	32, // 29: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	30, // 30: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 31: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
+	32, // 32: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	36, // 33: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
+	32, // 34: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
+	36, // 35: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
+	1,  // 36: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
+	3,  // 37: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
+	6,  // 38: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
+	11, // 39: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
+	14, // 40: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
+	16, // 41: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
+	18, // 42: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
+	20, // 43: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
+	22, // 44: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
+	24, // 45: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
+	26, // 46: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
+	2,  // 47: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
+	4,  // 48: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
+	10, // 49: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
+	13, // 50: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
+	15, // 51: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
+	17, // 52: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
+	19, // 53: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
+	21, // 54: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
+	23, // 55: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
+	25, // 56: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
+	27, // 57: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
+	47, // [47:58] is the sub-list for method output_type
+	36, // [36:47] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_custody_service_proto_init() }

@@ -244,8 +244,10 @@ func (x *ListInstitutionsResponse) GetNextPageToken() string {
 }
 
 type CreateInstitutionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Institution   *Institution           `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Institution *Institution           `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	// The administrator who adds it (purpose ADMINISTRATION).
+	Access        *AccessContext `protobuf:"bytes,2,opt,name=access,proto3" json:"access,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -283,6 +285,13 @@ func (*CreateInstitutionRequest) Descriptor() ([]byte, []int) {
 func (x *CreateInstitutionRequest) GetInstitution() *Institution {
 	if x != nil {
 		return x.Institution
+	}
+	return nil
+}
+
+func (x *CreateInstitutionRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
 	}
 	return nil
 }
@@ -332,9 +341,11 @@ func (x *CreateInstitutionResponse) GetInstitution() *Institution {
 }
 
 type SetInstitutionStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Status        InstitutionStatus      `protobuf:"varint,2,opt,name=status,proto3,enum=sinergi.v1.InstitutionStatus" json:"status,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Code   string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Status InstitutionStatus      `protobuf:"varint,2,opt,name=status,proto3,enum=sinergi.v1.InstitutionStatus" json:"status,omitempty"`
+	// The administrator who changes it (purpose ADMINISTRATION).
+	Access        *AccessContext `protobuf:"bytes,3,opt,name=access,proto3" json:"access,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +392,13 @@ func (x *SetInstitutionStatusRequest) GetStatus() InstitutionStatus {
 		return x.Status
 	}
 	return InstitutionStatus_INSTITUTION_STATUS_UNSPECIFIED
+}
+
+func (x *SetInstitutionStatusRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
 }
 
 type SetInstitutionStatusResponse struct {
@@ -447,14 +465,16 @@ const file_sinergi_v1_institution_service_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"\x7f\n" +
 	"\x18ListInstitutionsResponse\x12;\n" +
 	"\finstitutions\x18\x01 \x03(\v2\x17.sinergi.v1.InstitutionR\finstitutions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x88\x01\n" +
 	"\x18CreateInstitutionRequest\x129\n" +
-	"\vinstitution\x18\x01 \x01(\v2\x17.sinergi.v1.InstitutionR\vinstitution\"V\n" +
+	"\vinstitution\x18\x01 \x01(\v2\x17.sinergi.v1.InstitutionR\vinstitution\x121\n" +
+	"\x06access\x18\x02 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"V\n" +
 	"\x19CreateInstitutionResponse\x129\n" +
-	"\vinstitution\x18\x01 \x01(\v2\x17.sinergi.v1.InstitutionR\vinstitution\"h\n" +
+	"\vinstitution\x18\x01 \x01(\v2\x17.sinergi.v1.InstitutionR\vinstitution\"\x9b\x01\n" +
 	"\x1bSetInstitutionStatusRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x125\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1d.sinergi.v1.InstitutionStatusR\x06status\"Y\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1d.sinergi.v1.InstitutionStatusR\x06status\x121\n" +
+	"\x06access\x18\x03 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\"Y\n" +
 	"\x1cSetInstitutionStatusResponse\x129\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x17.sinergi.v1.InstitutionR\vinstitution2\x99\x03\n" +
 	"\x12InstitutionService\x12W\n" +
@@ -487,29 +507,32 @@ var file_sinergi_v1_institution_service_proto_goTypes = []any{
 	(*SetInstitutionStatusResponse)(nil), // 7: sinergi.v1.SetInstitutionStatusResponse
 	(*Institution)(nil),                  // 8: sinergi.v1.Institution
 	(InstitutionKind)(0),                 // 9: sinergi.v1.InstitutionKind
-	(InstitutionStatus)(0),               // 10: sinergi.v1.InstitutionStatus
+	(*AccessContext)(nil),                // 10: sinergi.v1.AccessContext
+	(InstitutionStatus)(0),               // 11: sinergi.v1.InstitutionStatus
 }
 var file_sinergi_v1_institution_service_proto_depIdxs = []int32{
 	8,  // 0: sinergi.v1.GetInstitutionResponse.institution:type_name -> sinergi.v1.Institution
 	9,  // 1: sinergi.v1.ListInstitutionsRequest.kind:type_name -> sinergi.v1.InstitutionKind
 	8,  // 2: sinergi.v1.ListInstitutionsResponse.institutions:type_name -> sinergi.v1.Institution
 	8,  // 3: sinergi.v1.CreateInstitutionRequest.institution:type_name -> sinergi.v1.Institution
-	8,  // 4: sinergi.v1.CreateInstitutionResponse.institution:type_name -> sinergi.v1.Institution
-	10, // 5: sinergi.v1.SetInstitutionStatusRequest.status:type_name -> sinergi.v1.InstitutionStatus
-	8,  // 6: sinergi.v1.SetInstitutionStatusResponse.institution:type_name -> sinergi.v1.Institution
-	0,  // 7: sinergi.v1.InstitutionService.GetInstitution:input_type -> sinergi.v1.GetInstitutionRequest
-	2,  // 8: sinergi.v1.InstitutionService.ListInstitutions:input_type -> sinergi.v1.ListInstitutionsRequest
-	4,  // 9: sinergi.v1.InstitutionService.CreateInstitution:input_type -> sinergi.v1.CreateInstitutionRequest
-	6,  // 10: sinergi.v1.InstitutionService.SetInstitutionStatus:input_type -> sinergi.v1.SetInstitutionStatusRequest
-	1,  // 11: sinergi.v1.InstitutionService.GetInstitution:output_type -> sinergi.v1.GetInstitutionResponse
-	3,  // 12: sinergi.v1.InstitutionService.ListInstitutions:output_type -> sinergi.v1.ListInstitutionsResponse
-	5,  // 13: sinergi.v1.InstitutionService.CreateInstitution:output_type -> sinergi.v1.CreateInstitutionResponse
-	7,  // 14: sinergi.v1.InstitutionService.SetInstitutionStatus:output_type -> sinergi.v1.SetInstitutionStatusResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 4: sinergi.v1.CreateInstitutionRequest.access:type_name -> sinergi.v1.AccessContext
+	8,  // 5: sinergi.v1.CreateInstitutionResponse.institution:type_name -> sinergi.v1.Institution
+	11, // 6: sinergi.v1.SetInstitutionStatusRequest.status:type_name -> sinergi.v1.InstitutionStatus
+	10, // 7: sinergi.v1.SetInstitutionStatusRequest.access:type_name -> sinergi.v1.AccessContext
+	8,  // 8: sinergi.v1.SetInstitutionStatusResponse.institution:type_name -> sinergi.v1.Institution
+	0,  // 9: sinergi.v1.InstitutionService.GetInstitution:input_type -> sinergi.v1.GetInstitutionRequest
+	2,  // 10: sinergi.v1.InstitutionService.ListInstitutions:input_type -> sinergi.v1.ListInstitutionsRequest
+	4,  // 11: sinergi.v1.InstitutionService.CreateInstitution:input_type -> sinergi.v1.CreateInstitutionRequest
+	6,  // 12: sinergi.v1.InstitutionService.SetInstitutionStatus:input_type -> sinergi.v1.SetInstitutionStatusRequest
+	1,  // 13: sinergi.v1.InstitutionService.GetInstitution:output_type -> sinergi.v1.GetInstitutionResponse
+	3,  // 14: sinergi.v1.InstitutionService.ListInstitutions:output_type -> sinergi.v1.ListInstitutionsResponse
+	5,  // 15: sinergi.v1.InstitutionService.CreateInstitution:output_type -> sinergi.v1.CreateInstitutionResponse
+	7,  // 16: sinergi.v1.InstitutionService.SetInstitutionStatus:output_type -> sinergi.v1.SetInstitutionStatusResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_institution_service_proto_init() }

@@ -35,9 +35,11 @@ type InstitutionServiceClient interface {
 	GetInstitution(ctx context.Context, in *GetInstitutionRequest, opts ...grpc.CallOption) (*GetInstitutionResponse, error)
 	// ListInstitutions lists institutions, ordered by code.
 	ListInstitutions(ctx context.Context, in *ListInstitutionsRequest, opts ...grpc.CallOption) (*ListInstitutionsResponse, error)
-	// CreateInstitution adds an institution. Ministry headquarters only.
+	// CreateInstitution adds an institution to the caller's own side: the
+	// ministry headquarters its offices and facilities, Mabes Polri its units.
 	CreateInstitution(ctx context.Context, in *CreateInstitutionRequest, opts ...grpc.CallOption) (*CreateInstitutionResponse, error)
-	// SetInstitutionStatus suspends or reactivates an institution. Ministry headquarters only.
+	// SetInstitutionStatus suspends or reactivates an institution of the
+	// caller's own side (ministry headquarters or Mabes Polri).
 	SetInstitutionStatus(ctx context.Context, in *SetInstitutionStatusRequest, opts ...grpc.CallOption) (*SetInstitutionStatusResponse, error)
 }
 
@@ -99,9 +101,11 @@ type InstitutionServiceServer interface {
 	GetInstitution(context.Context, *GetInstitutionRequest) (*GetInstitutionResponse, error)
 	// ListInstitutions lists institutions, ordered by code.
 	ListInstitutions(context.Context, *ListInstitutionsRequest) (*ListInstitutionsResponse, error)
-	// CreateInstitution adds an institution. Ministry headquarters only.
+	// CreateInstitution adds an institution to the caller's own side: the
+	// ministry headquarters its offices and facilities, Mabes Polri its units.
 	CreateInstitution(context.Context, *CreateInstitutionRequest) (*CreateInstitutionResponse, error)
-	// SetInstitutionStatus suspends or reactivates an institution. Ministry headquarters only.
+	// SetInstitutionStatus suspends or reactivates an institution of the
+	// caller's own side (ministry headquarters or Mabes Polri).
 	SetInstitutionStatus(context.Context, *SetInstitutionStatusRequest) (*SetInstitutionStatusResponse, error)
 	mustEmbedUnimplementedInstitutionServiceServer()
 }

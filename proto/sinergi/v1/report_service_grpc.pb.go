@@ -40,10 +40,11 @@ const (
 // within a deadline set by severity (or escalated to the unit above), acted
 // on, closed with an outcome, and annotated by both sides.
 //
-// A facility sees the reports it filed; a police unit sees the reports it
-// received while an agreement in force covers it and the facility for the
-// report's scope. Anything else answers NOT_FOUND, exactly as a report that
-// does not exist.
+// A facility sees the reports it filed, the ministry and a regional office
+// those of their facilities; a police unit sees the reports it received
+// while an agreement in force covers it and the facility for the report's
+// scope. Anything else answers NOT_FOUND, exactly as a report that does not
+// exist. A report's people link only to the reporting facility's records.
 type ReportServiceClient interface {
 	// SubmitReport files a report (facilities). Retrying with the same
 	// idempotency key and content returns the same report; the same key with
@@ -191,10 +192,11 @@ func (c *reportServiceClient) AddReportAddendum(ctx context.Context, in *AddRepo
 // within a deadline set by severity (or escalated to the unit above), acted
 // on, closed with an outcome, and annotated by both sides.
 //
-// A facility sees the reports it filed; a police unit sees the reports it
-// received while an agreement in force covers it and the facility for the
-// report's scope. Anything else answers NOT_FOUND, exactly as a report that
-// does not exist.
+// A facility sees the reports it filed, the ministry and a regional office
+// those of their facilities; a police unit sees the reports it received
+// while an agreement in force covers it and the facility for the report's
+// scope. Anything else answers NOT_FOUND, exactly as a report that does not
+// exist. A report's people link only to the reporting facility's records.
 type ReportServiceServer interface {
 	// SubmitReport files a report (facilities). Retrying with the same
 	// idempotency key and content returns the same report; the same key with

@@ -1,0 +1,389 @@
+package authz
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
+)
+
+// Class is a class of data that may leave the service. Every field of every
+// response message belongs to one (classTable, proved complete by a test);
+// personal classes each need an agreement scope that covers them.
+type Class uint8
+
+// Personal classes, each covered by the scopes of classScopes.
+const (
+	classNone Class = iota
+	// Who the person is: name, aliases, NIK, birth, parents, address, photo
+	// hash, register numbers.
+	ClassIdentity
+	// Where and since when the person is held, and the record's status.
+	ClassPlacement
+	// Legal status and case.
+	ClassLegal
+	// Risk flags.
+	ClassRisk
+	// Custody events: what happened, when, where.
+	ClassEvents
+	// The content of an intelligence report.
+	ClassReport
+
+	// Not personal data: any authenticated institution reads the directory.
+	ClassDirectory
+	// The audit trail: oversight reads it.
+	ClassAudit
+	// The audit log's tree: sizes, hashes and signed checkpoints, which
+	// name no one; every institution reads them, to check the log grows.
+	ClassLog
+	// About the answer itself: cursors, page tokens, counts, flags.
+	ClassControl
+
+	// nested marks a message-valued field whose own fields are classified.
+	nested
+)
+
+var classNames = map[Class]string{
+	ClassIdentity: "identity", ClassPlacement: "placement", ClassLegal: "legal", ClassRisk: "risk",
+	ClassEvents: "events", ClassReport: "report", ClassDirectory: "directory", ClassAudit: "audit",
+	ClassLog: "log", ClassControl: "control", nested: "nested",
+}
+
+func (c Class) String() string {
+	if n, ok := classNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("class(%d)", uint8(c))
+}
+
+// Nested reports whether c marks a message whose own fields are classified.
+func (c Class) Nested() bool { return c == nested }
+
+// Personal reports whether data of class c needs an agreement scope.
+func (c Class) Personal() bool { return c >= ClassIdentity && c <= ClassReport }
+
+// Proto is the class as the API names it in withheld_classes.
+func (c Class) Proto() sinergiv1.DataClass {
+	switch c {
+	case ClassIdentity:
+		return sinergiv1.DataClass_DATA_CLASS_IDENTITY
+	case ClassPlacement:
+		return sinergiv1.DataClass_DATA_CLASS_PLACEMENT
+	case ClassLegal:
+		return sinergiv1.DataClass_DATA_CLASS_LEGAL
+	case ClassRisk:
+		return sinergiv1.DataClass_DATA_CLASS_RISK
+	case ClassEvents:
+		return sinergiv1.DataClass_DATA_CLASS_EVENTS
+	case ClassReport:
+		return sinergiv1.DataClass_DATA_CLASS_REPORT
+	}
+	return sinergiv1.DataClass_DATA_CLASS_UNSPECIFIED
+}
+
+// ClassSet is a set of classes.
+type ClassSet uint16
+
+// Of is the set of cs.
+func Of(cs ...Class) ClassSet {
+	var s ClassSet
+	for _, c := range cs {
+		s |= 1 << c
+	}
+	return s
+}
+
+// Has reports whether c is in s.
+func (s ClassSet) Has(c Class) bool { return s&(1<<c) != 0 }
+
+// Covers reports whether every class of o is in s.
+func (s ClassSet) Covers(o ClassSet) bool { return s&o == o }
+
+// Classes lists the set, in class order.
+func (s ClassSet) Classes() []Class {
+	var out []Class
+	for c := ClassIdentity; c < nested; c++ {
+		if s.Has(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Proto lists the set's personal classes as the API names them.
+func (s ClassSet) Proto() []sinergiv1.DataClass {
+	var out []sinergiv1.DataClass
+	for _, c := range s.Classes() {
+		if c.Personal() {
+			out = append(out, c.Proto())
+		}
+	}
+	return out
+}
+
+// CustodyClasses are the classes of custody data.
+var CustodyClasses = Of(ClassIdentity, ClassPlacement, ClassLegal, ClassRisk, ClassEvents)
+
+// allClasses is what one's own data shows.
+var allClasses = CustodyClasses | Of(ClassReport)
+
+// classScopes says which scopes cover each personal class: an agreement
+// covering any of them, for the two institutions, covers the class. A
+// child's identity needs children's data besides (Grant.Children).
+var classScopes = map[Class][]sinergiv1.Scope{
+	ClassIdentity:  {sinergiv1.Scope_SCOPE_DETAINEE_DATA},
+	ClassLegal:     {sinergiv1.Scope_SCOPE_DETAINEE_DATA},
+	ClassRisk:      {sinergiv1.Scope_SCOPE_DETAINEE_DATA},
+	ClassPlacement: {sinergiv1.Scope_SCOPE_DETAINEE_DATA, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
+	ClassEvents:    {sinergiv1.Scope_SCOPE_DETAINEE_DATA, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
+	ClassReport:    reportScopes,
+}
+
+// classesOfScopes is the set of classes the scopes cover.
+func classesOfScopes(scopes ...sinergiv1.Scope) ClassSet {
+	var s ClassSet
+	for c, covering := range classScopes {
+		for _, sc := range scopes {
+			if slices.Contains(covering, sc) {
+				s |= Of(c)
+			}
+		}
+	}
+	return s
+}
+
+// messageClasses classifies the fields of one message type: each field by
+// name, or every field at once (all) for a message whose every part is of
+// one class by nature (an identity is identity through and through).
+// Message-valued fields whose type is itself classified default to nested.
+type messageClasses struct {
+	all    Class
+	fields map[protoreflect.Name]Class
+}
+
+func fields(kv ...any) messageClasses {
+	m := messageClasses{fields: map[protoreflect.Name]Class{}}
+	for i := 0; i < len(kv); i += 2 {
+		m.fields[protoreflect.Name(kv[i].(string))] = kv[i+1].(Class)
+	}
+	return m
+}
+
+func whole(c Class) messageClasses { return messageClasses{all: c} }
+
+// classTable classifies every message a response can carry. A test walks
+// every method's response and fails on a message or field missing here.
+var classTable = map[protoreflect.FullName]messageClasses{
+	// Directory.
+	"sinergi.v1.Institution":                  whole(ClassDirectory),
+	"sinergi.v1.Agreement":                    whole(ClassDirectory),
+	"sinergi.v1.Party":                        whole(ClassDirectory),
+	"sinergi.v1.NearMiss":                     whole(ClassDirectory),
+	"sinergi.v1.GetInstitutionResponse":       fields("institution", nested),
+	"sinergi.v1.ListInstitutionsResponse":     fields("institutions", nested, "next_page_token", ClassControl),
+	"sinergi.v1.CreateInstitutionResponse":    fields("institution", nested),
+	"sinergi.v1.SetInstitutionStatusResponse": fields("institution", nested),
+	"sinergi.v1.GetAgreementResponse":         fields("agreement", nested),
+	"sinergi.v1.ListAgreementsResponse":       fields("agreements", nested, "next_page_token", ClassControl),
+	"sinergi.v1.CheckCoverageResponse": fields("covered", ClassDirectory, "agreements", nested, "gap", ClassDirectory,
+		"near_misses", nested),
+	"sinergi.v1.CreateAgreementResponse":  fields("agreement", nested),
+	"sinergi.v1.ConfirmAgreementResponse": fields("agreement", nested),
+	"sinergi.v1.RevokeAgreementResponse":  fields("agreement", nested, "cascaded_ids", ClassDirectory),
+
+	// Audit trail.
+	"sinergi.v1.AuditRecord":               whole(ClassAudit),
+	"sinergi.v1.SubjectAccess":             whole(ClassAudit),
+	"sinergi.v1.Checkpoint":                whole(ClassLog),
+	"sinergi.v1.Cosignature":               whole(ClassLog),
+	"sinergi.v1.ListAuditRecordsResponse":  fields("records", nested, "next_page_token", ClassControl),
+	"sinergi.v1.ListSubjectAccessResponse": fields("accesses", nested, "next_page_token", ClassControl),
+	"sinergi.v1.GetCheckpointResponse":     fields("checkpoint", nested, "witnessed", nested),
+	// An inclusion proof carries its record and the record's leaf, which
+	// are the audit trail's; the proof's hashes and sizes are the log's.
+	"sinergi.v1.GetInclusionProofResponse": fields("leaf_index", ClassLog, "tree_size", ClassLog, "hashes", ClassLog,
+		"leaf", ClassAudit, "checkpoint", nested, "record", nested),
+	"sinergi.v1.GetConsistencyProofResponse": fields("first_tree_size", ClassLog, "second_tree_size", ClassLog,
+		"hashes", ClassLog, "checkpoint", nested),
+	"sinergi.v1.AddCosignatureResponse": fields("cosignature", nested),
+
+	// Custody.
+	"sinergi.v1.Identity":    whole(ClassIdentity),
+	"sinergi.v1.LegalStatus": whole(ClassLegal),
+	"sinergi.v1.CustodyRecord": fields(
+		"id", ClassPlacement, "facility_code", ClassPlacement, "register_number", ClassIdentity,
+		"identity", ClassIdentity, "legal_status", ClassLegal, "offence_articles", ClassLegal,
+		"risk_flags", ClassRisk, "photo_sha256", ClassIdentity, "status", ClassPlacement,
+		"held_since", ClassPlacement, "status_time", ClassPlacement, "child", ClassLegal,
+		"identity_masked", ClassControl, "create_time", ClassPlacement, "update_time", ClassPlacement,
+		"withheld_classes", ClassControl),
+	"sinergi.v1.CustodyEvent": fields(
+		"id", ClassEvents, "record_id", ClassEvents, "facility_code", ClassEvents, "register_number", ClassIdentity,
+		"type", ClassEvents, "effective_time", ClassEvents, "release_reason", ClassEvents, "release_note", ClassLegal,
+		"counterpart_facility_code", ClassPlacement, "counterpart_register_number", ClassIdentity,
+		"status_after", ClassPlacement, "record_time", ClassEvents),
+	"sinergi.v1.Placement": whole(ClassPlacement),
+	"sinergi.v1.Watch": fields(
+		"id", ClassControl, "institution_code", ClassDirectory, "nik", ClassIdentity, "record_id", ClassPlacement,
+		"reason", ClassControl, "expire_time", ClassControl, "create_time", ClassControl, "remove_time", ClassControl,
+		"operator_id", ClassAudit, "purpose", ClassAudit, "case_reference", ClassAudit,
+		"agreement_ids", ClassDirectory, "agreement_ended", ClassDirectory),
+	"sinergi.v1.RosterRejection":             fields("position", ClassControl, "register_number", ClassIdentity, "violations", nested),
+	"sinergi.v1.RosterViolation":             whole(ClassControl),
+	"sinergi.v1.RosterDiscrepancy":           fields("record_id", ClassPlacement, "register_number", ClassIdentity, "status", ClassPlacement),
+	"sinergi.v1.UpsertCustodyRecordResponse": fields("record", nested, "created", ClassControl),
+	"sinergi.v1.RecordCustodyEventResponse":  fields("event", nested, "record", nested),
+	"sinergi.v1.SyncRosterResponse": fields("received", ClassControl, "inserted", ClassControl, "updated", ClassControl,
+		"unchanged", ClassControl, "rejected", ClassControl, "rejections", nested, "missing", nested,
+		"missing_count", ClassControl, "not_held", nested, "not_held_count", ClassControl),
+	"sinergi.v1.CheckPresenceResponse":        fields("held", ClassPlacement, "placements", nested),
+	"sinergi.v1.GetCustodyRecordResponse":     fields("record", nested),
+	"sinergi.v1.SearchCustodyRecordsResponse": fields("records", nested, "next_page_token", ClassControl),
+	"sinergi.v1.ListCustodyEventsResponse":    fields("events", nested, "next_page_token", ClassControl),
+	"sinergi.v1.WatchCustodyEventsResponse": fields("cursor", ClassControl, "event", nested, "subject", ClassIdentity,
+		"identity_masked", ClassControl, "reason", ClassControl, "watch_id", ClassControl, "withheld_classes", ClassControl),
+	"sinergi.v1.AddWatchResponse":    fields("watch", nested),
+	"sinergi.v1.RemoveWatchResponse": fields("watch", nested),
+	"sinergi.v1.ListWatchesResponse": fields("watches", nested, "next_page_token", ClassControl),
+
+	// Reports: every part of a report is report content, under its kind's scope.
+	"sinergi.v1.Report":                      whole(ClassReport),
+	"sinergi.v1.ReportPerson":                whole(ClassReport),
+	"sinergi.v1.ReportOutsider":              whole(ClassReport),
+	"sinergi.v1.ReportItem":                  whole(ClassReport),
+	"sinergi.v1.ReportSubstanceItem":         whole(ClassReport),
+	"sinergi.v1.ReportPhoneItem":             whole(ClassReport),
+	"sinergi.v1.ReportAttachment":            whole(ClassReport),
+	"sinergi.v1.ReportRecipient":             whole(ClassReport),
+	"sinergi.v1.ReportRoutingMiss":           whole(ClassReport),
+	"sinergi.v1.ReportAddendum":              whole(ClassReport),
+	"sinergi.v1.ReportEvent":                 whole(ClassReport),
+	"sinergi.v1.ReportCount":                 whole(ClassReport),
+	"sinergi.v1.ReportSeizedTotal":           whole(ClassReport),
+	"sinergi.v1.SubmitReportResponse":        fields("report", nested, "replayed", ClassControl),
+	"sinergi.v1.GetReportResponse":           fields("report", nested),
+	"sinergi.v1.GetReportAttachmentResponse": fields("attachment", nested),
+	"sinergi.v1.ListReportsResponse":         fields("reports", nested, "next_page_token", ClassControl),
+	"sinergi.v1.WatchReportsResponse":        fields("cursor", ClassControl, "event", nested, "report", nested),
+	"sinergi.v1.ReportStatsResponse": fields("counts", nested, "seized", nested, "phones_seized", ClassReport,
+		"total", ClassReport),
+	"sinergi.v1.AcknowledgeReportResponse":  fields("report", nested),
+	"sinergi.v1.UpdateReportStatusResponse": fields("report", nested),
+	"sinergi.v1.AddReportAddendumResponse":  fields("report", nested),
+}
+
+// ClassOf returns the class of field fd; ok is false when the table does
+// not classify it (a message missing from the table, or a field missing
+// from its entry). A message-valued field of a whole-class message takes
+// the message's class only if its type is unclassified; otherwise nested.
+func ClassOf(fd protoreflect.FieldDescriptor) (Class, bool) {
+	mc, ok := classTable[fd.ContainingMessage().FullName()]
+	if !ok {
+		return classNone, false
+	}
+	if c, ok := mc.fields[fd.Name()]; ok {
+		return c, true
+	}
+	if mc.all != classNone {
+		if md := fieldMessage(fd); md != nil {
+			if _, classified := classTable[md.FullName()]; classified {
+				return nested, true
+			}
+		}
+		return mc.all, true
+	}
+	return classNone, false
+}
+
+// fieldMessage is the message type of fd's values, if they are messages.
+func fieldMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	if fd.IsMap() {
+		return fd.MapValue().Message()
+	}
+	return fd.Message()
+}
+
+// ClassesOf lists the personal classes a message of type md can carry,
+// through its nested fields.
+func ClassesOf(md protoreflect.MessageDescriptor) ClassSet {
+	var s ClassSet
+	seen := map[protoreflect.FullName]bool{}
+	var walk func(md protoreflect.MessageDescriptor)
+	walk = func(md protoreflect.MessageDescriptor) {
+		if seen[md.FullName()] {
+			return
+		}
+		seen[md.FullName()] = true
+		fs := md.Fields()
+		for i := range fs.Len() {
+			c, ok := ClassOf(fs.Get(i))
+			switch {
+			case !ok:
+			case c == nested:
+				walk(fieldMessage(fs.Get(i)))
+			case c.Personal():
+				s |= Of(c)
+			}
+		}
+	}
+	walk(md)
+	return s
+}
+
+// Mask clears, in m, every field of a personal class that covered lacks,
+// and returns the classes it withheld. Only messages walked through nested
+// fields are looked into; an unclassified field is cleared (fail closed).
+func Mask(m proto.Message, covered ClassSet) ClassSet {
+	if m == nil {
+		return 0
+	}
+	return mask(m.ProtoReflect(), covered)
+}
+
+func mask(m protoreflect.Message, covered ClassSet) ClassSet {
+	var withheld ClassSet
+	var clear []protoreflect.FieldDescriptor
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		c, ok := ClassOf(fd)
+		switch {
+		case !ok:
+			clear = append(clear, fd)
+		case c == nested:
+			switch {
+			case fd.IsList():
+				l := v.List()
+				for i := range l.Len() {
+					withheld |= mask(l.Get(i).Message(), covered)
+				}
+			case fd.IsMap():
+				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+					withheld |= mask(mv.Message(), covered)
+					return true
+				})
+			default:
+				withheld |= mask(v.Message(), covered)
+			}
+		case c.Personal() && !covered.Has(c):
+			clear = append(clear, fd)
+			withheld |= Of(c)
+		}
+		return true
+	})
+	for _, fd := range clear {
+		m.Clear(fd)
+	}
+	return withheld
+}
+
+// describeClasses renders a set for messages and docs: "identity, legal".
+func describeClasses(s ClassSet) string {
+	var names []string
+	for _, c := range s.Classes() {
+		names = append(names, c.String())
+	}
+	return strings.Join(names, ", ")
+}
