@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -163,6 +164,7 @@ func auditCheck(ctx context.Context, args []string) error {
 	id := fs.Int64("record-id", 0, "the audit record (its id, as ListAuditRecords and ListSubjectAccess show it)")
 	operator := fs.String("operator-id", "", "the auditor's NRP or NIP")
 	purpose := fs.String("purpose", "oversight", "why: oversight or data-subject-request")
+	leaf64 := fs.String("leaf", "", "the record's leaf (base64), as a listing gave it: for a record that is not the caller's to read")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -170,17 +172,28 @@ func auditCheck(ctx context.Context, args []string) error {
 	if *id <= 0 || *operator == "" || !ok {
 		return usageError{"audit check: give --record-id, --operator-id and a --purpose"}
 	}
+	var given []byte
+	if *leaf64 != "" {
+		var err error
+		if given, err = base64.StdEncoding.DecodeString(*leaf64); err != nil {
+			return usageError{"audit check: --leaf is not base64: " + err.Error()}
+		}
+	}
 	conn, logKey, err := cf.dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	leaf, cp, err := audit.CheckRecord(ctx, sinergiv1.NewAuditServiceClient(conn), logKey,
-		&sinergiv1.AccessContext{OperatorId: *operator, Purpose: sinergiv1.Purpose(p)}, *id)
+	leaf, cp, witnessed, err := audit.CheckRecord(ctx, sinergiv1.NewAuditServiceClient(conn), logKey,
+		&sinergiv1.AccessContext{OperatorId: *operator, Purpose: sinergiv1.Purpose(p)}, *id, given)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("record %d is in the log of %d leaves whose checkpoint the log signed (root %x):\n", *id, cp.Size, cp.Root)
+	how := "not yet in a checkpoint a witness cosigned"
+	if witnessed {
+		how = "and in the newest checkpoint the witnesses cosigned"
+	}
+	fmt.Printf("record %d is in the log of %d leaves whose checkpoint the log signed (root %x), %s:\n", *id, cp.Size, cp.Root, how)
 	fmt.Printf("  %s  %s  %s  operator %s  purpose %s  case %q  %s %s  subjects %v\n",
 		time.UnixMicro(leaf.GetTimeUnixMicros()).Format(time.RFC3339), leaf.GetCallerCode(), leaf.GetMethod(), leaf.GetOperatorId(),
 		leaf.GetPurpose(), leaf.GetCaseReference(), leaf.GetDecision(), leaf.GetStatusCode(), leaf.GetSubjects())

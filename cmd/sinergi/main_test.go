@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -235,6 +236,20 @@ func TestAuditVerifyCommand(t *testing.T) {
 	args := []string{"audit", "verify", "--database-url", db.Integrator, "--audit-key", env.AuditKey, "--witness-state", state}
 	if err := run(ctx, args); err != nil {
 		t.Fatalf("verify of an intact log: %v", err)
+	}
+	// An auditor checks one of Mabes's own calls with the API alone.
+	var own int64
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT r.id FROM audit_records r JOIN audit_leaves l ON l.record_id = r.id
+		WHERE r.caller_code = 'mabes-polri' ORDER BY l.leaf_index LIMIT 1`).Scan(&own); err != nil {
+		t.Fatal(err)
+	}
+	check := []string{"audit", "check", "--addr", env.Addr(), "--ca", files.CA, "--cert", files.Cert, "--key", files.Key,
+		"--log-key", env.Keys(t).VerifierKey(), "--operator-id", "85051234", "--record-id", fmt.Sprint(own)}
+	if out := captureStdout(t, func() error { return run(ctx, check) }); !strings.Contains(out, fmt.Sprintf("record %d is in the log", own)) {
+		t.Errorf("audit check printed %q", out)
+	}
+	if err := run(ctx, append(check, "--log-key", "someone+00000000+AQ==")); err == nil {
+		t.Error("audit check with a wrong log key succeeded")
 	}
 	env.Server.Stop()
 	tx, err := env.Owner.Pool.Begin(ctx)

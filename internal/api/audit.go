@@ -145,6 +145,24 @@ func sideCallers(c *authn.Caller) []string {
 	return out
 }
 
+// readsRecord reports whether c may read record r: its own call's, or, for
+// oversight, a call of its own side (sideCallers).
+func readsRecord(c *authn.Caller, r *store.AuditRecord) bool {
+	if r.CallerCode == c.Institution.GetCode() {
+		return true
+	}
+	switch c.Institution.GetKind() {
+	case sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES:
+	default:
+		return false
+	}
+	if r.CallerCode == "" {
+		return true
+	}
+	in := c.Directory.Institution(r.CallerCode)
+	return in != nil && directory.SideOf(in.GetKind()) == directory.SideOf(c.Institution.GetKind())
+}
+
 // ListAuditRecords lists audit records of the caller's side, newest first.
 func (s *Audit) ListAuditRecords(ctx context.Context, req *sinergiv1.ListAuditRecordsRequest) (*sinergiv1.ListAuditRecordsResponse, error) {
 	f := store.AuditFilter{CallerCode: req.GetCallerCode(), OperatorID: req.GetOperatorId(), Subject: req.GetSubject(), Method: req.GetMethod(),
@@ -332,9 +350,10 @@ func (s *Audit) logError(ctx context.Context, err error) error {
 	return s.storeError(ctx, err, "audit log")
 }
 
-// GetInclusionProof proves that one record is in the log. Oversight
-// reads any record's proof; any other institution only its own calls'
-// (another's answers NOT_FOUND, as a missing one does).
+// GetInclusionProof proves that one record is in the log. The proof (its
+// position and hashes) is anyone's who holds the record's leaf, from a
+// listing; the record and its leaf come with it only for the caller's own
+// calls, and for oversight those of its own side (as ListAuditRecords).
 func (s *Audit) GetInclusionProof(ctx context.Context, req *sinergiv1.GetInclusionProofRequest) (*sinergiv1.GetInclusionProofResponse, error) {
 	p, err := s.AuditLog.Inclusion(ctx, req.GetRecordId(), req.GetTreeSize())
 	if errors.Is(err, store.ErrNotFound) {
@@ -343,16 +362,10 @@ func (s *Audit) GetInclusionProof(ctx context.Context, req *sinergiv1.GetInclusi
 	if err != nil {
 		return nil, s.logError(ctx, err)
 	}
-	c := caller(ctx)
-	switch c.Institution.GetKind() {
-	case sinergiv1.InstitutionKind_INSTITUTION_KIND_MINISTRY, sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES:
-	default:
-		if p.Record.CallerCode != c.Institution.GetCode() {
-			return nil, status.Error(codes.NotFound, "audit record not found in the log (it may not be integrated yet)")
-		}
+	resp := &sinergiv1.GetInclusionProofResponse{LeafIndex: int64(p.Index), TreeSize: int64(p.TreeSize), Hashes: p.Hashes}
+	if readsRecord(caller(ctx), p.Record) {
+		resp.Leaf, resp.Record = p.Leaf, auditRecordOf(p.Record)
 	}
-	resp := &sinergiv1.GetInclusionProofResponse{LeafIndex: int64(p.Index), TreeSize: int64(p.TreeSize), Hashes: p.Hashes,
-		Leaf: p.Leaf, Record: auditRecordOf(p.Record)}
 	if p.Checkpoint != nil {
 		resp.Checkpoint = s.checkpointOf(p.Checkpoint.Note, p.Checkpoint.At, nil)
 	}

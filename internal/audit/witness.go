@@ -204,40 +204,58 @@ func (w *Witness) Round(ctx context.Context) (*Round, error) {
 }
 
 // CheckRecord is what an auditor does with the API and the log's pinned
-// verifier key alone: it takes the newest checkpoint (the witnessed one
-// when there is one), checks its signature, asks for the record's
-// inclusion proof against it, checks the proof with the RFC 6962
-// algorithm, and returns the record as its leaf states it.
-func CheckRecord(ctx context.Context, c sinergiv1.AuditServiceClient, logKey string, access *sinergiv1.AccessContext, recordID int64) (*sinergiv1.AuditLeaf, Checkpoint, error) {
+// verifier key alone: it takes the newest checkpoint, checks its
+// signature, asks for the record's inclusion proof against it and checks
+// the proof with the RFC 6962 algorithm; when witnesses have cosigned a
+// checkpoint that holds the record, it checks the record against that one
+// too (witnessed is then true). It returns the record as its leaf states
+// it. leaf is the record's leaf as a listing showed it, for a record the
+// caller may not read itself (nil: the proof's own).
+func CheckRecord(ctx context.Context, c sinergiv1.AuditServiceClient, logKey string, access *sinergiv1.AccessContext,
+	recordID int64, leaf []byte) (rec *sinergiv1.AuditLeaf, against Checkpoint, witnessed bool, err error) {
 	logV, err := note.NewVerifier(logKey)
 	if err != nil {
-		return nil, Checkpoint{}, fmt.Errorf("log verifier key: %w", err)
+		return nil, Checkpoint{}, false, fmt.Errorf("log verifier key: %w", err)
 	}
 	cp, err := c.GetCheckpoint(ctx, &sinergiv1.GetCheckpointRequest{})
 	if err != nil {
-		return nil, Checkpoint{}, err
+		return nil, Checkpoint{}, false, err
 	}
-	text := cp.GetCheckpoint().GetNote()
-	if w := cp.GetWitnessed(); w.GetNote() != "" {
-		text = w.GetNote()
+	prove := func(text string) (Checkpoint, *sinergiv1.GetInclusionProofResponse, error) {
+		chk, _, err := OpenCheckpoint([]byte(text), logV)
+		if err != nil {
+			return chk, nil, err
+		}
+		p, err := c.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: access, RecordId: recordID, TreeSize: int64(chk.Size)})
+		if err != nil {
+			return chk, nil, err
+		}
+		if leaf == nil {
+			if leaf = p.GetLeaf(); leaf == nil {
+				return chk, nil, fmt.Errorf("record %d is not the caller's to read: give its leaf, as the listing that showed it gave it", recordID)
+			}
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLeafIndex()), chk.Size, LeafHash(leaf), p.GetHashes(), chk.Root); err != nil {
+			return chk, nil, fmt.Errorf("the inclusion proof against the checkpoint of %d leaves does not verify: %w", chk.Size, err)
+		}
+		return chk, p, nil
 	}
-	chk, _, err := OpenCheckpoint([]byte(text), logV)
+	against, p, err := prove(cp.GetCheckpoint().GetNote())
 	if err != nil {
-		return nil, chk, err
+		return nil, against, false, err
 	}
-	p, err := c.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: access, RecordId: recordID, TreeSize: int64(chk.Size)})
-	if err != nil {
-		return nil, chk, err
+	if w := cp.GetWitnessed(); w.GetNote() != "" && w.GetTreeSize() > p.GetLeafIndex() {
+		if _, _, err := prove(w.GetNote()); err != nil {
+			return nil, against, false, err
+		}
+		witnessed = true
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLeafIndex()), chk.Size, LeafHash(p.GetLeaf()), p.GetHashes(), chk.Root); err != nil {
-		return nil, chk, fmt.Errorf("the inclusion proof does not verify: %w", err)
+	var l sinergiv1.AuditLeaf
+	if err := proto.Unmarshal(leaf, &l); err != nil {
+		return nil, against, witnessed, fmt.Errorf("the leaf does not decode: %w", err)
 	}
-	var leaf sinergiv1.AuditLeaf
-	if err := proto.Unmarshal(p.GetLeaf(), &leaf); err != nil {
-		return nil, chk, fmt.Errorf("the leaf does not decode: %w", err)
+	if l.GetId() != recordID {
+		return nil, against, witnessed, fmt.Errorf("the leaf is of record %d, not %d", l.GetId(), recordID)
 	}
-	if leaf.GetId() != recordID {
-		return nil, chk, fmt.Errorf("the proof is of record %d, not %d", leaf.GetId(), recordID)
-	}
-	return &leaf, chk, nil
+	return &l, against, witnessed, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
@@ -115,7 +116,7 @@ func TestAuditorChecksDisclosuresWithTheAPIAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(p.GetLeaf(), a.GetLeaf()) || p.GetLeafIndex() != a.GetLeafIndex() {
+		if (p.GetLeaf() != nil && !bytes.Equal(p.GetLeaf(), a.GetLeaf())) || p.GetLeafIndex() != a.GetLeafIndex() {
 			t.Fatalf("the proof's leaf is not the disclosure's")
 		}
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLeafIndex()), size, leafHash(a.GetLeaf()), p.GetHashes(), root); err != nil {
@@ -168,23 +169,60 @@ func TestAuditorChecksDisclosuresWithTheAPIAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, r := auditorCheckpoint(t, vkey, p.GetCheckpoint())
-		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLeafIndex()), s, leafHash(p.GetLeaf()), p.GetHashes(), r); err != nil {
+		rec, err := env.Owner.AuditLeafOf(ctx, id) // the leaf, as a listing would have shown it
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLeafIndex()), s, leafHash(audit.LeafBytes(rec, true)), p.GetHashes(), r); err != nil {
 			t.Fatalf("record %d against the newest checkpoint: %v", id, err)
 		}
 	}
-	// Refusals: beyond the log, another's record, a missing one.
+	// Beyond the log; a missing record.
 	_, err = ministry.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: access, RecordId: a0(acc), TreeSize: int64(size2) + 1000})
 	if f := validate.FieldsOf(err); len(f) != 1 || f[0] != "tree_size" {
 		t.Errorf("proof beyond the log: %v", err)
 	}
-	_, err = env.As(t, "polres-cilacap").Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: a0(acc)})
-	missing, err2 := env.As(t, "polres-cilacap").Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: 1 << 50})
-	if status.Code(err) != codes.NotFound || status.Code(err2) != codes.NotFound || missing != nil || status.Convert(err).Message() != status.Convert(err2).Message() {
-		t.Errorf("another institution's record: %v; a missing one: %v (want the same NOT_FOUND)", err, err2)
+	if _, err := polres.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: 1 << 50}); status.Code(err) != codes.NotFound {
+		t.Errorf("a missing record: %v, want NOT_FOUND", err)
 	}
-	if _, err := polres.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: a0(acc)}); err != nil {
-		t.Errorf("polres-metro reads the proof of its own call: %v", err)
+	// Another institution's call: the proof, to whoever holds its leaf,
+	// but not the record; one's own call: the record too.
+	reads := auditRecordIDs(t, env, "polres-metro", "/sinergi.v1.CustodyService/GetCustodyRecord")
+	other, err := env.As(t, "polres-cilacap").Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: reads[0]})
+	if err != nil || len(other.GetHashes()) == 0 || other.GetLeaf() != nil || other.GetRecord() != nil {
+		t.Errorf("another's call: %v %v, want its proof without its record", other, err)
 	}
+	own, err := polres.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: reads[0]})
+	if err != nil || own.GetRecord().GetCallerCode() != "polres-metro" || !bytes.Equal(own.GetHashes()[0], other.GetHashes()[0]) {
+		t.Errorf("polres-metro's own call: %v %v", own, err)
+	}
+	// The ministry lists this disclosure by the police, and proves it from
+	// the leaf it was given, though the record is the other side's.
+	for _, a := range acc.GetAccesses() {
+		if a.GetCallerCode() != "polres-metro" {
+			continue
+		}
+		p, err := ministry.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: access, RecordId: a.GetRecordId(), TreeSize: int64(size2)})
+		if err != nil || p.GetRecord() != nil {
+			t.Fatalf("the ministry's proof of a police read: %v %v", p, err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLeafIndex()), size2, leafHash(a.GetLeaf()), p.GetHashes(), root2); err != nil {
+			t.Fatalf("the ministry cannot check the police read it was shown: %v", err)
+		}
+	}
+}
+
+func auditRecordIDs(t *testing.T, env *servertest.Env, caller, method string) []int64 {
+	t.Helper()
+	rows, err := env.Owner.Pool.Query(context.Background(), `SELECT id FROM audit_records WHERE caller_code = $1 AND method = $2 ORDER BY id`, caller, method)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("no records of %s by %s: %v", method, caller, err)
+	}
+	return ids
 }
 
 var policeAccess = &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_OVERSIGHT}

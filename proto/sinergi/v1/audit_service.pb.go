@@ -1243,11 +1243,12 @@ type GetInclusionProofResponse struct {
 	TreeSize  int64                  `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	// The RFC 6962 inclusion proof, from the leaf's sibling up.
 	Hashes [][]byte `protobuf:"bytes,3,rep,name=hashes,proto3" json:"hashes,omitempty"`
-	// The leaf (an AuditLeaf): hash it to check it is the record.
+	// The leaf (an AuditLeaf): hash it to check it is the record. Set only
+	// for a record the caller may read (see GetInclusionProof).
 	Leaf []byte `protobuf:"bytes,4,opt,name=leaf,proto3" json:"leaf,omitempty"`
 	// The newest checkpoint, when tree_size was 0.
 	Checkpoint *Checkpoint `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	// The record itself.
+	// The record itself, likewise.
 	Record        *AuditRecord `protobuf:"bytes,6,opt,name=record,proto3" json:"record,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -48,8 +48,11 @@ type AuditServiceClient interface {
 	// GetCheckpoint returns the log's newest signed checkpoint, and the
 	// newest one witnesses cosigned.
 	GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error)
-	// GetInclusionProof proves that one record is in the log: its leaf and
-	// the hashes that lead from it to the root of a checkpoint.
+	// GetInclusionProof proves that one record is in the log: its position
+	// and the hashes that lead from its leaf to the root of a checkpoint. The
+	// record and its leaf come with it only for the caller's own calls, and
+	// for oversight those of its own side; anyone else checks the leaf a
+	// listing showed it.
 	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
 	// GetConsistencyProof proves that the log at one size is a prefix of the
 	// log at a larger size: nothing was changed or removed in between.
@@ -148,8 +151,11 @@ type AuditServiceServer interface {
 	// GetCheckpoint returns the log's newest signed checkpoint, and the
 	// newest one witnesses cosigned.
 	GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error)
-	// GetInclusionProof proves that one record is in the log: its leaf and
-	// the hashes that lead from it to the root of a checkpoint.
+	// GetInclusionProof proves that one record is in the log: its position
+	// and the hashes that lead from its leaf to the root of a checkpoint. The
+	// record and its leaf come with it only for the caller's own calls, and
+	// for oversight those of its own side; anyone else checks the leaf a
+	// listing showed it.
 	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
 	// GetConsistencyProof proves that the log at one size is a prefix of the
 	// log at a larger size: nothing was changed or removed in between.
