@@ -40,7 +40,10 @@ func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) e
 	now := s.Now()
 	full, rosterTime := false, now
 
-	up, err := s.Store.BeginRoster(ctx)
+	up, err := s.Store.BeginRoster(ctx, facility)
+	if errors.Is(err, store.ErrRosterBusy) {
+		return status.Error(codes.Aborted, "another roster upload for "+facility+" is in progress: retry when it has ended")
+	}
 	if err != nil {
 		return s.custodyError(ctx, err)
 	}

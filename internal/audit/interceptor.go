@@ -29,6 +29,21 @@ type Recorder struct {
 	Log *slog.Logger
 	// failures is when a write failure was last logged.
 	failures atomic.Int64
+	// Unrecorded names the methods that are not recorded: health probes,
+	// which carry no data, name no one, and come every few seconds from
+	// every load balancer (README, "The audit trail").
+	Unrecorded func(method string) bool
+}
+
+// skip reports whether method is not recorded, marking the call as seen.
+func (r *Recorder) skip(ctx context.Context, method string) bool {
+	if r.Unrecorded == nil || !r.Unrecorded(method) {
+		return false
+	}
+	if m, ok := ctx.Value(markKey{}).(*mark); ok {
+		m.reached.Store(true)
+	}
+	return true
 }
 
 // failed logs that a record could not be written, at most once a second.
@@ -80,6 +95,9 @@ func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
 // its audit record has committed.
 func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if r.skip(ctx, info.FullMethod) {
+			return handler(ctx, req)
+		}
 		e := r.entry(ctx, info.FullMethod)
 		ctx = NewContext(ctx, e)
 		resp, err := handler(ctx, req)
@@ -102,6 +120,9 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // (Entry.Derive and Recorder.Deliver) before sending it.
 func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if r.skip(ss.Context(), info.FullMethod) {
+			return handler(srv, ss)
+		}
 		e := r.entry(ss.Context(), info.FullMethod)
 		ctx := NewContext(ss.Context(), e)
 		ctx = context.WithValue(ctx, recorderKey{}, r)

@@ -341,7 +341,7 @@ func Load(ctx context.Context, st *store.Store, seed uint64, n int, facilities [
 
 func loadFacility(ctx context.Context, st *store.Store, g *Generator, f Facility, count int, now time.Time) (*store.RosterResult, error) {
 	const chunk = 5000
-	up, err := st.BeginRoster(ctx)
+	up, err := st.BeginRoster(ctx, f.Code)
 	if err != nil {
 		return nil, err
 	}

@@ -220,7 +220,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(keys.TokenKey("sinergi page tokens/")), Now: cfg.Now,
 		Log: cfg.Log, Hub: s.Hub, AuditLog: s.AuditLog}
 
-	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log}
+	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log, Unrecorded: func(m string) bool {
+		return strings.HasPrefix(m, "/"+healthpb.Health_ServiceDesc.ServiceName+"/")
+	}}
 	authenticator := &authn.Authenticator{Directory: dir, TrustDomain: cfg.TrustDomain, Public: authz.IsPublic}
 	authorizer := &authz.Authorizer{Now: cfg.Now, Served: func(m string) bool { return s.served(m) }}
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {

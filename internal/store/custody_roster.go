@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,11 +33,27 @@ type StagedRecord struct {
 
 var rosterStagingColumns = append(append([]string{"position", "register_number"}, custodyContentColumns...), "held_since")
 
-// BeginRoster starts an upload.
-func (s *Store) BeginRoster(ctx context.Context) (*RosterUpload, error) {
+// ErrRosterBusy is an upload for a facility whose roster another upload
+// is sending or merging.
+var ErrRosterBusy = errors.New("another roster upload for this facility is in progress")
+
+// BeginRoster starts an upload of facility's roster. One upload per
+// facility at a time: it holds a session lock for the facility from its
+// first message to its end (or its connection's), and a second one is
+// refused at once with ErrRosterBusy, not after it has sent everything.
+func (s *Store) BeginRoster(ctx context.Context, facility string) (*RosterUpload, error) {
 	conn, err := s.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('sinergi roster upload ' || $1, 0))`, facility).Scan(&got); err != nil {
+		conn.Release()
+		return nil, err
+	}
+	if !got {
+		conn.Release()
+		return nil, ErrRosterBusy
 	}
 	// Temporary: local buffers, no WAL, gone with the session if the
 	// process dies half way.
@@ -104,8 +121,9 @@ func (u *RosterUpload) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := u.conn.Exec(ctx, `DROP TABLE IF EXISTS roster_upload`); err != nil {
-		// A connection that cannot drop its table is not given back as is.
+	if _, err := u.conn.Exec(ctx, `DROP TABLE IF EXISTS roster_upload; SELECT pg_advisory_unlock_all()`); err != nil {
+		// A connection that cannot drop its table or its lock is not given
+		// back as is.
 		_ = u.conn.Conn().Close(ctx)
 	}
 	u.conn.Release()

@@ -2,6 +2,7 @@ package custody_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,50 @@ func TestSyncRoster(t *testing.T) {
 			t.Fatal("records were deleted")
 		}
 	})
+}
+
+// TestSecondRosterRefusedAtOnce: while one upload of a facility's roster
+// is open, a second one for the same facility is refused at once
+// (ABORTED), before it sends anything, not after its whole upload; another
+// facility's upload goes on; once the first ends, the second may start.
+func TestSecondRosterRefusedAtOnce(t *testing.T) {
+	env := servertest.Start(t, freshDB(t), servertest.Options{})
+	ctx := context.Background()
+	metro := custodyAs(t, env, "lapas-metro")
+	first, err := metro.SyncRoster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := person(unique("RS-"), "Budi Santoso", date("1990-04-12"), sinergiv1.Sex_SEX_MALE, "187201")
+	if err := first.Send(&sinergiv1.SyncRosterRequest{Item: &sinergiv1.SyncRosterRequest_Record{Record: rec}}); err != nil {
+		t.Fatal(err)
+	}
+	// The first upload's stream is open on the server once its record is
+	// acknowledged by flow control; give the server a moment to take the
+	// facility (the second upload would otherwise race it to the lock).
+	waitFor(t, "the first upload to hold the facility", func() bool {
+		var n int
+		_ = env.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+			AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('sinergi roster upload lapas-metro', 0)`).Scan(&n)
+		return n > 0
+	})
+	second, err := metro.SyncRoster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.CloseAndRecv(); status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "in progress") {
+		t.Fatalf("a second upload while the first is open: %v, want ABORTED", err)
+	}
+	other := person(unique("RS-"), "Siti Aminah", date("1985-02-01"), sinergiv1.Sex_SEX_FEMALE, "330101")
+	if _, err := upload(ctx, t, custodyAs(t, env, "lapas-permisan"), nil, []*sinergiv1.CustodyRecord{other}); err != nil {
+		t.Fatalf("another facility's upload was held up: %v", err)
+	}
+	resp, err := first.CloseAndRecv()
+	if err != nil || resp.GetInserted() != 1 {
+		t.Fatalf("the first upload: %v %v", resp, err)
+	}
+	again, err := upload(ctx, t, metro, nil, []*sinergiv1.CustodyRecord{rec})
+	if err != nil || again.GetUnchanged() != 1 {
+		t.Fatalf("an upload after the first ended: %v %v", again, err)
+	}
 }
