@@ -28,19 +28,17 @@ import (
 // WatchTuning bounds what one watch stream may hold and says when its
 // consumer is too slow.
 type WatchTuning struct {
-	// Batch is how many events one read takes.
+	// Batch is how many positions of the order one read looks at (the
+	// events among them that are the watcher's are read).
 	Batch int
 	// Queue is how many messages may wait for a consumer that is not reading.
 	Queue int
 	// Stall is how long the queue may stay full before the consumer is told
 	// to come back with its cursor.
 	Stall time.Duration
-	// Poll is how soon to read again while later events are committed but
-	// not yet settled (a transaction that began earlier is still running).
-	Poll time.Duration
 }
 
-var defaultWatchTuning = WatchTuning{Batch: 256, Queue: 256, Stall: 10 * time.Second, Poll: 10 * time.Millisecond}
+var defaultWatchTuning = WatchTuning{Batch: 10000, Queue: 256, Stall: 10 * time.Second}
 
 var watchTuning atomic.Pointer[WatchTuning]
 
@@ -57,9 +55,6 @@ func SetWatchTuning(t WatchTuning) {
 	}
 	if t.Stall > 0 {
 		d.Stall = t.Stall
-	}
-	if t.Poll > 0 {
-		d.Poll = t.Poll
 	}
 	watchTuning.Store(&d)
 }
@@ -92,6 +87,10 @@ type delivery struct {
 type watchPlan struct {
 	jurisdiction, anywhere *authz.Reach
 	byRecord, byNIK        map[string]*sinergiv1.Watch
+	// filter reads what route may deliver: the jurisdiction's facilities,
+	// and the watched types of the watched records (by id, or held under a
+	// watched NIK).
+	filter store.EventFilter
 }
 
 func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error) {
@@ -115,12 +114,24 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error)
 	if err != nil {
 		return nil, err
 	}
+	var niks []string
 	for _, w := range watches {
 		if w.GetRecordId() != "" {
 			p.byRecord[w.GetRecordId()] = w
+			p.filter.Records = append(p.filter.Records, w.GetRecordId())
 		} else {
 			p.byNIK[w.GetNik()] = w
+			niks = append(niks, w.GetNik())
 		}
+	}
+	held, err := s.Store.CustodyRecordsByNIK(ctx, niks)
+	if err != nil {
+		return nil, err
+	}
+	p.filter.Records = append(p.filter.Records, held...)
+	p.filter.Facilities = p.jurisdiction.Facilities()
+	for t := range watchedTypes {
+		p.filter.Types = append(p.filter.Types, strings.TrimPrefix(t.String(), "CUSTODY_EVENT_TYPE_"))
 	}
 	return p, nil
 }
@@ -195,13 +206,13 @@ func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, s
 	tun := currentWatchTuning()
 	query := watchCursorQuery(c.Institution.GetCode())
 
-	// Subscribe before reading the position: a commit after it wakes us.
-	sub := s.Hub.Subscribe(store.CustodyChannel)
+	// Subscribe before reading the position: an ordering after it wakes us.
+	sub := s.Hub.Subscribe(store.CustodyOrderedChannel)
 	defer sub.Close()
 	var pos store.EventPosition
 	if req.GetCursor() != "" {
-		if err := s.Tokens.Open(req.GetCursor(), query, &pos); err != nil {
-			return validate.Error("cursor", "not a cursor of this institution's stream (altered or foreign)")
+		if err := s.Tokens.Open(req.GetCursor(), query, &pos); err != nil || !pos.Valid() {
+			return validate.Error("cursor", "not a cursor of this institution's stream (altered, foreign, or from before the stream's order changed: start again without one)")
 		}
 	} else {
 		var err error
@@ -231,57 +242,60 @@ func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, s
 
 	ctxErr := func() error { return status.FromContextError(ctx.Err()).Err() }
 	for {
-		events, pending, err := s.Store.CustodyEventsAfter(ctx, pos, tun.Batch)
+		head, err := s.Store.CustodyEventsHead(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctxErr()
 			}
 			return s.custodyError(ctx, err)
 		}
-		var plan *watchPlan
-		if len(events) > 0 {
-			if plan, err = s.plan(ctx, c); err != nil {
+		for pos.Seq < head.Seq {
+			// The plan is made after the head was read: every event up to
+			// the head has its record by then, so a watched NIK's records
+			// are all known to the filter.
+			plan, err := s.plan(ctx, c)
+			if err != nil {
 				return s.custodyError(ctx, err)
 			}
-		}
-		for _, se := range events {
-			pos = se.Position
-			d, ok := plan.route(se)
-			if !ok {
-				continue
+			upto := min(pos.Seq+int64(tun.Batch), head.Seq)
+			events, err := s.Store.CustodyEventsAfter(ctx, pos, upto, plan.filter)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctxErr()
+				}
+				return s.custodyError(ctx, err)
 			}
-			if d.msg.Cursor, err = s.Tokens.Seal(query, pos); err != nil {
-				return err
+			for _, se := range events {
+				d, ok := plan.route(se)
+				if !ok {
+					continue
+				}
+				if d.msg.Cursor, err = s.Tokens.Seal(query, se.Position); err != nil {
+					return err
+				}
+				select {
+				case queue <- d:
+					continue
+				default:
+				}
+				stall := time.NewTimer(tun.Stall)
+				select {
+				case queue <- d:
+					stall.Stop()
+				case <-stall.C:
+					return tooSlow(*lastSent.Load())
+				case err := <-sendErr:
+					stall.Stop()
+					return err
+				case <-ctx.Done():
+					stall.Stop()
+					return ctxErr()
+				}
 			}
-			select {
-			case queue <- d:
-				continue
-			default:
-			}
-			stall := time.NewTimer(tun.Stall)
-			select {
-			case queue <- d:
-				stall.Stop()
-			case <-stall.C:
-				return tooSlow(*lastSent.Load())
-			case err := <-sendErr:
-				stall.Stop()
-				return err
-			case <-ctx.Done():
-				stall.Stop()
-				return ctxErr()
-			}
-		}
-		if len(events) == tun.Batch {
-			continue // more are waiting
-		}
-		var poll <-chan time.Time
-		if pending {
-			poll = time.After(tun.Poll)
+			pos.Seq = upto
 		}
 		select {
 		case <-sub.C:
-		case <-poll:
 		case err := <-sendErr:
 			return err
 		case <-ctx.Done():

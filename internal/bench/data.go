@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,6 +184,13 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 		}},
 		{"report delivery", func() error {
 			return ReportDelivery(ctx, r, sinergiv1.NewReportServiceClient(permisan), sinergiv1.NewReportServiceClient(cilacap))
+		}},
+		{"delivery beside a roster merge", func() error {
+			return DeliveryBesideMerge(ctx, e, r, func(r *Results) error {
+				return CustodyDelivery(ctx, r, sinergiv1.NewCustodyServiceClient(metroFacility), sinergiv1.NewCustodyServiceClient(metroPolice), s.metro)
+			}, func(r *Results) error {
+				return ReportDelivery(ctx, r, sinergiv1.NewReportServiceClient(permisan), sinergiv1.NewReportServiceClient(cilacap))
+			})
 		}},
 	}
 }
@@ -453,5 +461,64 @@ func ReportDelivery(ctx context.Context, r *Results, facility, police sinergiv1.
 	p50, p99 := Latencies(lat)
 	r.Add(Figure{Key: "report_delivery_p50_ms", Value: p50, Unit: "ms"})
 	r.Add(Figure{Key: "report_delivery_p99_ms", Value: p99, Op: "<=", Target: 100, Unit: "ms"})
+	return nil
+}
+
+// DeliveryBesideMerge measures custody-event and report delivery again
+// while work that has nothing to do with them runs: 100 000-record roster
+// merges at Lapas Cipinang, one after another, and a session sitting idle
+// in a transaction that holds a transaction id. Deliveries to the watchers
+// of other facilities must not wait for either.
+func DeliveryBesideMerge(ctx context.Context, e *Env, r *Results, custody, reports func(*Results) error) error {
+	idle, err := e.Store.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer idle.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	if _, err := idle.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		return err
+	}
+	d, err := e.Store.LoadDirectory(ctx)
+	if err != nil {
+		return err
+	}
+	var cipinang []demodata.Facility
+	for _, f := range demodata.FacilitiesOf(d.Institutions) {
+		if f.Code == "lapas-cipinang" {
+			cipinang = append(cipinang, f)
+		}
+	}
+	mctx, stop := context.WithCancel(ctx)
+	merges := make(chan error, 1)
+	var merged atomic.Int64
+	go func() {
+		for seed := uint64(1000); mctx.Err() == nil; seed++ {
+			if _, err := demodata.Load(mctx, e.Store, seed, 100000, cipinang, time.Now()); err != nil && mctx.Err() == nil {
+				merges <- err
+				return
+			}
+			merged.Add(1)
+		}
+		merges <- nil
+	}()
+	time.Sleep(2 * time.Second) // the first merge under way
+	var beside Results
+	err = custody(&beside)
+	if err == nil {
+		err = reports(&beside)
+	}
+	stop()
+	if merr := <-merges; err == nil {
+		err = merr
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range beside.figures {
+		f.Key = strings.Replace(f.Key, "_delivery_", "_delivery_beside_merge_", 1)
+		f.What = "the same, beside 100 000-record roster merges at another facility and an idle transaction"
+		r.Add(f)
+	}
+	r.Add(Figure{Key: "delivery_beside_merge_merges", What: "roster merges of 100 000 records finished meanwhile", Value: float64(merged.Load())})
 	return nil
 }

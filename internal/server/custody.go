@@ -1,16 +1,32 @@
 package server
 
 import (
+	"time"
+
 	"github.com/sinergi-id/sinergi/internal/api"
+	"github.com/sinergi-id/sinergi/internal/fanout"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 // custodyChannel is NOTIFYed when custody events are committed (in the
-// same transaction, by the store).
-const custodyChannel = store.CustodyChannel
+// same transaction, by the store); custodyOrderedChannel when the
+// sequencer has given them their positions, which is what watchers wait on.
+const (
+	custodyChannel        = store.CustodyChannel
+	custodyOrderedChannel = store.CustodyOrderedChannel
+)
 
-// registerCustody registers CustodyService.
+// custodySequencerLock is the advisory lock of the one custody event
+// sequencer of a database ("CUSTSEQ").
+const custodySequencerLock = 0x43555354534551
+
+// registerCustody registers CustodyService and the sequencer that orders
+// its events for watchers: every process runs one, the leader orders.
 func registerCustody(s *Server) {
 	sinergiv1.RegisterCustodyServiceServer(s.GRPC, &api.Custody{Deps: s.Deps})
+	seq := &fanout.Sequencer{Name: "custody event", Store: s.Store, LockKey: custodySequencerLock,
+		Pass: store.SequenceCustodyEvents, Batch: 5000, Wake: s.Hub.Subscribe(custodyChannel),
+		Safety: time.Second, Log: s.cfg.Log}
+	s.AddWorker(seq.Run)
 }

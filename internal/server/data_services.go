@@ -2,7 +2,7 @@ package server
 
 // fanoutChannels are the NOTIFY channels the process listens on; each data
 // service names its own in its file.
-var fanoutChannels = []string{custodyChannel, reportChannel}
+var fanoutChannels = []string{custodyChannel, custodyOrderedChannel, reportChannel}
 
 // registerDataServices registers the data services (custody, reports); each
 // lives in its own file beside this one.

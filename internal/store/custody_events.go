@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -193,18 +190,22 @@ func (s *Store) ListCustodyEvents(ctx context.Context, rs *restrict.Restriction,
 	return out, rows.Err()
 }
 
-// EventPosition is a place in the order watchers read events in: by the
-// inserting transaction, then by id.
+// EventPosition is a place in the order watchers read events in: the
+// position custody_event_order gives an event once its transaction has
+// committed (SequenceCustodyEvents).
 type EventPosition struct {
-	TxID int64 `json:"t"`
-	ID   int64 `json:"i"`
-	// Snapshot, on a stream that started "now", is the database snapshot
-	// of that moment (pg_snapshot text): events of transactions it shows
-	// as committed came before the start and are not read, even where
-	// their position is after TxID. Kept until the position passes the
-	// snapshot's xmax, beyond which every transaction began after it.
-	Snapshot string `json:"s,omitempty"`
+	Seq int64 `json:"o"`
+	// V is the cursor's form: positions of the (txid, id) order that came
+	// before are not positions of this one.
+	V int `json:"v"`
 }
+
+// eventPositionForm is EventPosition's V.
+const eventPositionForm = 2
+
+// Valid reports whether p is a position of this order (a cursor of an
+// older form is not).
+func (p EventPosition) Valid() bool { return p.V == eventPositionForm && p.Seq >= 0 }
 
 // SettledEvent is an event as watchers receive it, with who it is about.
 type SettledEvent struct {
@@ -215,72 +216,105 @@ type SettledEvent struct {
 	Child   bool
 }
 
-// CustodyEventsHead is the position of "now": events committed before it
-// are not read, every event committed after it will be.
+// CustodyOrderedChannel is NOTIFYed when events have been given their
+// positions: watchers wake on it.
+const CustodyOrderedChannel = "sinergi_custody_ordered"
+
+// CustodyRecordsByNIK returns the ids of the records held under any of niks.
+func (s *Store) CustodyRecordsByNIK(ctx context.Context, niks []string) ([]string, error) {
+	if len(niks) == 0 {
+		return nil, nil
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT id::text FROM custody_records WHERE nik = ANY($1::text[])`, niks)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// CustodyEventsHead is the position of "now": events ordered after it are
+// read, those before are not.
 func (s *Store) CustodyEventsHead(ctx context.Context) (EventPosition, error) {
-	var snap string
-	var xmin int64
-	err := s.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text, (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint`).Scan(&snap, &xmin)
-	return EventPosition{TxID: xmin - 1, ID: math.MaxInt64, Snapshot: snap}, err
+	p := EventPosition{V: eventPositionForm}
+	err := s.Pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM custody_event_order`).Scan(&p.Seq)
+	return p, err
 }
 
-// snapshotXmax is the xmax of a pg_snapshot's text form "xmin:xmax:xip,...".
-func snapshotXmax(snap string) int64 {
-	parts := strings.SplitN(snap, ":", 3)
-	if len(parts) < 2 {
-		return 0
-	}
-	n, _ := strconv.ParseInt(parts[1], 10, 64)
-	return n
+// EventFilter says which events of a window a watcher reads: those of
+// its facilities, and those of Types about its Records (All: every one).
+// It is a superset of what the watcher is told; the watcher decides the rest.
+type EventFilter struct {
+	All        bool
+	Facilities []string
+	Types      []string
+	Records    []string
 }
 
-// CustodyEventsAfter returns up to limit events after pos, in order, whose
-// inserting transaction is older than every transaction still running in
-// this database (SettledHorizon, read before the events): no event can
-// later commit before them, so a reader that resumes after the last one
-// never skips one. pending reports that later events are already visible
-// but not yet settled (a transaction that began earlier is still running):
-// read again shortly.
-func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, limit int) (out []SettledEvent, pending bool, err error) {
-	xmax := snapshotXmax(pos.Snapshot)
-	if pos.TxID >= xmax {
-		pos.Snapshot = "" // every transaction from here on began after the start
-	}
-	horizon, err := SettledHorizon(ctx, s.Pool)
+// CustodyEventsAfter returns the events ordered in (pos, upto] that f
+// admits, in order. Positions are given only to committed events, densely
+// and in passes that commit one after another, so they appear in order
+// and without gaps: a reader that has read up to a position never skips
+// an event before it, never reads one twice, and never waits for a
+// transaction that wrote no event.
+func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto int64, f EventFilter) ([]SettledEvent, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, o.seq, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child
+		FROM custody_event_order o JOIN custody_events e ON e.id = o.event_id JOIN custody_records r ON r.id = e.record_id
+		WHERE o.seq > $1 AND o.seq <= $2
+		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[])))
+		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records))
 	if err != nil {
-		return nil, false, err
-	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, e.txid, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child
-		FROM custody_events e JOIN custody_records r ON r.id = e.record_id
-		WHERE (e.txid, e.id) > ($1, $2)
-		  AND ($4 = '' OR NOT pg_visible_in_snapshot(e.txid::text::xid8, nullif($4, '')::pg_snapshot))
-		ORDER BY e.txid, e.id LIMIT $3`, pos.TxID, pos.ID, limit, pos.Snapshot)
-	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []SettledEvent
 	for rows.Next() {
-		var se SettledEvent
+		se := SettledEvent{Position: EventPosition{V: eventPositionForm}}
 		id := &sinergiv1.Identity{}
 		var birth pgtype.Date
 		var sex string
-		ev, err := scanCustodyEvent(rows, &se.Position.TxID, &id.FullName, &id.Nik, &birth, &sex, &se.Child)
+		ev, err := scanCustodyEvent(rows, &se.Position.Seq, &id.FullName, &id.Nik, &birth, &sex, &se.Child)
 		if err != nil {
-			return nil, false, err
-		}
-		if se.Position.TxID >= horizon {
-			pending = true
-			break
+			return nil, err
 		}
 		id.BirthDate = dateText(birth)
 		if sex != "" {
 			id.Sex = sinergiv1.Sex(enumValue(sinergiv1.Sex_value, "SEX_", sex))
 		}
-		se.Position.ID, se.Event, se.Subject = ev.GetId(), ev, id
-		if se.Position.TxID < xmax {
-			se.Position.Snapshot = pos.Snapshot
-		}
+		se.Event, se.Subject = ev, id
 		out = append(out, se)
 	}
-	return out, pending, rows.Err()
+	return out, rows.Err()
+}
+
+// SequenceCustodyEvents gives the next positions to up to limit events
+// whose transactions have committed, in one transaction on db (the
+// sequencer's leader connection), and wakes the watchers. It returns how
+// many it ordered. It waits for no other transaction: an event whose
+// transaction is still open is not queued yet, and is ordered by a later
+// pass.
+func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	tag, err := tx.Exec(ctx, `
+		WITH q AS (
+			DELETE FROM custody_event_queue WHERE event_id IN (SELECT event_id FROM custody_event_queue ORDER BY event_id LIMIT $1)
+			RETURNING event_id
+		), base AS (SELECT coalesce(max(seq), 0) AS s FROM custody_event_order)
+		INSERT INTO custody_event_order (seq, event_id, facility_code, record_id, type)
+		SELECT base.s + row_number() OVER (ORDER BY q.event_id), q.event_id, e.facility_code, e.record_id, e.type
+		FROM q JOIN custody_events e ON e.id = q.event_id, base`, limit)
+	if err != nil {
+		return 0, err
+	}
+	n := int(tag.RowsAffected())
+	if n == 0 {
+		return 0, nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, CustodyOrderedChannel); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit(ctx)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/api"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/servertest"
+	"github.com/sinergi-id/sinergi/internal/store"
 	"github.com/sinergi-id/sinergi/internal/validate"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -433,28 +434,45 @@ func TestWatchSlowConsumer(t *testing.T) {
 	}
 }
 
-// TestEventsSettleInCommitOrder: an event whose transaction began writing
-// earlier but commits later is not passed over. While it is uncommitted, a
-// later event that has committed is held back; once it commits, both are
-// read, the earlier first; and an event committed before the stream's
-// start is not read, even when it was not yet settled at the start.
-func TestEventsSettleInCommitOrder(t *testing.T) {
+// TestEventsWaitForNothingElse: events are read in the order their
+// transactions committed, each as soon as its own has: a session idle in
+// a transaction, and a transaction that wrote an event and stays open, hold
+// back no committed event; the late one is read once it commits, after
+// the events that committed before it; one committed before the stream's
+// start is not read; and no event is read twice.
+func TestEventsWaitForNothingElse(t *testing.T) {
 	env := servertest.Start(t, db, servertest.Options{})
 	ctx := context.Background()
 	metro := custodyAs(t, env, "lapas-metro")
-	// A transaction that began before everything below and stays open
-	// holds the horizon back: the admission that follows commits before
-	// "now" is taken, yet is not settled then. It must not be read as new.
-	blocker, err := env.Owner.Pool.Begin(ctx)
+	idle, err := env.Owner.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blocker.Rollback(ctx) //nolint:errcheck
-	if _, err := blocker.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+	defer idle.Rollback(ctx) //nolint:errcheck
+	if _, err := idle.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
 		t.Fatal(err)
 	}
 	rec := admitted(t, metro, person(unique("ST."), "Sugeng Riyadi", date("1972-07-07"), sinergiv1.Sex_SEX_MALE, "187201"), time.Now().Add(-48*time.Hour))
 	st := env.Server.Store
+	read := func(pos store.EventPosition) []int64 {
+		head, err := st.CustodyEventsHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.CustodyEventsAfter(ctx, pos, head.Seq, store.EventFilter{All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, se := range got {
+			if se.Event.GetRecordId() == rec.GetId() {
+				ids = append(ids, se.Event.GetId())
+			}
+		}
+		return ids
+	}
+	// The admission is ordered before the stream starts: not read after it.
+	waitFor(t, "the admission to be ordered", func() bool { return len(read(store.EventPosition{V: 2})) == 1 })
 	pos, err := st.CustodyEventsHead(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -473,40 +491,28 @@ func TestEventsSettleInCommitOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, pending, err := st.CustodyEventsAfter(ctx, pos, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, se := range got {
-		if se.Event.GetId() == early.GetEvent().GetId() {
-			t.Fatalf("event %d delivered while event %d, begun earlier, is uncommitted", early.GetEvent().GetId(), lateID)
-		}
-	}
-	if !pending {
-		t.Fatal("a committed event is held back, but the read did not say so")
-	}
+	// Both open transactions stay open: the committed event is read anyway.
+	waitFor(t, "the committed event, beside two open transactions", func() bool {
+		return slices.Equal(read(pos), []int64{early.GetEvent().GetId()})
+	})
 	if err := late.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := blocker.Rollback(ctx); err != nil {
+	waitFor(t, "the late event once it committed", func() bool { return len(read(pos)) == 2 })
+	if diff := cmp.Diff([]int64{early.GetEvent().GetId(), lateID}, read(pos)); diff != "" {
+		t.Fatalf("read order (-want +got): the one committed first comes first\n%s", diff)
+	}
+	// A cursor of the old order is refused, not read from the beginning.
+	c := custodyAs(t, env, "polres-metro")
+	old, err := env.Server.Deps.Tokens.Seal("custody-watch|polres-metro", map[string]int64{"t": 1, "i": 1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Other transactions of the cluster may hold the horizon a moment longer.
-	var order []int64
-	waitFor(t, "both events to settle", func() bool {
-		got, _, err := st.CustodyEventsAfter(ctx, pos, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		order = order[:0]
-		for _, se := range got {
-			if se.Event.GetRecordId() == rec.GetId() {
-				order = append(order, se.Event.GetId())
-			}
-		}
-		return len(order) >= 2
-	})
-	if diff := cmp.Diff([]int64{lateID, early.GetEvent().GetId()}, order); diff != "" {
-		t.Fatalf("read order (-want +got):\n%s", diff)
+	s, err := c.WatchCustodyEvents(ctx, &sinergiv1.WatchCustodyEventsRequest{Access: analyst, Cursor: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a cursor of the old order: %v, want INVALID_ARGUMENT", err)
 	}
 }
