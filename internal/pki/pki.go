@@ -11,14 +11,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -28,26 +26,6 @@ const DefaultTrustDomain = "sinergi.go.id"
 // SPIFFEID returns spiffe://<trustDomain>/institution/<code>.
 func SPIFFEID(trustDomain, code string) *url.URL {
 	return &url.URL{Scheme: "spiffe", Host: trustDomain, Path: "/institution/" + code}
-}
-
-// InstitutionFromCert returns the institution code named by the certificate's
-// only URI SAN, which must be spiffe://<trustDomain>/institution/<code>.
-//
-// Deprecated: the handshake verifies and reads client identities
-// (ClientTrust.VerifyClient, IdentityOf).
-func InstitutionFromCert(cert *x509.Certificate, trustDomain string) (string, error) {
-	if len(cert.URIs) != 1 {
-		return "", fmt.Errorf("certificate must carry exactly one URI SAN (a SPIFFE ID), it has %d", len(cert.URIs))
-	}
-	u := cert.URIs[0]
-	if u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("URI SAN is not a SPIFFE ID of trust domain %s", trustDomain)
-	}
-	code, ok := strings.CutPrefix(u.Path, "/institution/")
-	if !ok || code == "" || strings.Contains(code, "/") {
-		return "", errors.New("SPIFFE ID does not name an institution")
-	}
-	return code, nil
 }
 
 // SerialHex is how certificate serials are written everywhere: lower-case
