@@ -19,7 +19,8 @@
 //  7. authentication  the institution from the mTLS certificate's SPIFFE ID
 //     (the handshake already checked the certificate as an X.509-SVID:
 //     authn.ServerCredentials, pki.ServerTLS)
-//  8. authorization   policy table, request validation, AccessContext, reach
+//  8. authorization   policy table, request validation, AccessContext, reach;
+//     every stream runs under its recheck (authz/recheck.go)
 //  9. recovery        again, inside audit, so a handler panic is recorded as INTERNAL
 package server
 
@@ -126,15 +127,22 @@ type Server struct {
 	// Handshakes counts and audits refused TLS handshakes.
 	Handshakes *authn.HandshakeRefusals
 	// Sightings records the client certificates seen in use.
-	Sightings *authn.Sightings
-	lis       net.Listener
-	metrics   *http.Server
-	metricsLn net.Listener
-	bg        context.CancelFunc
-	bgDone    chan struct{}
+	Sightings  *authn.Sightings
+	authorizer *authz.Authorizer
+	lis        net.Listener
+	metrics    *http.Server
+	metricsLn  net.Listener
+	bg         context.CancelFunc
+	bgDone     chan struct{}
 	// workers are background loops the data services add (e.g. escalation).
 	workers []func(context.Context)
 }
+
+// OpenStreams is how many calls of a streaming method are open.
+func (s *Server) OpenStreams(method string) int64 { return s.authorizer.OpenStreams(method) }
+
+// StartedStreams is how many calls of a streaming method have started.
+func (s *Server) StartedStreams(method string) int64 { return s.authorizer.StartedStreams(method) }
 
 // AddWorker runs w in the background from Start until Stop.
 func (s *Server) AddWorker(w func(context.Context)) { s.workers = append(s.workers, w) }
@@ -249,7 +257,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.AddWorker(s.Handshakes.Run)
 	s.AddWorker(s.Sightings.Run)
 	authenticator := &authn.Authenticator{Directory: dir, Public: authz.IsPublic, Log: cfg.Log, Sightings: s.Sightings}
-	authorizer := &authz.Authorizer{Now: cfg.Now, Served: func(m string) bool { return s.served(m) }}
+	s.authorizer = &authz.Authorizer{Now: cfg.Now, Served: func(m string) bool { return s.served(m) }, Directory: dir,
+		Streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sinergi_open_streams",
+			Help: "Streaming calls open, by method, each under its recheck."}, []string{"method"})}
+	reg.MustRegister(s.authorizer.Streams)
+	authorizer := s.authorizer
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		cfg.Log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
