@@ -65,6 +65,7 @@ fuzz: ## fuzz the parsers, validators and raw requests through the server, 30 s 
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/pagetoken
 	go test -run '^$$' -fuzz FuzzRawRequests -fuzztime 30s ./internal/e2e/audit
 	go test -run '^$$' -fuzz FuzzCaseReference -fuzztime 30s ./internal/authz
+	go test -run '^$$' -fuzz FuzzParseSerial -fuzztime 30s ./internal/pki
 
 .PHONY: stop-db
 stop-db: build ## stop the throwaway PostgreSQL cluster under .sinergi/pg, if one runs

@@ -4,7 +4,8 @@
 //	sinergi migrate       apply the database migrations
 //	sinergi seed FILE     add missing institutions and agreements (YAML or JSON); --demo for the demo directory
 //	sinergi dev-pki       issue development certificates for every institution
-//	sinergi revoke-cert   revoke a client certificate by serial (or by file)
+//	sinergi revoke-cert   revoke client certificates (serial, file or CRL), or list revocations
+//	sinergi certs         list the client certificates seen in use and their expiry
 //	sinergi audit verify  verify the audit hash chain and its checkpoints
 //	sinergi audit retain  drop audit months past retention
 //	sinergi dev-db        print (starting it if needed) the development database URL
@@ -16,8 +17,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/sinergi-id/sinergi/internal/demodata"
@@ -66,7 +66,8 @@ commands:
   seed FILE     add the missing institutions and agreements of a YAML or JSON file (--demo: the embedded demo
                 directory); --operator-id names the officer in the audit trail; a registered entry is never changed
   dev-pki       issue development certificates (CA, server, one per institution)
-  revoke-cert   revoke a client certificate: --serial HEX or --cert FILE
+  revoke-cert   revoke client certificates: --serial HEX, --cert FILE or --crl FILE; --list lists them
+  certs         list the client certificates seen in use, by institution, with their expiry
   audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
   audit retain  drop audit months older than the retention
   dev-db        print the development database URL, starting a throwaway cluster if needed (--stop stops it)
@@ -192,6 +193,8 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "revoke-cert":
 		return revokeCert(ctx, args)
+	case "certs":
+		return certsCmd(ctx, args)
 	case "demo-data":
 		return demoData(ctx, args)
 	case "audit":
@@ -250,6 +253,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	cert := fs.String("cert", env("SINERGI_CERT", pki.ServerCertPath(pkiDir)), "server certificate (SINERGI_CERT)")
 	key := fs.String("key", env("SINERGI_KEY", pki.ServerKeyPath(pkiDir)), "server key (SINERGI_KEY)")
 	ca := fs.String("ca", env("SINERGI_CA", pki.CACertPath(pkiDir)), "CA bundle client certificates are verified against (SINERGI_CA)")
+	inter := fs.String("client-intermediates", env("SINERGI_CLIENT_INTERMEDIATES", ""), "intermediate CAs allowed between a client certificate and a root of --ca; empty: none, client certificates must be issued by a root (SINERGI_CLIENT_INTERMEDIATES)")
 	td := fs.String("trust-domain", env("SINERGI_TRUST_DOMAIN", pki.DefaultTrustDomain), "SPIFFE trust domain (SINERGI_TRUST_DOMAIN)")
 	auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "Ed25519 key signing audit checkpoints (SINERGI_AUDIT_KEY)")
 	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "how long audit records are kept, at least 8760h (SINERGI_AUDIT_RETENTION)")
@@ -299,7 +303,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		}
 	}
 	srv, err := server.New(ctx, server.Config{
-		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td,
+		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td, ClientIntermediates: *inter,
 		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey, AuditOrigin: *origin,
 		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns), Pprof: *pprofOn,
 	})
@@ -355,33 +359,61 @@ Certificates for every demo institution are in .sinergi/pki. Try, in another ter
 Stop with Ctrl-C; running make run again reuses .sinergi/.
 `
 
+// revokeCert revokes client certificates, from a serial, a certificate file
+// or a CRL, or lists the revocations. Input that is none of these is
+// refused (exit 2) before anything is written.
 func revokeCert(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("revoke-cert", flag.ContinueOnError)
 	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
-	serial := fs.String("serial", "", "certificate serial, hexadecimal")
-	certFile := fs.String("cert", "", "or: the certificate file")
+	serial := fs.String("serial", "", "certificate serial in hex as tools print it: 0A:1B:2C, 0a1b2c, 0x0A1B2C, serial=0A1B2C")
+	certFile := fs.String("cert", "", "or: the certificate file (PEM or DER)")
+	crlFile := fs.String("crl", "", "or: a CRL file (PEM or DER) signed by a CA of --ca: every serial it lists is revoked")
+	list := fs.Bool("list", false, "or: list the revocations")
+	ca := fs.String("ca", env("SINERGI_CA", pki.CACertPath(devenv.PKIDir(stateDir))), "CA bundle a CRL must be signed by (SINERGI_CA)")
+	inter := fs.String("client-intermediates", env("SINERGI_CLIENT_INTERMEDIATES", ""), "intermediate CAs whose CRLs are accepted too (SINERGI_CLIENT_INTERMEDIATES)")
 	reason := fs.String("reason", "", "why (kept with the revocation)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	s := strings.ToLower(strings.TrimPrefix(*serial, "0x"))
-	if *certFile != "" {
+	given := 0
+	for _, set := range []bool{*serial != "", *certFile != "", *crlFile != "", *list} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 || fs.NArg() > 0 {
+		return usageError{"usage: sinergi revoke-cert --serial HEX | --cert FILE | --crl FILE | --list  [--reason TEXT]"}
+	}
+	if len(*reason) > 500 {
+		return usageError{"--reason: at most 500 characters"}
+	}
+	var revs []store.Revocation
+	var crlNote string
+	switch {
+	case *serial != "":
+		s, err := pki.ParseSerial(*serial)
+		if err != nil {
+			return usageError{fmt.Sprintf("--serial %q: %v", *serial, err)}
+		}
+		revs = []store.Revocation{{Serial: s, Reason: *reason, Source: store.RevokedBySerial}}
+	case *certFile != "":
 		b, err := os.ReadFile(*certFile)
 		if err != nil {
-			return err
+			return usageError{"--cert: " + err.Error()}
 		}
-		block, _ := pem.Decode(b)
-		if block == nil {
-			return fmt.Errorf("%s: no PEM certificate", *certFile)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
+		c, err := pki.ParseCertificateFile(b)
 		if err != nil {
-			return err
+			return usageError{fmt.Sprintf("--cert %s: %v", *certFile, err)}
 		}
-		s = pki.SerialHex(c)
-	}
-	if s == "" {
-		return usageError{"give --serial or --cert"}
+		if c.SerialNumber.Sign() < 0 {
+			return usageError{fmt.Sprintf("--cert %s: a negative serial is no valid certificate's", *certFile)}
+		}
+		revs = []store.Revocation{{Serial: pki.SerialHex(c), Reason: *reason, Source: store.RevokedByCertificate, Issuer: c.Issuer.String()}}
+	case *crlFile != "":
+		var err error
+		if revs, crlNote, err = crlRevocations(*crlFile, *ca, *inter, *reason); err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	url, err := roleURL(ctx, *db, appRole)
 	if err != nil {
@@ -392,11 +424,169 @@ func revokeCert(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.RevokeCertificate(ctx, s, *reason); err != nil {
+	if *list {
+		return listRevocations(ctx, st)
+	}
+	added, err := st.RevokeCertificates(ctx, revs)
+	if err != nil {
 		return err
 	}
-	fmt.Println("revoked certificate", s)
+	switch {
+	case crlNote != "":
+		fmt.Printf("%s: %d serials, %d newly revoked, %d already revoked\n", crlNote, len(revs), added, len(revs)-added)
+	case added == 1:
+		fmt.Println("revoked certificate", revs[0].Serial)
+	default:
+		fmt.Println("certificate", revs[0].Serial, "was already revoked")
+	}
 	return nil
+}
+
+// crlReasons names the CRL reason codes (RFC 5280 5.3.1).
+var crlReasons = map[int]string{0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged",
+	4: "superseded", 5: "cessationOfOperation", 6: "certificateHold", 9: "privilegeWithdrawn", 10: "aACompromise"}
+
+// crlRevocations reads a CRL, checks it against the CA bundle (and the
+// client intermediates), and returns its entries as revocations.
+func crlRevocations(path, caPath, interPath, reason string) ([]store.Revocation, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("--crl: %w", err)
+	}
+	cas, err := pki.ReadCertificates(caPath)
+	if err != nil {
+		return nil, "", fmt.Errorf("--ca: %w", err)
+	}
+	if interPath != "" {
+		inter, err := pki.ReadCertificates(interPath)
+		if err != nil {
+			return nil, "", fmt.Errorf("--client-intermediates: %w", err)
+		}
+		// An intermediate counts only if it chains to the bundle.
+		if err := pki.CheckIntermediates(cas, inter); err != nil {
+			return nil, "", fmt.Errorf("--client-intermediates: %w", err)
+		}
+		cas = append(cas, inter...)
+	}
+	crl, issuer, err := pki.CheckCRL(data, cas)
+	if err != nil {
+		return nil, "", fmt.Errorf("--crl %s: %w", path, err)
+	}
+	revs := make([]store.Revocation, 0, len(crl.RevokedCertificateEntries))
+	for i, e := range crl.RevokedCertificateEntries {
+		if e.SerialNumber == nil || e.SerialNumber.Sign() < 0 {
+			return nil, "", fmt.Errorf("--crl %s: entry %d has no valid serial: nothing imported", path, i)
+		}
+		s := pki.SerialText(e.SerialNumber)
+		if !pki.IsSerialText(s) {
+			return nil, "", fmt.Errorf("--crl %s: entry %d: serial longer than 32 octets: nothing imported", path, i)
+		}
+		why, ok := crlReasons[e.ReasonCode]
+		if !ok {
+			return nil, "", fmt.Errorf("--crl %s: entry %d has reason code %d, which a full CRL does not carry: nothing imported", path, i, e.ReasonCode)
+		}
+		if reason != "" {
+			why += ": " + reason
+		}
+		revs = append(revs, store.Revocation{Serial: s, RevokeTime: e.RevocationTime, Reason: why, Source: store.RevokedByCRL, Issuer: issuer.Subject.String()})
+	}
+	note := fmt.Sprintf("CRL of %q", issuer.Subject.String())
+	if crl.Number != nil {
+		note += fmt.Sprintf(" number %s", crl.Number)
+	}
+	if !crl.NextUpdate.IsZero() && crl.NextUpdate.Before(time.Now()) {
+		fmt.Fprintf(os.Stderr, "sinergi: warning: the CRL's next update (%s) has passed; a newer CRL may list more\n", crl.NextUpdate.Format(time.RFC3339))
+	}
+	return revs, note, nil
+}
+
+func listRevocations(ctx context.Context, st *store.Store) error {
+	revs, err := st.ListRevocations(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SERIAL\tREVOKED\tSOURCE\tREASON\tISSUER")
+	for _, r := range revs {
+		serial := r.Serial
+		if !r.Valid {
+			serial = strconv.Quote(r.Serial) + " (not a serial: matches no certificate)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", serial, r.RevokeTime.UTC().Format(time.RFC3339), r.Source, oneLine(r.Reason), oneLine(r.Issuer))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("%d revocations\n", len(revs))
+	return nil
+}
+
+// oneLine keeps a table cell on its line and its text printable.
+func oneLine(s string) string {
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
+}
+
+// certsCmd lists the client certificates seen in use, by institution, with
+// their expiry, so that an operator renews them in time.
+func certsCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("certs", flag.ContinueOnError)
+	db := fs.String("database-url", env("DATABASE_URL", ""), "database (DATABASE_URL)")
+	within := fs.Duration("expiring-within", 0, "only certificates that expire within this (e.g. 720h); 0: all")
+	soon := fs.Duration("warn-within", 30*24*time.Hour, "mark certificates that expire within this as EXPIRES SOON")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 || *within < 0 || *soon < 0 {
+		return usageError{"usage: sinergi certs [--expiring-within DURATION] [--warn-within DURATION]"}
+	}
+	url, err := roleURL(ctx, *db, appRole)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	certs, err := st.ListSeenCertificates(ctx, time.Time{})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "INSTITUTION\tSERIAL\tEXPIRES\tLEFT\tLAST SEEN\tSTATUS")
+	n := 0
+	for _, c := range certs {
+		left := c.NotAfter.Sub(now)
+		if *within > 0 && left > *within {
+			continue
+		}
+		state := "ok"
+		switch {
+		case c.Revoked:
+			state = "REVOKED"
+		case left <= 0:
+			state = "EXPIRED"
+		case left <= *soon:
+			state = "EXPIRES SOON"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.InstitutionCode, c.Serial, c.NotAfter.UTC().Format(time.RFC3339),
+			daysLeft(left), c.LastSeen.UTC().Format(time.RFC3339), state)
+		n++
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("%d certificates\n", n)
+	return nil
+}
+
+func daysLeft(d time.Duration) string {
+	if d <= 0 {
+		return "0d"
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 // demoPeople is how many synthetic people `make run` starts with.

@@ -2,18 +2,33 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/pgtest"
+	"github.com/sinergi-id/sinergi/internal/pki"
+	"github.com/sinergi-id/sinergi/internal/server"
 	"github.com/sinergi-id/sinergi/internal/servertest"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -325,5 +340,279 @@ func TestTuneGC(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set, memory limit %d, want it left alone", got)
+	}
+}
+
+// capture runs fn and returns what it printed to stdout.
+func capture(t *testing.T, fn func() error) (string, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = w
+	out := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- string(b)
+	}()
+	ferr := fn()
+	os.Stdout = saved
+	w.Close()
+	return <-out, ferr
+}
+
+// serialForms spell a serial as the usual tools print it.
+func serialForms(c *x509.Certificate) map[string]string {
+	lower := pki.SerialHex(c)
+	even := lower
+	if len(even)%2 == 1 {
+		even = "0" + even
+	}
+	var pairs []string
+	for i := 0; i < len(even); i += 2 {
+		pairs = append(pairs, strings.ToUpper(even[i:i+2]))
+	}
+	return map[string]string{
+		"lower-case hex":                lower,
+		"upper-case hex":                strings.ToUpper(lower),
+		"leading zeros":                 "000" + lower,
+		"0x prefix":                     "0x" + strings.ToUpper(even),
+		"openssl x509 -text (00:8F:..)": "00:" + strings.Join(pairs, ":"),
+		"openssl x509 -serial":          "serial=" + strings.ToUpper(even),
+		"byte pairs with spaces":        strings.ToLower(strings.Join(pairs, " ")),
+	}
+}
+
+// crlOf makes a CRL by ca listing certs, PEM or DER.
+func crlOf(t *testing.T, ca *pki.CA, pemOut bool, reason int, certs ...*x509.Certificate) []byte {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(24 * time.Hour)}
+	for _, c := range certs {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{
+			SerialNumber: c.SerialNumber, RevocationTime: time.Now().Add(-time.Second), ReasonCode: reason})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pemOut {
+		return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	}
+	return der
+}
+
+// TestRevokeCertEndsOpenStreams: `sinergi revoke-cert` with a serial in
+// every form tools print, a certificate file, or a CRL, ends every kind of
+// stream the certificate holds open, in two server processes sharing the
+// database (the command writes the database directly).
+func TestRevokeCertEndsOpenStreams(t *testing.T) {
+	env := servertest.Start(t, pgtest.Fresh(t), servertest.Options{})
+	other := env.Another(t)
+	ca := env.CA(t)
+	dir := t.TempDir()
+	revokeArgs := map[string]func(c *x509.Certificate) []string{}
+	for name := range serialForms(&x509.Certificate{SerialNumber: big.NewInt(1)}) {
+		revokeArgs["--serial, "+name] = func(c *x509.Certificate) []string { return []string{"--serial", serialForms(c)[name]} }
+	}
+	file := func(name string, data []byte) string {
+		p := filepath.Join(dir, fmt.Sprintf("%d-%s", time.Now().UnixNano(), name))
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	revokeArgs["--cert, PEM"] = func(c *x509.Certificate) []string {
+		return []string{"--cert", file("c.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))}
+	}
+	revokeArgs["--cert, DER"] = func(c *x509.Certificate) []string { return []string{"--cert", file("c.der", c.Raw)} }
+	revokeArgs["--crl, PEM"] = func(c *x509.Certificate) []string {
+		return []string{"--crl", file("r.crl", crlOf(t, ca, true, 1, c)), "--ca", pki.CACertPath(env.PKIDir)}
+	}
+	revokeArgs["--crl, DER"] = func(c *x509.Certificate) []string {
+		return []string{"--crl", file("r.der", crlOf(t, ca, false, 4, c)), "--ca", pki.CACertPath(env.PKIDir)}
+	}
+	if len(revokeArgs) < 10 {
+		t.Fatalf("only %d ways to revoke", len(revokeArgs))
+	}
+	for name, argsOf := range revokeArgs {
+		t.Run(name, func(t *testing.T) {
+			var streams []*servertest.OpenStream
+			var certs []*x509.Certificate
+			for _, srv := range []*server.Server{env.Server, other} {
+				conns := map[string]*grpc.ClientConn{}
+				streams = append(streams, servertest.OpenStreams(t, srv, func(m string) *grpc.ClientConn {
+					code := servertest.Streams[m].As
+					if srv == other && m == sinergiv1.CustodyService_SyncRoster_FullMethodName {
+						code = "lapas-cipinang" // one roster upload per facility at a time
+					}
+					if conns[code] == nil {
+						cfg, c := env.Issue(t, ca, servertest.ClientTemplate(code))
+						conns[code] = servertest.Dial(t, srv.Addr(), cfg)
+						certs = append(certs, c)
+					}
+					return conns[code]
+				})...)
+			}
+			for _, c := range certs {
+				args := append([]string{"revoke-cert", "--database-url", env.DB.App, "--reason", "test " + name}, argsOf(c)...)
+				if out, err := capture(t, func() error { return run(context.Background(), args) }); err != nil {
+					t.Fatalf("%v: %v (%s)", args, err, out)
+				}
+			}
+			servertest.EndedWith(t, streams, codes.Unauthenticated, "CERTIFICATE_REVOKED")
+			// Both processes refuse them from now on.
+			for _, srv := range []*server.Server{env.Server, other} {
+				for _, c := range certs {
+					if !srv.Directory.Snapshot().Revoked(pki.SerialHex(c)) {
+						t.Errorf("serial %s not revoked", pki.SerialHex(c))
+					}
+				}
+			}
+		})
+	}
+	out, err := capture(t, func() error {
+		return run(context.Background(), []string{"revoke-cert", "--database-url", env.DB.App, "--list"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"serial", "certificate", "crl", "keyCompromise: test --crl, PEM", "superseded: test --crl, DER"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestRevokeCertRefusesBadInput: anything that is not a serial, a
+// certificate or a CRL of a trusted CA is refused with exit status 2, and
+// nothing is written.
+func TestRevokeCertRefusesBadInput(t *testing.T) {
+	env := servertest.Start(t, pgtest.Fresh(t), servertest.Options{})
+	ca := env.CA(t)
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	_, victim := env.Fresh(t, "polres-metro")
+	otherCA, err := pki.NewCA("Sinergi development CA") // the same name, another key
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := pki.NewCA("somebody else's CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta := func() []byte {
+		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(2), ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour),
+			ExtraExtensions:           []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 27}, Critical: true, Value: []byte{2, 1, 1}}},
+			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: victim.SerialNumber, RevocationTime: time.Now()}}}, ca.Cert, ca.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}()
+	caFlag := []string{"--ca", pki.CACertPath(env.PKIDir)}
+	for name, args := range map[string][]string{
+		"nothing":                     {},
+		"two at once":                 {"--serial", "0a1b", "--cert", pki.ClientCertPath(env.PKIDir, "polres-metro")},
+		"a stray argument":            {"--serial", "0a1b", "extra"},
+		"not hex":                     {"--serial", "not-hex"},
+		"empty serial":                {"--serial", ""},
+		"0x alone":                    {"--serial", "0x"},
+		"odd byte pair":               {"--serial", "0a:1"},
+		"a sign":                      {"--serial", "-0a1b"},
+		"a NUL byte":                  {"--serial", "0a\x001b"},
+		"too long":                    {"--serial", strings.Repeat("f", 200)},
+		"no such certificate file":    {"--cert", filepath.Join(dir, "missing.crt")},
+		"a file that is no cert":      {"--cert", write("junk.crt", []byte("hello"))},
+		"a key instead of a cert":     {"--cert", pki.ClientKeyPath(env.PKIDir, "polres-metro")},
+		"a CRL that is no CRL":        append([]string{"--crl", write("junk.crl", []byte("junk"))}, caFlag...),
+		"a CRL of another CA":         append([]string{"--crl", write("stranger.crl", crlOf(t, stranger, true, 1, victim))}, caFlag...),
+		"a CRL forged in our CA name": append([]string{"--crl", write("forged.crl", crlOf(t, otherCA, true, 1, victim))}, caFlag...),
+		"a delta CRL":                 append([]string{"--crl", write("delta.crl", delta)}, caFlag...),
+		"a CRL lifting a revocation":  append([]string{"--crl", write("remove.crl", crlOf(t, ca, true, 8, victim))}, caFlag...),
+		"a reason too long":           {"--serial", "0a1b", "--reason", strings.Repeat("x", 501)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := count(t, env, `SELECT count(*) FROM certificate_revocations`)
+			_, err := capture(t, func() error {
+				return run(context.Background(), append([]string{"revoke-cert", "--database-url", env.DB.App}, args...))
+			})
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("got %v, want a usage error (exit 2)", err)
+			}
+			if after := count(t, env, `SELECT count(*) FROM certificate_revocations`); after != before {
+				t.Fatalf("revocations %d -> %d: refused input wrote something", before, after)
+			}
+		})
+	}
+}
+
+// TestCertsCommand: the certificates calls are made with are listed by
+// institution with their expiry, and exposed as a metric.
+func TestCertsCommand(t *testing.T) {
+	env := servertest.Start(t, pgtest.Fresh(t), servertest.Options{Configure: func(c *server.Config) { c.MetricsAddr = "127.0.0.1:0" }})
+	soon := servertest.ClientTemplate("polres-metro")
+	soon.NotAfter = time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	cfg, short := env.Issue(t, env.CA(t), soon)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := servertest.NewClients(servertest.Dial(t, env.Addr(), cfg)).Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.As(t, "polda-lampung").Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "lapas-metro"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, env, `SELECT count(*) FROM client_certificates`) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("certificates in use not recorded")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(t, env, `SELECT count(*) FROM client_certificates WHERE serial = '`+pki.SerialHex(short)+`'`); n != 1 {
+		t.Fatalf("%d rows for one certificate used over three connections", n)
+	}
+	out, err := capture(t, func() error { return run(ctx, []string{"certs", "--database-url", env.DB.App}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, pki.SerialHex(short)) {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "polres-metro") || !strings.Contains(line, soon.NotAfter.UTC().Format(time.RFC3339)) ||
+		!strings.Contains(line, "EXPIRES SOON") || !strings.Contains(line, " 2d ") {
+		t.Errorf("certs line %q of:\n%s", line, out)
+	}
+	if !strings.Contains(out, "polda-lampung") {
+		t.Errorf("certs lacks polda-lampung:\n%s", out)
+	}
+	out, err = capture(t, func() error {
+		return run(ctx, []string{"certs", "--database-url", env.DB.App, "--expiring-within", "240h"})
+	})
+	if err != nil || !strings.Contains(out, pki.SerialHex(short)) || strings.Contains(out, "polda-lampung") {
+		t.Errorf("certs --expiring-within 240h: %v\n%s", err, out)
+	}
+	resp, err := http.Get("http://" + env.Server.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`sinergi_client_certificate_expiry_timestamp_seconds{institution="polres-metro",serial="%s"} %s`,
+		pki.SerialHex(short), strconv.FormatFloat(float64(soon.NotAfter.Unix()), 'g', -1, 64))
+	if !strings.Contains(string(body), want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }

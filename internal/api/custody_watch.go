@@ -95,12 +95,14 @@ type watchPlan struct {
 
 func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error) {
 	snap := s.Directory.Snapshot()
+	// The stream's recheck, now, against a directory at least as new as
+	// snap: nothing is audited as delivered to a caller that no longer stands.
+	if err := authz.StreamStanding(ctx); err != nil {
+		return nil, err
+	}
 	inst := snap.Institution(c.Institution.GetCode())
-	switch {
-	case inst == nil || inst.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE:
-		return nil, status.Error(codes.PermissionDenied, "permission denied: the institution is no longer active")
-	case snap.Revoked(c.Serial):
-		return nil, status.Error(codes.Unauthenticated, "unauthenticated: the client certificate was revoked")
+	if inst == nil || inst.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE {
+		return nil, authz.EndInstitutionSuspended
 	}
 	now := s.Now()
 	p := &watchPlan{

@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
@@ -65,9 +64,13 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 	}
 	for {
 		snap := s.Directory.Snapshot()
+		// The stream's recheck, now (see WatchCustodyEvents' plan).
+		if err := authz.StreamStanding(ctx); err != nil {
+			return err
+		}
 		me := snap.Institution(code)
 		if me == nil || me.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE {
-			return status.Error(codes.Unauthenticated, "unauthenticated: the institution is no longer active")
+			return authz.EndInstitutionSuspended
 		}
 		rs := authz.ComputeReaches(snap, me, s.Now(), reports.Scopes...)
 		reach := rs.Reports()

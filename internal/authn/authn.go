@@ -1,24 +1,31 @@
 // Package authn identifies the calling institution from its mutual-TLS
-// client certificate, as SPIRE does: the verified leaf certificate must carry
-// exactly one URI SAN, the SPIFFE ID spiffe://<trust-domain>/institution/<code>,
-// naming an active institution of the directory, and its serial must not be
-// revoked. Anything else is UNAUTHENTICATED.
+// client certificate, as SPIRE does, in two steps.
+//
+// The handshake (pki.ServerTLS, through ServerCredentials here) accepts
+// only an X.509-SVID of the trust domain naming an institution,
+// spiffe://<trust-domain>/institution/<code>, checked with go-spiffe
+// against the CA bundle and the configured intermediates; every refusal is
+// counted, logged and audited by HandshakeRefusals. The identity read then
+// travels with the connection (PeerInfo).
+//
+// Each call then needs that institution to be in the directory and active,
+// the certificate's serial not revoked and the certificate still valid.
+// Anything else is UNAUTHENTICATED with one message whatever the cause; the
+// cause goes to the call's audit record and a log line.
 package authn
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
+	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/directory"
-	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/requestid"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -27,6 +34,8 @@ import (
 type Caller struct {
 	Institution *sinergiv1.Institution
 	Serial      string
+	// NotAfter is when the caller's certificate expires.
+	NotAfter time.Time
 	// The directory as it stood when the call arrived: every decision of
 	// the call is made against this one snapshot.
 	Directory *directory.Snapshot
@@ -47,47 +56,65 @@ func NewContext(ctx context.Context, c *Caller) context.Context {
 
 // Authenticator checks callers against the directory.
 type Authenticator struct {
-	Directory   *directory.Cache
-	TrustDomain string
+	Directory *directory.Cache
 	// Public methods need a verified certificate but no institution (health).
 	Public func(method string) bool
+	Log    *slog.Logger
+	// Sightings, when set, is told of the certificates calls are made with.
+	Sightings *Sightings
 }
+
+// Why a call is refused after the handshake.
+const (
+	RuleNoIdentity      = "no_verified_certificate"
+	RuleUnknownInst     = "unknown_institution"
+	RuleSuspended       = "institution_suspended"
+	RuleRevoked         = "certificate_revoked"
+	RuleCertExpired     = "certificate_expired"
+	RuleCertNotYetValid = "certificate_not_yet_valid"
+)
+
+// Refusal is why a call was not authenticated.
+type Refusal struct {
+	Rule   string
+	Serial string
+	Code   string
+}
+
+func (r *Refusal) Error() string { return r.Rule }
 
 // errUnauthenticated is what every refused caller sees: one message, whatever the cause.
 var errUnauthenticated = status.Error(codes.Unauthenticated, "unauthenticated: present a valid client certificate of an active institution")
 
-// Authenticate identifies the caller of ctx.
+// Authenticate identifies the caller of ctx. Certificate validity is judged
+// by the wall clock, as the handshake judged it.
 func (a *Authenticator) Authenticate(ctx context.Context) (*Caller, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, errors.New("no peer")
+	pi := peerInfo(ctx)
+	if pi == nil || pi.Identity == nil {
+		return nil, &Refusal{Rule: RuleNoIdentity}
 	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
-		return nil, errors.New("no verified client certificate")
-	}
-	leaf := info.State.VerifiedChains[0][0]
-	serial := pki.SerialHex(leaf)
-	audit.FromContext(ctx).SetSerial(serial)
-	return a.identify(leaf, serial)
-}
-
-func (a *Authenticator) identify(leaf *x509.Certificate, serial string) (*Caller, error) {
-	code, err := pki.InstitutionFromCert(leaf, a.TrustDomain)
-	if err != nil {
-		return nil, err
+	id := pi.Identity
+	audit.FromContext(ctx).SetSerial(id.Serial)
+	now := time.Now()
+	ref := func(rule string) error { return &Refusal{Rule: rule, Serial: id.Serial, Code: id.Code} }
+	switch {
+	case now.After(id.NotAfter):
+		return nil, ref(RuleCertExpired)
+	case now.Before(id.NotBefore):
+		return nil, ref(RuleCertNotYetValid)
 	}
 	snap := a.Directory.Snapshot()
-	in := snap.Institution(code)
+	in := snap.Institution(id.Code)
 	switch {
 	case in == nil:
-		return nil, errors.New("unknown institution " + code)
+		return nil, ref(RuleUnknownInst)
 	case in.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE:
-		return nil, errors.New("institution " + code + " is suspended")
-	case snap.Revoked(serial):
-		return nil, errors.New("certificate " + serial + " is revoked")
+		return nil, ref(RuleSuspended)
+	case snap.Revoked(id.Serial):
+		return nil, ref(RuleRevoked)
 	}
-	return &Caller{Institution: in, Serial: serial, Directory: snap}, nil
+	a.Sightings.saw(pi, now)
+	return &Caller{Institution: in, Serial: id.Serial, NotAfter: id.NotAfter, Directory: snap}, nil
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, method string) (context.Context, error) {
@@ -98,10 +125,27 @@ func (a *Authenticator) authenticate(ctx context.Context, method string) (contex
 			return ctx, nil
 		}
 		e.Refuse("unauthenticated: " + err.Error())
+		a.logRefusal(ctx, method, err)
 		return nil, errUnauthenticated
 	}
 	e.SetCaller(c.Institution.GetCode(), c.Serial)
 	return NewContext(ctx, c), nil
+}
+
+// logRefusal writes the refusal's log line: the rule, the certificate's
+// serial and institution code, the peer; never a name.
+func (a *Authenticator) logRefusal(ctx context.Context, method string, err error) {
+	if a.Log == nil {
+		return
+	}
+	attrs := []any{"request_id", requestid.FromContext(ctx), "method", method, "rule", err.Error()}
+	if r, ok := err.(*Refusal); ok && r.Serial != "" {
+		attrs = append(attrs, "serial", r.Serial, "institution", r.Code)
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		attrs = append(attrs, "peer", p.Addr.String())
+	}
+	a.Log.WarnContext(ctx, "call refused: unauthenticated", attrs...)
 }
 
 // UnaryServerInterceptor authenticates unary calls.

@@ -22,4 +22,8 @@
 //   - Records and reports in a response are attributed to the audit record
 //     as subjects, with the agreements that granted each, by walking the
 //     response: a handler cannot forget to.
+//   - Every streaming call runs under one recheck (recheck.go), declared per
+//     method in the table: it ends the stream, with one status per cause,
+//     when the caller's certificate is revoked or expires, its institution
+//     is suspended, or an agreement that granted the stream's data ends.
 package authz

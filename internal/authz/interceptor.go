@@ -4,7 +4,10 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authn"
+	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/validate"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -25,6 +29,13 @@ type Authorizer struct {
 	// not is UNIMPLEMENTED (one it serves without a policy entry is a bug,
 	// refused).
 	Served func(method string) bool
+	// Directory is the cache streams are rechecked against.
+	Directory *directory.Cache
+	// Streams, when set, is the gauge of open streams by method.
+	Streams *prometheus.GaugeVec
+
+	open    sync.Map // method -> *atomic.Int64 open streams
+	started sync.Map // method -> *atomic.Int64 streams started
 }
 
 type accessCarrier interface {
@@ -149,22 +160,39 @@ func (a *Authorizer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // StreamServerInterceptor applies the policy to streams. A server stream's
 // one request is checked when the handler reads it; a client stream's
 // messages are the handler's to check one by one (a roster upload rejects
-// bad records and keeps the good).
+// bad records and keeps the good). Every stream runs under its recheck
+// (recheck.go), which ends it when the caller no longer stands.
 func (a *Authorizer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		rule, err := a.admit(ss.Context(), info.FullMethod)
 		if err != nil {
 			return err
 		}
-		if rule.Public {
-			return handler(srv, ss)
+		if rule.Stream == RecheckUnset {
+			audit.FromContext(ss.Context()).Refuse("streaming method has no recheck in the policy table")
+			return status.Error(codes.PermissionDenied, "permission denied: "+info.FullMethod+" has no stream recheck in the policy table")
 		}
-		ws := &checkedStream{ServerStream: ss, ctx: ss.Context(), a: a, method: info.FullMethod, rule: rule, checkFirst: !info.IsClientStream}
-		if info.IsClientStream {
-			// The reach is known before any message arrives.
-			ws.ctx = a.reach(ss.Context(), info.FullMethod, rule)
+		w, ctx, err := a.startWatch(ss.Context(), info.FullMethod, rule)
+		if err != nil {
+			return err
 		}
-		return handler(srv, ws)
+		defer w.stop()
+		if end := w.ended.Load(); end != nil {
+			return w.finish(ctx, true, end)
+		}
+		watched := &watchedStream{ServerStream: ss, ctx: ctx, w: w, pump: info.IsClientStream}
+		defer watched.close()
+		var inner grpc.ServerStream = watched
+		if !rule.Public {
+			ws := &checkedStream{ServerStream: inner, ctx: ctx, a: a, method: info.FullMethod, rule: rule, checkFirst: !info.IsClientStream, onReach: w.arm}
+			if info.IsClientStream {
+				// The reach is known before any message arrives.
+				ws.ctx = a.reach(ctx, info.FullMethod, rule)
+				w.arm(ws.ctx)
+			}
+			inner = ws
+		}
+		return w.finish(ctx, info.IsServerStream, handler(srv, inner))
 	}
 }
 
@@ -176,6 +204,7 @@ type checkedStream struct {
 	rule       Rule
 	checkFirst bool
 	checked    bool
+	onReach    func(context.Context)
 }
 
 func (s *checkedStream) Context() context.Context { return s.ctx }
@@ -191,6 +220,7 @@ func (s *checkedStream) RecvMsg(m any) error {
 			return err
 		}
 		s.ctx = ctx
+		s.onReach(ctx)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ type Rule struct {
 	Subjects []string
 	// Public methods need a verified certificate but no institution.
 	Public bool
+	// Stream is what ends the method's calls while they are open; every
+	// streaming method must have one (recheck.go).
+	Stream Recheck
 }
 
 // Audit subject kinds.
@@ -99,11 +102,16 @@ var directoryPolicy = map[string]Rule{
 	sinergiv1.AuditService_GetInclusionProof_FullMethodName:   {Purposes: auditProofs},
 	sinergiv1.AuditService_AddCosignature_FullMethodName:      {},
 
-	"/grpc.health.v1.Health/Check":                                   {Public: true},
-	"/grpc.health.v1.Health/Watch":                                   {Public: true},
-	"/grpc.health.v1.Health/List":                                    {Public: true},
-	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {},
-	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {},
+	// Health carries nothing of an institution's: its stream ends only with
+	// the certificate it was opened with (revoked or expired).
+	"/grpc.health.v1.Health/Check": {Public: true},
+	"/grpc.health.v1.Health/Watch": {Public: true, Stream: RecheckCertificate},
+	"/grpc.health.v1.Health/List":  {Public: true},
+
+	// Reflection describes the API to an institution: it ends with the
+	// certificate or the institution.
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Stream: RecheckInstitution},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Stream: RecheckInstitution},
 }
 
 // Policy is the one table: every method the server serves has an entry.

@@ -30,7 +30,7 @@ import (
 var custodyPolicy = map[string]Rule{
 	sinergiv1.CustodyService_UpsertCustodyRecord_FullMethodName: {Kinds: facilities, Subjects: []string{SubjectCustody}},
 	sinergiv1.CustodyService_RecordCustodyEvent_FullMethodName:  {Kinds: facilities, Subjects: []string{SubjectCustody}},
-	sinergiv1.CustodyService_SyncRoster_FullMethodName:          {Kinds: facilities, Subjects: []string{SubjectCustody}},
+	sinergiv1.CustodyService_SyncRoster_FullMethodName:          {Kinds: facilities, Subjects: []string{SubjectCustody}, Stream: RecheckInstitution},
 
 	sinergiv1.CustodyService_CheckPresence_FullMethodName: {Kinds: dataReaders,
 		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},
@@ -42,7 +42,8 @@ var custodyPolicy = map[string]Rule{
 		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},
 
 	sinergiv1.CustodyService_WatchCustodyEvents_FullMethodName: {Kinds: police,
-		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, Purposes: watching, Subjects: []string{SubjectCustody}},
+		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, Purposes: watching, Subjects: []string{SubjectCustody},
+		Stream: RecheckAgreements},
 	// A watch on a record needs the record in the unit's jurisdiction for
 	// custody events (what CheckPresence could tell it); one on a NIK, an
 	// agreement for custody events anywhere.

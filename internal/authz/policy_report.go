@@ -33,7 +33,7 @@ var reportPolicy = map[string]Rule{
 	sinergiv1.ReportService_GetReport_FullMethodName:           {Kinds: reportReaders, Scopes: reportScopes, Purposes: reportReads, Subjects: []string{SubjectReport}},
 	sinergiv1.ReportService_GetReportAttachment_FullMethodName: {Kinds: reportReaders, Scopes: reportScopes, Purposes: reportReads, Subjects: []string{SubjectReport}},
 	sinergiv1.ReportService_ListReports_FullMethodName:         {Kinds: reportReaders, Scopes: reportScopes, Purposes: reportReads, Subjects: []string{SubjectReport}},
-	sinergiv1.ReportService_WatchReports_FullMethodName:        {Kinds: reportParties, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}},
+	sinergiv1.ReportService_WatchReports_FullMethodName:        {Kinds: reportParties, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}, Stream: RecheckAgreements},
 	sinergiv1.ReportService_ReportStats_FullMethodName:         {Kinds: reportReaders, Scopes: reportScopes},
 	sinergiv1.ReportService_AcknowledgeReport_FullMethodName:   {Kinds: police, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}},
 	sinergiv1.ReportService_UpdateReportStatus_FullMethodName:  {Kinds: police, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}},

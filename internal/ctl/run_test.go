@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -41,7 +42,8 @@ func startServer(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerO
 	if _, err := pki.DevPKI(dir, pki.DefaultTrustDomain, []string{callerCode}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pki.ServerTLS(pki.Files{Cert: pki.ServerCertPath(dir), Key: pki.ServerKeyPath(dir), CA: pki.CACertPath(dir)})
+	cfg, err := pki.ServerTLS(pki.Files{Cert: pki.ServerCertPath(dir), Key: pki.ServerKeyPath(dir), CA: pki.CACertPath(dir)},
+		pki.ClientPolicy{TrustDomain: pki.DefaultTrustDomain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +71,15 @@ func caller(ctx context.Context) string {
 		return ""
 	}
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(info.State.VerifiedChains) == 0 {
+	if !ok || len(info.State.PeerCertificates) == 0 {
 		return ""
 	}
-	code, err := pki.InstitutionFromCert(info.State.VerifiedChains[0][0], pki.DefaultTrustDomain)
+	// The handshake verified the certificate (pki.ServerTLS).
+	id, err := pki.IdentityOf(info.State.PeerCertificates[0], spiffeid.RequireTrustDomainFromString(pki.DefaultTrustDomain))
 	if err != nil {
 		return ""
 	}
-	return code
+	return id.Code
 }
 
 type fakeInstitutions struct {

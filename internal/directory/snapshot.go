@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -144,16 +145,36 @@ func (s *Snapshot) Coverage(a, b *sinergiv1.Institution, scope sinergiv1.Scope, 
 
 // Cache keeps the current snapshot of the directory, reloading it when the
 // directory tables change (NOTIFY sinergi_directory, sent by triggers, so a
-// change made through any server process or by `sinergi seed` reaches all).
+// change made through any server process, by `sinergi seed` or by `sinergi
+// revoke-cert` reaches all).
+//
+// How soon: a change reaches every listening process within milliseconds
+// of its commit. The listening connection is checked every
+// heartbeatEvery; one that does not answer within heartbeatTimeout is
+// replaced at once and the directory reloaded, so that a change committed
+// while it was dead is in the cache within about a second. Streams rely on
+// it: they end within 2 seconds of a revocation or suspension (authz).
 type Cache struct {
 	st      *store.Store
 	current atomic.Pointer[Snapshot]
+	changed atomic.Pointer[chan struct{}]
 	mu      sync.Mutex // serialises reloads
 }
+
+// ListenerName is the application_name of the listening connection.
+const ListenerName = "sinergi directory listener"
+
+// How often the listening connection is checked, and how long it may take to answer.
+const (
+	heartbeatEvery   = 500 * time.Millisecond
+	heartbeatTimeout = 500 * time.Millisecond
+)
 
 // NewCache loads the directory.
 func NewCache(ctx context.Context, st *store.Store) (*Cache, error) {
 	c := &Cache{st: st}
+	ch := make(chan struct{})
+	c.changed.Store(&ch)
 	if err := c.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -162,6 +183,10 @@ func NewCache(ctx context.Context, st *store.Store) (*Cache, error) {
 
 // Snapshot returns the current snapshot.
 func (c *Cache) Snapshot() *Snapshot { return c.current.Load() }
+
+// Changed returns a channel closed at the next reload. Take it before
+// reading the snapshot, so that no reload falls between the two.
+func (c *Cache) Changed() <-chan struct{} { return *c.changed.Load() }
 
 // Reload reads the directory again.
 func (c *Cache) Reload(ctx context.Context) error {
@@ -172,6 +197,8 @@ func (c *Cache) Reload(ctx context.Context) error {
 		return err
 	}
 	c.current.Store(NewSnapshot(d))
+	next := make(chan struct{})
+	close(*c.changed.Swap(&next))
 	return nil
 }
 
@@ -193,20 +220,34 @@ func (c *Cache) Follow(ctx context.Context, interval time.Duration, log *slog.Lo
 			}
 		}
 	}()
-	for ctx.Err() == nil {
-		if err := c.listen(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("directory listener stopped; retrying", "error", err)
+	for failures := 0; ctx.Err() == nil; {
+		start := time.Now()
+		err := c.listen(ctx)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		if time.Since(start) > 10*time.Second {
+			failures = 0
+		}
+		log.Warn("directory listener stopped; retrying", "error", err)
+		// The first retry is at once: a change may be waiting. Later ones
+		// wait, up to a second, while the database stays away.
+		failures++
+		if failures > 1 {
 			select {
 			case <-ctx.Done():
-			case <-time.After(time.Second):
+			case <-time.After(min(time.Duration(failures-1)*200*time.Millisecond, time.Second)):
 			}
 		}
+		failures = min(failures, 10)
 	}
 }
 
 func (c *Cache) listen(ctx context.Context) error {
 	// A dedicated connection: a LISTENing connection must not go back to the pool.
-	conn, err := pgx.ConnectConfig(ctx, c.st.Pool.Config().ConnConfig.Copy())
+	cfg := c.st.Pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = ListenerName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -219,14 +260,26 @@ func (c *Cache) listen(ctx context.Context) error {
 		return err
 	}
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		wctx, cancel := context.WithTimeout(ctx, heartbeatEvery)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			if err := c.Reload(ctx); err != nil {
+				return err
 			}
+		case pgconn.Timeout(err):
+			// Quiet: make sure the connection is still there to be told.
+			pctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("directory listener heartbeat: %w", err)
+			}
+		default:
 			return fmt.Errorf("wait for directory change: %w", err)
-		}
-		if err := c.Reload(ctx); err != nil {
-			return err
 		}
 	}
 }

@@ -11,14 +11,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -30,25 +28,9 @@ func SPIFFEID(trustDomain, code string) *url.URL {
 	return &url.URL{Scheme: "spiffe", Host: trustDomain, Path: "/institution/" + code}
 }
 
-// InstitutionFromCert returns the institution code named by the certificate's
-// only URI SAN, which must be spiffe://<trustDomain>/institution/<code>.
-func InstitutionFromCert(cert *x509.Certificate, trustDomain string) (string, error) {
-	if len(cert.URIs) != 1 {
-		return "", fmt.Errorf("certificate must carry exactly one URI SAN (a SPIFFE ID), it has %d", len(cert.URIs))
-	}
-	u := cert.URIs[0]
-	if u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("URI SAN is not a SPIFFE ID of trust domain %s", trustDomain)
-	}
-	code, ok := strings.CutPrefix(u.Path, "/institution/")
-	if !ok || code == "" || strings.Contains(code, "/") {
-		return "", errors.New("SPIFFE ID does not name an institution")
-	}
-	return code, nil
-}
-
-// SerialHex is how certificate serials are written everywhere: lower-case hex.
-func SerialHex(cert *x509.Certificate) string { return fmt.Sprintf("%x", cert.SerialNumber) }
+// SerialHex is how certificate serials are written everywhere: lower-case
+// hex without leading zeros (ParseSerial turns every usual spelling into it).
+func SerialHex(cert *x509.Certificate) string { return SerialText(cert.SerialNumber) }
 
 // Paths of the development PKI inside its directory.
 func CACertPath(dir string) string           { return filepath.Join(dir, "ca.crt") }
@@ -155,6 +137,46 @@ func (ca *CA) Issue(l Leaf) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	cert, err := x509.ParseCertificate(der)
 	return cert, key, err
+}
+
+// Sign issues a certificate from tmpl as it stands (a test's odd
+// certificate, an intermediate), with a new key; a zero serial or validity
+// gets the defaults of Issue.
+func (ca *CA) Sign(tmpl *x509.Certificate) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := *tmpl
+	if t.SerialNumber == nil {
+		t.SerialNumber = randomSerial()
+	}
+	if t.NotBefore.IsZero() {
+		t.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if t.NotAfter.IsZero() {
+		t.NotAfter = time.Now().AddDate(1, 0, 0)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &t, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+// Intermediate issues an intermediate CA under ca; ekus, when given, limit
+// what it may issue for.
+func (ca *CA) Intermediate(name string, ekus ...x509.ExtKeyUsage) (*CA, error) {
+	cert, key, err := ca.Sign(&x509.Certificate{
+		Subject:  pkix.Name{CommonName: name, Organization: []string{"Sinergi development"}},
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, ExtKeyUsage: ekus,
+		BasicConstraintsValid: true, IsCA: true, NotAfter: time.Now().AddDate(5, 0, 0),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CA{Cert: cert, Key: key}, nil
 }
 
 func randomSerial() *big.Int {

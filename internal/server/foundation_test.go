@@ -2,10 +2,7 @@ package server_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -359,71 +356,6 @@ func TestAgreementServiceAndAdmin(t *testing.T) {
 	}
 	if _, err := polsek.Institutions.GetInstitution(ctx, &sinergiv1.GetInstitutionRequest{Code: "polres-cilacap"}); err != nil {
 		t.Errorf("reactivated institution's call: %v", err)
-	}
-}
-
-// TestRefusedCertificates: every kind of bad client certificate is refused.
-func TestRefusedCertificates(t *testing.T) {
-	env := servertest.Start(t, db, servertest.Options{})
-	ca, err := pki.LoadCA(pki.CACertPath(env.PKIDir), filepath.Join(env.PKIDir, "ca.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherCA, err := pki.NewCA("somebody else's CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	id := func(code string) *url.URL { return pki.SPIFFEID(pki.DefaultTrustDomain, code) }
-	issue := func(by *pki.CA, l pki.Leaf) *tls.Config {
-		cert, key, err := by.Issue(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS13,
-			Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}}}
-	}
-	revoked := issue(ca, pki.Leaf{CommonName: "polres-metro", URIs: []*url.URL{id("polres-metro")}})
-	if _, err := env.Owner.Pool.Exec(context.Background(), `INSERT INTO certificate_revocations (serial) VALUES ($1)`, pki.SerialHex(revoked.Certificates[0].Leaf)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool {
-		return env.Server.Directory.Snapshot().Revoked(pki.SerialHex(revoked.Certificates[0].Leaf))
-	})
-
-	for _, tc := range []struct {
-		name string
-		cfg  *tls.Config
-		want codes.Code
-	}{
-		{"no client certificate", &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS13}, codes.Unavailable},
-		{"certificate from another CA", issue(otherCA, pki.Leaf{CommonName: "x", URIs: []*url.URL{id("polres-metro")}}), codes.Unavailable},
-		{"expired certificate", issue(ca, pki.Leaf{CommonName: "x", URIs: []*url.URL{id("polres-metro")}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}), codes.Unavailable},
-		{"no SPIFFE ID", issue(ca, pki.Leaf{CommonName: "polres-metro"}), codes.Unauthenticated},
-		{"two URI SANs", issue(ca, pki.Leaf{CommonName: "x", URIs: []*url.URL{id("polres-metro"), id("mabes-polri")}}), codes.Unauthenticated},
-		{"other trust domain", issue(ca, pki.Leaf{CommonName: "x", URIs: []*url.URL{pki.SPIFFEID("evil.example", "polres-metro")}}), codes.Unauthenticated},
-		{"unknown institution", issue(ca, pki.Leaf{CommonName: "x", URIs: []*url.URL{id("polres-atlantis")}}), codes.Unauthenticated},
-		{"revoked serial", revoked, codes.Unauthenticated},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			conn := servertest.Dial(t, env.Addr(), tc.cfg)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_, err := sinergiv1.NewInstitutionServiceClient(conn).ListInstitutions(ctx, &sinergiv1.ListInstitutionsRequest{})
-			if codeOf(err) != tc.want {
-				t.Fatalf("got %v, want %v", err, tc.want)
-			}
-		})
-	}
-	// The certificate-level refusals that reached the server are audited.
-	env.WaitIntegrated(t)
-	var refused int
-	if err := env.Owner.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_records WHERE decision = 'REFUSED' AND status_code = 'Unauthenticated'`).Scan(&refused); err != nil {
-		t.Fatal(err)
-	}
-	if refused < 5 {
-		t.Errorf("%d unauthenticated calls audited, want at least 5", refused)
 	}
 }
 

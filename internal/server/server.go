@@ -17,7 +17,10 @@
 //  6. undecodable     a request message that did not decode is refused,
 //     INVALID_ARGUMENT, and so recorded (codec.go)
 //  7. authentication  the institution from the mTLS certificate's SPIFFE ID
-//  8. authorization   policy table, request validation, AccessContext, reach
+//     (the handshake already checked the certificate as an X.509-SVID:
+//     authn.ServerCredentials, pki.ServerTLS)
+//  8. authorization   policy table, request validation, AccessContext, reach;
+//     every stream runs under its recheck (authz/recheck.go)
 //  9. recovery        again, inside audit, so a handler panic is recorded as INTERNAL
 package server
 
@@ -43,7 +46,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -77,6 +79,9 @@ type Config struct {
 	IntegratorDatabaseURL string
 	TLS                   pki.Files
 	TrustDomain           string
+	// ClientIntermediates names a PEM file of intermediate CAs allowed
+	// between a client certificate and a root of TLS.CA; empty: none.
+	ClientIntermediates string
 	// AuditKeyPath is the Ed25519 key that signs audit checkpoints (and
 	// from which the records' MAC key is derived).
 	AuditKeyPath string
@@ -96,6 +101,10 @@ type Config struct {
 	AuditInterval time.Duration
 	// Pprof serves /debug/pprof on the metrics listener (for profiling; off by default).
 	Pprof bool
+	// HandshakeAuditWindow is how long refused TLS handshakes from one
+	// address for one reason are counted into one audit record after the
+	// first (default a minute).
+	HandshakeAuditWindow time.Duration
 	// AuditTimeout bounds the write of one batch of audit records; a call
 	// whose record is not committed by then fails closed (UNAVAILABLE).
 	AuditTimeout time.Duration
@@ -114,15 +123,26 @@ type Server struct {
 	AuditLog *audit.Log
 	Deps     *api.Deps
 	// Hub wakes stream handlers when rows they deliver are committed by any process.
-	Hub       *fanout.Hub
-	lis       net.Listener
-	metrics   *http.Server
-	metricsLn net.Listener
-	bg        context.CancelFunc
-	bgDone    chan struct{}
+	Hub *fanout.Hub
+	// Handshakes counts and audits refused TLS handshakes.
+	Handshakes *authn.HandshakeRefusals
+	// Sightings records the client certificates seen in use.
+	Sightings  *authn.Sightings
+	authorizer *authz.Authorizer
+	lis        net.Listener
+	metrics    *http.Server
+	metricsLn  net.Listener
+	bg         context.CancelFunc
+	bgDone     chan struct{}
 	// workers are background loops the data services add (e.g. escalation).
 	workers []func(context.Context)
 }
+
+// OpenStreams is how many calls of a streaming method are open.
+func (s *Server) OpenStreams(method string) int64 { return s.authorizer.OpenStreams(method) }
+
+// StartedStreams is how many calls of a streaming method have started.
+func (s *Server) StartedStreams(method string) int64 { return s.authorizer.StartedStreams(method) }
 
 // AddWorker runs w in the background from Start until Stop.
 func (s *Server) AddWorker(w func(context.Context)) { s.workers = append(s.workers, w) }
@@ -162,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log keys: %w", err)
 	}
-	tlsCfg, err := pki.ServerTLS(cfg.TLS)
+	tlsCfg, err := pki.ServerTLS(cfg.TLS, pki.ClientPolicy{TrustDomain: cfg.TrustDomain, Intermediates: cfg.ClientIntermediates})
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +243,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log, Unrecorded: func(m string) bool {
 		return strings.HasPrefix(m, "/"+healthpb.Health_ServiceDesc.ServiceName+"/")
 	}}
-	authenticator := &authn.Authenticator{Directory: dir, TrustDomain: cfg.TrustDomain, Public: authz.IsPublic}
-	authorizer := &authz.Authorizer{Now: cfg.Now, Served: func(m string) bool { return s.served(m) }}
+	s.Handshakes = authn.NewHandshakeRefusals(recorder, cfg.Log, reg)
+	if cfg.HandshakeAuditWindow > 0 {
+		s.Handshakes.Window = cfg.HandshakeAuditWindow
+	}
+	creds, err := authn.ServerCredentials(tlsCfg, cfg.TrustDomain, s.Handshakes)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.Sightings = authn.NewSightings(st, cfg.Log)
+	reg.MustRegister(s.Sightings)
+	s.AddWorker(s.Handshakes.Run)
+	s.AddWorker(s.Sightings.Run)
+	authenticator := &authn.Authenticator{Directory: dir, Public: authz.IsPublic, Log: cfg.Log, Sightings: s.Sightings}
+	s.authorizer = &authz.Authorizer{Now: cfg.Now, Served: func(m string) bool { return s.served(m) }, Directory: dir,
+		Streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sinergi_open_streams",
+			Help: "Streaming calls open, by method, each under its recheck."}, []string{"method"})}
+	reg.MustRegister(s.authorizer.Streams)
+	authorizer := s.authorizer
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		cfg.Log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
@@ -257,7 +294,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 
 	s.GRPC = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.Creds(creds),
 		// A request message that does not decode is the caller's mistake,
 		// answered INVALID_ARGUMENT and recorded (see codec.go); one too
 		// large to receive, RESOURCE_EXHAUSTED, is recorded by the stats
@@ -427,6 +464,9 @@ func (s *Server) Stop() {
 	if s.metrics != nil {
 		_ = s.metrics.Close()
 	}
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.Handshakes.Flush(fctx)
+	cancel()
 	s.Writer.Close()
 	if s.bg != nil {
 		s.bg()

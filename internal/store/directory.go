@@ -408,9 +408,3 @@ func (s *Store) RevokeAgreement(ctx context.Context, hook SubjectTxHook, id, ope
 	})
 	return cascaded, err
 }
-
-// RevokeCertificate records a revoked client certificate serial (lower-case hex).
-func (s *Store) RevokeCertificate(ctx context.Context, serial, reason string) error {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO certificate_revocations (serial, reason) VALUES ($1, $2) ON CONFLICT (serial) DO NOTHING`, serial, reason)
-	return err
-}

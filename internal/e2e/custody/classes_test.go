@@ -384,6 +384,12 @@ func TestNoPresenceOracles(t *testing.T) {
 		if _, err := ministry.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: ministryAdmin, Id: eventsPKS}); err != nil {
 			t.Fatal(err)
 		}
+		// The open stream ends with an agreement behind it (the stream
+		// recheck); opened again from its cursor, it rests on the rest.
+		if _, err := w.stream.Recv(); status.Code(err) != codes.Aborted || servertest.ReasonOf(err) != "AGREEMENT_ENDED" {
+			t.Fatalf("stream after the revocation: %v, want it ended, Aborted AGREEMENT_ENDED", err)
+		}
+		w = watch(t, ctx, pmj, analyst, w.cursor)
 		if _, err := event(ctx, custodyAs(t, env, "lapas-permisan"), e.events.GetId(), release, at.Add(time.Minute),
 			withReason(sinergiv1.ReleaseReason_RELEASE_REASON_END_OF_SENTENCE, "")); err != nil {
 			t.Fatal(err)
