@@ -258,6 +258,8 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "Ed25519 key signing audit checkpoints (SINERGI_AUDIT_KEY)")
 	retention := fs.Duration("audit-retention", envDuration("SINERGI_AUDIT_RETENTION", 2*365*24*time.Hour), "how long audit records are kept, at least 8760h (SINERGI_AUDIT_RETENTION)")
 	grace := fs.Duration("shutdown-grace", envDuration("SINERGI_SHUTDOWN_GRACE", 15*time.Second), "time in-flight calls get on SIGTERM (SINERGI_SHUTDOWN_GRACE)")
+	streamBudget := fs.Int("stream-budget-mib", envInt("SINERGI_STREAM_BUDGET_MIB", server.DefaultStreamBudget>>20), "memory all watch streams together may hold for consumers that do not read, beyond 16 KiB each, in MiB (SINERGI_STREAM_BUDGET_MIB)")
+	streamCap := fs.Int("streams-per-institution", envInt("SINERGI_STREAMS_PER_INSTITUTION", server.DefaultStreamsPerInstitution), "watch streams one institution may have open at once (SINERGI_STREAMS_PER_INSTITUTION)")
 	migrate := fs.String("migrate", env("SINERGI_MIGRATE", ""), "apply migrations at start-up, as the owner role at this database url (SINERGI_MIGRATE)")
 	logLevel := fs.String("log-level", env("SINERGI_LOG_LEVEL", "info"), "debug (a line per call), info (failed calls and service events), warn or error (SINERGI_LOG_LEVEL)")
 	pprofOn := fs.Bool("pprof", env("SINERGI_PPROF", "false") == "true", "serve /debug/pprof on the metrics address (SINERGI_PPROF)")
@@ -266,6 +268,9 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	memLimit := fs.Int("memory-limit-mib", envInt("SINERGI_MEMORY_LIMIT_MIB", defaultMemoryLimitMiB), "soft limit on the server's memory, in MiB, as GOMEMLIMIT: past it the heap is collected sooner; 0 for none (SINERGI_MEMORY_LIMIT_MIB; GOMEMLIMIT, when set, wins)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *streamBudget <= 0 || *streamCap <= 0 {
+		return usageError{"--stream-budget-mib and --streams-per-institution must be positive"}
 	}
 	if *gcPercent <= 0 || *memLimit < 0 {
 		return usageError{"--gc-percent must be positive and --memory-limit-mib not negative"}
@@ -306,6 +311,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td, ClientIntermediates: *inter,
 		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey, AuditOrigin: *origin,
 		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns), Pprof: *pprofOn,
+		StreamBudgetBytes: int64(*streamBudget) << 20, StreamsPerInstitution: *streamCap,
 	})
 	if err != nil {
 		return err

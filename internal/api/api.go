@@ -34,6 +34,8 @@ type Deps struct {
 	Hub *fanout.Hub
 	// AuditLog serves the audit log's checkpoints and proofs.
 	AuditLog *audit.Log
+	// Streams bound what the long-lived streams hold, and end them at shutdown.
+	Streams *Streams
 }
 
 // storeError turns a storage error into the status the caller sees. An

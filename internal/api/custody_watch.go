@@ -6,11 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -38,7 +36,9 @@ type WatchTuning struct {
 	Stall time.Duration
 }
 
-var defaultWatchTuning = WatchTuning{Batch: 10000, Queue: 256, Stall: 10 * time.Second}
+// A window of 1000 positions bounds what a stalled watcher's reader holds
+// besides its queue.
+var defaultWatchTuning = WatchTuning{Batch: 1000, Queue: 256, Stall: 10 * time.Second}
 
 var watchTuning atomic.Pointer[WatchTuning]
 
@@ -197,11 +197,12 @@ func sharesAgreement(a, b []string) bool {
 
 func watchCursorQuery(code string) string { return "custody-watch|" + code }
 
-// WatchCustodyEvents streams the custody events the caller may see. One
-// goroutine reads settled events from the table (the source of truth),
-// woken by NOTIFY through the hub; another audits and sends them. Between
-// them sits a bounded queue: a consumer that leaves it full for too long is
-// told to come back with its cursor, so a slow consumer costs bounded memory.
+// WatchCustodyEvents streams the custody events the caller may see. The
+// handler reads ordered events from the tables (the source of truth),
+// woken by NOTIFY through the hub; its outbox audits and sends them. A
+// consumer that leaves the outbox full too long, or would take the
+// server's stream budget past its limit, is told to come back with its
+// cursor, and so is every watcher when the server shuts down.
 func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, stream sinergiv1.CustodyService_WatchCustodyEventsServer) error {
 	ctx := stream.Context()
 	c := caller(ctx)
@@ -230,18 +231,9 @@ func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, s
 		return err
 	}
 
-	queue := make(chan delivery, tun.Queue)
-	sendErr := make(chan error, 1)
-	quit := make(chan struct{})
-	defer close(quit)
-	var lastSent atomic.Pointer[string]
-	lastSent.Store(&start)
-	go func() {
-		if err := s.sendLoop(ctx, stream, queue, quit, &lastSent); err != nil {
-			sendErr <- err
-		}
-	}()
-
+	out := newOutbox(ctx, s.Streams, "sinergi.v1.CustodyService", start, tun.Queue, tun.Stall,
+		func(m proto.Message) error { return stream.Send(m.(*sinergiv1.WatchCustodyEventsResponse)) })
+	defer out.close(ctx)
 	ctxErr := func() error { return status.FromContextError(ctx.Err()).Err() }
 	for {
 		head, err := s.Store.CustodyEventsHead(ctx)
@@ -275,91 +267,14 @@ func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, s
 				if d.msg.Cursor, err = s.Tokens.Seal(query, se.Position); err != nil {
 					return err
 				}
-				select {
-				case queue <- d:
-					continue
-				default:
-				}
-				stall := time.NewTimer(tun.Stall)
-				select {
-				case queue <- d:
-					stall.Stop()
-				case <-stall.C:
-					return tooSlow(*lastSent.Load())
-				case err := <-sendErr:
-					stall.Stop()
+				if err := out.put(ctx, outItem{msg: d.msg, cursor: d.msg.Cursor, entry: s.deliveryEntry(ctx, d)}); err != nil {
 					return err
-				case <-ctx.Done():
-					stall.Stop()
-					return ctxErr()
 				}
 			}
 			pos.Seq = upto
 		}
-		select {
-		case <-sub.C:
-		case err := <-sendErr:
+		if err := out.wait(ctx, sub.C); err != nil {
 			return err
-		case <-ctx.Done():
-			return ctxErr()
-		}
-	}
-}
-
-// tooSlow ends a watch whose consumer does not keep up; the cursor is also
-// in an ErrorInfo detail, for clients to resume from.
-func tooSlow(cursor string) error {
-	st := status.New(codes.ResourceExhausted, "watcher too far behind: reconnect with cursor "+cursor)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "WATCHER_TOO_SLOW", Domain: "sinergi.v1.CustodyService",
-		Metadata: map[string]string{"cursor": cursor}}); err == nil {
-		return d.Err()
-	}
-	return st.Err()
-}
-
-// sendLoop audits and sends queued deliveries in order. Deliveries waiting
-// together are audited together (one group commit), each committed before
-// its message leaves: no record, no delivery.
-func (s *Custody) sendLoop(ctx context.Context, stream sinergiv1.CustodyService_WatchCustodyEventsServer, queue <-chan delivery,
-	quit <-chan struct{}, lastSent *atomic.Pointer[string],
-) error {
-	const group = 64
-	batch := make([]delivery, 0, group)
-	errs := make([]error, group)
-	for {
-		batch = batch[:0]
-		select {
-		case <-quit:
-			return nil
-		case d := <-queue:
-			batch = append(batch, d)
-		}
-	fill:
-		for len(batch) < group {
-			select {
-			case d := <-queue:
-				batch = append(batch, d)
-			default:
-				break fill
-			}
-		}
-		var wg sync.WaitGroup
-		for i, d := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = audit.Deliver(ctx, s.deliveryEntry(ctx, d))
-			}()
-		}
-		wg.Wait()
-		for i, d := range batch {
-			if errs[i] != nil {
-				return errs[i]
-			}
-			if err := stream.Send(d.msg); err != nil {
-				return err
-			}
-			lastSent.Store(&d.msg.Cursor)
 		}
 	}
 }

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"sync"
-
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authz"
@@ -14,16 +12,18 @@ import (
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
-// reportWatchPage is how many events a watch reads at a time: all it ever holds.
+// reportWatchPage is how many events a watch reads at a time, and how many
+// deliveries its outbox holds for a consumer that does not read.
 const reportWatchPage = 256
 
 // WatchReports streams the caller's report events from a cursor.
 //
 // The stream reads the events table itself, from its own position, a page
-// at a time, and sends at the pace the consumer takes them (gRPC flow
-// control): nothing is buffered per subscriber beyond one page, a slow
-// consumer slows only itself, and one that disconnects resumes from the
-// last cursor it received, losing nothing and receiving nothing twice.
+// at a time, and its outbox sends at the pace the consumer takes them: a
+// consumer that leaves it full too long, or would take the server's stream
+// budget past its limit, is told to come back with its cursor, and one
+// that disconnects resumes from the last cursor it received, losing
+// nothing and receiving nothing twice.
 // Commits anywhere (any server process) wake it through the fan-out hub
 // (NOTIFY sinergi_report_events in the event's transaction).
 //
@@ -62,6 +62,9 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 	if err := stream.Send(&sinergiv1.WatchReportsResponse{Cursor: tok}); err != nil {
 		return err
 	}
+	out := newOutbox(ctx, s.Streams, "sinergi.v1.ReportService", tok, reportWatchPage, 0,
+		func(m proto.Message) error { return stream.Send(m.(*sinergiv1.WatchReportsResponse)) })
+	defer out.close(ctx)
 	for {
 		snap := s.Directory.Snapshot()
 		// The stream's recheck, now (see WatchCustodyEvents' plan).
@@ -95,16 +98,9 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		for _, r := range loaded {
 			byID[r.GetId()] = reportView(r, rs)
 		}
-		// The audit records of a page's deliveries commit together (one
-		// group commit of the audit writer), each before its message is
-		// sent; after a failure nothing more is sent (fail closed).
-		type delivery struct {
-			pos   store.ReportPosition
-			event *sinergiv1.ReportEvent
-			rep   *sinergiv1.Report
-			entry *audit.Entry
-		}
-		var out []delivery
+		// Each delivery's audit record commits before its message is sent
+		// (the outbox audits a page's deliveries in one group commit);
+		// after a failure nothing more is sent (fail closed).
 		for _, row := range rows {
 			rep := byID[row.Event.GetReportId()]
 			if rep == nil || !reach.Admits(row.Row()) {
@@ -112,27 +108,12 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 			}
 			d := audit.FromContext(ctx).Derive(s.Now())
 			authz.Attribute(d, rs.For(row.Scope), rep)
-			out = append(out, delivery{pos: row.Pos, event: row.Event, rep: rep, entry: d})
-		}
-		errs := make([]error, len(out))
-		var wg sync.WaitGroup
-		for i := range out {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = audit.Deliver(ctx, out[i].entry)
-			}()
-		}
-		wg.Wait()
-		for i, d := range out {
-			if errs[i] != nil {
-				return errs[i]
-			}
-			tok, err := cursor(d.pos)
+			tok, err := cursor(row.Pos)
 			if err != nil {
 				return err
 			}
-			if err := stream.Send(&sinergiv1.WatchReportsResponse{Cursor: tok, Event: d.event, Report: d.rep}); err != nil {
+			if err := out.put(ctx, outItem{msg: &sinergiv1.WatchReportsResponse{Cursor: tok, Event: row.Event, Report: rep},
+				cursor: tok, entry: d}); err != nil {
 				return err
 			}
 		}
@@ -142,10 +123,8 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		if len(rows) == reportWatchPage {
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			return status.FromContextError(ctx.Err()).Err()
-		case <-sub.C:
+		if err := out.wait(ctx, sub.C); err != nil {
+			return err
 		}
 	}
 }

@@ -21,10 +21,12 @@ const (
 // Entry is the audit record of one call, filled in as the call goes through
 // authentication, authorization and its handler.
 type Entry struct {
-	mu        sync.Mutex
-	rec       store.AuditRecord
-	start     time.Time
-	inTx      bool
+	mu    sync.Mutex
+	rec   store.AuditRecord
+	start time.Time
+	inTx  bool
+	// recordID is the id of the delivery record Deliver wrote.
+	recordID  int64
 	decided   bool
 	subjectOK map[string]bool
 	// sealer seals the record when it is written in a transaction
@@ -182,7 +184,7 @@ func (e *Entry) WriteTx(ctx context.Context, tx pgx.Tx) error {
 		return &Error{Err: err}
 	}
 	e.mu.Lock()
-	e.inTx = true
+	e.inTx, e.recordID = true, rec.ID
 	e.mu.Unlock()
 	return nil
 }

@@ -16,3 +16,11 @@ func NewWriterWith(write func(context.Context, []*store.AuditRecord) error, seal
 func NewSealerWith(keys *Keys, reserve func(context.Context) (int64, error)) *Sealer {
 	return &Sealer{keys: keys, reserve: reserve}
 }
+
+// NewWriterAsking is a writer whose batches go to write, and which asks
+// st whether a batch whose commit went unacknowledged is in the trail.
+func NewWriterAsking(st *store.Store, write func(context.Context, []*store.AuditRecord) error, sealer *Sealer) *Writer {
+	w := newWriter(write, sealer, Flushers, 512, 4096)
+	w.committed = st.AuditRecordCommitted
+	return w
+}

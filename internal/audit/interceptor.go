@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -68,8 +69,17 @@ func (r *Recorder) entry(ctx context.Context, method string) *Entry {
 
 func (r *Recorder) finish(ctx context.Context, e *Entry, err error) error {
 	code := status.Code(err)
-	if code == codes.OK && e.writtenInTx() {
-		return nil
+	if e.writtenInTx() {
+		if code == codes.OK {
+			return nil
+		}
+		// The write's transaction carried a record of success; the call
+		// failed after it, at the commit or later. Should that commit have
+		// landed, this record says the caller was not told.
+		e.mu.Lock()
+		id := e.recordID
+		e.mu.Unlock()
+		e.Ended(fmt.Sprintf("the call failed after its write's transaction carried record %d of its success: the caller was answered %s; if record %d is in the trail, the write was applied but the caller was not told", id, code, id))
 	}
 	if err != nil {
 		switch code {
@@ -150,9 +160,20 @@ func Deliver(ctx context.Context, d *Entry) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := r.Writer.Append(wctx, d.finish(codes.OK.String())); err != nil {
+	rec := d.finish(codes.OK.String())
+	if err := r.Writer.Append(wctx, rec); err != nil {
 		r.failed(ctx, d.rec.Method, err)
 		return errUnavailable
 	}
+	d.mu.Lock()
+	d.recordID = rec.ID
+	d.mu.Unlock()
 	return nil
+}
+
+// RecordID is the id of the record Deliver wrote for d (0 before).
+func (d *Entry) RecordID() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.recordID
 }

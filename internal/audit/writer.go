@@ -31,9 +31,12 @@ type Writer struct {
 
 	// write commits one batch: the store's AppendAuditBatch (tests hold
 	// it back to see how batches are cut).
-	write    func(ctx context.Context, recs []*store.AuditRecord) error
-	gatherMu sync.Mutex
-	inflight atomic.Int32
+	write func(ctx context.Context, recs []*store.AuditRecord) error
+	// committed tells whether a record is in the trail, after a write
+	// whose commit was not acknowledged (nil: it cannot be told).
+	committed func(ctx context.Context, at time.Time, id int64) (bool, error)
+	gatherMu  sync.Mutex
+	inflight  atomic.Int32
 	// written has a token after a write ends, for a flusher that waits on it.
 	written chan struct{}
 }
@@ -68,7 +71,9 @@ var ErrClosed = errors.New("audit writer closed")
 // NewWriter starts flushers committing batches of at most maxBatch records,
 // each sealed by sealer.
 func NewWriter(st *store.Store, sealer *Sealer, flushers, maxBatch, queue int) *Writer {
-	return newWriter(st.AppendAuditBatch, sealer, flushers, maxBatch, queue)
+	w := newWriter(st.AppendAuditBatch, sealer, flushers, maxBatch, queue)
+	w.committed = st.AuditRecordCommitted
+	return w
 }
 
 func newWriter(write func(context.Context, []*store.AuditRecord) error, sealer *Sealer, flushers, maxBatch, queue int) *Writer {
@@ -143,6 +148,13 @@ func (w *Writer) flush() {
 			batch, err = batch[:0], nil
 		}
 		cancel()
+		if err != nil && store.IsAmbiguous(err) {
+			// The batch may have committed: its calls succeed if it did,
+			// and otherwise the trail says they were not answered.
+			if w.settle(recs) {
+				err = nil
+			}
+		}
 		w.inflight.Add(-1)
 		select {
 		case w.written <- struct{}{}:
@@ -155,6 +167,60 @@ func (w *Writer) flush() {
 			p.done <- err
 		}
 	}
+}
+
+// settle decides what became of a batch (recs) whose commit was not
+// acknowledged. The batch commits whole or not at all, so its first
+// record tells: if it is in the trail, the calls succeed (their records
+// are durable, so their replies may go). If it is not, or the database
+// cannot say, the calls fail, and a record for each says that its call
+// was answered UNAVAILABLE: should the batch commit after all (a commit
+// the database had not finished), the trail does not claim a reply that
+// was never sent.
+func (w *Writer) settle(recs []*store.AuditRecord) bool {
+	if len(recs) == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.Timeout)
+	defer cancel()
+	if w.committed != nil {
+		for attempt := range 3 {
+			ok, err := w.committed(ctx, recs[0].At, recs[0].ID)
+			if err == nil && ok {
+				return true
+			}
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+			}
+		}
+	}
+	notes := make([]*store.AuditRecord, 0, len(recs))
+	for _, r := range recs {
+		n := &store.AuditRecord{At: time.Now().Truncate(time.Microsecond), RequestID: r.RequestID, CallerCode: r.CallerCode,
+			CertificateSerial: r.CertificateSerial, OperatorID: r.OperatorID, Method: r.Method, Purpose: r.Purpose,
+			CaseReference: r.CaseReference, Decision: r.Decision, StatusCode: codes.Unavailable.String(),
+			AgreementIDs: r.AgreementIDs, Subjects: r.Subjects,
+			Reason: fmt.Sprintf("the commit of record %d was not acknowledged: its call was answered UNAVAILABLE and given nothing; if record %d is in the trail, what it records was not sent", r.ID, r.ID)}
+		Bound(n)
+		if err := w.sealer.Seal(ctx, n); err != nil {
+			return false
+		}
+		notes = append(notes, n)
+	}
+	for attempt := range 3 {
+		if err := w.write(ctx, notes); err == nil || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // isolate takes a batch the database refused for what it carried (err)

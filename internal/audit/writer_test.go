@@ -300,3 +300,71 @@ func TestWriterBoundsHostileFields(t *testing.T) {
 		t.Errorf("the record keeps %d subjects in %d bytes", subjects, size)
 	}
 }
+
+// TestWriterSettlesUnacknowledgedCommits: when a batch's commit is not
+// acknowledged (the connection broke after the statement was sent), the
+// writer asks the trail. A batch that committed lets its calls succeed,
+// its records there once; one that did not fails its calls, and the trail
+// gets, for each, a record that its call was answered UNAVAILABLE, naming
+// the record whose commit was lost, so that should it land after all, the
+// trail does not claim a reply that was never sent.
+func TestWriterSettlesUnacknowledgedCommits(t *testing.T) {
+	ctx := context.Background()
+	st := appStore(t)
+	sealer := audit.NewSealer(testKeys(t), st)
+	lost := errors.New("unexpected EOF") // as a connection cut mid-commit: not a refusal, not safe to retry
+
+	t.Run("committed", func(t *testing.T) {
+		w := audit.NewWriterAsking(st, func(ctx context.Context, recs []*store.AuditRecord) error {
+			if err := st.AppendAuditBatch(ctx, recs); err != nil {
+				return err
+			}
+			return lost
+		}, sealer)
+		defer w.Close()
+		r := record(9001)
+		if err := w.Append(ctx, r); err != nil {
+			t.Fatalf("Append of a batch that committed: %v", err)
+		}
+		var n int
+		if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records WHERE request_id = 'writer-test-9001'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("%d records of the call (%v), want 1", n, err)
+		}
+	})
+
+	t.Run("lost", func(t *testing.T) {
+		var once sync.Once
+		var first *store.AuditRecord
+		w := audit.NewWriterAsking(st, func(ctx context.Context, recs []*store.AuditRecord) error {
+			failed := false
+			once.Do(func() { first, failed = recs[0], true })
+			if failed {
+				return lost // sent, never committed (yet)
+			}
+			return st.AppendAuditBatch(ctx, recs)
+		}, sealer)
+		defer w.Close()
+		err := w.Append(ctx, record(9002))
+		var ae *audit.Error
+		if !errors.As(err, &ae) {
+			t.Fatalf("Append of a batch that did not commit: %v, want an *audit.Error", err)
+		}
+		var status, reason string
+		if err := st.Pool.QueryRow(ctx, `SELECT status_code, reason FROM audit_records WHERE request_id = 'writer-test-9002'`).Scan(&status, &reason); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("record %d was not acknowledged", first.ID)
+		if status != "Unavailable" || !strings.Contains(reason, want) {
+			t.Fatalf("the call's record: %s %q, want Unavailable saying %q", status, reason, want)
+		}
+		// The lost commit lands late: the trail holds both, and says the
+		// reply was not sent.
+		if err := st.AppendAuditBatch(ctx, []*store.AuditRecord{first}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records WHERE request_id = 'writer-test-9002'`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d records of the call (%v), want the late one and its note", n, err)
+		}
+	})
+}

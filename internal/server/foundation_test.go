@@ -459,7 +459,8 @@ func contains(l []string, s string) bool {
 // goroutines, and a watch stream holds one for as long as it is open. With
 // every worker held by a stream, calls must still be answered.
 func TestCallsBeyondStreamWorkers(t *testing.T) {
-	env := servertest.Start(t, db, servertest.Options{})
+	// One institution holds them all: its cap on open streams is raised.
+	env := servertest.Start(t, db, servertest.Options{Configure: func(c *server.Config) { c.StreamsPerInstitution = 1000 }})
 	conn := env.ConnAs(t, "polda-lampung")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

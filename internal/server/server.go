@@ -105,6 +105,12 @@ type Config struct {
 	// address for one reason are counted into one audit record after the
 	// first (default a minute).
 	HandshakeAuditWindow time.Duration
+	// StreamBudgetBytes is how many bytes all long-lived streams together
+	// may hold for consumers that do not read, beyond a small allowance
+	// each (default 32 MiB); StreamsPerInstitution caps one institution's
+	// open streams (default 100).
+	StreamBudgetBytes     int64
+	StreamsPerInstitution int
 	// AuditTimeout bounds the write of one batch of audit records; a call
 	// whose record is not committed by then fails closed (UNAVAILABLE).
 	AuditTimeout time.Duration
@@ -132,8 +138,11 @@ type Server struct {
 	lis        net.Listener
 	metrics    *http.Server
 	metricsLn  net.Listener
-	bg         context.CancelFunc
-	bgDone     chan struct{}
+	// calls counts the calls in the server's handlers and interceptors.
+	calls    inflight
+	stopOnce sync.Once
+	bg       context.CancelFunc
+	bgDone   chan struct{}
 	// workers are background loops the data services add (e.g. escalation).
 	workers []func(context.Context)
 }
@@ -167,6 +176,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Retention < audit.MinRetention {
 		return nil, fmt.Errorf("audit retention %s is below the minimum of one year", cfg.Retention)
+	}
+	if cfg.StreamBudgetBytes == 0 {
+		cfg.StreamBudgetBytes = DefaultStreamBudget
+	}
+	if cfg.StreamsPerInstitution == 0 {
+		cfg.StreamsPerInstitution = DefaultStreamsPerInstitution
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 15 * time.Second
@@ -238,7 +253,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.AuditLog = audit.NewLog(st, keys)
 
 	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(keys.TokenKey("sinergi page tokens/")), Now: cfg.Now,
-		Log: cfg.Log, Hub: s.Hub, AuditLog: s.AuditLog}
+		Log: cfg.Log, Hub: s.Hub, AuditLog: s.AuditLog,
+		Streams: api.NewStreams(cfg.StreamBudgetBytes, cfg.StreamsPerInstitution, reg)}
 
 	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log, Unrecorded: func(m string) bool {
 		return strings.HasPrefix(m, "/"+healthpb.Health_ServiceDesc.ServiceName+"/")
@@ -315,6 +331,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// streamWorkers calls at once, gRPC starts goroutines as before.
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(
+			s.calls.unary,
 			recovery.UnaryServerInterceptor(panicked),
 			requestid.UnaryServerInterceptor(),
 			selector.UnaryServerInterceptor(unaryLog, notHealth),
@@ -326,6 +343,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			recovery.UnaryServerInterceptor(panicked),
 		),
 		grpc.ChainStreamInterceptor(
+			s.calls.stream,
 			recovery.StreamServerInterceptor(panicked),
 			requestid.StreamServerInterceptor(),
 			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
@@ -334,6 +352,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			undecodableStream,
 			authenticator.StreamServerInterceptor(),
 			authorizer.StreamServerInterceptor(),
+			streamCap(s.Deps.Streams),
 			recovery.StreamServerInterceptor(panicked),
 		),
 	)
@@ -449,17 +468,38 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Stop drains in-flight calls for up to the shutdown grace, then stops
-// the background work and closes the database.
-func (s *Server) Stop() {
+// Stop shuts the server down: health answers NOT_SERVING, every
+// long-lived stream ends at once with UNAVAILABLE and the cursor to resume
+// from, calls in flight get up to the shutdown grace to finish, and only
+// once every call (and its audit record) has finished does the audit
+// writer close. Connections still open then are closed: a stream whose
+// consumer stopped reading cannot be told more.
+func (s *Server) Stop() { s.stopOnce.Do(s.stop) }
+
+func (s *Server) stop() {
 	s.Health.Shutdown()
+	s.Deps.Streams.Drain()
 	done := make(chan struct{})
 	go func() { s.GRPC.GracefulStop(); close(done) }()
+	idle := s.calls.idle()
 	select {
 	case <-done:
+	case <-idle:
+		// Every handler has returned; the statuses of the streams it ended
+		// are on their way to the clients still reading.
+		select {
+		case <-done:
+		case <-time.After(trailerFlush):
+		}
 	case <-time.After(s.cfg.ShutdownGrace):
 		s.cfg.Log.Warn("shutdown grace over: closing remaining calls")
-		s.GRPC.Stop()
+	}
+	s.GRPC.Stop()
+	// A call cut by Stop still writes its record on the way out.
+	select {
+	case <-s.calls.idle():
+	case <-time.After(5 * time.Second):
+		s.cfg.Log.Error("calls still running after the server stopped: their audit records may be missing")
 	}
 	if s.metrics != nil {
 		_ = s.metrics.Close()
@@ -474,6 +514,10 @@ func (s *Server) Stop() {
 	}
 	s.Store.Close()
 }
+
+// trailerFlush is how long Stop lets the statuses of ended streams reach
+// their clients once every handler has returned.
+const trailerFlush = 250 * time.Millisecond
 
 // Serve runs until ctx ends, then stops gracefully.
 func (s *Server) Serve(ctx context.Context) error {

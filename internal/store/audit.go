@@ -94,6 +94,27 @@ func AppendAuditTx(ctx context.Context, tx pgx.Tx, r *AuditRecord) error {
 	return err
 }
 
+// AuditRecordCommitted reports whether the record written at at with id
+// is in the trail: how a writer whose commit went unacknowledged learns
+// what became of it.
+func (s *Store) AuditRecordCommitted(ctx context.Context, at time.Time, id int64) (bool, error) {
+	var ok bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_records WHERE at = $1 AND id = $2)`, at, id).Scan(&ok)
+	return ok, err
+}
+
+// IsAmbiguous reports whether err, from a statement that commits, leaves
+// unknown whether it committed: the database neither answered nor
+// refused it (the connection broke, or the wait for its answer ended),
+// and the statement may have been sent.
+func IsAmbiguous(err error) bool {
+	if err == nil || pgconn.SafeToRetry(err) {
+		return false
+	}
+	var pe *pgconn.PgError
+	return !errors.As(err, &pe)
+}
+
 // ReserveAuditIDs returns the first of AuditIDBlock record ids that are the
 // caller's to give.
 func (s *Store) ReserveAuditIDs(ctx context.Context) (int64, error) {

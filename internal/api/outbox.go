@@ -1,0 +1,431 @@
+package api
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+)
+
+// Streams is what the server's long-lived streams share: a memory budget
+// for what they hold waiting for consumers that do not read, a cap on how
+// many each institution has open, and the signal that the server is
+// shutting down. A stream that would hold more than its share is told to
+// come back with its cursor, so that a thousand stalled watchers cost a
+// bounded amount of memory and live ones are not slowed by them.
+type Streams struct {
+	// Budget is how many bytes of undelivered messages all streams may
+	// hold beyond each one's Allowance.
+	Budget, Allowance int64
+	// PerInstitution caps one institution's open streams.
+	PerInstitution int
+	// Stall is how long a consumer may leave its stream's queue full;
+	// Pressure, how long while the budget is spent.
+	Stall, Pressure time.Duration
+
+	used  atomic.Int64
+	mu    sync.Mutex
+	open  map[string]int
+	drain chan struct{}
+	once  sync.Once
+
+	held   prometheus.Gauge
+	opened *prometheus.GaugeVec
+	cut    *prometheus.CounterVec
+}
+
+// NewStreams returns the streams' limits, with metrics registered on reg
+// (when set).
+func NewStreams(budget int64, perInstitution int, reg prometheus.Registerer) *Streams {
+	held := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sinergi_stream_held_bytes",
+		Help: "Bytes of messages streams hold for consumers, beyond each stream's allowance."})
+	opened := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sinergi_streams_open",
+		Help: "Long-lived streams open, by institution."}, []string{"institution"})
+	cut := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sinergi_streams_cut_total",
+		Help: "Streams told to come back with their cursor, by why."}, []string{"reason"})
+	if reg != nil {
+		reg.MustRegister(held, opened, cut)
+	}
+	return &Streams{Budget: budget, Allowance: 16 << 10, PerInstitution: perInstitution, Stall: 10 * time.Second, Pressure: time.Second,
+		open: map[string]int{}, drain: make(chan struct{}), held: held, opened: opened, cut: cut}
+}
+
+// Open counts a stream of institution; past the cap it is refused with
+// RESOURCE_EXHAUSTED. release ends the count.
+func (s *Streams) Open(institution string) (release func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.PerInstitution > 0 && s.open[institution] >= s.PerInstitution {
+		s.cut.WithLabelValues("institution_cap").Inc()
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"%s has %d streams open, the most one institution may: close one (or reuse one stream per watcher) before opening another",
+			institution, s.open[institution])
+	}
+	s.open[institution]++
+	s.opened.WithLabelValues(institution).Inc()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.open[institution]--
+			if s.open[institution] == 0 {
+				delete(s.open, institution)
+			}
+			s.mu.Unlock()
+			s.opened.WithLabelValues(institution).Dec()
+		})
+	}, nil
+}
+
+func (s *Streams) reserve(n int64) bool {
+	if s.used.Add(n) > s.Budget {
+		s.used.Add(-n)
+		return false
+	}
+	s.held.Add(float64(n))
+	return true
+}
+
+func (s *Streams) release(n int64) {
+	if n > 0 {
+		s.used.Add(-n)
+		s.held.Sub(float64(n))
+	}
+}
+
+// Held is how many bytes of the budget streams hold now.
+func (s *Streams) Held() int64 { return s.used.Load() }
+
+// Drain tells every stream the server is shutting down.
+func (s *Streams) Drain() { s.once.Do(func() { close(s.drain) }) }
+
+// Draining is closed when the server is shutting down.
+func (s *Streams) Draining() <-chan struct{} { return s.drain }
+
+// resume is the status of a stream ended by the server while the caller
+// did nothing wrong: code, why, and the cursor to resume from (also in an
+// ErrorInfo detail, for clients to read without parsing the message).
+func resume(code codes.Code, reason, domain, msg, cursor string) error {
+	st := status.New(code, msg+": reconnect with cursor "+cursor)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: domain,
+		Metadata: map[string]string{"cursor": cursor}}); err == nil {
+		return d.Err()
+	}
+	return st.Err()
+}
+
+// outbox sends one stream's deliveries in order, from a goroutine of its
+// own: each delivery's audit record commits before its message leaves
+// (deliveries waiting together are audited together, one group commit),
+// and nothing more is sent after one fails (fail closed). Between the
+// reader that puts deliveries in and the consumer sits a bounded queue,
+// whose bytes beyond the stream's allowance come out of the Streams
+// budget; a consumer that leaves it full for Stall, or would take it past
+// the budget, is told to come back with its cursor.
+type outbox struct {
+	streams *Streams
+	domain  string
+	stall   time.Duration
+	queue   chan outItem
+	errc    chan error
+	quit    chan struct{}
+	// mu guards the bytes queued, how many of them came out of the
+	// budget, and whether the outbox is closed (after which nothing more
+	// is taken from the budget or given back to it).
+	mu               sync.Mutex
+	queued, reserved int64
+	closed           bool
+	// auditing: the sender is writing a batch's records; pending: the
+	// ids of records written whose messages are not sent yet; sending: the
+	// first of them is being sent.
+	auditing, sending bool
+	pending           []int64
+	cond              *sync.Cond
+	progress          chan struct{}
+	lastSent          atomic.Pointer[string]
+}
+
+// outItem is one delivery: its message, its cursor, and its audit record.
+type outItem struct {
+	msg    proto.Message
+	cursor string
+	entry  *audit.Entry
+	size   int64
+}
+
+// newOutbox starts sending on send; cursor is where the stream starts.
+// stall, when not zero, replaces the streams' Stall.
+func newOutbox(ctx context.Context, s *Streams, domain, cursor string, depth int, stall time.Duration, send func(proto.Message) error) *outbox {
+	if stall == 0 {
+		stall = s.Stall
+	}
+	o := &outbox{streams: s, domain: domain, stall: stall, queue: make(chan outItem, depth), errc: make(chan error, 1), quit: make(chan struct{})}
+	o.cond = sync.NewCond(&o.mu)
+	o.progress = make(chan struct{}, 1)
+	o.lastSent.Store(&cursor)
+	go func() {
+		if err := o.run(ctx, send); err != nil {
+			o.errc <- err
+		}
+	}()
+	return o
+}
+
+// close stops the sender and gives back to the budget what the queue
+// still holds. It waits for an audit in progress, but not for a send: a
+// consumer that does not read blocks it until the call ends, which is
+// when the handler has returned (after close). The sender sends nothing
+// more once it sees the outbox closed. Deliveries recorded but not sent
+// are named in the stream's own end record.
+func (o *outbox) close(ctx context.Context) {
+	close(o.quit)
+	o.mu.Lock()
+	o.closed = true
+	for o.auditing {
+		o.cond.Wait()
+	}
+	o.streams.release(o.reserved)
+	o.reserved, o.queued = 0, 0
+	unsent, inSend := slices.Clone(o.pending), o.sending
+	o.mu.Unlock()
+	if len(unsent) == 0 {
+		return
+	}
+	ids := make([]string, len(unsent))
+	for i, id := range unsent {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	why := "deliveries recorded but not sent (the stream ended first): records " + strings.Join(ids, ",")
+	if inSend {
+		why = "deliveries recorded but not sent (the stream ended first; the first was being sent): records " + strings.Join(ids, ",")
+	}
+	audit.FromContext(ctx).Ended(why)
+}
+
+// take counts n more bytes queued, taking from the budget what passes
+// the allowance; false when the budget has not got it.
+func (o *outbox) take(n int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	if over := o.queued + n - o.streams.Allowance; over > 0 {
+		need := min(over, n)
+		if !o.streams.reserve(need) {
+			return false
+		}
+		o.reserved += need
+	}
+	o.queued += n
+	return true
+}
+
+// sentLocked counts n bytes delivered, giving back to the budget first,
+// and tells a reader waiting for room.
+func (o *outbox) sentLocked(n int64) {
+	select {
+	case o.progress <- struct{}{}:
+	default:
+	}
+	o.queued -= n
+	if over := o.reserved - max(o.queued-o.streams.Allowance, 0); over > 0 {
+		o.reserved -= over
+		o.streams.release(over)
+	}
+}
+
+func (o *outbox) isClosed() bool {
+	select {
+	case <-o.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// tooSlow ends a stream whose consumer does not keep up.
+func (o *outbox) tooSlow() error {
+	o.streams.cut.WithLabelValues("too_slow").Inc()
+	return resume(codes.ResourceExhausted, "WATCHER_TOO_SLOW", o.domain, "watcher too far behind", *o.lastSent.Load())
+}
+
+// shuttingDown ends a stream because the server is stopping.
+func (o *outbox) shuttingDown() error {
+	o.streams.cut.WithLabelValues("shutdown").Inc()
+	return resume(codes.Unavailable, "SERVER_SHUTTING_DOWN", o.domain, "the server is shutting down", *o.lastSent.Load())
+}
+
+// put queues it, waiting up to Stall for room. While the streams' budget
+// is spent, a stream whose consumer takes nothing for Pressure is told to
+// come back with its cursor: stalled streams give the budget back to the
+// live ones, which wait for their own consumer rather than being cut. It
+// returns the error that ends the stream: the consumer too slow, the
+// server shutting down, a failed send, or the call's end.
+func (o *outbox) put(ctx context.Context, it outItem) error {
+	if it.size == 0 {
+		it.size = int64(proto.Size(it.msg))
+	}
+	select {
+	case <-o.streams.Draining():
+		return o.shuttingDown()
+	default:
+	}
+	var stall *time.Timer
+	defer func() {
+		if stall != nil {
+			stall.Stop()
+		}
+	}()
+	for !o.take(it.size) {
+		if stall == nil {
+			stall = time.NewTimer(o.stall)
+		}
+		pressure := time.NewTimer(o.streams.Pressure)
+		select {
+		case <-o.progress:
+			pressure.Stop()
+			continue
+		case <-pressure.C:
+			o.streams.cut.WithLabelValues("budget").Inc()
+			return o.tooSlow()
+		case <-stall.C:
+			pressure.Stop()
+			return o.tooSlow()
+		case err := <-o.errc:
+			pressure.Stop()
+			return err
+		case <-o.streams.Draining():
+			pressure.Stop()
+			return o.shuttingDown()
+		case <-ctx.Done():
+			pressure.Stop()
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	select {
+	case o.queue <- it:
+		return nil
+	default:
+	}
+	if stall == nil {
+		stall = time.NewTimer(o.stall)
+	}
+	select {
+	case o.queue <- it:
+		return nil
+	case <-stall.C:
+		return o.tooSlow()
+	case err := <-o.errc:
+		return err
+	case <-o.streams.Draining():
+		return o.shuttingDown()
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// wait blocks until wake, the end of the stream, or shutdown, and returns
+// the error that ends the stream (nil on wake).
+func (o *outbox) wait(ctx context.Context, wake <-chan struct{}) error {
+	select {
+	case <-wake:
+		return nil
+	case err := <-o.errc:
+		return err
+	case <-o.streams.Draining():
+		return o.shuttingDown()
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error {
+	const group = 64
+	batch := make([]outItem, 0, group)
+	errs := make([]error, group)
+	for {
+		batch = batch[:0]
+		select {
+		case <-o.quit:
+			return nil
+		case it := <-o.queue:
+			batch = append(batch, it)
+		}
+	fill:
+		for len(batch) < group {
+			select {
+			case it := <-o.queue:
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return nil
+		}
+		o.auditing = true
+		o.mu.Unlock()
+		var wg sync.WaitGroup
+		for i, it := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = audit.Deliver(ctx, it.entry)
+			}()
+		}
+		wg.Wait()
+		// What was recorded is pending until sent: if the stream ends
+		// first, its end record says which deliveries were recorded but
+		// not sent.
+		o.mu.Lock()
+		o.auditing = false
+		o.pending = o.pending[:0]
+		var failed error
+		for i, it := range batch {
+			if errs[i] != nil {
+				failed = errs[i]
+				continue
+			}
+			o.pending = append(o.pending, it.entry.RecordID())
+		}
+		o.cond.Broadcast()
+		o.mu.Unlock()
+		if failed != nil {
+			return failed
+		}
+		for _, it := range batch {
+			o.mu.Lock()
+			if o.closed {
+				o.mu.Unlock()
+				return nil
+			}
+			o.sending = true
+			o.mu.Unlock()
+			err := send(it.msg)
+			o.mu.Lock()
+			o.sending = false
+			if err != nil {
+				o.mu.Unlock()
+				return err
+			}
+			o.pending = o.pending[1:]
+			o.lastSent.Store(&it.cursor)
+			o.sentLocked(it.size)
+			o.mu.Unlock()
+		}
+	}
+}

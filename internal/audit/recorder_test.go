@@ -1,0 +1,76 @@
+package audit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/requestid"
+)
+
+// TestRecorderNotesAFailureAfterAWrite: a write whose transaction carried
+// its record of success, and whose call then failed (its commit's
+// acknowledgement lost), leaves a second record: the caller was answered
+// with the error, naming the first record, so the trail does not say the
+// caller was told of a write it was not told of.
+func TestRecorderNotesAFailureAfterAWrite(t *testing.T) {
+	ctx := context.Background()
+	st := appStore(t)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	defer w.Close()
+	rec := &audit.Recorder{Writer: w}
+	const rid = "recorder-test-after-write"
+	ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(requestid.Header, rid))
+	var written int64
+	handler := func(ctx context.Context, _ any) (any, error) {
+		tx, err := st.Pool.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck
+		e := audit.FromContext(ctx)
+		if err := e.WriteTx(ctx, tx); err != nil {
+			return nil, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, err
+		}
+		if err := tx.Conn().QueryRow(ctx, `SELECT max(id) FROM audit_records WHERE request_id = $1`, rid).Scan(&written); err != nil {
+			return nil, err
+		}
+		// The commit landed; its acknowledgement did not reach the call.
+		return nil, status.Error(codes.Unavailable, "database connection lost")
+	}
+	_, err := requestid.UnaryServerInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: "/test/AfterWrite"},
+		func(ctx context.Context, req any) (any, error) {
+			return rec.UnaryServerInterceptor()(ctx, req, &grpc.UnaryServerInfo{FullMethod: "/test/AfterWrite"}, handler)
+		})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("call: %v, want UNAVAILABLE", err)
+	}
+	rows, err := st.Pool.Query(ctx, `SELECT id, status_code, reason FROM audit_records WHERE request_id = $1 ORDER BY id`, rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id int64
+		var code, reason string
+		if err := rows.Scan(&id, &code, &reason); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %s", id, code, reason))
+	}
+	if len(got) != 2 || !strings.Contains(got[0], " OK ") || !strings.Contains(got[1], "Unavailable") ||
+		!strings.Contains(got[1], fmt.Sprintf("carried record %d of its success", written)) {
+		t.Fatalf("the call's records:\n%s\nwant the write's OK record, then one saying the caller was answered UNAVAILABLE, naming record %d", strings.Join(got, "\n"), written)
+	}
+}
