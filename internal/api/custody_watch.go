@@ -36,9 +36,11 @@ type WatchTuning struct {
 	Stall time.Duration
 }
 
-// A window of 1000 positions bounds what a stalled watcher's reader holds
-// besides its queue.
 var defaultWatchTuning = WatchTuning{Batch: 1000, Queue: 256, Stall: 10 * time.Second}
+
+// behindWindow is the window a watch reads while its consumer is behind:
+// what a stalled watcher's reader holds besides its queue.
+const behindWindow = 32
 
 var watchTuning atomic.Pointer[WatchTuning]
 
@@ -251,7 +253,11 @@ func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, s
 			if err != nil {
 				return s.custodyError(ctx, err)
 			}
-			upto := min(pos.Seq+int64(tun.Batch), head.Seq)
+			window := int64(tun.Batch)
+			if out.behind() {
+				window = behindWindow
+			}
+			upto := min(pos.Seq+window, head.Seq)
 			events, err := s.Store.CustodyEventsAfter(ctx, pos, upto, plan.filter)
 			if err != nil {
 				if ctx.Err() != nil {

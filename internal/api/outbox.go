@@ -232,6 +232,15 @@ func (o *outbox) take(n int64) bool {
 	return true
 }
 
+// behind reports whether the consumer has not yet taken what the stream
+// holds beyond half its allowance: then the reader reads small windows,
+// so that a stream whose consumer stalls holds little besides its queue.
+func (o *outbox) behind() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queued > o.streams.Allowance/2
+}
+
 // sentLocked counts n bytes delivered, giving back to the budget first,
 // and tells a reader waiting for room.
 func (o *outbox) sentLocked(n int64) {

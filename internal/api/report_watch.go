@@ -78,7 +78,11 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		rs := authz.ComputeReaches(snap, me, s.Now(), reports.Scopes...)
 		reach := rs.Reports()
 
-		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, reportWatchPage)
+		page := reportWatchPage
+		if out.behind() {
+			page = behindWindow
+		}
+		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, page)
 		if err != nil {
 			return s.reportError(ctx, err)
 		}
@@ -120,7 +124,7 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		if len(rows) > 0 {
 			pos = rows[len(rows)-1].Pos
 		}
-		if len(rows) == reportWatchPage {
+		if len(rows) == page {
 			continue
 		}
 		if err := out.wait(ctx, sub.C); err != nil {

@@ -121,7 +121,10 @@ func (e *Env) StartServer(ctx context.Context, binary string) error {
 	}
 	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", e.MetricsAddr, "--pprof",
 		"--database-url", e.Roles.App, "--integrator-database-url", e.Roles.Integrator, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
-		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", serverConns())
+		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", serverConns(),
+		// The demo directory's ten police units hold the stalled-watchers
+		// step's 1 000 stalled streams and its live one.
+		"--streams-per-institution", "110")
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {
 		return err
