@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -599,6 +600,16 @@ func (s *Firearms) GetWeapon(ctx context.Context, req *sinergiv1.GetWeaponReques
 	return &sinergiv1.GetWeaponResponse{Weapon: w, Licences: licences}, nil
 }
 
+// nipDigest stands for an officer's NIP in the query a page token names:
+// a token carries its query, and a token is no place for an NIP.
+func nipDigest(nip string) string {
+	if nip == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("sinergi page token nip\x00" + nip))
+	return hex.EncodeToString(sum[:12])
+}
+
 type firearmsPosition struct {
 	ID  string `json:"i,omitempty"`
 	Seq int64  `json:"e,omitempty"`
@@ -687,10 +698,8 @@ func (s *Firearms) ListLicences(ctx context.Context, req *sinergiv1.ListLicences
 	f := store.LicenceFilter{Facility: req.GetFacilityCode(), Kind: req.GetKind(), State: req.GetState(), WeaponID: req.GetWeaponId(),
 		HolderNIP: req.GetHolderNip(), ExpiringWithin: time.Duration(req.GetExpiringWithinDays()) * 24 * time.Hour, Now: now,
 		Window: firearms.ExpiringWindow}
-	// The officer's NIP is part of the query a token is sealed for, never
-	// of the token itself (which holds only a position).
 	query := fmt.Sprintf("licences|%s|%s|%d|%d|%d|%s|%s", caller(ctx).Institution.GetCode(), f.Facility, f.Kind, f.State,
-		req.GetExpiringWithinDays(), f.WeaponID, f.HolderNIP)
+		req.GetExpiringWithinDays(), f.WeaponID, nipDigest(f.HolderNIP))
 	pos, err := s.page(req.GetPageToken(), query)
 	if err != nil {
 		return nil, err
@@ -722,7 +731,7 @@ func (s *Firearms) ListAssignments(ctx context.Context, req *sinergiv1.ListAssig
 		return nil, err
 	}
 	f := store.AssignmentFilter{Facility: req.GetFacilityCode(), WeaponID: req.GetWeaponId(), HolderNIP: req.GetHolderNip(), OpenOnly: req.GetOpenOnly()}
-	query := fmt.Sprintf("assignments|%s|%s|%s|%s|%v", caller(ctx).Institution.GetCode(), f.Facility, f.WeaponID, f.HolderNIP, f.OpenOnly)
+	query := fmt.Sprintf("assignments|%s|%s|%s|%s|%v", caller(ctx).Institution.GetCode(), f.Facility, f.WeaponID, nipDigest(f.HolderNIP), f.OpenOnly)
 	pos, err := s.page(req.GetPageToken(), query)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package firearms_test
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"slices"
 	"strings"
@@ -150,8 +151,22 @@ func TestOfficersNotInLogs(t *testing.T) {
 	_, err = f.ApplyForLicence(ctx, &sinergiv1.ApplyForLicenceRequest{Access: keeper, Kind: sinergiv1.LicenceKind_LICENCE_KIND_HOLDER,
 		HolderNip: nip + "9", HolderName: holderName, Category: sinergiv1.WeaponCategory_WEAPON_CATEGORY_GAS})
 	wantCode(t, "a bad NIP", err, codes.InvalidArgument, "holder_nip")
-	if _, err := f.ListAssignments(ctx, &sinergiv1.ListAssignmentsRequest{Access: keeper, HolderNip: nip}); err != nil {
+	if _, err := f.ReturnWeapon(ctx, &sinergiv1.ReturnWeaponRequest{Access: keeper, WeaponId: w.GetId()}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.IssueWeapon(ctx, &sinergiv1.IssueWeaponRequest{Access: keeper, WeaponId: w.GetId(), HolderNip: nip, Duty: "Pos"}); err != nil {
+		t.Fatal(err)
+	}
+	// Nor in a page token, which carries its query.
+	page, err := f.ListAssignments(ctx, &sinergiv1.ListAssignmentsRequest{Access: keeper, HolderNip: nip, PageSize: 1})
+	if err != nil || page.GetNextPageToken() == "" {
+		t.Fatalf("a first page of one: %v %v", page, err)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(page.GetNextPageToken()); err != nil || strings.Contains(string(raw), nip) {
+		t.Errorf("the page token carries the NIP (or is not what the test expects: %v)", err)
+	}
+	if _, err := f.ListAssignments(ctx, &sinergiv1.ListAssignmentsRequest{Access: keeper, HolderNip: nip, PageSize: 1, PageToken: page.GetNextPageToken()}); err != nil {
+		t.Fatalf("the next page: %v", err)
 	}
 	env.Server.Stop()
 	out := logs.String()
