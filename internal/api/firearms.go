@@ -359,7 +359,9 @@ func (s *Firearms) ApplyForLicence(ctx context.Context, req *sinergiv1.ApplyForL
 	var rr *restrict.Restriction
 	if req.GetKind() == sinergiv1.LicenceKind_LICENCE_KIND_OWNERSHIP {
 		var err error
-		_, rr, _, err = s.changeWeapon(ctx, req.GetWeaponId(), weaponWrite{subjects: subjects("licence/" + id)}, func(st *store.WeaponState) (*store.WeaponChange, error) {
+		write := weaponWrite{subjects: subjects("licence/" + id),
+			conflict: status.Error(codes.FailedPrecondition, "an application for this weapon is pending already")}
+		_, rr, _, err = s.changeWeapon(ctx, req.GetWeaponId(), write, func(st *store.WeaponState) (*store.WeaponChange, error) {
 			return firearms.ApplyOwnership(a, st, id, req.GetJustification())
 		})
 		if err != nil {

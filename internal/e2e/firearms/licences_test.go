@@ -251,3 +251,34 @@ func TestLicenceStates(t *testing.T) {
 	_, err = polda.ListLicences(ctx, &sinergiv1.ListLicencesRequest{Access: supervisor, PageSize: 2, PageToken: tok + "x"})
 	wantCode(t, "a forged page token", err, codes.InvalidArgument, "page_token")
 }
+
+// TestConcurrentApplications: applications for one weapon at once give one
+// application; the others are refused as pending, never a conflict or an
+// internal error.
+func TestConcurrentApplications(t *testing.T) {
+	env, _ := start(t, db)
+	ctx := context.Background()
+	f := as(t, env, "lapas-permisan")
+	w := register(t, f, sinergiv1.WeaponCategory_WEAPON_CATEGORY_GAS)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := f.ApplyForLicence(ctx, &sinergiv1.ApplyForLicenceRequest{Access: keeper, Kind: sinergiv1.LicenceKind_LICENCE_KIND_OWNERSHIP, WeaponId: w.GetId()})
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 8 {
+		switch err := <-errs; codeOf(err) {
+		case codes.OK:
+			ok++
+		case codes.FailedPrecondition:
+		default:
+			t.Errorf("a concurrent application: %v", err)
+		}
+	}
+	list, err := f.ListLicences(ctx, &sinergiv1.ListLicencesRequest{Access: keeper, WeaponId: w.GetId()})
+	if ok != 1 || err != nil || len(list.GetLicences()) != 1 {
+		t.Fatalf("%d applications accepted, %d listed (%v); want 1", ok, len(list.GetLicences()), err)
+	}
+}
