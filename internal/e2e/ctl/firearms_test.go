@@ -74,14 +74,14 @@ func TestREADMEFirearms(t *testing.T) {
 	L := id("apply-for-licence", code, out, errOut)
 	want("apply-for-licence", code, out, errOut, 0, "LICENCE_STATE_PENDING")
 	code, out, errOut = run("polda-jawa-tengah", cmd([]string{"firearms", "approve-licence"}, P, "--id", L, "--number", "SI/42/XII/2026/Ditintelkam",
-		"--expire-time", "2027-12-31")...)
+		"--expire-time", "2030-06-30")...)
 	want("approve-licence", code, out, errOut, 0, "VALID")
 
 	code, out, errOut = run("lapas-permisan", cmd([]string{"-o", "json", "firearms", "apply-for-licence"}, F, "--kind", "holder",
 		"--holder-nip", "199203152019031004", "--holder-name", "Andi Saputra", "--category", "rubber-bullet")...)
 	H := id("apply-for-licence holder", code, out, errOut)
 	code, out, errOut = run("polda-jawa-tengah", cmd([]string{"firearms", "approve-licence"}, P, "--id", H, "--number", "SIP/7/XII/2026/Ditintelkam",
-		"--expire-time", "2027-12-31")...)
+		"--expire-time", "2030-06-30")...)
 	want("approve-licence holder", code, out, errOut, 0, "VALID")
 	code, out, errOut = run("lapas-permisan", cmd([]string{"firearms", "record-ammunition"}, F, "--calibre", "12 gauge", "--change", "received", "--rounds", "50")...)
 	want("record-ammunition", code, out, errOut, 0, "12 gauge")
