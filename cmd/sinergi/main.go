@@ -71,7 +71,8 @@ commands:
   audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
   audit retain  drop audit months older than the retention
   dev-db        print the development database URL, starting a throwaway cluster if needed (--stop stops it)
-  demo-data     fill the facilities with synthetic people: --people N (fictional names, valid NIKs, plausible cases)
+  demo-data     fill the facilities with synthetic people: --people N (fictional names, valid NIKs, plausible cases),
+                and give each facility without one a demo firearms register
   dev           prepare everything (database, demo directory, certificates) and serve: what make run does
 
 Run 'sinergi <command> -h' for its flags.`
@@ -292,6 +293,9 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		if err := demoPeopleIfEmpty(ctx, url, log); err != nil {
 			return err
 		}
+		if err := demoFirearms(ctx, url, log); err != nil {
+			return err
+		}
 	} else if url == "" {
 		d, err := devenv.OpenDatabase(ctx, stateDir)
 		if err != nil {
@@ -359,6 +363,8 @@ Certificates for every demo institution are in .sinergi/pki. Try, in another ter
   .sinergi/bin/sinergictl --as polres-metro institution list-institutions
   .sinergi/bin/sinergictl --as polres-kutai-kartanegara agreement check-coverage \
       --counterpart-code lpka-tenggarong --scope incident-reports --at-time 2024-06-01
+  .sinergi/bin/sinergictl --as polda-jawa-tengah firearms list-licences --state expiring \
+      --access.operator-id 85051234 --access.purpose oversight
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s list
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s grpc.health.v1.Health/Check
 
@@ -624,7 +630,7 @@ func demoData(ctx context.Context, args []string) error {
 		ins, upd, same = ins+r.Inserted, upd+r.Updated, same+r.Unchanged
 	}
 	fmt.Printf("%d people: %d inserted, %d updated, %d unchanged in %s\n", *people, ins, upd, same, time.Since(start).Round(time.Millisecond))
-	return nil
+	return demoFirearms(ctx, url, slog.New(slog.NewTextHandler(os.Stdout, nil)))
 }
 
 func loadDemoPeople(ctx context.Context, url string, seed uint64, people int) ([]demodata.Result, error) {
@@ -646,6 +652,25 @@ func loadDemoPeople(ctx context.Context, url string, seed uint64, people int) ([
 	now := time.Now().UTC()
 	anchor := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	return demodata.Load(ctx, st, seed, people, facilities, anchor)
+}
+
+// demoFirearms gives each demo facility without one a firearms register
+// (a few weapons, licences, one near its expiry and one expired, and an
+// inspection): a handful of rows each, so `make run` stays quick.
+func demoFirearms(ctx context.Context, url string, log *slog.Logger) error {
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := demodata.Firearms(ctx, st, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo firearms register: %w", err)
+	}
+	if n > 0 {
+		log.Info("loaded the demo firearms register", "facilities", n)
+	}
+	return nil
 }
 
 // demoPeopleIfEmpty gives `make run` a few hundred people the first time.

@@ -202,6 +202,10 @@ func checkSubmitReport(r *sinergiv1.SubmitReportRequest, v *validate.Violations)
 	}
 	reportCheckEnum(v, "kind", sinergiv1.ReportKind_name, int32(r.GetKind()), true, "required")
 	reportCheckEnum(v, "type", sinergiv1.ReportType_name, int32(r.GetType()), true, "required")
+	if r.GetKind() == sinergiv1.ReportKind_REPORT_KIND_FIREARMS {
+		// The weapon's identity comes from the register, not from the report.
+		v.Add("kind", "a weapon lost, stolen or discharged is reported with FirearmsService.ReportWeaponIncident, which attaches the weapon from the register")
+	}
 	if k, t := r.GetKind(), r.GetType(); k != 0 && t != 0 && sinergiv1.ReportKind_name[int32(k)] != "" &&
 		sinergiv1.ReportType_name[int32(t)] != "" && reports.KindOf(t) != k {
 		v.Add("type", "%s is not a type of %s", t, k)
@@ -263,6 +267,8 @@ func checkSubmitReport(r *sinergiv1.SubmitReportRequest, v *validate.Violations)
 			if !reportIMEIValid(item.Phone.GetImei()) {
 				v.Add(f+".phone.imei", "must be a 15-digit IMEI with a valid check digit")
 			}
+		case *sinergiv1.ReportItem_Weapon:
+			v.Add(f+".weapon", "weapons are attached by FirearmsService.ReportWeaponIncident, from the register")
 		default:
 			if strings.TrimSpace(it.GetDescription()) == "" {
 				v.Add(f+".description", "required when the item is neither a substance nor a phone")

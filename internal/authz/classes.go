@@ -32,6 +32,13 @@ const (
 	ClassEvents
 	// The content of an intelligence report.
 	ClassReport
+	// The firearms register: weapons, licences, assignments, ammunition,
+	// inspections. Not about people, but exchanged only under firearms
+	// governance.
+	ClassFirearms
+	// An officer the firearms register names: a licence holder's NIP and
+	// name, the officers who acted.
+	ClassOfficer
 
 	// Not personal data: any authenticated institution reads the directory.
 	ClassDirectory
@@ -49,7 +56,8 @@ const (
 
 var classNames = map[Class]string{
 	ClassIdentity: "identity", ClassPlacement: "placement", ClassLegal: "legal", ClassRisk: "risk",
-	ClassEvents: "events", ClassReport: "report", ClassDirectory: "directory", ClassAudit: "audit",
+	ClassEvents: "events", ClassReport: "report", ClassFirearms: "firearms", ClassOfficer: "officer",
+	ClassDirectory: "directory", ClassAudit: "audit",
 	ClassLog: "log", ClassControl: "control", nested: "nested",
 }
 
@@ -63,8 +71,9 @@ func (c Class) String() string {
 // Nested reports whether c marks a message whose own fields are classified.
 func (c Class) Nested() bool { return c == nested }
 
-// Personal reports whether data of class c needs an agreement scope.
-func (c Class) Personal() bool { return c >= ClassIdentity && c <= ClassReport }
+// Personal reports whether data of class c needs an agreement scope (the
+// firearms register, not about people itself, does too).
+func (c Class) Personal() bool { return c >= ClassIdentity && c <= ClassOfficer }
 
 // Proto is the class as the API names it in withheld_classes.
 func (c Class) Proto() sinergiv1.DataClass {
@@ -81,6 +90,10 @@ func (c Class) Proto() sinergiv1.DataClass {
 		return sinergiv1.DataClass_DATA_CLASS_EVENTS
 	case ClassReport:
 		return sinergiv1.DataClass_DATA_CLASS_REPORT
+	case ClassFirearms:
+		return sinergiv1.DataClass_DATA_CLASS_FIREARMS
+	case ClassOfficer:
+		return sinergiv1.DataClass_DATA_CLASS_OFFICER
 	}
 	return sinergiv1.DataClass_DATA_CLASS_UNSPECIFIED
 }
@@ -129,7 +142,7 @@ func (s ClassSet) Proto() []sinergiv1.DataClass {
 var CustodyClasses = Of(ClassIdentity, ClassPlacement, ClassLegal, ClassRisk, ClassEvents)
 
 // allClasses is what one's own data shows.
-var allClasses = CustodyClasses | Of(ClassReport)
+var allClasses = CustodyClasses | Of(ClassReport, ClassFirearms, ClassOfficer)
 
 // classScopes says which scopes cover each personal class: an agreement
 // covering any of them, for the two institutions, covers the class. A
@@ -141,6 +154,8 @@ var classScopes = map[Class][]sinergiv1.Scope{
 	ClassPlacement: {sinergiv1.Scope_SCOPE_DETAINEE_DATA, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
 	ClassEvents:    {sinergiv1.Scope_SCOPE_DETAINEE_DATA, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
 	ClassReport:    reportScopes,
+	ClassFirearms:  firearmsScopes,
+	ClassOfficer:   firearmsScopes,
 }
 
 // classesOfScopes is the set of classes the scopes cover.
@@ -274,6 +289,73 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.AcknowledgeReportResponse":  fields("report", nested),
 	"sinergi.v1.UpdateReportStatusResponse": fields("report", nested),
 	"sinergi.v1.AddReportAddendumResponse":  fields("report", nested),
+	"sinergi.v1.ReportWeaponItem":           whole(ClassReport),
+
+	// The firearms register: what it holds is the register's; the officers
+	// it names (holders by NIP and name, who acted) are officers' data.
+	"sinergi.v1.Weapon": fields(
+		"id", ClassFirearms, "facility_code", ClassFirearms, "category", ClassFirearms, "make", ClassFirearms,
+		"model", ClassFirearms, "calibre", ClassFirearms, "serial_number", ClassFirearms, "acquisition", nested,
+		"armoury", ClassFirearms, "status", ClassFirearms, "counterpart_code", ClassFirearms, "licence_state", ClassFirearms,
+		"ownership_licence", nested, "current_assignment", nested, "licensing_code", ClassFirearms,
+		"register_time", ClassFirearms, "register_operator_id", ClassOfficer, "update_time", ClassFirearms),
+	"sinergi.v1.WeaponAcquisition": whole(ClassFirearms),
+	"sinergi.v1.FirearmLicence": fields(
+		"id", ClassFirearms, "facility_code", ClassFirearms, "kind", ClassFirearms, "weapon_id", ClassFirearms,
+		"holder_nip", ClassOfficer, "holder_name", ClassOfficer, "category", ClassFirearms, "licensing_code", ClassFirearms,
+		"state", ClassFirearms, "number", ClassFirearms, "effective_time", ClassFirearms, "expire_time", ClassFirearms,
+		"conditions", ClassFirearms, "reason", ClassFirearms, "justification", ClassFirearms, "apply_time", ClassFirearms,
+		"apply_operator_id", ClassOfficer, "decide_time", ClassFirearms, "decide_operator_id", ClassOfficer,
+		"revoke_time", ClassFirearms, "revoke_operator_id", ClassOfficer, "renewals", ClassFirearms),
+	"sinergi.v1.WeaponAssignment": fields(
+		"id", ClassFirearms, "weapon_id", ClassFirearms, "facility_code", ClassFirearms, "holder_nip", ClassOfficer,
+		"holder_name", ClassOfficer, "holder_licence_id", ClassFirearms, "ownership_licence_id", ClassFirearms,
+		"duty", ClassFirearms, "calibre", ClassFirearms, "rounds_issued", ClassFirearms, "issue_time", ClassFirearms,
+		"issue_operator_id", ClassOfficer, "return_time", ClassFirearms, "return_operator_id", ClassOfficer,
+		"rounds_returned", ClassFirearms, "rounds_discharged", ClassFirearms, "return_note", ClassFirearms),
+	"sinergi.v1.AmmunitionStock": whole(ClassFirearms),
+	"sinergi.v1.InspectionCheck": whole(ClassFirearms),
+	"sinergi.v1.InspectionFinding": fields(
+		"number", ClassFirearms, "weapon_id", ClassFirearms, "kind", ClassFirearms, "description", ClassFirearms,
+		"due_time", ClassFirearms, "status", ClassFirearms, "resolution", ClassFirearms, "resolve_time", ClassFirearms,
+		"resolve_operator_id", ClassOfficer),
+	"sinergi.v1.Inspection": fields(
+		"id", ClassFirearms, "facility_code", ClassFirearms, "inspector_code", ClassFirearms, "inspect_time", ClassFirearms,
+		"inspector_ids", ClassOfficer, "checks", nested, "findings", nested, "note", ClassFirearms,
+		"operator_id", ClassOfficer, "record_time", ClassFirearms),
+	"sinergi.v1.FirearmEvent": fields(
+		"id", ClassFirearms, "kind", ClassFirearms, "time", ClassFirearms, "facility_code", ClassFirearms,
+		"actor_code", ClassFirearms, "operator_id", ClassOfficer, "weapon_id", ClassFirearms, "licence_id", ClassFirearms,
+		"assignment_id", ClassFirearms, "inspection_id", ClassFirearms, "finding_number", ClassFirearms,
+		"report_id", ClassFirearms, "status", ClassFirearms, "calibre", ClassFirearms, "rounds", ClassFirearms,
+		"stock", ClassFirearms, "days_left", ClassFirearms, "licence_kind", ClassFirearms, "expire_time", ClassFirearms,
+		"note", ClassFirearms),
+	"sinergi.v1.WeaponCount":                  whole(ClassFirearms),
+	"sinergi.v1.LicenceCount":                 whole(ClassFirearms),
+	"sinergi.v1.RegisterWeaponResponse":       fields("weapon", nested),
+	"sinergi.v1.UpdateWeaponStatusResponse":   fields("weapon", nested),
+	"sinergi.v1.ReportWeaponIncidentResponse": fields("weapon", nested, "report", nested, "replayed", ClassControl),
+	"sinergi.v1.RecordAmmunitionResponse":     fields("stock", nested),
+	"sinergi.v1.ApplyForLicenceResponse":      fields("licence", nested),
+	"sinergi.v1.ApproveLicenceResponse":       fields("licence", nested),
+	"sinergi.v1.RefuseLicenceResponse":        fields("licence", nested),
+	"sinergi.v1.RenewLicenceResponse":         fields("licence", nested),
+	"sinergi.v1.RevokeLicenceResponse":        fields("licence", nested),
+	"sinergi.v1.IssueWeaponResponse":          fields("assignment", nested),
+	"sinergi.v1.ReturnWeaponResponse":         fields("assignment", nested),
+	"sinergi.v1.RecordInspectionResponse":     fields("inspection", nested),
+	"sinergi.v1.ResolveFindingResponse":       fields("inspection", nested),
+	"sinergi.v1.GetWeaponResponse":            fields("weapon", nested, "licences", nested),
+	"sinergi.v1.ListWeaponsResponse":          fields("weapons", nested, "next_page_token", ClassControl),
+	"sinergi.v1.GetLicenceResponse":           fields("licence", nested),
+	"sinergi.v1.ListLicencesResponse":         fields("licences", nested, "next_page_token", ClassControl),
+	"sinergi.v1.ListAssignmentsResponse":      fields("assignments", nested, "next_page_token", ClassControl),
+	"sinergi.v1.ListAmmunitionResponse":       fields("stocks", nested),
+	"sinergi.v1.GetInspectionResponse":        fields("inspection", nested),
+	"sinergi.v1.ListInspectionsResponse":      fields("inspections", nested, "next_page_token", ClassControl),
+	"sinergi.v1.ListFirearmEventsResponse":    fields("events", nested, "next_page_token", ClassControl),
+	"sinergi.v1.WatchFirearmsResponse":        fields("cursor", ClassControl, "event", nested),
+	"sinergi.v1.FirearmsStatsResponse":        fields("weapons", nested, "licences", nested, "total_weapons", ClassFirearms),
 }
 
 // ClassOf returns the class of field fd; ok is false when the table does

@@ -115,7 +115,7 @@ var directoryPolicy = map[string]Rule{
 }
 
 // Policy is the one table: every method the server serves has an entry.
-var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy)
+var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy, firearmsPolicy)
 
 func merge(tables ...map[string]Rule) map[string]Rule {
 	out := map[string]Rule{}

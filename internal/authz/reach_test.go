@@ -75,6 +75,17 @@ func TestReachMatrix(t *testing.T) {
 		{"polda-metro-jaya", sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, today, []string{"lapas-cipinang", "lapas-permisan", "lpka-tenggarong"}},
 		// A pending agreement grants nothing.
 		{"polres-metro-jakarta-timur", sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, today, nil},
+		// The firearms register under the 2025 PKS: each police unit its
+		// jurisdiction, Mabes every facility; agreements naming both for
+		// other scopes reach no further; the ministry its own units.
+		{"polda-jawa-tengah", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, []string{"lapas-permisan"}},
+		{"polsek-nusakambangan", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, []string{"lapas-permisan"}},
+		{"polda-metro-jaya", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, []string{"lapas-cipinang"}},
+		{"polda-kalimantan-timur", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, []string{"lapas-tenggarong", "lpka-tenggarong", "lpp-tenggarong"}},
+		{"mabes-polri", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, all},
+		{"mabes-polri", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, wib("2025-08-03"), nil},
+		{"kemenimipas", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, all},
+		{"lapas-metro", sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE, today, []string{"lapas-metro"}},
 	} {
 		t.Run(tc.caller+"/"+tc.scope.String()+"/"+tc.at.Format("2006-01-02"), func(t *testing.T) {
 			r := ComputeReach(dir, dir.Institution(tc.caller), tc.scope, tc.at, ReachOptions{})

@@ -197,6 +197,7 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 				return ReportDelivery(ctx, r, sinergiv1.NewReportServiceClient(permisan), sinergiv1.NewReportServiceClient(cilacap))
 			})
 		}},
+		{"firearms register", func() error { return FirearmsRegister(ctx, e, r, cfg.Duration) }},
 	}
 }
 

@@ -21,6 +21,7 @@ var Scopes = []sinergiv1.Scope{
 	sinergiv1.Scope_SCOPE_INCIDENT_REPORTS,
 	sinergiv1.Scope_SCOPE_NARCOTICS_INTELLIGENCE,
 	sinergiv1.Scope_SCOPE_THREAT_INTELLIGENCE,
+	sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE,
 }
 
 // KindOf returns the kind report type t belongs to (unspecified for an
@@ -40,6 +41,9 @@ func KindOf(t sinergiv1.ReportType) sinergiv1.ReportKind {
 		return sinergiv1.ReportKind_REPORT_KIND_THREAT
 	case sinergiv1.ReportType_REPORT_TYPE_POLICE_SUPPORT, sinergiv1.ReportType_REPORT_TYPE_CONFLICT_HANDLING:
 		return sinergiv1.ReportKind_REPORT_KIND_ASSISTANCE_REQUEST
+	case sinergiv1.ReportType_REPORT_TYPE_WEAPON_LOST, sinergiv1.ReportType_REPORT_TYPE_WEAPON_STOLEN,
+		sinergiv1.ReportType_REPORT_TYPE_WEAPON_DISCHARGED:
+		return sinergiv1.ReportKind_REPORT_KIND_FIREARMS
 	}
 	return sinergiv1.ReportKind_REPORT_KIND_UNSPECIFIED
 }
@@ -47,7 +51,8 @@ func KindOf(t sinergiv1.ReportType) sinergiv1.ReportKind {
 // ScopeOf is the agreement scope a report of kind k travels under: an
 // incident or a request for assistance under incident reports (security and
 // order, conflict handling), narcotics under narcotics intelligence, a
-// threat under threat intelligence.
+// threat under threat intelligence, a weapon lost, stolen or discharged
+// under firearms governance.
 func ScopeOf(k sinergiv1.ReportKind) sinergiv1.Scope {
 	switch k {
 	case sinergiv1.ReportKind_REPORT_KIND_INCIDENT, sinergiv1.ReportKind_REPORT_KIND_ASSISTANCE_REQUEST:
@@ -56,6 +61,8 @@ func ScopeOf(k sinergiv1.ReportKind) sinergiv1.Scope {
 		return sinergiv1.Scope_SCOPE_NARCOTICS_INTELLIGENCE
 	case sinergiv1.ReportKind_REPORT_KIND_THREAT:
 		return sinergiv1.Scope_SCOPE_THREAT_INTELLIGENCE
+	case sinergiv1.ReportKind_REPORT_KIND_FIREARMS:
+		return sinergiv1.Scope_SCOPE_FIREARMS_GOVERNANCE
 	}
 	return sinergiv1.Scope_SCOPE_UNSPECIFIED
 }
@@ -113,6 +120,13 @@ func isRegionalPolice(k sinergiv1.InstitutionKind) bool {
 // recipient. The units left out for want of an agreement are the misses,
 // with the reason CheckCoverage would give.
 func Route(dir *directory.Snapshot, facility *sinergiv1.Institution, kind sinergiv1.ReportKind, sev sinergiv1.ReportSeverity, t time.Time) Routing {
+	return RouteTo(dir, facility, kind, sev, ToMabes(kind, sev), t)
+}
+
+// RouteTo is Route with Mabes among the candidates when toMabes is set:
+// internal/firearms sends every report about a firearm to Mabes, whatever
+// its severity.
+func RouteTo(dir *directory.Snapshot, facility *sinergiv1.Institution, kind sinergiv1.ReportKind, sev sinergiv1.ReportSeverity, toMabes bool, t time.Time) Routing {
 	scope := ScopeOf(kind)
 	var candidates []*sinergiv1.Institution
 	for _, in := range dir.Institutions() {
@@ -121,7 +135,7 @@ func Route(dir *directory.Snapshot, facility *sinergiv1.Institution, kind sinerg
 		}
 		switch {
 		case isRegionalPolice(in.GetKind()) && directory.InJurisdiction(in, facility),
-			in.GetKind() == sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES && ToMabes(kind, sev):
+			in.GetKind() == sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES && toMabes:
 			candidates = append(candidates, in)
 		}
 	}

@@ -180,7 +180,8 @@ func TestStreamsEndWhenTheirAgreementEnds(t *testing.T) {
 	reflection := "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 	s := open(custody, reports, reflection)
 
-	// Custody events flow under the data PKS; reports under the MoU.
+	// Custody events flow under the data PKS, and so do firearms reports
+	// (its firearms governance scope); the other reports under the MoU.
 	revoke := func(id string) {
 		t.Helper()
 		if _, err := ministry.Agreements.RevokeAgreement(ctx, &sinergiv1.RevokeAgreementRequest{Access: ministryAdmin, Id: id}); err != nil {
@@ -188,10 +189,13 @@ func TestStreamsEndWhenTheirAgreementEnds(t *testing.T) {
 		}
 	}
 	revoke("pks-2025-kemenimipas-polri-data")
-	servertest.EndedWith(t, []*servertest.OpenStream{s[custody]}, codes.Aborted, "AGREEMENT_ENDED")
-	servertest.StillOpen(t, []*servertest.OpenStream{s[reports], s[reflection]})
+	servertest.EndedWith(t, []*servertest.OpenStream{s[custody], s[reports]}, codes.Aborted, "AGREEMENT_ENDED")
+	servertest.StillOpen(t, []*servertest.OpenStream{s[reflection]})
+	// Opened again, reports flow under the MoU alone, and end with it.
+	again := open(reports)
+	servertest.StillOpen(t, []*servertest.OpenStream{again[reports]})
 	revoke("mou-2025-kemenimipas-polri")
-	servertest.EndedWith(t, []*servertest.OpenStream{s[reports]}, codes.Aborted, "AGREEMENT_ENDED")
+	servertest.EndedWith(t, []*servertest.OpenStream{again[reports]}, codes.Aborted, "AGREEMENT_ENDED")
 	servertest.StillOpen(t, []*servertest.OpenStream{s[reflection]})
 
 	// An agreement that expires ends the streams it fed, by the clock alone.

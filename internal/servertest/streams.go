@@ -58,6 +58,18 @@ var Streams = map[string]StreamCase{
 			}
 			return func() error { return drain(s.Recv) }, nil
 		}},
+	sinergiv1.FirearmsService_WatchFirearms_FullMethodName: {As: "polres-cilacap",
+		Open: func(ctx context.Context, conn *grpc.ClientConn) (func() error, error) {
+			s, err := sinergiv1.NewFirearmsServiceClient(conn).WatchFirearms(ctx, &sinergiv1.WatchFirearmsRequest{
+				Access: &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_OVERSIGHT}})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.Recv(); err != nil {
+				return nil, err
+			}
+			return func() error { return drain(s.Recv) }, nil
+		}},
 	sinergiv1.CustodyService_SyncRoster_FullMethodName: {As: "lapas-permisan",
 		Open: func(ctx context.Context, conn *grpc.ClientConn) (func() error, error) {
 			s, err := sinergiv1.NewCustodyServiceClient(conn).SyncRoster(ctx)

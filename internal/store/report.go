@@ -148,77 +148,10 @@ func audienceOf(facility string, recipients []*sinergiv1.ReportRecipient) []stri
 // first event (SUBMITTED) is appended and the audit record committed
 // (hook) in the same transaction.
 func (s *Store) CreateReport(ctx context.Context, hook TxHook, r *sinergiv1.Report, scope sinergiv1.Scope, key string, hash []byte) (id string, replayed bool, err error) {
-	misses, err := encodeMisses(r.GetRoutingMisses())
-	if err != nil {
-		return "", false, err
-	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var got string
-		err := tx.QueryRow(ctx, `
-			INSERT INTO reports (id, facility_code, idempotency_key, content_hash, kind, scope, type, severity, classification,
-				occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)
-			ON CONFLICT (facility_code, idempotency_key) DO NOTHING
-			RETURNING id`,
-			r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), restrict.ScopeText(scope),
-			enumText(r.GetType().String(), reportTypePrefix), enumText(r.GetSeverity().String(), reportSeverityPrefix),
-			enumText(r.GetClassification().String(), reportClassPrefix), r.GetOccurTime().AsTime(), r.GetPlace(),
-			r.GetNarrative(), r.GetOperatorId(), r.GetSubmitTime().AsTime(), misses,
-			enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix)).Scan(&got)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// The key was used: by this very submission (a retry) or by another.
-			var prevHash []byte
-			if err := tx.QueryRow(ctx, `SELECT id, content_hash FROM reports WHERE facility_code = $1 AND idempotency_key = $2`,
-				r.GetFacilityCode(), key).Scan(&got, &prevHash); err != nil {
-				return err
-			}
-			if string(prevHash) != string(hash) {
-				return ErrConflict
-			}
-			id, replayed = got, true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		id = got
-		b := &pgx.Batch{}
-		for i, p := range r.GetPeople() {
-			o := p.GetOutsider()
-			b.Queue(`INSERT INTO report_people (report_id, position, custody_record_id, name, nik, phone, role) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				id, i, p.GetCustodyRecordId(), o.GetName(), o.GetNik(), o.GetPhone(), enumText(p.GetRole().String(), reportRolePrefix))
-		}
-		for i, it := range r.GetItems() {
-			var subst, unit, imei string
-			var qty *string
-			if sb := it.GetSubstance(); sb != nil {
-				subst, unit = enumText(sb.GetSubstance().String(), reportSubstPrefix), enumText(sb.GetUnit().String(), reportUnitPrefix)
-				q := quantityText(sb.GetQuantity())
-				qty = &q
-			}
-			if ph := it.GetPhone(); ph != nil {
-				imei = ph.GetImei()
-			}
-			b.Queue(`INSERT INTO report_items (report_id, position, substance, quantity, unit, imei, description) VALUES ($1, $2, $3, $4::numeric, $5, $6, $7)`,
-				id, i, subst, qty, unit, imei, it.GetDescription())
-		}
-		for _, a := range r.GetAttachments() {
-			sum, err := hex.DecodeString(a.GetSha256())
-			if err != nil {
-				return fmt.Errorf("attachment %d digest: %w", a.GetNumber(), err)
-			}
-			b.Queue(`INSERT INTO report_attachments (report_id, number, filename, media_type, size_bytes, sha256, content) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				id, a.GetNumber(), a.GetFilename(), a.GetMediaType(), int64(len(a.GetContent())), sum, a.GetContent())
-		}
-		for i, rc := range r.GetRecipients() {
-			queueRecipient(b, id, i, rc)
-		}
-		b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, audience) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)`,
-			id, enumText(sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED.String(), reportEventPrefix), r.GetSubmitTime().AsTime(),
-			r.GetFacilityCode(), r.GetOperatorId(), enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix),
-			audienceOf(r.GetFacilityCode(), r.GetRecipients()))
-		b.Queue(`SELECT pg_notify($1, '')`, ReportChannel)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		var err error
+		id, replayed, err = createReportTx(ctx, tx, r, scope, key, hash)
+		if err != nil || replayed {
 			return err
 		}
 		return hook.WriteTx(ctx, tx)
@@ -227,6 +160,125 @@ func (s *Store) CreateReport(ctx context.Context, hook TxHook, r *sinergiv1.Repo
 		return "", false, err
 	}
 	return id, replayed, nil
+}
+
+// createReportTx files report r in tx as CreateReport does, without the
+// audit record: the caller writes it in the same transaction (a firearms
+// incident files its report with the weapon's change).
+func createReportTx(ctx context.Context, tx pgx.Tx, r *sinergiv1.Report, scope sinergiv1.Scope, key string, hash []byte) (id string, replayed bool, err error) {
+	misses, err := encodeMisses(r.GetRoutingMisses())
+	if err != nil {
+		return "", false, err
+	}
+	var got string
+	err = tx.QueryRow(ctx, `
+		INSERT INTO reports (id, facility_code, idempotency_key, content_hash, kind, scope, type, severity, classification,
+			occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)
+		ON CONFLICT (facility_code, idempotency_key) DO NOTHING
+		RETURNING id`,
+		r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), restrict.ScopeText(scope),
+		enumText(r.GetType().String(), reportTypePrefix), enumText(r.GetSeverity().String(), reportSeverityPrefix),
+		enumText(r.GetClassification().String(), reportClassPrefix), r.GetOccurTime().AsTime(), r.GetPlace(),
+		r.GetNarrative(), r.GetOperatorId(), r.GetSubmitTime().AsTime(), misses,
+		enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix)).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The key was used: by this very submission (a retry) or by another.
+		prev, same, err := reportKeyUsed(ctx, tx, r.GetFacilityCode(), key, hash)
+		if err != nil {
+			return "", false, err
+		}
+		if !same {
+			return "", false, ErrConflict
+		}
+		return prev, true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	id = got
+	b := &pgx.Batch{}
+	for i, p := range r.GetPeople() {
+		o := p.GetOutsider()
+		b.Queue(`INSERT INTO report_people (report_id, position, custody_record_id, name, nik, phone, role) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			id, i, p.GetCustodyRecordId(), o.GetName(), o.GetNik(), o.GetPhone(), enumText(p.GetRole().String(), reportRolePrefix))
+	}
+	for i, it := range r.GetItems() {
+		var subst, unit, imei string
+		var qty *string
+		var weapon []byte
+		if sb := it.GetSubstance(); sb != nil {
+			subst, unit = enumText(sb.GetSubstance().String(), reportSubstPrefix), enumText(sb.GetUnit().String(), reportUnitPrefix)
+			q := quantityText(sb.GetQuantity())
+			qty = &q
+		}
+		if ph := it.GetPhone(); ph != nil {
+			imei = ph.GetImei()
+		}
+		if w := it.GetWeapon(); w != nil {
+			if weapon, err = encodeReportWeapon(w); err != nil {
+				return "", false, err
+			}
+		}
+		b.Queue(`INSERT INTO report_items (report_id, position, substance, quantity, unit, imei, description, weapon) VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8)`,
+			id, i, subst, qty, unit, imei, it.GetDescription(), weapon)
+	}
+	for _, a := range r.GetAttachments() {
+		sum, err := hex.DecodeString(a.GetSha256())
+		if err != nil {
+			return "", false, fmt.Errorf("attachment %d digest: %w", a.GetNumber(), err)
+		}
+		b.Queue(`INSERT INTO report_attachments (report_id, number, filename, media_type, size_bytes, sha256, content) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			id, a.GetNumber(), a.GetFilename(), a.GetMediaType(), int64(len(a.GetContent())), sum, a.GetContent())
+	}
+	for i, rc := range r.GetRecipients() {
+		queueRecipient(b, id, i, rc)
+	}
+	b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, audience) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)`,
+		id, enumText(sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED.String(), reportEventPrefix), r.GetSubmitTime().AsTime(),
+		r.GetFacilityCode(), r.GetOperatorId(), enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix),
+		audienceOf(r.GetFacilityCode(), r.GetRecipients()))
+	b.Queue(`SELECT pg_notify($1, '')`, ReportChannel)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return "", false, err
+	}
+	return id, false, nil
+}
+
+// reportKeyUsed looks up the report filed by facility under key: its id,
+// and whether it was filed with content hash.
+func reportKeyUsed(ctx context.Context, tx pgx.Tx, facility, key string, hash []byte) (id string, same bool, err error) {
+	var prevHash []byte
+	if err := tx.QueryRow(ctx, `SELECT id, content_hash FROM reports WHERE facility_code = $1 AND idempotency_key = $2`,
+		facility, key).Scan(&id, &prevHash); err != nil {
+		return "", false, err
+	}
+	return id, string(prevHash) == string(hash), nil
+}
+
+// reportWeapon is a ReportWeaponItem as report_items.weapon holds it.
+type reportWeapon struct {
+	ID         string `json:"id"`
+	Category   string `json:"category"`
+	Make       string `json:"make"`
+	Model      string `json:"model"`
+	Calibre    string `json:"calibre,omitempty"`
+	Serial     string `json:"serial_number"`
+	Discharged int32  `json:"rounds_discharged,omitempty"`
+}
+
+func encodeReportWeapon(w *sinergiv1.ReportWeaponItem) ([]byte, error) {
+	return json.Marshal(reportWeapon{ID: w.GetWeaponId(), Category: enumText(w.GetCategory().String(), weaponCategoryPrefix),
+		Make: w.GetMake(), Model: w.GetModel(), Calibre: w.GetCalibre(), Serial: w.GetSerialNumber(), Discharged: w.GetRoundsDischarged()})
+}
+
+func decodeReportWeapon(b []byte) (*sinergiv1.ReportWeaponItem, error) {
+	var w reportWeapon
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	return &sinergiv1.ReportWeaponItem{WeaponId: w.ID, Category: sinergiv1.WeaponCategory(enumValue(sinergiv1.WeaponCategory_value, weaponCategoryPrefix, w.Category)),
+		Make: w.Make, Model: w.Model, Calibre: w.Calibre, SerialNumber: w.Serial, RoundsDischarged: w.Discharged}, nil
 }
 
 func queueRecipient(b *pgx.Batch, id string, position int, rc *sinergiv1.ReportRecipient) {
@@ -420,12 +472,13 @@ func (s *Store) LoadReports(ctx context.Context, ids []string) ([]*sinergiv1.Rep
 			}
 			return rows.Err()
 		})
-	b.Queue(`SELECT report_id, substance, quantity::text, unit, imei, description FROM report_items WHERE report_id = ANY($1) ORDER BY report_id, position`, ids).
+	b.Queue(`SELECT report_id, substance, quantity::text, unit, imei, description, weapon FROM report_items WHERE report_id = ANY($1) ORDER BY report_id, position`, ids).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var id, subst, unit, imei, desc string
 				var qty *string
-				if err := rows.Scan(&id, &subst, &qty, &unit, &imei, &desc); err != nil {
+				var weapon []byte
+				if err := rows.Scan(&id, &subst, &qty, &unit, &imei, &desc, &weapon); err != nil {
 					return err
 				}
 				it := &sinergiv1.ReportItem{Description: desc}
@@ -442,6 +495,12 @@ func (s *Store) LoadReports(ctx context.Context, ids []string) ([]*sinergiv1.Rep
 					}}
 				case imei != "":
 					it.Item = &sinergiv1.ReportItem_Phone{Phone: &sinergiv1.ReportPhoneItem{Imei: imei}}
+				case weapon != nil:
+					w, err := decodeReportWeapon(weapon)
+					if err != nil {
+						return fmt.Errorf("weapon of report %s: %w", id, err)
+					}
+					it.Item = &sinergiv1.ReportItem_Weapon{Weapon: w}
 				}
 				if r := byID[id]; r != nil {
 					r.Items = append(r.Items, it)

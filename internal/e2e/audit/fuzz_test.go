@@ -29,7 +29,7 @@ var fuzzN atomic.Int64
 func FuzzRawRequests(f *testing.F) {
 	var methods []protoreflect.MethodDescriptor
 	for _, svc := range []string{"sinergi.v1.InstitutionService", "sinergi.v1.AgreementService", "sinergi.v1.AuditService",
-		"sinergi.v1.CustodyService", "sinergi.v1.ReportService"} {
+		"sinergi.v1.CustodyService", "sinergi.v1.ReportService", "sinergi.v1.FirearmsService"} {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 		if err != nil {
 			f.Fatal(err)

@@ -321,7 +321,8 @@ func (Purpose) EnumDescriptor() ([]byte, []int) {
 // needs an agreement scope that covers it: identity, legal status and case,
 // and risk flags need detainee data (a child's identity children's data as
 // well); placement and custody events need custody events or detainee data;
-// report content the scope of the report's kind.
+// report content the scope of the report's kind; the firearms register and
+// the officers it names firearms governance.
 type DataClass int32
 
 const (
@@ -339,6 +340,12 @@ const (
 	DataClass_DATA_CLASS_EVENTS DataClass = 5
 	// The content of an intelligence report.
 	DataClass_DATA_CLASS_REPORT DataClass = 6
+	// The firearms register: weapons, licences, assignments, ammunition,
+	// inspections (firearms governance).
+	DataClass_DATA_CLASS_FIREARMS DataClass = 7
+	// An officer the firearms register names: a licence holder's NIP and
+	// name, the officers who acted (firearms governance).
+	DataClass_DATA_CLASS_OFFICER DataClass = 8
 )
 
 // Enum value maps for DataClass.
@@ -351,6 +358,8 @@ var (
 		4: "DATA_CLASS_RISK",
 		5: "DATA_CLASS_EVENTS",
 		6: "DATA_CLASS_REPORT",
+		7: "DATA_CLASS_FIREARMS",
+		8: "DATA_CLASS_OFFICER",
 	}
 	DataClass_value = map[string]int32{
 		"DATA_CLASS_UNSPECIFIED": 0,
@@ -360,6 +369,8 @@ var (
 		"DATA_CLASS_RISK":        4,
 		"DATA_CLASS_EVENTS":      5,
 		"DATA_CLASS_REPORT":      6,
+		"DATA_CLASS_FIREARMS":    7,
+		"DATA_CLASS_OFFICER":     8,
 	}
 )
 
@@ -508,7 +519,7 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x17PURPOSE_TRANSFER_ESCORT\x10\x05\x12\x15\n" +
 	"\x11PURPOSE_OVERSIGHT\x10\x06\x12 \n" +
 	"\x1cPURPOSE_DATA_SUBJECT_REQUEST\x10\a\x12\x1a\n" +
-	"\x16PURPOSE_ADMINISTRATION\x10\b*\xb3\x01\n" +
+	"\x16PURPOSE_ADMINISTRATION\x10\b*\xe4\x01\n" +
 	"\tDataClass\x12\x1a\n" +
 	"\x16DATA_CLASS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DATA_CLASS_IDENTITY\x10\x01\x12\x18\n" +
@@ -516,7 +527,9 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x10DATA_CLASS_LEGAL\x10\x03\x12\x13\n" +
 	"\x0fDATA_CLASS_RISK\x10\x04\x12\x15\n" +
 	"\x11DATA_CLASS_EVENTS\x10\x05\x12\x15\n" +
-	"\x11DATA_CLASS_REPORT\x10\x06B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x11DATA_CLASS_REPORT\x10\x06\x12\x17\n" +
+	"\x13DATA_CLASS_FIREARMS\x10\a\x12\x16\n" +
+	"\x12DATA_CLASS_OFFICER\x10\bB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_common_proto_rawDescOnce sync.Once

@@ -24,7 +24,8 @@ const (
 
 // ReportKind is what a facility reports about. Incidents and requests for
 // assistance travel under incident-report agreements, narcotics reports
-// under narcotics intelligence, threats under threat intelligence.
+// under narcotics intelligence, threats under threat intelligence, weapon
+// incidents under firearms governance.
 type ReportKind int32
 
 const (
@@ -37,6 +38,9 @@ const (
 	ReportKind_REPORT_KIND_THREAT ReportKind = 3
 	// Police support needed now (conflict handling).
 	ReportKind_REPORT_KIND_ASSISTANCE_REQUEST ReportKind = 4
+	// A weapon of the firearms register lost, stolen or discharged (filed
+	// through FirearmsService.ReportWeaponIncident, which attaches the weapon).
+	ReportKind_REPORT_KIND_FIREARMS ReportKind = 5
 )
 
 // Enum value maps for ReportKind.
@@ -47,6 +51,7 @@ var (
 		2: "REPORT_KIND_NARCOTICS",
 		3: "REPORT_KIND_THREAT",
 		4: "REPORT_KIND_ASSISTANCE_REQUEST",
+		5: "REPORT_KIND_FIREARMS",
 	}
 	ReportKind_value = map[string]int32{
 		"REPORT_KIND_UNSPECIFIED":        0,
@@ -54,6 +59,7 @@ var (
 		"REPORT_KIND_NARCOTICS":          2,
 		"REPORT_KIND_THREAT":             3,
 		"REPORT_KIND_ASSISTANCE_REQUEST": 4,
+		"REPORT_KIND_FIREARMS":           5,
 	}
 )
 
@@ -123,6 +129,12 @@ const (
 	ReportType_REPORT_TYPE_POLICE_SUPPORT ReportType = 60
 	// Assistance request: handling of a conflict or riot together with the police.
 	ReportType_REPORT_TYPE_CONFLICT_HANDLING ReportType = 61
+	// Firearms: a weapon lost.
+	ReportType_REPORT_TYPE_WEAPON_LOST ReportType = 80
+	// Firearms: a weapon stolen.
+	ReportType_REPORT_TYPE_WEAPON_STOLEN ReportType = 81
+	// Firearms: a weapon discharged.
+	ReportType_REPORT_TYPE_WEAPON_DISCHARGED ReportType = 82
 )
 
 // Enum value maps for ReportType.
@@ -146,6 +158,9 @@ var (
 		42: "REPORT_TYPE_FRAUD_FROM_INSIDE",
 		60: "REPORT_TYPE_POLICE_SUPPORT",
 		61: "REPORT_TYPE_CONFLICT_HANDLING",
+		80: "REPORT_TYPE_WEAPON_LOST",
+		81: "REPORT_TYPE_WEAPON_STOLEN",
+		82: "REPORT_TYPE_WEAPON_DISCHARGED",
 	}
 	ReportType_value = map[string]int32{
 		"REPORT_TYPE_UNSPECIFIED":           0,
@@ -166,6 +181,9 @@ var (
 		"REPORT_TYPE_FRAUD_FROM_INSIDE":     42,
 		"REPORT_TYPE_POLICE_SUPPORT":        60,
 		"REPORT_TYPE_CONFLICT_HANDLING":     61,
+		"REPORT_TYPE_WEAPON_LOST":           80,
+		"REPORT_TYPE_WEAPON_STOLEN":         81,
+		"REPORT_TYPE_WEAPON_DISCHARGED":     82,
 	}
 )
 
@@ -1028,13 +1046,109 @@ func (x *ReportPhoneItem) GetImei() string {
 	return ""
 }
 
-// ReportItem is something seized.
+// ReportWeaponItem is a weapon of the firearms register, as the register
+// identifies it when the report is filed.
+type ReportWeaponItem struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	WeaponId     string                 `protobuf:"bytes,1,opt,name=weapon_id,json=weaponId,proto3" json:"weapon_id,omitempty"`
+	Category     WeaponCategory         `protobuf:"varint,2,opt,name=category,proto3,enum=sinergi.v1.WeaponCategory" json:"category,omitempty"`
+	Make         string                 `protobuf:"bytes,3,opt,name=make,proto3" json:"make,omitempty"`
+	Model        string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Calibre      string                 `protobuf:"bytes,5,opt,name=calibre,proto3" json:"calibre,omitempty"`
+	SerialNumber string                 `protobuf:"bytes,6,opt,name=serial_number,json=serialNumber,proto3" json:"serial_number,omitempty"`
+	// A discharge: rounds fired.
+	RoundsDischarged int32 `protobuf:"varint,7,opt,name=rounds_discharged,json=roundsDischarged,proto3" json:"rounds_discharged,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ReportWeaponItem) Reset() {
+	*x = ReportWeaponItem{}
+	mi := &file_sinergi_v1_report_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportWeaponItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportWeaponItem) ProtoMessage() {}
+
+func (x *ReportWeaponItem) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportWeaponItem.ProtoReflect.Descriptor instead.
+func (*ReportWeaponItem) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ReportWeaponItem) GetWeaponId() string {
+	if x != nil {
+		return x.WeaponId
+	}
+	return ""
+}
+
+func (x *ReportWeaponItem) GetCategory() WeaponCategory {
+	if x != nil {
+		return x.Category
+	}
+	return WeaponCategory_WEAPON_CATEGORY_UNSPECIFIED
+}
+
+func (x *ReportWeaponItem) GetMake() string {
+	if x != nil {
+		return x.Make
+	}
+	return ""
+}
+
+func (x *ReportWeaponItem) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ReportWeaponItem) GetCalibre() string {
+	if x != nil {
+		return x.Calibre
+	}
+	return ""
+}
+
+func (x *ReportWeaponItem) GetSerialNumber() string {
+	if x != nil {
+		return x.SerialNumber
+	}
+	return ""
+}
+
+func (x *ReportWeaponItem) GetRoundsDischarged() int32 {
+	if x != nil {
+		return x.RoundsDischarged
+	}
+	return 0
+}
+
+// ReportItem is something seized, or the weapon a firearms report is about.
 type ReportItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Item:
 	//
 	//	*ReportItem_Substance
 	//	*ReportItem_Phone
+	//	*ReportItem_Weapon
 	Item isReportItem_Item `protobuf_oneof:"item"`
 	// Free description (required when neither substance nor phone is set).
 	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
@@ -1044,7 +1158,7 @@ type ReportItem struct {
 
 func (x *ReportItem) Reset() {
 	*x = ReportItem{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[4]
+	mi := &file_sinergi_v1_report_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1170,7 @@ func (x *ReportItem) String() string {
 func (*ReportItem) ProtoMessage() {}
 
 func (x *ReportItem) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[4]
+	mi := &file_sinergi_v1_report_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1183,7 @@ func (x *ReportItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportItem.ProtoReflect.Descriptor instead.
 func (*ReportItem) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{4}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReportItem) GetItem() isReportItem_Item {
@@ -1097,6 +1211,15 @@ func (x *ReportItem) GetPhone() *ReportPhoneItem {
 	return nil
 }
 
+func (x *ReportItem) GetWeapon() *ReportWeaponItem {
+	if x != nil {
+		if x, ok := x.Item.(*ReportItem_Weapon); ok {
+			return x.Weapon
+		}
+	}
+	return nil
+}
+
 func (x *ReportItem) GetDescription() string {
 	if x != nil {
 		return x.Description
@@ -1116,9 +1239,16 @@ type ReportItem_Phone struct {
 	Phone *ReportPhoneItem `protobuf:"bytes,2,opt,name=phone,proto3,oneof"`
 }
 
+type ReportItem_Weapon struct {
+	// Attached by FirearmsService.ReportWeaponIncident only.
+	Weapon *ReportWeaponItem `protobuf:"bytes,4,opt,name=weapon,proto3,oneof"`
+}
+
 func (*ReportItem_Substance) isReportItem_Item() {}
 
 func (*ReportItem_Phone) isReportItem_Item() {}
+
+func (*ReportItem_Weapon) isReportItem_Item() {}
 
 // ReportAttachment is a file attached to a report (photo, scan, video).
 // The content is stored with its SHA-256; reports list attachments without
@@ -1144,7 +1274,7 @@ type ReportAttachment struct {
 
 func (x *ReportAttachment) Reset() {
 	*x = ReportAttachment{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[5]
+	mi := &file_sinergi_v1_report_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1286,7 @@ func (x *ReportAttachment) String() string {
 func (*ReportAttachment) ProtoMessage() {}
 
 func (x *ReportAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[5]
+	mi := &file_sinergi_v1_report_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1299,7 @@ func (x *ReportAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttachment.ProtoReflect.Descriptor instead.
 func (*ReportAttachment) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{5}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReportAttachment) GetNumber() int32 {
@@ -1239,7 +1369,7 @@ type ReportRecipient struct {
 
 func (x *ReportRecipient) Reset() {
 	*x = ReportRecipient{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[6]
+	mi := &file_sinergi_v1_report_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1381,7 @@ func (x *ReportRecipient) String() string {
 func (*ReportRecipient) ProtoMessage() {}
 
 func (x *ReportRecipient) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[6]
+	mi := &file_sinergi_v1_report_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1394,7 @@ func (x *ReportRecipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRecipient.ProtoReflect.Descriptor instead.
 func (*ReportRecipient) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{6}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReportRecipient) GetInstitutionCode() string {
@@ -1348,7 +1478,7 @@ type ReportRoutingMiss struct {
 
 func (x *ReportRoutingMiss) Reset() {
 	*x = ReportRoutingMiss{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[7]
+	mi := &file_sinergi_v1_report_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1490,7 @@ func (x *ReportRoutingMiss) String() string {
 func (*ReportRoutingMiss) ProtoMessage() {}
 
 func (x *ReportRoutingMiss) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[7]
+	mi := &file_sinergi_v1_report_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1503,7 @@ func (x *ReportRoutingMiss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRoutingMiss.ProtoReflect.Descriptor instead.
 func (*ReportRoutingMiss) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{7}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReportRoutingMiss) GetInstitutionCode() string {
@@ -1424,7 +1554,7 @@ type ReportAddendum struct {
 
 func (x *ReportAddendum) Reset() {
 	*x = ReportAddendum{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[8]
+	mi := &file_sinergi_v1_report_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1566,7 @@ func (x *ReportAddendum) String() string {
 func (*ReportAddendum) ProtoMessage() {}
 
 func (x *ReportAddendum) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[8]
+	mi := &file_sinergi_v1_report_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1579,7 @@ func (x *ReportAddendum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAddendum.ProtoReflect.Descriptor instead.
 func (*ReportAddendum) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{8}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReportAddendum) GetNumber() int32 {
@@ -1524,7 +1654,7 @@ type ReportEvent struct {
 
 func (x *ReportEvent) Reset() {
 	*x = ReportEvent{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[9]
+	mi := &file_sinergi_v1_report_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1666,7 @@ func (x *ReportEvent) String() string {
 func (*ReportEvent) ProtoMessage() {}
 
 func (x *ReportEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[9]
+	mi := &file_sinergi_v1_report_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1679,7 @@ func (x *ReportEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportEvent.ProtoReflect.Descriptor instead.
 func (*ReportEvent) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{9}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReportEvent) GetReportId() string {
@@ -1667,7 +1797,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[10]
+	mi := &file_sinergi_v1_report_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1809,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[10]
+	mi := &file_sinergi_v1_report_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1822,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{10}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Report) GetId() string {
@@ -1840,7 +1970,7 @@ var File_sinergi_v1_report_proto protoreflect.FileDescriptor
 const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\n" +
 	"\x17sinergi/v1/report.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"sinergi/v1/agreement_service.proto\"\xb2\x01\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"sinergi/v1/agreement_service.proto\x1a\x19sinergi/v1/firearms.proto\"\xb2\x01\n" +
 	"\fReportPerson\x12,\n" +
 	"\x11custody_record_id\x18\x01 \x01(\tH\x00R\x0fcustodyRecordId\x128\n" +
 	"\boutsider\x18\x02 \x01(\v2\x1a.sinergi.v1.ReportOutsiderH\x00R\boutsider\x120\n" +
@@ -1855,11 +1985,20 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\bquantity\x18\x02 \x01(\x01R\bquantity\x122\n" +
 	"\x04unit\x18\x03 \x01(\x0e2\x1e.sinergi.v1.ReportQuantityUnitR\x04unit\"%\n" +
 	"\x0fReportPhoneItem\x12\x12\n" +
-	"\x04imei\x18\x01 \x01(\tR\x04imei\"\xac\x01\n" +
+	"\x04imei\x18\x01 \x01(\tR\x04imei\"\xfd\x01\n" +
+	"\x10ReportWeaponItem\x12\x1b\n" +
+	"\tweapon_id\x18\x01 \x01(\tR\bweaponId\x126\n" +
+	"\bcategory\x18\x02 \x01(\x0e2\x1a.sinergi.v1.WeaponCategoryR\bcategory\x12\x12\n" +
+	"\x04make\x18\x03 \x01(\tR\x04make\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x18\n" +
+	"\acalibre\x18\x05 \x01(\tR\acalibre\x12#\n" +
+	"\rserial_number\x18\x06 \x01(\tR\fserialNumber\x12+\n" +
+	"\x11rounds_discharged\x18\a \x01(\x05R\x10roundsDischarged\"\xe4\x01\n" +
 	"\n" +
 	"ReportItem\x12?\n" +
 	"\tsubstance\x18\x01 \x01(\v2\x1f.sinergi.v1.ReportSubstanceItemH\x00R\tsubstance\x123\n" +
-	"\x05phone\x18\x02 \x01(\v2\x1b.sinergi.v1.ReportPhoneItemH\x00R\x05phone\x12 \n" +
+	"\x05phone\x18\x02 \x01(\v2\x1b.sinergi.v1.ReportPhoneItemH\x00R\x05phone\x126\n" +
+	"\x06weapon\x18\x04 \x01(\v2\x1c.sinergi.v1.ReportWeaponItemH\x00R\x06weapon\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescriptionB\x06\n" +
 	"\x04item\"\xb6\x01\n" +
 	"\x10ReportAttachment\x12\x16\n" +
@@ -1937,14 +2076,15 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"recipients\x12D\n" +
 	"\x0erouting_misses\x18\x12 \x03(\v2\x1d.sinergi.v1.ReportRoutingMissR\rroutingMisses\x124\n" +
 	"\aaddenda\x18\x13 \x03(\v2\x1a.sinergi.v1.ReportAddendumR\aaddenda\x12/\n" +
-	"\x06events\x18\x14 \x03(\v2\x17.sinergi.v1.ReportEventR\x06events*\x9a\x01\n" +
+	"\x06events\x18\x14 \x03(\v2\x17.sinergi.v1.ReportEventR\x06events*\xb4\x01\n" +
 	"\n" +
 	"ReportKind\x12\x1b\n" +
 	"\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14REPORT_KIND_INCIDENT\x10\x01\x12\x19\n" +
 	"\x15REPORT_KIND_NARCOTICS\x10\x02\x12\x16\n" +
 	"\x12REPORT_KIND_THREAT\x10\x03\x12\"\n" +
-	"\x1eREPORT_KIND_ASSISTANCE_REQUEST\x10\x04*\xcb\x04\n" +
+	"\x1eREPORT_KIND_ASSISTANCE_REQUEST\x10\x04\x12\x18\n" +
+	"\x14REPORT_KIND_FIREARMS\x10\x05*\xaa\x05\n" +
 	"\n" +
 	"ReportType\x12\x1b\n" +
 	"\x17REPORT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1964,7 +2104,10 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x1eREPORT_TYPE_THREAT_TO_OFFICERS\x10)\x12!\n" +
 	"\x1dREPORT_TYPE_FRAUD_FROM_INSIDE\x10*\x12\x1e\n" +
 	"\x1aREPORT_TYPE_POLICE_SUPPORT\x10<\x12!\n" +
-	"\x1dREPORT_TYPE_CONFLICT_HANDLING\x10=*\x9e\x01\n" +
+	"\x1dREPORT_TYPE_CONFLICT_HANDLING\x10=\x12\x1b\n" +
+	"\x17REPORT_TYPE_WEAPON_LOST\x10P\x12\x1d\n" +
+	"\x19REPORT_TYPE_WEAPON_STOLEN\x10Q\x12!\n" +
+	"\x1dREPORT_TYPE_WEAPON_DISCHARGED\x10R*\x9e\x01\n" +
 	"\x0eReportSeverity\x12\x1f\n" +
 	"\x1bREPORT_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13REPORT_SEVERITY_LOW\x10\x01\x12\x1a\n" +
@@ -2039,7 +2182,7 @@ func file_sinergi_v1_report_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_sinergi_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sinergi_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_sinergi_v1_report_proto_goTypes = []any{
 	(ReportKind)(0),               // 0: sinergi.v1.ReportKind
 	(ReportType)(0),               // 1: sinergi.v1.ReportType
@@ -2056,56 +2199,60 @@ var file_sinergi_v1_report_proto_goTypes = []any{
 	(*ReportOutsider)(nil),        // 12: sinergi.v1.ReportOutsider
 	(*ReportSubstanceItem)(nil),   // 13: sinergi.v1.ReportSubstanceItem
 	(*ReportPhoneItem)(nil),       // 14: sinergi.v1.ReportPhoneItem
-	(*ReportItem)(nil),            // 15: sinergi.v1.ReportItem
-	(*ReportAttachment)(nil),      // 16: sinergi.v1.ReportAttachment
-	(*ReportRecipient)(nil),       // 17: sinergi.v1.ReportRecipient
-	(*ReportRoutingMiss)(nil),     // 18: sinergi.v1.ReportRoutingMiss
-	(*ReportAddendum)(nil),        // 19: sinergi.v1.ReportAddendum
-	(*ReportEvent)(nil),           // 20: sinergi.v1.ReportEvent
-	(*Report)(nil),                // 21: sinergi.v1.Report
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
-	(CoverageGap)(0),              // 23: sinergi.v1.CoverageGap
+	(*ReportWeaponItem)(nil),      // 15: sinergi.v1.ReportWeaponItem
+	(*ReportItem)(nil),            // 16: sinergi.v1.ReportItem
+	(*ReportAttachment)(nil),      // 17: sinergi.v1.ReportAttachment
+	(*ReportRecipient)(nil),       // 18: sinergi.v1.ReportRecipient
+	(*ReportRoutingMiss)(nil),     // 19: sinergi.v1.ReportRoutingMiss
+	(*ReportAddendum)(nil),        // 20: sinergi.v1.ReportAddendum
+	(*ReportEvent)(nil),           // 21: sinergi.v1.ReportEvent
+	(*Report)(nil),                // 22: sinergi.v1.Report
+	(WeaponCategory)(0),           // 23: sinergi.v1.WeaponCategory
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(CoverageGap)(0),              // 25: sinergi.v1.CoverageGap
 }
 var file_sinergi_v1_report_proto_depIdxs = []int32{
 	12, // 0: sinergi.v1.ReportPerson.outsider:type_name -> sinergi.v1.ReportOutsider
 	6,  // 1: sinergi.v1.ReportPerson.role:type_name -> sinergi.v1.ReportPersonRole
 	7,  // 2: sinergi.v1.ReportSubstanceItem.substance:type_name -> sinergi.v1.ReportSubstance
 	8,  // 3: sinergi.v1.ReportSubstanceItem.unit:type_name -> sinergi.v1.ReportQuantityUnit
-	13, // 4: sinergi.v1.ReportItem.substance:type_name -> sinergi.v1.ReportSubstanceItem
-	14, // 5: sinergi.v1.ReportItem.phone:type_name -> sinergi.v1.ReportPhoneItem
-	9,  // 6: sinergi.v1.ReportRecipient.reason:type_name -> sinergi.v1.ReportRecipientReason
-	22, // 7: sinergi.v1.ReportRecipient.add_time:type_name -> google.protobuf.Timestamp
-	22, // 8: sinergi.v1.ReportRecipient.acknowledge_deadline:type_name -> google.protobuf.Timestamp
-	22, // 9: sinergi.v1.ReportRecipient.acknowledge_time:type_name -> google.protobuf.Timestamp
-	22, // 10: sinergi.v1.ReportRecipient.escalate_time:type_name -> google.protobuf.Timestamp
-	23, // 11: sinergi.v1.ReportRoutingMiss.gap:type_name -> sinergi.v1.CoverageGap
-	22, // 12: sinergi.v1.ReportRoutingMiss.gap_time:type_name -> google.protobuf.Timestamp
-	5,  // 13: sinergi.v1.ReportAddendum.outcomes:type_name -> sinergi.v1.ReportOutcome
-	22, // 14: sinergi.v1.ReportAddendum.create_time:type_name -> google.protobuf.Timestamp
-	10, // 15: sinergi.v1.ReportEvent.kind:type_name -> sinergi.v1.ReportEventKind
-	22, // 16: sinergi.v1.ReportEvent.time:type_name -> google.protobuf.Timestamp
-	4,  // 17: sinergi.v1.ReportEvent.status:type_name -> sinergi.v1.ReportStatus
-	5,  // 18: sinergi.v1.ReportEvent.outcome:type_name -> sinergi.v1.ReportOutcome
-	0,  // 19: sinergi.v1.Report.kind:type_name -> sinergi.v1.ReportKind
-	1,  // 20: sinergi.v1.Report.type:type_name -> sinergi.v1.ReportType
-	2,  // 21: sinergi.v1.Report.severity:type_name -> sinergi.v1.ReportSeverity
-	3,  // 22: sinergi.v1.Report.classification:type_name -> sinergi.v1.ReportClassification
-	22, // 23: sinergi.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
-	11, // 24: sinergi.v1.Report.people:type_name -> sinergi.v1.ReportPerson
-	15, // 25: sinergi.v1.Report.items:type_name -> sinergi.v1.ReportItem
-	16, // 26: sinergi.v1.Report.attachments:type_name -> sinergi.v1.ReportAttachment
-	22, // 27: sinergi.v1.Report.submit_time:type_name -> google.protobuf.Timestamp
-	4,  // 28: sinergi.v1.Report.status:type_name -> sinergi.v1.ReportStatus
-	5,  // 29: sinergi.v1.Report.outcome:type_name -> sinergi.v1.ReportOutcome
-	17, // 30: sinergi.v1.Report.recipients:type_name -> sinergi.v1.ReportRecipient
-	18, // 31: sinergi.v1.Report.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
-	19, // 32: sinergi.v1.Report.addenda:type_name -> sinergi.v1.ReportAddendum
-	20, // 33: sinergi.v1.Report.events:type_name -> sinergi.v1.ReportEvent
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	23, // 4: sinergi.v1.ReportWeaponItem.category:type_name -> sinergi.v1.WeaponCategory
+	13, // 5: sinergi.v1.ReportItem.substance:type_name -> sinergi.v1.ReportSubstanceItem
+	14, // 6: sinergi.v1.ReportItem.phone:type_name -> sinergi.v1.ReportPhoneItem
+	15, // 7: sinergi.v1.ReportItem.weapon:type_name -> sinergi.v1.ReportWeaponItem
+	9,  // 8: sinergi.v1.ReportRecipient.reason:type_name -> sinergi.v1.ReportRecipientReason
+	24, // 9: sinergi.v1.ReportRecipient.add_time:type_name -> google.protobuf.Timestamp
+	24, // 10: sinergi.v1.ReportRecipient.acknowledge_deadline:type_name -> google.protobuf.Timestamp
+	24, // 11: sinergi.v1.ReportRecipient.acknowledge_time:type_name -> google.protobuf.Timestamp
+	24, // 12: sinergi.v1.ReportRecipient.escalate_time:type_name -> google.protobuf.Timestamp
+	25, // 13: sinergi.v1.ReportRoutingMiss.gap:type_name -> sinergi.v1.CoverageGap
+	24, // 14: sinergi.v1.ReportRoutingMiss.gap_time:type_name -> google.protobuf.Timestamp
+	5,  // 15: sinergi.v1.ReportAddendum.outcomes:type_name -> sinergi.v1.ReportOutcome
+	24, // 16: sinergi.v1.ReportAddendum.create_time:type_name -> google.protobuf.Timestamp
+	10, // 17: sinergi.v1.ReportEvent.kind:type_name -> sinergi.v1.ReportEventKind
+	24, // 18: sinergi.v1.ReportEvent.time:type_name -> google.protobuf.Timestamp
+	4,  // 19: sinergi.v1.ReportEvent.status:type_name -> sinergi.v1.ReportStatus
+	5,  // 20: sinergi.v1.ReportEvent.outcome:type_name -> sinergi.v1.ReportOutcome
+	0,  // 21: sinergi.v1.Report.kind:type_name -> sinergi.v1.ReportKind
+	1,  // 22: sinergi.v1.Report.type:type_name -> sinergi.v1.ReportType
+	2,  // 23: sinergi.v1.Report.severity:type_name -> sinergi.v1.ReportSeverity
+	3,  // 24: sinergi.v1.Report.classification:type_name -> sinergi.v1.ReportClassification
+	24, // 25: sinergi.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
+	11, // 26: sinergi.v1.Report.people:type_name -> sinergi.v1.ReportPerson
+	16, // 27: sinergi.v1.Report.items:type_name -> sinergi.v1.ReportItem
+	17, // 28: sinergi.v1.Report.attachments:type_name -> sinergi.v1.ReportAttachment
+	24, // 29: sinergi.v1.Report.submit_time:type_name -> google.protobuf.Timestamp
+	4,  // 30: sinergi.v1.Report.status:type_name -> sinergi.v1.ReportStatus
+	5,  // 31: sinergi.v1.Report.outcome:type_name -> sinergi.v1.ReportOutcome
+	18, // 32: sinergi.v1.Report.recipients:type_name -> sinergi.v1.ReportRecipient
+	19, // 33: sinergi.v1.Report.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
+	20, // 34: sinergi.v1.Report.addenda:type_name -> sinergi.v1.ReportAddendum
+	21, // 35: sinergi.v1.Report.events:type_name -> sinergi.v1.ReportEvent
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_report_proto_init() }
@@ -2114,13 +2261,15 @@ func file_sinergi_v1_report_proto_init() {
 		return
 	}
 	file_sinergi_v1_agreement_service_proto_init()
+	file_sinergi_v1_firearms_proto_init()
 	file_sinergi_v1_report_proto_msgTypes[0].OneofWrappers = []any{
 		(*ReportPerson_CustodyRecordId)(nil),
 		(*ReportPerson_Outsider)(nil),
 	}
-	file_sinergi_v1_report_proto_msgTypes[4].OneofWrappers = []any{
+	file_sinergi_v1_report_proto_msgTypes[5].OneofWrappers = []any{
 		(*ReportItem_Substance)(nil),
 		(*ReportItem_Phone)(nil),
+		(*ReportItem_Weapon)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2128,7 +2277,7 @@ func file_sinergi_v1_report_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_report_proto_rawDesc), len(file_sinergi_v1_report_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
