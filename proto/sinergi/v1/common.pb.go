@@ -321,7 +321,8 @@ func (Purpose) EnumDescriptor() ([]byte, []int) {
 // needs an agreement scope that covers it: identity, legal status and case,
 // and risk flags need detainee data (a child's identity children's data as
 // well); placement and custody events need custody events or detainee data;
-// report content the scope of the report's kind.
+// report content the scope of the report's kind; screenings and visits
+// visitor screening; a screening list none (only its owner reads it).
 type DataClass int32
 
 const (
@@ -339,6 +340,15 @@ const (
 	DataClass_DATA_CLASS_EVENTS DataClass = 5
 	// The content of an intelligence report.
 	DataClass_DATA_CLASS_REPORT DataClass = 6
+	// A screening at a facility's gate and its referral to the owning police
+	// unit: who was screened, where, visiting whom, and the answer.
+	DataClass_DATA_CLASS_SCREENING DataClass = 7
+	// A facility's visit register: visitors, inmates visited, times, items
+	// deposited, outcomes.
+	DataClass_DATA_CLASS_VISITS DataClass = 8
+	// A police unit's screening list: who it lists, why, what to do. Only its
+	// owner ever reads it.
+	DataClass_DATA_CLASS_WATCH_LIST DataClass = 9
 )
 
 // Enum value maps for DataClass.
@@ -351,6 +361,9 @@ var (
 		4: "DATA_CLASS_RISK",
 		5: "DATA_CLASS_EVENTS",
 		6: "DATA_CLASS_REPORT",
+		7: "DATA_CLASS_SCREENING",
+		8: "DATA_CLASS_VISITS",
+		9: "DATA_CLASS_WATCH_LIST",
 	}
 	DataClass_value = map[string]int32{
 		"DATA_CLASS_UNSPECIFIED": 0,
@@ -360,6 +373,9 @@ var (
 		"DATA_CLASS_RISK":        4,
 		"DATA_CLASS_EVENTS":      5,
 		"DATA_CLASS_REPORT":      6,
+		"DATA_CLASS_SCREENING":   7,
+		"DATA_CLASS_VISITS":      8,
+		"DATA_CLASS_WATCH_LIST":  9,
 	}
 )
 
@@ -508,7 +524,7 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x17PURPOSE_TRANSFER_ESCORT\x10\x05\x12\x15\n" +
 	"\x11PURPOSE_OVERSIGHT\x10\x06\x12 \n" +
 	"\x1cPURPOSE_DATA_SUBJECT_REQUEST\x10\a\x12\x1a\n" +
-	"\x16PURPOSE_ADMINISTRATION\x10\b*\xb3\x01\n" +
+	"\x16PURPOSE_ADMINISTRATION\x10\b*\xff\x01\n" +
 	"\tDataClass\x12\x1a\n" +
 	"\x16DATA_CLASS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DATA_CLASS_IDENTITY\x10\x01\x12\x18\n" +
@@ -516,7 +532,10 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x10DATA_CLASS_LEGAL\x10\x03\x12\x13\n" +
 	"\x0fDATA_CLASS_RISK\x10\x04\x12\x15\n" +
 	"\x11DATA_CLASS_EVENTS\x10\x05\x12\x15\n" +
-	"\x11DATA_CLASS_REPORT\x10\x06B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x11DATA_CLASS_REPORT\x10\x06\x12\x18\n" +
+	"\x14DATA_CLASS_SCREENING\x10\a\x12\x15\n" +
+	"\x11DATA_CLASS_VISITS\x10\b\x12\x19\n" +
+	"\x15DATA_CLASS_WATCH_LIST\x10\tB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_common_proto_rawDescOnce sync.Once
