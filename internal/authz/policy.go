@@ -41,8 +41,9 @@ const (
 )
 
 // handlerNamedKinds are subject kinds no response message carries: the
-// handlers of administrative acts name them.
-var handlerNamedKinds = []string{SubjectAgreement, SubjectInstitution}
+// handlers of administrative acts name them, and screening handlers name
+// the people screened or visiting (SubjectPerson).
+var handlerNamedKinds = []string{SubjectAgreement, SubjectInstitution, SubjectPerson}
 
 // Kind groups used by the table.
 var (
@@ -107,7 +108,7 @@ var directoryPolicy = map[string]Rule{
 }
 
 // Policy is the one table: every method the server serves has an entry.
-var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy)
+var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy, screeningPolicy)
 
 func merge(tables ...map[string]Rule) map[string]Rule {
 	out := map[string]Rule{}
