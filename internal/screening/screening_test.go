@@ -13,13 +13,13 @@ import (
 )
 
 const (
-	search = sinergiv1.HandlingInstruction_HANDLING_INSTRUCTION_ADMIT_WITH_SEARCH
-	call   = sinergiv1.HandlingInstruction_HANDLING_INSTRUCTION_CALL_OWNING_UNIT
-	refuse = sinergiv1.HandlingInstruction_HANDLING_INSTRUCTION_REFUSE_ENTRY
-	byNIK  = sinergiv1.ScreeningMatch_SCREENING_MATCH_NIK
-	byName = sinergiv1.ScreeningMatch_SCREENING_MATCH_NAME_AND_BIRTH_DATE
-	isClear  = sinergiv1.ScreeningResult_SCREENING_RESULT_CLEAR
-	isRefer  = sinergiv1.ScreeningResult_SCREENING_RESULT_REFER
+	search  = sinergiv1.HandlingInstruction_HANDLING_INSTRUCTION_ADMIT_WITH_SEARCH
+	call    = sinergiv1.HandlingInstruction_HANDLING_INSTRUCTION_CALL_OWNING_UNIT
+	refuse  = sinergiv1.HandlingInstruction_HANDLING_INSTRUCTION_REFUSE_ENTRY
+	byNIK   = sinergiv1.ScreeningMatch_SCREENING_MATCH_NIK
+	byName  = sinergiv1.ScreeningMatch_SCREENING_MATCH_NAME_AND_BIRTH_DATE
+	isClear = sinergiv1.ScreeningResult_SCREENING_RESULT_CLEAR
+	isRefer = sinergiv1.ScreeningResult_SCREENING_RESULT_REFER
 )
 
 // TestDecide: the strictest instruction, the strongest match, and whom to
@@ -65,7 +65,7 @@ func TestCheckVisit(t *testing.T) {
 	}{
 		"unscreened, high risk":          {v(true, nil, admitted), false},
 		"unscreened elsewhere":           {v(false, nil, admitted), true},
-		"isClear":                          {v(true, g(isClear, 0), admitted), true},
+		"isClear":                        {v(true, g(isClear, 0), admitted), true},
 		"refuse, admitted":               {v(true, g(isRefer, refuse), admitted), false},
 		"refuse, searched":               {v(false, g(isRefer, refuse), searched), false},
 		"refuse, refused":                {v(true, g(isRefer, refuse), refused), true},
