@@ -89,7 +89,7 @@ var directoryPolicy = map[string]Rule{
 	// A data subject's question is answered within the asker's reach: a NIK
 	// or record names only the records the caller could find itself.
 	sinergiv1.AuditService_ListSubjectAccess_FullMethodName: {Kinds: oversight, Purposes: subjectAccess,
-		Scopes: slices.Concat([]sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, reportScopes), Subjects: []string{SubjectCustody}},
+		Scopes: slices.Concat([]sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, reportScopes), Subjects: []string{SubjectCustody, SubjectVisit}},
 	// The log's checkpoints and consistency proofs carry no personal data:
 	// every institution may check that the log only grows. An inclusion
 	// proof carries its record: oversight's, or the caller's own call's

@@ -726,3 +726,18 @@ func (s *Store) SeedScreening(ctx context.Context, entries []*sinergiv1.Screenin
 		return write(ctx, tx, addedEntries, addedDesignations)
 	})
 }
+
+// VisitFacility returns the facility of visit id when rs admits it;
+// otherwise, as when it does not exist, ErrNotFound.
+func (s *Store) VisitFacility(ctx context.Context, rs *restrict.Restriction, id string) (string, error) {
+	if !IsCustodyRecordID(id) {
+		return "", ErrNotFound
+	}
+	var f string
+	args := []any{id}
+	err := s.Pool.QueryRow(ctx, `SELECT v.facility_code FROM visits v WHERE v.id = $1 AND `+condOn(rs, visitColumns, &args), args...).Scan(&f)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return f, err
+}
