@@ -196,8 +196,7 @@ type ScreeningHit struct {
 	Match          sinergiv1.ScreeningMatch
 }
 
-// ScreeningQuery is one screening's lookups, made together in one round
-// trip.
+// ScreeningQuery is one screening's lookups, made by one statement.
 type ScreeningQuery struct {
 	// Owners admits the entries of the lists that apply.
 	Owners *restrict.Restriction
@@ -206,67 +205,83 @@ type ScreeningQuery struct {
 	Birth     time.Time
 	// Now: entries expired by then do not match.
 	Now time.Time
-	// InmateID, when set, is looked up among the records Inmates admits:
-	// is the person held there now?
+	// InmateID (a visitor's screening) is looked up among the records
+	// Inmates admits: is the person held there now? Otherwise Facility (an
+	// officer's) among the designations in force. The entries are looked
+	// up only when it is.
 	InmateID string
 	Inmates  *restrict.Restriction
-	// Facility, when set, is looked up among the designations in force.
 	Facility string
 }
 
 // ScreeningLookup is what a ScreeningQuery found.
 type ScreeningLookup struct {
-	Hits       []ScreeningHit
-	InmateHeld bool
-	HighRisk   bool
+	Hits []ScreeningHit
+	// The precondition held: the inmate is held there (a visitor's), the
+	// facility is designated (an officer's).
+	InmateHeld, HighRisk bool
 }
 
 // matchSQL finds the entries in force a person matches: the same NIK, or
 // the same birth date and a name alike, with the likeness of custody
 // presence checks (FindPresence: word similarity of the name within the
 // entry's names and aliases, presenceLikeness). Each arm is served by its
-// partial index (migration 00050).
-const matchSQL = `SELECT e.id::text, e.owner_code, e.instruction, coalesce(e.nik = $1, false)
+// partial index (migration 00050). Which owners' entries apply is decided
+// on the rows found, with the restriction's in-memory form: a screening
+// almost always finds none, and the owners' list is then neither sent
+// nor tested.
+const matchSQL = `SELECT e.id::text AS id, e.owner_code, e.instruction, coalesce(e.nik = $1, false) AS by_nik
 	FROM screening_entries e
-	WHERE e.remove_time IS NULL AND e.expire_time > $2
-	  AND (e.nik = $1 OR (e.birth_date = $3 AND word_similarity($4, e.search_names) >= $5))
-	  AND `
+	WHERE p.ok AND e.remove_time IS NULL AND e.expire_time > $2
+	  AND (e.nik = $1 OR (e.birth_date = $3 AND word_similarity($4, e.search_names) >= $5))`
 
-// LookUpScreening makes a screening's lookups in one round trip.
+// LookUpScreening makes a screening's lookups with one statement: its
+// precondition (the inmate held, or the facility designated) and, when
+// it holds, the entries the person matches.
 func (s *Store) LookUpScreening(ctx context.Context, q ScreeningQuery) (*ScreeningLookup, error) {
 	out := &ScreeningLookup{}
-	b := &pgx.Batch{}
 	args := []any{custodyOptText(q.NIK), q.Now, q.Birth, NormalizeName(q.Name), presenceLikeness}
-	b.Queue(matchSQL+condOn(q.Owners, screeningEntryColumns, &args)+` ORDER BY e.id`, args...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var h ScreeningHit
-			var instruction string
-			var byNIK bool
-			if err := rows.Scan(&h.EntryID, &h.Owner, &instruction, &byNIK); err != nil {
-				return err
-			}
-			h.Instruction = instructionOf(instruction)
-			h.Match = sinergiv1.ScreeningMatch_SCREENING_MATCH_NAME_AND_BIRTH_DATE
-			if byNIK {
-				h.Match = sinergiv1.ScreeningMatch_SCREENING_MATCH_NIK
-			}
-			out.Hits = append(out.Hits, h)
+	var pre string
+	switch {
+	case q.InmateID != "":
+		if !IsCustodyRecordID(q.InmateID) {
+			return out, nil
 		}
-		return rows.Err()
-	})
-	if q.InmateID != "" && IsCustodyRecordID(q.InmateID) {
-		iargs := []any{q.InmateID}
-		b.Queue(`SELECT EXISTS (SELECT 1 FROM custody_records r WHERE r.id = $1 AND r.status = 'HELD' AND `+
-			custodyCond(q.Inmates, custodyByRecord, &iargs)+`)`, iargs...).QueryRow(func(row pgx.Row) error { return row.Scan(&out.InmateHeld) })
+		args = append(args, q.InmateID)
+		pre = fmt.Sprintf(`EXISTS (SELECT 1 FROM custody_records r WHERE r.id = $%d AND r.status = 'HELD' AND %s)`,
+			len(args), custodyCond(q.Inmates, custodyByRecord, &args))
+	case q.Facility != "":
+		args = append(args, q.Facility)
+		pre = fmt.Sprintf(`EXISTS (SELECT 1 FROM facility_designations d WHERE d.facility_code = $%d AND d.lift_time IS NULL)`, len(args))
+	default:
+		pre = "TRUE"
 	}
-	if q.Facility != "" {
-		b.Queue(`SELECT EXISTS (SELECT 1 FROM facility_designations WHERE facility_code = $1 AND lift_time IS NULL)`, q.Facility).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&out.HighRisk) })
-	}
-	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
+	// OFFSET 0 keeps the precondition a subquery of its own, evaluated once.
+	rows, err := s.Pool.Query(ctx, `SELECT p.ok, m.id, m.owner_code, m.instruction, m.by_nik
+		FROM (SELECT `+pre+` AS ok OFFSET 0) p LEFT JOIN LATERAL (`+matchSQL+`) m ON true ORDER BY m.id`, args...)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer rows.Close()
+	for rows.Next() {
+		var ok bool
+		var id, owner, instruction *string
+		var byNIK *bool
+		if err := rows.Scan(&ok, &id, &owner, &instruction, &byNIK); err != nil {
+			return nil, err
+		}
+		out.InmateHeld, out.HighRisk = ok && q.InmateID != "", ok && q.Facility != ""
+		if id == nil || !q.Owners.Admits(restrict.Row{Facility: *owner}) {
+			continue
+		}
+		h := ScreeningHit{EntryID: *id, Owner: *owner, Instruction: instructionOf(*instruction),
+			Match: sinergiv1.ScreeningMatch_SCREENING_MATCH_NAME_AND_BIRTH_DATE}
+		if *byNIK {
+			h.Match = sinergiv1.ScreeningMatch_SCREENING_MATCH_NIK
+		}
+		out.Hits = append(out.Hits, h)
+	}
+	return out, rows.Err()
 }
 
 // RecordReferrals stores the referrals of one screening and wakes the
