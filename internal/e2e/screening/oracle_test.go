@@ -133,6 +133,12 @@ func TestScreeningValidation(t *testing.T) {
 	ctx := context.Background()
 	metro := screeningAs(t, env, "lapas-metro")
 	in := inmate(t, env, "lapas-metro", "187201")
+	released := inmate(t, env, "lapas-metro", "187201")
+	if _, err := sinergiv1.NewCustodyServiceClient(env.ConnAs(t, "lapas-metro")).RecordCustodyEvent(ctx, &sinergiv1.RecordCustodyEventRequest{RecordId: released,
+		Event: &sinergiv1.CustodyEvent{Type: sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE, ReleaseReason: sinergiv1.ReleaseReason_RELEASE_REASON_END_OF_SENTENCE,
+			EffectiveTime: timestamppb.Now()}}); err != nil {
+		t.Fatal(err)
+	}
 	good := func() *sinergiv1.ScreenVisitorRequest {
 		return &sinergiv1.ScreenVisitorRequest{Access: warden, Visitor: person("Yusuf Harahap", "1991-02-03", "187201"),
 			Relationship: sinergiv1.VisitorRelationship_VISITOR_RELATIONSHIP_PARENT, InmateRecordId: in}
@@ -154,6 +160,7 @@ func TestScreeningValidation(t *testing.T) {
 		"not an id":                 {func(r *sinergiv1.ScreenVisitorRequest) { r.InmateRecordId = "'; DROP TABLE visits; --" }, "inmate_record_id"},
 		"a stranger":                {func(r *sinergiv1.ScreenVisitorRequest) { r.InmateRecordId = "01900000-0000-7000-8000-000000000000" }, "inmate_record_id"},
 		"another facility's inmate": {func(r *sinergiv1.ScreenVisitorRequest) { r.InmateRecordId = inmate(t, env, "lapas-permisan", "330101") }, "inmate_record_id"},
+		"a released inmate":         {func(r *sinergiv1.ScreenVisitorRequest) { r.InmateRecordId = released }, "inmate_record_id"},
 		"a visit last week":         {func(r *sinergiv1.ScreenVisitorRequest) { r.VisitTime = timestamppb.New(time.Now().AddDate(0, 0, -7)) }, "visit_time"},
 		"a visit next week":         {func(r *sinergiv1.ScreenVisitorRequest) { r.VisitTime = timestamppb.New(time.Now().AddDate(0, 0, 7)) }, "visit_time"},
 		"a facility's purpose it may not give": {func(r *sinergiv1.ScreenVisitorRequest) {
