@@ -358,6 +358,7 @@ Certificates for every demo institution are in .sinergi/pki. Try, in another ter
   .sinergi/bin/sinergictl --as polres-metro institution list-institutions
   .sinergi/bin/sinergictl --as polres-kutai-kartanegara agreement check-coverage \
       --counterpart-code lpka-tenggarong --scope incident-reports --at-time 2024-06-01
+  .sinergi/bin/sinergictl --as lapas-cipinang screening list-high-risk-designations
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s list
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s grpc.health.v1.Health/Check
 
