@@ -35,6 +35,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/devenv"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/pki"
+	"github.com/sinergi-id/sinergi/internal/screening"
 	"github.com/sinergi-id/sinergi/internal/server"
 	"github.com/sinergi-id/sinergi/internal/store"
 )
@@ -267,11 +268,18 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	maxConns := fs.Int("db-max-conns", envInt("SINERGI_DB_MAX_CONNS", 32), "database connections in the pool (SINERGI_DB_MAX_CONNS)")
 	gcPercent := fs.Int("gc-percent", envInt("SINERGI_GC_PERCENT", defaultGCPercent), "heap growth between garbage collections, in percent, as GOGC (SINERGI_GC_PERCENT; GOGC, when set, wins)")
 	memLimit := fs.Int("memory-limit-mib", envInt("SINERGI_MEMORY_LIMIT_MIB", defaultMemoryLimitMiB), "soft limit on the server's memory, in MiB, as GOMEMLIMIT: past it the heap is collected sooner; 0 for none (SINERGI_MEMORY_LIMIT_MIB; GOMEMLIMIT, when set, wins)")
+	screenRate := fs.Int("screening-rate", envInt("SINERGI_SCREENING_RATE", screening.DefaultLimit.PerMinute),
+		"screenings one facility may make a minute, in this process (SINERGI_SCREENING_RATE)")
+	screenBurst := fs.Int("screening-burst", envInt("SINERGI_SCREENING_BURST", screening.DefaultLimit.Burst),
+		"screenings one facility may make at once (SINERGI_SCREENING_BURST)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	if *streamBudget <= 0 || *streamCap <= 0 {
 		return usageError{"--stream-budget-mib and --streams-per-institution must be positive"}
+	}
+	if *screenRate <= 0 || *screenBurst <= 0 {
+		return usageError{"--screening-rate and --screening-burst must be positive"}
 	}
 	if *gcPercent <= 0 || *memLimit < 0 {
 		return usageError{"--gc-percent must be positive and --memory-limit-mib not negative"}
@@ -316,6 +324,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey, AuditOrigin: *origin,
 		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns), Pprof: *pprofOn,
 		StreamBudgetBytes: int64(*streamBudget) << 20, StreamsPerInstitution: *streamCap,
+		ScreeningLimit: screening.Limit{PerMinute: *screenRate, Burst: *screenBurst},
 	})
 	if err != nil {
 		return err
@@ -365,6 +374,7 @@ Certificates for every demo institution are in .sinergi/pki. Try, in another ter
       --counterpart-code lpka-tenggarong --scope incident-reports --at-time 2024-06-01
   .sinergi/bin/sinergictl --as polda-jawa-tengah firearms list-licences --state expiring \
       --access.operator-id 85051234 --access.purpose oversight
+  .sinergi/bin/sinergictl --as lapas-cipinang screening list-high-risk-designations
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s list
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s grpc.health.v1.Health/Check
 

@@ -259,6 +259,25 @@ func (s *Audit) ListSubjectAccess(ctx context.Context, req *sinergiv1.ListSubjec
 				return &sinergiv1.ListSubjectAccessResponse{}, nil
 			}
 			e.AddSubjects(req.GetSubject())
+		case authz.SubjectVisit:
+			// A visit is its facility's data, read as a custody record is.
+			fc, err := s.Store.VisitFacility(ctx, custody, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return &sinergiv1.ListSubjectAccessResponse{}, nil
+			}
+			if err != nil {
+				return nil, s.storeError(ctx, err, "visit")
+			}
+			e.AddSubjects(req.GetSubject())
+			e.AddAgreements(rs.Agreements(fc, sinergiv1.Scope_SCOPE_DETAINEE_DATA)...)
+		case authz.SubjectScreening, authz.SubjectPerson, authz.SubjectScreeningEntry:
+			// A screening's two parties are recorded apart (the facility's
+			// call, each owning unit's referral) so that neither side's
+			// oversight learns the other's part: the corrections side
+			// would learn whose list a visitor is on. Each reads its own
+			// side's records only.
+			f.CallerIn = sideCallers(caller(ctx))
+			query += "|" + directory.SideOf(caller(ctx).Institution.GetKind()).String()
 		}
 	}
 	recs, tok, err := s.list(ctx, query, req.GetPageToken(), req.GetPageSize(), f)

@@ -39,6 +39,14 @@ const (
 	// An officer the firearms register names: a licence holder's NIP and
 	// name, the officers who acted.
 	ClassOfficer
+	// A screening at a facility's gate and its referral to the owning
+	// police unit: who was screened, where, visiting whom, the answer.
+	ClassScreening
+	// A facility's visit register.
+	ClassVisits
+	// A police unit's screening list: no scope covers it, so only its
+	// owner, whose own data it is, ever reads it.
+	ClassWatchList
 
 	// Not personal data: any authenticated institution reads the directory.
 	ClassDirectory
@@ -57,6 +65,7 @@ const (
 var classNames = map[Class]string{
 	ClassIdentity: "identity", ClassPlacement: "placement", ClassLegal: "legal", ClassRisk: "risk",
 	ClassEvents: "events", ClassReport: "report", ClassFirearms: "firearms", ClassOfficer: "officer",
+	ClassScreening: "screening", ClassVisits: "visits", ClassWatchList: "watch-list",
 	ClassDirectory: "directory", ClassAudit: "audit",
 	ClassLog: "log", ClassControl: "control", nested: "nested",
 }
@@ -72,8 +81,9 @@ func (c Class) String() string {
 func (c Class) Nested() bool { return c == nested }
 
 // Personal reports whether data of class c needs an agreement scope (the
-// firearms register, not about people itself, does too).
-func (c Class) Personal() bool { return c >= ClassIdentity && c <= ClassOfficer }
+// firearms register, not about people itself, does too; a screening list
+// needs one no scope gives).
+func (c Class) Personal() bool { return c >= ClassIdentity && c <= ClassWatchList }
 
 // Proto is the class as the API names it in withheld_classes.
 func (c Class) Proto() sinergiv1.DataClass {
@@ -94,6 +104,12 @@ func (c Class) Proto() sinergiv1.DataClass {
 		return sinergiv1.DataClass_DATA_CLASS_FIREARMS
 	case ClassOfficer:
 		return sinergiv1.DataClass_DATA_CLASS_OFFICER
+	case ClassScreening:
+		return sinergiv1.DataClass_DATA_CLASS_SCREENING
+	case ClassVisits:
+		return sinergiv1.DataClass_DATA_CLASS_VISITS
+	case ClassWatchList:
+		return sinergiv1.DataClass_DATA_CLASS_WATCH_LIST
 	}
 	return sinergiv1.DataClass_DATA_CLASS_UNSPECIFIED
 }
@@ -142,7 +158,10 @@ func (s ClassSet) Proto() []sinergiv1.DataClass {
 var CustodyClasses = Of(ClassIdentity, ClassPlacement, ClassLegal, ClassRisk, ClassEvents)
 
 // allClasses is what one's own data shows.
-var allClasses = CustodyClasses | Of(ClassReport, ClassFirearms, ClassOfficer)
+var allClasses = CustodyClasses | Of(ClassReport, ClassFirearms, ClassOfficer) | ScreeningClasses | Of(ClassWatchList)
+
+// ScreeningClasses are the classes visitor screening covers.
+var ScreeningClasses = Of(ClassScreening, ClassVisits)
 
 // classScopes says which scopes cover each personal class: an agreement
 // covering any of them, for the two institutions, covers the class. A
@@ -156,6 +175,9 @@ var classScopes = map[Class][]sinergiv1.Scope{
 	ClassReport:    reportScopes,
 	ClassFirearms:  firearmsScopes,
 	ClassOfficer:   firearmsScopes,
+	ClassScreening: {sinergiv1.Scope_SCOPE_VISITOR_SCREENING},
+	ClassVisits:    {sinergiv1.Scope_SCOPE_VISITOR_SCREENING},
+	// ClassWatchList: no scope. A screening list is never exchanged.
 }
 
 // classesOfScopes is the set of classes the scopes cover.
@@ -356,6 +378,28 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.ListFirearmEventsResponse":    fields("events", nested, "next_page_token", ClassControl),
 	"sinergi.v1.WatchFirearmsResponse":        fields("cursor", ClassControl, "event", nested),
 	"sinergi.v1.FirearmsStatsResponse":        fields("weapons", nested, "licences", nested, "total_weapons", ClassFirearms),
+
+	// Screening. A person screened, listed or visiting (ScreenedPerson)
+	// takes the class of what holds it.
+	"sinergi.v1.ScreeningEntry":                   whole(ClassWatchList),
+	"sinergi.v1.Screening":                        whole(ClassScreening),
+	"sinergi.v1.ScreeningReferral":                whole(ClassScreening),
+	"sinergi.v1.Visit":                            whole(ClassVisits),
+	"sinergi.v1.HighRiskDesignation":              whole(ClassDirectory),
+	"sinergi.v1.CreateScreeningEntryResponse":     fields("entry", nested),
+	"sinergi.v1.GetScreeningEntryResponse":        fields("entry", nested),
+	"sinergi.v1.ListScreeningEntriesResponse":     fields("entries", nested, "next_page_token", ClassControl),
+	"sinergi.v1.RemoveScreeningEntryResponse":     fields("entry", nested),
+	"sinergi.v1.ScreenVisitorResponse":            fields("screening", nested),
+	"sinergi.v1.ScreenOfficerResponse":            fields("screening", nested),
+	"sinergi.v1.WatchScreeningReferralsResponse":  fields("cursor", ClassControl, "referral", nested),
+	"sinergi.v1.ListScreeningReferralsResponse":   fields("referrals", nested, "next_page_token", ClassControl),
+	"sinergi.v1.RegisterVisitResponse":            fields("visit", nested, "screening_recommended", ClassControl),
+	"sinergi.v1.EndVisitResponse":                 fields("visit", nested),
+	"sinergi.v1.ListVisitsResponse":               fields("visits", nested, "next_page_token", ClassControl),
+	"sinergi.v1.DesignateHighRiskResponse":        fields("designation", nested, "created", ClassControl),
+	"sinergi.v1.LiftHighRiskResponse":             fields("designation", nested),
+	"sinergi.v1.ListHighRiskDesignationsResponse": fields("designations", nested, "next_page_token", ClassControl),
 }
 
 // ClassOf returns the class of field fd; ok is false when the table does

@@ -44,8 +44,9 @@ const (
 )
 
 // handlerNamedKinds are subject kinds no response message carries: the
-// handlers of administrative acts name them.
-var handlerNamedKinds = []string{SubjectAgreement, SubjectInstitution}
+// handlers of administrative acts name them, and screening handlers name
+// the people screened or visiting (SubjectPerson).
+var handlerNamedKinds = []string{SubjectAgreement, SubjectInstitution, SubjectPerson}
 
 // Kind groups used by the table.
 var (
@@ -91,7 +92,7 @@ var directoryPolicy = map[string]Rule{
 	// A data subject's question is answered within the asker's reach: a NIK
 	// or record names only the records the caller could find itself.
 	sinergiv1.AuditService_ListSubjectAccess_FullMethodName: {Kinds: oversight, Purposes: subjectAccess,
-		Scopes: slices.Concat([]sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, reportScopes), Subjects: []string{SubjectCustody}},
+		Scopes: slices.Concat([]sinergiv1.Scope{sinergiv1.Scope_SCOPE_DETAINEE_DATA}, reportScopes), Subjects: []string{SubjectCustody, SubjectVisit}},
 	// The log's checkpoints and consistency proofs carry no personal data:
 	// every institution may check that the log only grows. An inclusion
 	// proof carries its record: oversight's, or the caller's own call's
@@ -115,7 +116,7 @@ var directoryPolicy = map[string]Rule{
 }
 
 // Policy is the one table: every method the server serves has an entry.
-var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy, firearmsPolicy)
+var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy, firearmsPolicy, screeningPolicy)
 
 func merge(tables ...map[string]Rule) map[string]Rule {
 	out := map[string]Rule{}

@@ -61,6 +61,7 @@ func Main(ctx context.Context, cfg Config, out io.Writer) error {
 		{"server", func() error { return e.StartServer(ctx, cfg.Binary) }},
 	}
 	steps = append(steps, dataSteps(ctx, e, r, cfg)...)
+	steps = append(steps, screeningSteps(ctx, e, r, cfg)...)
 	steps = append(steps, []step{
 		{"audit verify", func() error { return AuditVerify(ctx, e, r) }},
 		{"audit log proofs", func() error { return AuditLogProofs(ctx, e, r, cfg.Binary, cfg.Duration) }},

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/directory"
 	"github.com/sinergi-id/sinergi/internal/pki"
+	"github.com/sinergi-id/sinergi/internal/screening"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -145,6 +147,9 @@ func Prepare(ctx context.Context, stateDir, trustDomain string) (*Env, error) {
 	if _, err := SeedDemo(ctx, db.App, keys, DevOperator); err != nil {
 		return nil, err
 	}
+	if err := SeedDemoScreening(ctx, db.App, keys, DevOperator); err != nil {
+		return nil, err
+	}
 	env := &Env{StateDir: stateDir, DB: db, PKIDir: PKIDir(stateDir), AuditKey: AuditKeyPath(stateDir)}
 	if err := DevPKI(ctx, db.App, env.PKIDir, trustDomain); err != nil {
 		return nil, err
@@ -164,6 +169,22 @@ const SeedMethod = "sinergi:seed"
 // SeedDemo adds what is missing of the embedded demo directory.
 func SeedDemo(ctx context.Context, url string, keys *audit.Keys, operator string) ([]string, error) {
 	return Seed(ctx, url, keys, directory.DemoSeed(), "the demo directory", operator)
+}
+
+// SeedDemoScreening adds what is missing of the demo screening lists and
+// the demo high-risk designation (internal/screening), on behalf of
+// operator, with their audit records sealed with keys.
+func SeedDemoScreening(ctx context.Context, url string, keys *audit.Keys, operator string) error {
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.LoadDirectory(ctx)
+	if err != nil {
+		return err
+	}
+	return screening.SeedDemo(ctx, st, audit.NewSealer(keys, st), directory.NewSnapshot(d), operator, time.Now())
 }
 
 // EphemeralKeys are audit keys made up for a database no server will

@@ -61,6 +61,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/pagetoken"
 	"github.com/sinergi-id/sinergi/internal/pki"
 	"github.com/sinergi-id/sinergi/internal/requestid"
+	"github.com/sinergi-id/sinergi/internal/screening"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -114,6 +115,9 @@ type Config struct {
 	// AuditTimeout bounds the write of one batch of audit records; a call
 	// whose record is not committed by then fails closed (UNAVAILABLE).
 	AuditTimeout time.Duration
+	// ScreeningLimit bounds each facility's screenings in this process
+	// (zero fields: screening.DefaultLimit's).
+	ScreeningLimit screening.Limit
 }
 
 // Server is one running process.

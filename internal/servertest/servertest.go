@@ -112,6 +112,9 @@ func Prepare(t testing.TB, db *pgtest.DB) (pkiDir, auditKey string) {
 		if _, err := devenv.SeedDemo(ctx, db.App, keys, devenv.DevOperator); err != nil {
 			t.Fatalf("seed demo directory: %v", err)
 		}
+		if err := devenv.SeedDemoScreening(ctx, db.App, keys, devenv.DevOperator); err != nil {
+			t.Fatalf("seed demo screening lists: %v", err)
+		}
 		if err := devenv.DevPKI(ctx, db.App, pkiDir, pki.DefaultTrustDomain); err != nil {
 			t.Fatalf("dev pki: %v", err)
 		}

@@ -70,6 +70,17 @@ var Streams = map[string]StreamCase{
 			}
 			return func() error { return drain(s.Recv) }, nil
 		}},
+	sinergiv1.ScreeningService_WatchScreeningReferrals_FullMethodName: {As: "polres-cilacap",
+		Open: func(ctx context.Context, conn *grpc.ClientConn) (func() error, error) {
+			s, err := sinergiv1.NewScreeningServiceClient(conn).WatchScreeningReferrals(ctx, &sinergiv1.WatchScreeningReferralsRequest{Access: analyst})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.Recv(); err != nil {
+				return nil, err
+			}
+			return func() error { return drain(s.Recv) }, nil
+		}},
 	sinergiv1.CustodyService_SyncRoster_FullMethodName: {As: "lapas-permisan",
 		Open: func(ctx context.Context, conn *grpc.ClientConn) (func() error, error) {
 			s, err := sinergiv1.NewCustodyServiceClient(conn).SyncRoster(ctx)

@@ -322,7 +322,8 @@ func (Purpose) EnumDescriptor() ([]byte, []int) {
 // and risk flags need detainee data (a child's identity children's data as
 // well); placement and custody events need custody events or detainee data;
 // report content the scope of the report's kind; the firearms register and
-// the officers it names firearms governance.
+// the officers it names firearms governance; screenings and visits visitor
+// screening; a screening list none (only its owner reads it).
 type DataClass int32
 
 const (
@@ -346,20 +347,32 @@ const (
 	// An officer the firearms register names: a licence holder's NIP and
 	// name, the officers who acted (firearms governance).
 	DataClass_DATA_CLASS_OFFICER DataClass = 8
+	// A screening at a facility's gate and its referral to the owning police
+	// unit: who was screened, where, visiting whom, and the answer.
+	DataClass_DATA_CLASS_SCREENING DataClass = 9
+	// A facility's visit register: visitors, inmates visited, times, items
+	// deposited, outcomes.
+	DataClass_DATA_CLASS_VISITS DataClass = 10
+	// A police unit's screening list: who it lists, why, what to do. Only its
+	// owner ever reads it.
+	DataClass_DATA_CLASS_WATCH_LIST DataClass = 11
 )
 
 // Enum value maps for DataClass.
 var (
 	DataClass_name = map[int32]string{
-		0: "DATA_CLASS_UNSPECIFIED",
-		1: "DATA_CLASS_IDENTITY",
-		2: "DATA_CLASS_PLACEMENT",
-		3: "DATA_CLASS_LEGAL",
-		4: "DATA_CLASS_RISK",
-		5: "DATA_CLASS_EVENTS",
-		6: "DATA_CLASS_REPORT",
-		7: "DATA_CLASS_FIREARMS",
-		8: "DATA_CLASS_OFFICER",
+		0:  "DATA_CLASS_UNSPECIFIED",
+		1:  "DATA_CLASS_IDENTITY",
+		2:  "DATA_CLASS_PLACEMENT",
+		3:  "DATA_CLASS_LEGAL",
+		4:  "DATA_CLASS_RISK",
+		5:  "DATA_CLASS_EVENTS",
+		6:  "DATA_CLASS_REPORT",
+		7:  "DATA_CLASS_FIREARMS",
+		8:  "DATA_CLASS_OFFICER",
+		9:  "DATA_CLASS_SCREENING",
+		10: "DATA_CLASS_VISITS",
+		11: "DATA_CLASS_WATCH_LIST",
 	}
 	DataClass_value = map[string]int32{
 		"DATA_CLASS_UNSPECIFIED": 0,
@@ -371,6 +384,9 @@ var (
 		"DATA_CLASS_REPORT":      6,
 		"DATA_CLASS_FIREARMS":    7,
 		"DATA_CLASS_OFFICER":     8,
+		"DATA_CLASS_SCREENING":   9,
+		"DATA_CLASS_VISITS":      10,
+		"DATA_CLASS_WATCH_LIST":  11,
 	}
 )
 
@@ -519,7 +535,7 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x17PURPOSE_TRANSFER_ESCORT\x10\x05\x12\x15\n" +
 	"\x11PURPOSE_OVERSIGHT\x10\x06\x12 \n" +
 	"\x1cPURPOSE_DATA_SUBJECT_REQUEST\x10\a\x12\x1a\n" +
-	"\x16PURPOSE_ADMINISTRATION\x10\b*\xe4\x01\n" +
+	"\x16PURPOSE_ADMINISTRATION\x10\b*\xb0\x02\n" +
 	"\tDataClass\x12\x1a\n" +
 	"\x16DATA_CLASS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DATA_CLASS_IDENTITY\x10\x01\x12\x18\n" +
@@ -529,7 +545,11 @@ const file_sinergi_v1_common_proto_rawDesc = "" +
 	"\x11DATA_CLASS_EVENTS\x10\x05\x12\x15\n" +
 	"\x11DATA_CLASS_REPORT\x10\x06\x12\x17\n" +
 	"\x13DATA_CLASS_FIREARMS\x10\a\x12\x16\n" +
-	"\x12DATA_CLASS_OFFICER\x10\bB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x12DATA_CLASS_OFFICER\x10\b\x12\x18\n" +
+	"\x14DATA_CLASS_SCREENING\x10\t\x12\x15\n" +
+	"\x11DATA_CLASS_VISITS\x10\n" +
+	"\x12\x19\n" +
+	"\x15DATA_CLASS_WATCH_LIST\x10\vB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_common_proto_rawDescOnce sync.Once
