@@ -115,11 +115,10 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 				}
 				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_rps", conc), Value: l.Rate(), Unit: "/s"})
 				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_p50_ms", conc), Value: l.Percentile(50), Unit: "ms"})
-				op := ""
-				if conc == 64 {
-					op = "<="
-				}
-				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_p99_ms", conc), Value: l.Percentile(99), Op: op, Target: 20, Unit: "ms"})
+				// The c64 p99 target is a ratio to the floor's p99 in the
+				// same run (below): absolute times differ from machine to
+				// machine, the ratio much less.
+				r.Add(Figure{Key: fmt.Sprintf("get_custody_record_c%d_p99_ms", conc), Value: l.Percentile(99), Unit: "ms"})
 				if conc == 64 {
 					floor := Run(ctx, 64, cfg.Duration, func(ctx context.Context, w int, i int64) error {
 						return bareGet(ctx, e, s.ids[int(i)%len(s.ids)], i)
@@ -129,6 +128,8 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 					}
 					r.Add(Figure{Key: "get_custody_record_floor_c64_rps", What: "bare pgx: the SELECT plus one INSERT-and-COMMIT audit row", Value: floor.Rate(), Unit: "/s"})
 					r.Add(Figure{Key: "get_custody_record_floor_c64_p99_ms", Value: floor.Percentile(99), Unit: "ms"})
+					r.Add(Figure{Key: "get_custody_record_c64_p99_vs_floor", What: "GetCustodyRecord's p99 at c64 over the floor's p99 in the same run",
+						Value: l.Percentile(99) / max(floor.Percentile(99), 0.001), Op: "<=", Target: 0.5, Unit: "x"})
 					r.Add(Figure{Key: "get_custody_record_c64_vs_floor", Value: l.Rate() / floor.Rate(), Op: ">=", Target: 1.5, Unit: "x"})
 				}
 			}
