@@ -22,6 +22,7 @@ func main() {
 	quick := flag.Bool("quick", false, "the smaller load of make test")
 	stalled := flag.Int("stalled", 0, "stalled watchers in slow-consumers (default 200)")
 	roster := flag.Int("roster", 0, "records of the roster in roster-kill9 (default 100000)")
+	keep := flag.Bool("keep", false, "keep the run's directory (cluster data and logs, server logs) and databases for a look afterwards")
 	flag.Parse()
 	sz := faults.Full()
 	if *quick {
@@ -48,6 +49,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		os.Exit(1)
 	}
+	h.Keep = *keep
 	err = faults.Main(ctx, h, sz, list, os.Stdout)
 	h.Close()
 	if err != nil {

@@ -295,7 +295,7 @@ func judge(ctx context.Context, r *Result, d *Database, load *Load, ws []*Watche
 					break
 				}
 			}
-			r.fail("%d calls failed %s, e.g. %s (a fault of the service, not of the database: callers must be told to retry)", n, code, msg)
+			r.fail("%d calls failed %s, e.g. %s (a fault of the service, not of the database: callers must be told to retry)", n, codeName(code), msg)
 		}
 	}
 	if len(ws) == 0 {
@@ -310,7 +310,7 @@ func judge(ctx context.Context, r *Result, d *Database, load *Load, ws []*Watche
 	ends := map[string]int{}
 	for _, w := range ws {
 		for _, c := range w.Ends() {
-			ends[strings.ToUpper(c.String())]++
+			ends[codeName(c)]++
 		}
 		ds := w.Deliveries()
 		g, dp, ph := compare(ds, expected)
@@ -327,6 +327,9 @@ func judge(ctx context.Context, r *Result, d *Database, load *Load, ws []*Watche
 		endText = append(endText, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(endText)
+	if len(endText) == 0 {
+		endText = []string{"none"}
+	}
 	r.note("%d watchers: %d deliveries of %d events, %d resumes (streams ended %s), gap %d, duplicated %d", len(ws), delivered, len(expected),
 		resumes, strings.Join(endText, ", "), gaps, dups)
 	if gaps > 0 {

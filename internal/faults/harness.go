@@ -45,6 +45,10 @@ type Harness struct {
 	People int
 	// Log receives progress lines (nil: none).
 	Log io.Writer
+	// Keep leaves the directory (the clusters' data and logs, the servers'
+	// logs) and the scenarios' databases in place when the run ends, for
+	// a look at what happened; the clusters and servers are stopped all the same.
+	Keep bool
 
 	owner    *osUser
 	mu       sync.Mutex
@@ -129,15 +133,25 @@ func (h *Harness) Close() {
 	for _, c := range clusters {
 		_ = c.Stop(Immediate)
 	}
+	if h.Keep {
+		_ = os.Remove(filepath.Join(h.Root, "harness.pid"))
+		h.logf("kept %s", h.Root)
+		return
+	}
 	_ = os.RemoveAll(h.Root)
 }
 
 // sweepStale removes the directories of runs whose harness process is gone,
-// stopping any postmaster still running in them.
+// stopping any postmaster still running in them (not those kept on purpose).
 func sweepStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), rootPrefix+"*"))
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "harness.pid"))
+		if errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join(d, "pki")); err == nil {
+				continue // kept (-keep): its run removed the pid file
+			}
+		}
 		if err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && alive(pid) {
 				continue // a run in progress
@@ -195,6 +209,7 @@ type Database struct {
 	Pool *pgxpool.Pool
 	// server is the maintenance database's URL, to drop it.
 	server string
+	keep   bool
 }
 
 // prepare makes database name on c ready: roles, migrations, the demo
@@ -238,7 +253,7 @@ func (h *Harness) open(ctx context.Context, server, name, admin string, roles st
 	if err != nil {
 		return nil, err
 	}
-	return &Database{Name: name, Admin: admin, Roles: roles, Pool: pool, server: server}, nil
+	return &Database{Name: name, Admin: admin, Roles: roles, Pool: pool, server: server, keep: h.Keep}, nil
 }
 
 // clone makes database name on c as a copy of the prepared database tmpl
@@ -253,7 +268,13 @@ func (h *Harness) clone(ctx context.Context, c *Cluster, tmpl, name string) (*Da
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s", pgx.Identifier{name}.Sanitize(),
+	// FILE_COPY, not PostgreSQL 15's default WAL_LOG: a database copied
+	// with WAL_LOG hands out again, after a crash before its next
+	// checkpoint, the sequence values it gave since the copy (its sequence
+	// pages come with the template's cached values and a fresh LSN, so
+	// nextval logs nothing for them): restart-immediate found custody event
+	// ids taken twice. FILE_COPY checkpoints around the copy.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s STRATEGY FILE_COPY", pgx.Identifier{name}.Sanitize(),
 		pgx.Identifier{tmpl}.Sanitize(), pgx.Identifier{store.OwnerRole}.Sanitize())); err != nil {
 		return nil, fmt.Errorf("clone %s: %w", tmpl, err)
 	}
@@ -271,6 +292,9 @@ func (h *Harness) clone(ctx context.Context, c *Cluster, tmpl, name string) (*Da
 // Close drops the database.
 func (d *Database) Close() {
 	d.Pool.Close()
+	if d.keep {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if conn, err := pgx.Connect(ctx, d.server); err == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -135,10 +136,23 @@ func failures(calls []Call) (string, map[codes.Code]int) {
 	}
 	var parts []string
 	for code, n := range by {
-		parts = append(parts, fmt.Sprintf("%s %d", strings.ToUpper(code.String()), n))
+		parts = append(parts, fmt.Sprintf("%s %d", codeName(code), n))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", "), by
+}
+
+// codeName is a status code as gRPC's specification spells it: RESOURCE_EXHAUSTED.
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	name := c.String()
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) && unicode.IsLower(rune(name[i-1])) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // expectedFailure is a code a call may fail with while the database or a

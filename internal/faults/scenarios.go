@@ -539,7 +539,7 @@ func auditRefuses(ctx context.Context, h *Harness, sz Size) (r Result) {
 	for _, c := range refused.Calls() {
 		l.add(c)
 		if c.Code != codes.Unavailable {
-			r.fail("%s while the audit store refuses: %s, want UNAVAILABLE", c.Method, c.Code)
+			r.fail("%s while the audit store refuses: %s, want UNAVAILABLE", c.Method, codeName(c.Code))
 		}
 	}
 	eventsDuring, err := d.count(ctx, `SELECT count(*) FROM custody_events`)

@@ -100,12 +100,12 @@ func (s *Server) WaitServing(ctx context.Context, within time.Duration) error {
 
 // Dial is a new client connection to the server as institution code,
 // for the caller to close: a client of its own, with its own flow control.
-func (s *Server) Dial(code string) *grpc.ClientConn {
+func (s *Server) Dial(code string, opts ...grpc.DialOption) *grpc.ClientConn {
 	cfg, err := pki.ClientTLS(pki.Files{Cert: pki.ClientCertPath(s.h.PKIDir, code), Key: pki.ClientKeyPath(s.h.PKIDir, code), CA: pki.CACertPath(s.h.PKIDir)}, "127.0.0.1")
 	if err != nil {
 		panic(fmt.Sprintf("client certificate of %s: %v", code, err))
 	}
-	c, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	c, err := grpc.NewClient(s.Addr, append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, opts...)...)
 	if err != nil {
 		panic(err)
 	}

@@ -214,12 +214,17 @@ func slowConsumers(ctx context.Context, h *Harness, sz Size) (r Result) {
 
 	// The stalled watchers, each its own client connection (its own flow
 	// control, as separate clients have), spread over three police units.
+	// Their windows are HTTP/2's initial 64 KiB, fixed: gRPC's client would
+	// otherwise grow them (BDP estimation) and take every message into its
+	// own memory, as a client that reads its socket but not its stream does;
+	// a stalled consumer reads neither.
 	units := []string{eventPolice, "polda-lampung", "mabes-polri"}
 	var stalled []*rawWatch
 	refused := map[codes.Code]int{}
 	for i := range sz.StalledWatchers {
 		code := units[i%len(units)]
-		w, err := openWatch(ctx, srv.Dial(code), true, fmt.Sprintf("slow-stalled-%d", i), "")
+		conn := srv.Dial(code, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+		w, err := openWatch(ctx, conn, true, fmt.Sprintf("slow-stalled-%d", i), "")
 		if err != nil {
 			refused[status.Code(err)]++
 			continue
@@ -244,12 +249,25 @@ func slowConsumers(ctx context.Context, h *Harness, sz Size) (r Result) {
 			sleep(sctx, 200*time.Millisecond)
 		}
 	}()
-	// Enough events to fill every stalled watcher's queue (256 deliveries)
-	// and its transport's window; then the server's cut-off for a full
-	// queue (10 s) passes without anyone reading.
-	em.emit(ctx, int(15*time.Second/pause), pause)
+	// Enough events to fill every stalled watcher's transport (its 64 KiB
+	// window and the server's 64 KiB of write quota: some 520 deliveries)
+	// and then its queue (256); the server's cut-off for a full queue
+	// (10 s) then passes without anyone reading.
+	em.emit(ctx, 1200, pause/2)
 	t2 := time.Now()
-	sleep(ctx, 12*time.Second)
+	// Until the server has ended every stalled stream (its call's record,
+	// the one without subjects, is then written) or gives up on none for
+	// long: nobody reads them meanwhile.
+	ids := make([]string, len(stalled))
+	for i, w := range stalled {
+		ids[i] = w.id
+	}
+	var cut int64
+	waitFor(ctx, 90*time.Second, func() bool {
+		cut, _ = d.count(ctx, `SELECT count(DISTINCT request_id) FROM audit_records WHERE request_id = ANY($1) AND subjects = '{}'`, ids)
+		return int(cut) == len(stalled)
+	})
+	cutAfter := time.Since(t2)
 	stopSampling()
 	<-sampled
 
@@ -266,7 +284,7 @@ func slowConsumers(ctx context.Context, h *Harness, sz Size) (r Result) {
 			continue
 		}
 		_, _, end, _ := w.state()
-		ended[strings.ToUpper(status.Code(end).String())]++
+		ended[codeName(status.Code(end))]++
 		if cursorOf(end) != "" {
 			withCursor++
 		}
@@ -316,7 +334,7 @@ func slowConsumers(ctx context.Context, h *Harness, sz Size) (r Result) {
 	sort.Strings(endedText)
 	var refusedText []string
 	for k, n := range refused {
-		refusedText = append(refusedText, fmt.Sprintf("%s %d", strings.ToUpper(k.String()), n))
+		refusedText = append(refusedText, fmt.Sprintf("%s %d", codeName(k), n))
 	}
 	if len(refusedText) == 0 {
 		refusedText = []string{"none"}
@@ -324,16 +342,20 @@ func slowConsumers(ctx context.Context, h *Harness, sz Size) (r Result) {
 	r.note("%d stalled watchers (%d refused at open: %s): server RSS %.0f MiB before, peak %.0f MiB with them (target < %d)",
 		sz.StalledWatchers, sz.StalledWatchers-len(stalled), strings.Join(refusedText, ", "), rssBefore, peak, rssTarget)
 	r.note("live watcher p50/p99 %.1f/%.1f ms alone (%d), %.1f/%.1f ms beside the stalled (%d)", p50a, p99a, na, p50b, p99b, nb)
-	r.note("stalled ended: %s, %d with a resume cursor; %d resumed from it: gap %d, duplicated %d", strings.Join(endedText, ", "), withCursor, sample, gaps, dups)
+	r.note("stalled ended: %s (%d of them by the server within %.0fs of the last event), %d with a resume cursor; %d resumed from it: gap %d, duplicated %d",
+		strings.Join(endedText, ", "), cut, cutAfter.Seconds(), withCursor, sample, gaps, dups)
 	if peak >= rssTarget {
 		r.fail("server RSS peaked at %.0f MiB with %d stalled watchers (target < %d MiB)", peak, sz.StalledWatchers, rssTarget)
+	}
+	if int(cut) < len(stalled) {
+		r.fail("%d stalled watchers were not ended by the server while they did not read", len(stalled)-int(cut))
 	}
 	if ended["still open"] > 0 {
 		r.fail("%d stalled watchers were never ended", ended["still open"])
 	}
 	for code, n := range refused {
 		if code != codes.ResourceExhausted {
-			r.fail("%d watchers refused at open with %s", n, code)
+			r.fail("%d watchers refused at open with %s", n, codeName(code))
 		}
 	}
 	if withCursor < len(stalled)-ended["still open"] {
@@ -416,7 +438,7 @@ func sigtermStreams(ctx context.Context, h *Harness, sz Size) (r Result) {
 			continue
 		}
 		_, _, end, at := w.state()
-		ends[strings.ToUpper(status.Code(end).String())]++
+		ends[codeName(status.Code(end))]++
 		if cursorOf(end) != "" {
 			withCursor++
 		}
