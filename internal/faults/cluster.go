@@ -266,9 +266,6 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 }
 
-// Running reports whether the postmaster runs.
-func (c *Cluster) Running() bool { return c.cmd != nil }
-
 // Stop stops the postmaster in mode and waits until it has exited (a
 // minute at most, then it is killed).
 func (c *Cluster) Stop(mode StopMode) error {

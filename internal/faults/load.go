@@ -74,7 +74,6 @@ type Ledger struct {
 	reports map[string]string
 	// events: acknowledged custody event ids.
 	events []int64
-	keys   int // idempotency keys used
 }
 
 func newLedger() *Ledger { return &Ledger{reports: map[string]string{}} }
@@ -268,9 +267,6 @@ func (l *Load) reporter(ctx context.Context, w int) {
 	for i := 0; i < l.MaxCalls && !l.stopped() && ctx.Err() == nil; i++ {
 		key := fmt.Sprintf("%s-%d-%d", l.Prefix, w, i)
 		req := report(key, occur)
-		l.Ledger.mu.Lock()
-		l.Ledger.keys++
-		l.Ledger.mu.Unlock()
 		for attempt := 0; ctx.Err() == nil && !l.draining(); attempt++ {
 			id := fmt.Sprintf("%s-a%d", key, attempt)
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -193,9 +193,6 @@ func (s *Server) closeConns() {
 	}
 }
 
-// Exited is closed when the process has exited.
-func (s *Server) Exited() <-chan struct{} { return s.exited }
-
 // Kill kills the process (SIGKILL) and waits for it.
 func (s *Server) Kill() {
 	if s.cmd.Process != nil {
