@@ -219,7 +219,7 @@ func (c *Cache) listen(ctx context.Context) error {
 		return err
 	}
 	for {
-		if _, err := store.WaitForNotification(ctx, conn); err != nil {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
