@@ -44,7 +44,7 @@ breaking: tools ## buf breaking (WIRE_JSON) against main
 		buf breaking --against '.git#branch=main'; else echo 'no main with a buf.yaml yet: nothing to compare'; fi
 
 .PHONY: build
-build: ## build sinergi and sinergictl into .sinergi/bin
+build: ## build sinergi, sinergictl, sinergibench and sinergifaults into .sinergi/bin
 	go build -o $(BIN)/ ./cmd/...
 
 .PHONY: run
@@ -58,6 +58,10 @@ test: check-gen lint breaking ## run every test (real PostgreSQL, real TLS)
 .PHONY: bench
 bench: build ## measure the service against the database's floor: table on stdout, JSON in $$BENCH_OUT (.sinergi/bench.json)
 	$(BIN)/sinergibench
+
+.PHONY: faults
+faults: build ## the fault battery on throwaway clusters of its own (restarts, kills, audit refusal, stalls, SIGTERM, failover): one line of counts per scenario; not in make test
+	$(BIN)/sinergifaults
 
 .PHONY: fuzz
 fuzz: ## fuzz the parsers, validators and raw requests through the server, 30 s each (their seed corpora run in every make test)

@@ -7,7 +7,10 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -65,14 +68,24 @@ func (d *Deps) storeError(ctx context.Context, err error, what string) error {
 }
 
 // isUnavailable: the database could not be reached or refused the
-// connection (too many clients, shutting down): worth a retry.
+// connection (too many clients, shutting down, starting up), or the
+// connection was lost under the call (a restart, a failover: reset, closed,
+// cut short): worth a retry, never INTERNAL.
 func isUnavailable(err error) bool {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
+	var ne net.Error
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "53300" || pe.Code == "57P01" || pe.Code == "57P03")
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "53300", "57P01", "57P02", "57P03": // too many connections, admin shutdown, crash shutdown, cannot connect now
+		return true
+	}
+	return strings.HasPrefix(pe.Code, "08") // connection exception
 }
 
 // caller returns the authenticated caller; the interceptors guarantee one.

@@ -5,7 +5,10 @@
 // subscriber of that channel. A wake-up carries no data: the tables are the
 // source of truth, and subscribers read them from their own cursor, so a
 // lost notification delays a delivery but never loses it (subscribers are
-// also woken periodically and whenever the listener reconnects).
+// also woken periodically and whenever the listener reconnects). The
+// listener reconnects by itself when its connection is lost, or its server
+// stops answering (store.WaitForNotification); with a multi-host database
+// URL it then finds the new primary after a failover.
 //
 // A subscriber's wake channel holds at most one pending wake-up, so a slow
 // subscriber costs the hub nothing.
@@ -18,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sinergi-id/sinergi/internal/store"
 )
 
 // Hub fans notifications out to local subscribers.
@@ -128,7 +133,7 @@ func (h *Hub) listen(ctx context.Context) error {
 	// Anything committed before LISTEN took effect is found by this wake-up.
 	h.Wake("")
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		n, err := store.WaitForNotification(ctx, conn)
 		if err != nil {
 			return err
 		}

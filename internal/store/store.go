@@ -55,13 +55,18 @@ type Options struct {
 	IntegratorURL string
 }
 
-// Open connects to databaseURL.
+// Open connects to databaseURL. It may list several servers, a primary
+// and its standbys (host=a,b, or postgres://a:5432,b:5432/db): every
+// connection, the pools', Lead's and the listeners', then goes to whichever
+// takes writes at the time it is made (forPrimary), so that after a
+// promotion new connections find the new primary; broken ones are dropped.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	cfg.MaxConns = 32
+	forPrimary(&cfg.ConnConfig.Config)
 	// A write waiting on a lock (say, an audit table held by a maintenance
 	// job) fails after this instead of hanging: the call then fails closed.
 	if _, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !set {
@@ -75,6 +80,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		if integrator, err = pgx.ParseConfig(opts.IntegratorURL); err != nil {
 			return nil, fmt.Errorf("parse integrator database url: %w", err)
 		}
+		forPrimary(&integrator.Config)
 	}
 	bcfg := cfg.Copy()
 	bcfg.MaxConns = batchConns
@@ -145,6 +151,7 @@ func Migrate(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return fmt.Errorf("parse database url: %w", err)
 	}
+	forPrimary(&cfg.Config)
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 	return migrate(ctx, db)
