@@ -39,9 +39,9 @@ lint: tools ## buf lint, buf format check, gofmt check and go vet
 	go vet ./...
 
 .PHONY: breaking
-breaking: tools ## buf breaking (WIRE_JSON) against main
-	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:buf.yaml 2>/dev/null; then \
-		buf breaking --against '.git#branch=main'; else echo 'no main with a buf.yaml yet: nothing to compare'; fi
+breaking: tools ## buf breaking (WIRE_JSON) against where this branch left main
+	@if git rev-parse --verify -q main >/dev/null && base=$$(git merge-base HEAD main) && git cat-file -e $$base:buf.yaml 2>/dev/null; then \
+		buf breaking --against ".git#ref=$$base"; else echo 'no main with a buf.yaml yet: nothing to compare'; fi
 
 .PHONY: build
 build: ## build sinergi, sinergictl, sinergibench and sinergifaults into .sinergi/bin

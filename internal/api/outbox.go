@@ -361,7 +361,11 @@ func (o *outbox) wait(ctx context.Context, wake <-chan struct{}) error {
 }
 
 func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error {
-	const group = 64
+	// A stream audits at most group deliveries at a time: the audit
+	// writer's queue is first come, first served, and a thousand streams
+	// each queueing 64 records put a live stream's one record behind
+	// 64 000 others.
+	const group = 16
 	batch := make([]outItem, 0, group)
 	errs := make([]error, group)
 	for {

@@ -48,7 +48,9 @@ type Scenario struct {
 	Name string
 	// Quick scenarios take a few seconds; they also run in make test.
 	Quick bool
-	Run   func(ctx context.Context, h *Harness, sz Size) Result
+	// Ends: the scenario ends the service (SIGTERM); it has no recovery.
+	Ends bool
+	Run  func(ctx context.Context, h *Harness, sz Size) Result
 }
 
 // Scenarios are the battery, in the order make faults runs them.
@@ -59,7 +61,7 @@ var Scenarios = []Scenario{
 	{Name: "audit-refuses", Quick: true, Run: auditRefuses},
 	{Name: "slow-consumers", Run: slowConsumers},
 	{Name: "replica-takeover", Quick: true, Run: replicaTakeover},
-	{Name: "sigterm-streams", Run: sigtermStreams},
+	{Name: "sigterm-streams", Quick: true, Ends: true, Run: sigtermStreams},
 	{Name: "failover", Run: failover},
 }
 

@@ -133,7 +133,7 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
 			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now).Scan(&eventID)
-		if isUniqueViolation(err) {
+		if isUniqueViolationOf(err, "custody_events_transfer_in") {
 			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
 		}
 		if err != nil {

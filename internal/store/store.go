@@ -190,6 +190,13 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
+// isUniqueViolationOf reports whether err is a unique violation of the
+// constraint (or unique index) named constraint.
+func isUniqueViolationOf(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
