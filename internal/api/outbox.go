@@ -391,13 +391,20 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 			return nil
 		}
 		o.auditing = true
+		// A stream whose consumer is behind records its deliveries in the
+		// writer's later lane, behind calls and live streams.
+		behind := o.queued > o.streams.Allowance/2
 		o.mu.Unlock()
+		deliver := audit.Deliver
+		if behind {
+			deliver = audit.DeliverLater
+		}
 		var wg sync.WaitGroup
 		for i, it := range batch {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = audit.Deliver(ctx, it.entry)
+				errs[i] = deliver(ctx, it.entry)
 			}()
 		}
 		wg.Wait()

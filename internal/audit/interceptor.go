@@ -153,7 +153,14 @@ type recorderKey struct{}
 // Deliver commits the audit record of one delivery on a stream (derived
 // from the stream's entry, with its own subjects and agreements) before the
 // caller sends it. An error means: do not send.
-func Deliver(ctx context.Context, d *Entry) error {
+func Deliver(ctx context.Context, d *Entry) error { return deliver(ctx, d, false) }
+
+// DeliverLater is Deliver for a stream whose consumer is behind: its
+// record may wait behind those of calls and live streams
+// (Writer.AppendLater).
+func DeliverLater(ctx context.Context, d *Entry) error { return deliver(ctx, d, true) }
+
+func deliver(ctx context.Context, d *Entry, later bool) error {
 	r, ok := ctx.Value(recorderKey{}).(*Recorder)
 	if !ok {
 		return errUnavailable
@@ -161,7 +168,11 @@ func Deliver(ctx context.Context, d *Entry) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	rec := d.finish(codes.OK.String())
-	if err := r.Writer.Append(wctx, rec); err != nil {
+	appendRec := r.Writer.Append
+	if later {
+		appendRec = r.Writer.AppendLater
+	}
+	if err := appendRec(wctx, rec); err != nil {
 		r.failed(ctx, d.rec.Method, err)
 		return errUnavailable
 	}

@@ -20,8 +20,15 @@ import (
 // call waits for the commit of its own batch. The queue is bounded; when it
 // is full a call waits for room. A record is never dropped.
 type Writer struct {
-	sealer   *Sealer
-	queue    chan *pending
+	sealer *Sealer
+	// queue takes the records of calls and of live streams' deliveries;
+	// later, those of streams whose consumers are behind. A batch takes
+	// from queue first, and at most a quarter of it from later: a
+	// thousand stalled streams' records do not hold back a live one's.
+	queue, later chan *pending
+	// q and l are queue and later as the gathering flusher sees them
+	// (nil once closed and drained); guarded by gatherMu.
+	q, l     chan *pending
 	maxBatch int
 	wg       sync.WaitGroup
 	closeMu  sync.RWMutex
@@ -42,8 +49,9 @@ type Writer struct {
 }
 
 type pending struct {
-	rec  *store.AuditRecord
-	done chan error
+	rec   *store.AuditRecord
+	done  chan error
+	later bool
 }
 
 // Flushers is how many batches a server's writer may commit at once, and
@@ -77,8 +85,9 @@ func NewWriter(st *store.Store, sealer *Sealer, flushers, maxBatch, queue int) *
 }
 
 func newWriter(write func(context.Context, []*store.AuditRecord) error, sealer *Sealer, flushers, maxBatch, queue int) *Writer {
-	w := &Writer{sealer: sealer, queue: make(chan *pending, queue), maxBatch: maxBatch, Timeout: 5 * time.Second,
+	w := &Writer{sealer: sealer, queue: make(chan *pending, queue), later: make(chan *pending, queue), maxBatch: maxBatch, Timeout: 5 * time.Second,
 		write: write, written: make(chan struct{}, 1)}
+	w.q, w.l = w.queue, w.later
 	for range flushers {
 		w.wg.Add(1)
 		go w.flush()
@@ -93,17 +102,31 @@ func (w *Writer) Sealer() *Sealer { return w.sealer }
 // committed. If the database refuses rec itself, only this call fails,
 // and a record of that failure is written in its place.
 func (w *Writer) Append(ctx context.Context, rec *store.AuditRecord) error {
+	return w.append(ctx, rec, false)
+}
+
+// AppendLater is Append for a record that may wait behind those of calls
+// and live streams: a delivery to a stream whose consumer is behind.
+func (w *Writer) AppendLater(ctx context.Context, rec *store.AuditRecord) error {
+	return w.append(ctx, rec, true)
+}
+
+func (w *Writer) append(ctx context.Context, rec *store.AuditRecord, later bool) error {
 	if err := w.sealer.Seal(ctx, rec); err != nil {
 		return &Error{Err: err}
 	}
-	p := &pending{rec: rec, done: make(chan error, 1)}
+	p := &pending{rec: rec, done: make(chan error, 1), later: later}
 	w.closeMu.RLock()
 	if w.closed {
 		w.closeMu.RUnlock()
 		return ErrClosed
 	}
+	q := w.queue
+	if later {
+		q = w.later
+	}
 	select {
-	case w.queue <- p:
+	case q <- p:
 	case <-ctx.Done():
 		w.closeMu.RUnlock()
 		return ctx.Err()
@@ -127,7 +150,7 @@ func (w *Writer) flush() {
 		// other's write goes as soon as that write ends, before the
 		// flusher that wrote it can start another.
 		w.gatherMu.Lock()
-		first, ok := <-w.queue
+		first, ok := w.take()
 		if !ok {
 			w.gatherMu.Unlock()
 			return
@@ -271,33 +294,103 @@ func (w *Writer) substitute(ctx context.Context, rec *store.AuditRecord, refused
 	_ = w.write(ctx, []*store.AuditRecord{sub})
 }
 
-// gather adds queued records to batch until it is full or the queue is
-// empty; while another batch is being written and this one is smaller than
-// OverlapBatch, it waits for more records or for that write to end.
+// take waits for the next record, from queue before later; false once
+// both are closed and empty. The caller holds gatherMu.
+func (w *Writer) take() (*pending, bool) {
+	for w.q != nil || w.l != nil {
+		if p, ok, got := w.poll(&w.q); got {
+			if ok {
+				return p, true
+			}
+			continue
+		}
+		select {
+		case p, ok := <-w.q:
+			if !ok {
+				w.q = nil
+				continue
+			}
+			return p, true
+		case p, ok := <-w.l:
+			if !ok {
+				w.l = nil
+				continue
+			}
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// poll takes a record from *c without waiting: got says whether it did
+// anything (a record, ok; or found *c closed, which it sets to nil).
+func (w *Writer) poll(c *chan *pending) (p *pending, ok, got bool) {
+	if *c == nil {
+		return nil, false, false
+	}
+	select {
+	case p, ok := <-*c:
+		if !ok {
+			*c = nil
+		}
+		return p, ok, true
+	default:
+		return nil, false, false
+	}
+}
+
+// gather adds queued records to batch until it is full or the queues are
+// empty (at most a quarter of a full batch from later); while another
+// batch is being written and this one is smaller than OverlapBatch, it
+// waits for more records or for that write to end.
 func (w *Writer) gather(batch []*pending) []*pending {
 	// The callers a write has just released, and others about to append,
 	// are runnable: letting them run first puts their records in this
 	// batch rather than in a second one of their own.
 	runtime.Gosched()
-	for len(batch) < w.maxBatch {
-		select {
-		case p, ok := <-w.queue:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, p)
-			continue
-		default:
+	laterRoom := max(w.maxBatch/4, 1)
+	for _, p := range batch {
+		if p.later {
+			laterRoom--
 		}
-		if w.inflight.Load() == 0 || len(batch) >= OverlapBatch {
+	}
+	for len(batch) < w.maxBatch {
+		if p, ok, got := w.poll(&w.q); got {
+			if ok {
+				batch = append(batch, p)
+			}
+			continue
+		}
+		if laterRoom > 0 {
+			if p, ok, got := w.poll(&w.l); got {
+				if ok {
+					batch = append(batch, p)
+					laterRoom--
+				}
+				continue
+			}
+		}
+		if w.inflight.Load() == 0 || len(batch) >= OverlapBatch || (w.q == nil && w.l == nil) {
 			return batch
 		}
+		l := w.l
+		if laterRoom <= 0 {
+			l = nil
+		}
 		select {
-		case p, ok := <-w.queue:
+		case p, ok := <-w.q:
 			if !ok {
-				return batch
+				w.q = nil
+				continue
 			}
 			batch = append(batch, p)
+		case p, ok := <-l:
+			if !ok {
+				w.l = nil
+				continue
+			}
+			batch = append(batch, p)
+			laterRoom--
 		case <-w.written:
 		}
 	}
@@ -310,6 +403,7 @@ func (w *Writer) Close() {
 	if !w.closed {
 		w.closed = true
 		close(w.queue)
+		close(w.later)
 	}
 	w.closeMu.Unlock()
 	w.wg.Wait()

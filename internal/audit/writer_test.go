@@ -368,3 +368,78 @@ func TestWriterSettlesUnacknowledgedCommits(t *testing.T) {
 		}
 	})
 }
+
+// TestWriterLaterLaneWaits: records appended for later (deliveries to
+// streams whose consumers are behind) fill at most a quarter of a batch,
+// and a call's record queued behind thousands of them goes in the next
+// batch written.
+func TestWriterLaterLaneWaits(t *testing.T) {
+	var mu sync.Mutex
+	var batches [][]string
+	hold := make(chan struct{})
+	var once sync.Once
+	w := audit.NewWriterWith(func(_ context.Context, recs []*store.AuditRecord) error {
+		once.Do(func() { <-hold }) // the first write waits until everything is queued
+		mu.Lock()
+		defer mu.Unlock()
+		var ids []string
+		for _, r := range recs {
+			ids = append(ids, r.RequestID)
+		}
+		batches = append(batches, ids)
+		return nil
+	}, counterSealer(t), 1, 8, 4096)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	const later = 400
+	for i := range later {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.AppendLater(ctx, record(i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	// Wait for the first batch's write to have started with later records
+	// queued behind it, then append a call's record.
+	time.Sleep(200 * time.Millisecond)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := w.Append(ctx, record(10000)); err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+	w.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	at := -1
+	total := 0
+	for i, b := range batches {
+		total += len(b)
+		for _, id := range b {
+			if id == "writer-test-10000" {
+				at = i
+			}
+		}
+		later := 0
+		for _, id := range b {
+			if id != "writer-test-10000" {
+				later++
+			}
+		}
+		if later > 2 {
+			t.Errorf("batch %d holds %d later records, want at most a quarter of 8", i, later)
+		}
+	}
+	if total != later+1 {
+		t.Fatalf("%d records written, want %d", total, later+1)
+	}
+	if at < 0 || at > 1 {
+		t.Fatalf("the call's record went in batch %d of %d, want the one after the write under way", at, len(batches))
+	}
+}
