@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -26,6 +27,16 @@ import (
 type Custody struct {
 	sinergiv1.UnimplementedCustodyServiceServer
 	*Deps
+
+	tailOnce sync.Once
+	tail     *custodyTail
+}
+
+// events is the process's tail of ordered custody events, which every
+// watcher reads.
+func (s *Custody) events() *custodyTail {
+	s.tailOnce.Do(func() { s.tail = newCustodyTail(s.Store, currentWatchTuning().Tail) })
+	return s.tail
 }
 
 func init() {

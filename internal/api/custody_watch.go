@@ -34,9 +34,12 @@ type WatchTuning struct {
 	// Stall is how long the queue may stay full before the consumer is told
 	// to come back with its cursor.
 	Stall time.Duration
+	// Tail is how many of the newest events the process keeps for its
+	// watchers (read when a server's first watch opens).
+	Tail int
 }
 
-var defaultWatchTuning = WatchTuning{Batch: 1000, Queue: 256, Stall: 10 * time.Second}
+var defaultWatchTuning = WatchTuning{Batch: 1000, Queue: 256, Stall: 10 * time.Second, Tail: custodyTailSize}
 
 // behindWindow is the window a watch reads while its consumer is behind:
 // what a stalled watcher's reader holds besides its queue.
@@ -57,6 +60,9 @@ func SetWatchTuning(t WatchTuning) {
 	}
 	if t.Stall > 0 {
 		d.Stall = t.Stall
+	}
+	if t.Tail > 0 {
+		d.Tail = t.Tail
 	}
 	watchTuning.Store(&d)
 }
@@ -95,7 +101,7 @@ type watchPlan struct {
 	filter store.EventFilter
 }
 
-func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error) {
+func (s *Custody) plan(ctx context.Context, c *authn.Caller, withWatches bool) (*watchPlan, error) {
 	snap := s.Directory.Snapshot()
 	// The stream's recheck, now, against a directory at least as new as
 	// snap: nothing is audited as delivered to a caller that no longer stands.
@@ -112,6 +118,10 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error)
 		// A watch list reaches beyond jurisdiction, never beyond agreements.
 		anywhere: authz.ComputeReach(snap, inst, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, now, authz.ReachOptions{IgnoreJurisdiction: true}),
 		byRecord: map[string]*sinergiv1.Watch{}, byNIK: map[string]*sinergiv1.Watch{},
+	}
+	p.filter.Facilities = p.jurisdiction.Facilities()
+	if !withWatches {
+		return p, nil
 	}
 	// Only watches one of whose agreements is still in force.
 	watches, err := s.Store.ActiveWatches(ctx, inst.GetCode(), now, snap.ActiveAgreements(now))
@@ -133,7 +143,6 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller) (*watchPlan, error)
 		return nil, err
 	}
 	p.filter.Records = append(p.filter.Records, held...)
-	p.filter.Facilities = p.jurisdiction.Facilities()
 	for t := range watchedTypes {
 		p.filter.Types = append(p.filter.Types, strings.TrimPrefix(t.String(), "CUSTODY_EVENT_TYPE_"))
 	}
@@ -177,9 +186,14 @@ func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
 		d = delivery{reach: p.jurisdiction, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_JURISDICTION}}
 		g, _ = p.jurisdiction.Grant(ev.GetFacilityCode())
 	}
+	// The event and subject are shared with every watcher (the tail): a
+	// message that masks them masks copies.
 	d.msg.Event, d.msg.Subject = ev, se.Subject
 	if !g.Classes.Covers(authz.CustodyClasses) {
 		d.msg.Event = proto.Clone(ev).(*sinergiv1.CustodyEvent)
+		if se.Subject != nil {
+			d.msg.Subject = proto.Clone(se.Subject).(*sinergiv1.Identity)
+		}
 		d.msg.WithheldClasses = authz.Mask(d.msg, g.Classes).Proto()
 	}
 	if d.msg.Subject != nil {
@@ -237,33 +251,38 @@ func (s *Custody) WatchCustodyEvents(req *sinergiv1.WatchCustodyEventsRequest, s
 		func(m proto.Message) error { return stream.Send(m.(*sinergiv1.WatchCustodyEventsResponse)) })
 	defer out.close(ctx)
 	ctxErr := func() error { return status.FromContextError(ctx.Err()).Err() }
+	tail := s.events()
 	for {
-		head, err := s.Store.CustodyEventsHead(ctx)
-		if err != nil {
+		if err := tail.Refresh(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctxErr()
 			}
 			return s.custodyError(ctx, err)
 		}
-		for pos.Seq < head.Seq {
-			// The plan is made after the head was read: every event up to
-			// the head has its record by then, so a watched NIK's records
-			// are all known to the filter.
-			plan, err := s.plan(ctx, c)
-			if err != nil {
-				return s.custodyError(ctx, err)
-			}
+		head := tail.Head()
+		for pos.Seq < head {
 			window := int64(tun.Batch)
 			if out.behind() {
 				window = behindWindow
 			}
-			upto := min(pos.Seq+window, head.Seq)
-			events, err := s.Store.CustodyEventsAfter(ctx, pos, upto, plan.filter)
+			upto := min(pos.Seq+window, head)
+			// The plan is made after the head was read: every event up to
+			// the head has its record by then, so a watched NIK's records
+			// are all known to the filter. A window from the tail needs the
+			// watch list only when it holds an event a watch reports.
+			events, inTail := tail.Window(pos.Seq, upto)
+			needWatches := !inTail || slices.ContainsFunc(events, func(se store.SettledEvent) bool { return watchedTypes[se.Event.GetType()] })
+			plan, err := s.plan(ctx, c, needWatches)
 			if err != nil {
-				if ctx.Err() != nil {
-					return ctxErr()
-				}
 				return s.custodyError(ctx, err)
+			}
+			if !inTail {
+				if events, err = s.Store.CustodyEventsAfter(ctx, pos, upto, plan.filter); err != nil {
+					if ctx.Err() != nil {
+						return ctxErr()
+					}
+					return s.custodyError(ctx, err)
+				}
 			}
 			for _, se := range events {
 				d, ok := plan.route(se)

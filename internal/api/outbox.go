@@ -104,6 +104,13 @@ func (s *Streams) release(n int64) {
 	}
 }
 
+// OpenBy is how many streams institution has open now.
+func (s *Streams) OpenBy(institution string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open[institution]
+}
+
 // Held is how many bytes of the budget streams hold now.
 func (s *Streams) Held() int64 { return s.used.Load() }
 

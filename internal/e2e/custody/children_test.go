@@ -137,12 +137,33 @@ func TestChildrenMasked(t *testing.T) {
 
 	t.Run("watch deliveries are masked too", func(t *testing.T) {
 		w := watch(t, ctx, kukar, analyst, "")
+		// Mabes, under an agreement of its own covering the LPKA's
+		// children's data, watches the same event: one watcher's masked
+		// copy is not the other's.
+		if _, err := ministry.CreateAgreement(ctx, &sinergiv1.CreateAgreementRequest{Access: ministryAdmin, Agreement: &sinergiv1.Agreement{
+			Id: "pks-test-mabes-children", Number: "PKS/TEST/2", Kind: sinergiv1.AgreementKind_AGREEMENT_KIND_PKS, Title: "Data anak (Mabes)",
+			Parties: []*sinergiv1.Party{{Party: &sinergiv1.Party_InstitutionCode{InstitutionCode: "lpka-tenggarong"}},
+				{Party: &sinergiv1.Party_InstitutionCode{InstitutionCode: "mabes-polri"}}},
+			Scopes:        []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CHILDREN_DATA, sinergiv1.Scope_SCOPE_DETAINEE_DATA, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS},
+			EffectiveTime: timestamppb.New(now.Add(-time.Hour)), SignTime: timestamppb.New(now.Add(-time.Hour)),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		confirm(t, env, "pks-test-mabes-children")
+		mabes := watch(t, ctx, custodyAs(t, env, "mabes-polri"), analyst, "")
 		if _, err := event(ctx, custodyAs(t, env, "lpka-tenggarong"), inLPKA.GetId(), courtApp, now.Add(-time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		m := w.next(1)[0]
 		if !m.GetIdentityMasked() || m.GetSubject().GetNik() != "" || m.GetSubject().GetBirthDate() != "" || m.GetSubject().GetFullName() != "P. R. S." {
 			t.Fatalf("delivery %v", m)
+		}
+		var full *sinergiv1.WatchCustodyEventsResponse
+		for full == nil || full.GetEvent().GetRecordId() != inLPKA.GetId() {
+			full = mabes.next(1)[0]
+		}
+		if full.GetIdentityMasked() || full.GetSubject().GetNik() != child.GetIdentity().GetNik() || full.GetSubject().GetFullName() != child.GetIdentity().GetFullName() {
+			t.Fatalf("Mabes's delivery %v, want the child's identity", full)
 		}
 	})
 

@@ -120,8 +120,14 @@ func TestStreamBudget(t *testing.T) {
 	if diff := cmp.Diff(want, eventIDs(live.next(n))); diff != "" {
 		t.Fatalf("the live watcher's events (-want +got):\n%s", diff)
 	}
+	// The stalled watchers are cut once they have taken nothing for the
+	// streams' Pressure while the budget is spent: only the live one stays.
+	waitFor(t, "the stalled watchers to be told to resume", func() bool { return env.Server.Deps.Streams.OpenBy("polres-metro") == 1 })
 	for i, w := range stalled {
 		got, err := drain(w)
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("stalled watcher %d: %d of %d events, then %v, want RESOURCE_EXHAUSTED", i, len(got), n, err)
+		}
 		cursor := resumeCursor(t, err, codes.ResourceExhausted, "WATCHER_TOO_SLOW")
 		if cursor != w.cursor || len(got) >= n {
 			t.Fatalf("stalled watcher %d: %d events, then told to resume from %q; last received %q", i, len(got), cursor, w.cursor)
@@ -255,4 +261,45 @@ func TestShutdownEndsStreams(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("events across the shutdown (-want +got):\n%s", diff)
 	}
+}
+
+// TestWatchBeyondTheTail: the server keeps only its newest events in
+// memory for its watchers (here 64); a watcher resuming from further back
+// reads the older ones from the database and the newer from memory, and
+// receives every event once, in order.
+func TestWatchBeyondTheTail(t *testing.T) {
+	api.SetWatchTuning(api.WatchTuning{Tail: 64, Batch: 50})
+	t.Cleanup(func() { api.SetWatchTuning(api.WatchTuning{}) })
+	env := servertest.Start(t, freshDB(t), servertest.Options{})
+	ctx := context.Background()
+	police := custodyAs(t, env, "polres-metro")
+	first := watch(t, ctx, police, analyst, "")
+	from := first.cursor
+	first.cancel()
+	const n = 500
+	if resp, err := upload(ctx, t, custodyAs(t, env, "lapas-metro"), nil, roster("BT", n)); err != nil || resp.GetInserted() != n {
+		t.Fatalf("upload: %v %v", resp, err)
+	}
+	want := facilityEvents(t, env, "lapas-metro", n)
+	// A live watcher brings the tail up to the newest events.
+	live := watch(t, ctx, police, analyst, "")
+	if _, err := event(ctx, custodyAs(t, env, "lapas-metro"), admittedID(t, env), courtApp, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	live.next(1)
+	want = append(want, orderedEvents(t, env, "lapas-metro")[n])
+	r := watch(t, ctx, police, analyst, from)
+	if diff := cmp.Diff(want, eventIDs(r.next(n+1))); diff != "" {
+		t.Fatalf("events from before the tail (-want +got):\n%s", diff)
+	}
+}
+
+// admittedID is a record held at Lapas Metro.
+func admittedID(t *testing.T, env *servertest.Env) string {
+	t.Helper()
+	var id string
+	if err := env.Owner.Pool.QueryRow(context.Background(), `SELECT id::text FROM custody_records WHERE facility_code = 'lapas-metro' AND status = 'HELD' LIMIT 1`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
