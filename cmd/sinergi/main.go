@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -33,6 +34,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
 	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/devenv"
@@ -41,6 +44,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/screening"
 	"github.com/sinergi-id/sinergi/internal/server"
 	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 const stateDir = ".sinergi"
@@ -401,6 +405,9 @@ func revokeCert(ctx context.Context, args []string) error {
 	ca := fs.String("ca", env("SINERGI_CA", pki.CACertPath(devenv.PKIDir(stateDir))), "CA bundle a CRL must be signed by (SINERGI_CA)")
 	inter := fs.String("client-intermediates", env("SINERGI_CLIENT_INTERMEDIATES", ""), "intermediate CAs whose CRLs are accepted too (SINERGI_CLIENT_INTERMEDIATES)")
 	reason := fs.String("reason", "", "why (kept with the revocation)")
+	operator := fs.String("operator-id", env("SINERGI_OPERATOR_ID", ""), "the officer who revokes, NRP or NIP; recorded in the audit trail (SINERGI_OPERATOR_ID)")
+	auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "the audit log's signing key, which seals the revocation's audit record (SINERGI_AUDIT_KEY)")
+	td := fs.String("trust-domain", env("SINERGI_TRUST_DOMAIN", pki.DefaultTrustDomain), "SPIFFE trust domain (SINERGI_TRUST_DOMAIN)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -411,7 +418,10 @@ func revokeCert(ctx context.Context, args []string) error {
 		}
 	}
 	if given != 1 || fs.NArg() > 0 {
-		return usageError{"usage: sinergi revoke-cert --serial HEX | --cert FILE | --crl FILE | --list  [--reason TEXT]"}
+		return usageError{"usage: sinergi revoke-cert --operator-id NRP|NIP (--serial HEX | --cert FILE | --crl FILE) [--reason TEXT], or --list"}
+	}
+	if !*list && !authz.OperatorIDValid(*operator) {
+		return usageError{fmt.Sprintf("--operator-id %q is not the officer's NRP (8 digits) or NIP (18 digits): a revocation is an administrative act and its audit record names who made it", *operator)}
 	}
 	if len(*reason) > 500 {
 		return usageError{"--reason: at most 500 characters"}
@@ -456,7 +466,21 @@ func revokeCert(ctx context.Context, args []string) error {
 	if *list {
 		return listRevocations(ctx, st)
 	}
-	added, err := st.RevokeCertificates(ctx, revs)
+	keys, err := logKeys(*auditKey, "", *td)
+	if err != nil {
+		return err
+	}
+	what := "serial " + revs[0].Serial
+	switch {
+	case crlNote != "":
+		what = fmt.Sprintf("%s (%d serials)", crlNote, len(revs))
+	case *certFile != "":
+		what = fmt.Sprintf("the certificate %s (serial %s)", filepath.Base(*certFile), revs[0].Serial)
+	}
+	e := audit.NewSealer(keys, st).NewEntry(RevokeMethod, "")
+	e.SetAccess(*operator, strings.TrimPrefix(sinergiv1.Purpose_PURPOSE_ADMINISTRATION.String(), "PURPOSE_"), "")
+	e.Allow(fmt.Sprintf("revocation of %s: %q", what, *reason))
+	added, err := st.RevokeCertificates(ctx, e, revs)
 	if err != nil {
 		return err
 	}
@@ -470,6 +494,10 @@ func revokeCert(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// RevokeMethod names revocations in the audit trail: an administrative
+// act made through the command line, not a call.
+const RevokeMethod = "sinergi:revoke-cert"
 
 // crlReasons names the CRL reason codes (RFC 5280 5.3.1).
 var crlReasons = map[int]string{0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged",

@@ -266,3 +266,15 @@ func (e *Env) Keys(t testing.TB) *audit.Keys {
 	}
 	return keys
 }
+
+// Revoke revokes certificates as `sinergi revoke-cert` does, with its
+// audit record sealed with the server's keys.
+func (e *Env) Revoke(t testing.TB, revs ...store.Revocation) {
+	t.Helper()
+	entry := audit.NewSealer(e.Keys(t), e.Owner).NewEntry("sinergi:revoke-cert", "")
+	entry.SetAccess(devenv.DevOperator, "ADMINISTRATION", "")
+	entry.Allow("revocation by a test")
+	if _, err := e.Owner.RevokeCertificates(context.Background(), entry, revs); err != nil {
+		t.Fatal(err)
+	}
+}
