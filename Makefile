@@ -19,8 +19,9 @@ tools: ## build the pinned buf and protoc plugins (internal/tools) into .sinergi
 	cd internal/tools && go build -o ../../$(BIN)/ $(TOOLS)
 
 .PHONY: gen
-gen: tools ## regenerate the Go code beside the .proto files
+gen: tools ## regenerate the Go code beside the .proto files (and docs/openapi.json)
 	buf generate
+	@$(MAKE) --no-print-directory openapi
 
 .PHONY: check-gen
 check-gen: tools ## fail when the committed generated code differs from what the .proto files give
@@ -30,6 +31,20 @@ check-gen: tools ## fail when the committed generated code differs from what the
 		diff -r -x '*.proto' $$tmp/proto proto | head -20; \
 		echo 'generated code is stale: run make gen and commit the result' >&2; exit 1; \
 	fi; echo 'generated code is up to date'
+
+.PHONY: openapi
+openapi: tools ## regenerate docs/openapi.json, the OpenAPI document of the HTTP/JSON endpoint, from the protos and their comments
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-openapi -image $$tmp/image.binpb -o docs/openapi.json
+
+.PHONY: check-openapi
+check-openapi: tools ## fail when the committed docs/openapi.json differs from what the protos give
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-openapi -image $$tmp/image.binpb -o $$tmp/openapi.json; \
+	if ! diff -u docs/openapi.json $$tmp/openapi.json >/dev/null; then \
+		diff -u docs/openapi.json $$tmp/openapi.json | head -20; \
+		echo 'docs/openapi.json is stale: run make openapi and commit the result' >&2; exit 1; \
+	fi; echo 'docs/openapi.json is up to date'
 
 .PHONY: lint
 lint: tools ## buf lint, buf format check, gofmt check and go vet
@@ -52,7 +67,7 @@ run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo
 	$(BIN)/sinergi dev
 
 .PHONY: test
-test: check-gen lint breaking ## run every test (real PostgreSQL, real TLS)
+test: check-gen check-openapi lint breaking ## run every test (real PostgreSQL, real TLS)
 	go test -count=1 ./...
 
 .PHONY: bench
