@@ -300,3 +300,37 @@ func TestStreamsOverConnectAndGRPCWeb(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryUnaryMethodOverHTTP posts {} to every unary method the server
+// serves: each reaches the gRPC server's interceptors over HTTP (a Connect
+// answer, never the transcoder's 404 or 415) and leaves its audit record.
+func TestEveryUnaryMethodOverHTTP(t *testing.T) {
+	env := servertest.Start(t, db, servertest.Options{})
+	hc := env.HTTPClientAs(t, "polres-metro")
+	n := 0
+	for svc, info := range env.Server.GRPC.GetServiceInfo() {
+		if !strings.HasPrefix(svc, "sinergi.") {
+			continue
+		}
+		for _, m := range info.Methods {
+			if m.IsClientStream || m.IsServerStream {
+				continue
+			}
+			n++
+			method := "/" + svc + "/" + m.Name
+			id := requestID("every")
+			code, body := postJSON(t, hc, env.HTTPAddr(), method, id, `{}`)
+			if code != http.StatusOK {
+				if e := decodeError(t, body); e.Code == "" || e.Code == "unimplemented" || e.Code == "unknown" || e.Code == "internal" {
+					t.Errorf("%s: %d %s", method, code, body)
+				}
+			}
+			if a := auditOf(t, env, id); len(a) != 1 || a[0].Method != method || a[0].Caller != "polres-metro" {
+				t.Errorf("%s: audit %+v, want one record of the call", method, a)
+			}
+		}
+	}
+	if n < 40 {
+		t.Fatalf("walked only %d unary methods", n)
+	}
+}
