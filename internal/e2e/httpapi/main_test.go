@@ -53,12 +53,10 @@ func withRequestID(ctx context.Context, id string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, requestid.Header, id)
 }
 
-// admitted is a person lapas-metro registers and admits a month ago, over gRPC.
-func admitted(t *testing.T, env *servertest.Env) *sinergiv1.CustodyRecord {
-	t.Helper()
-	ctx := context.Background()
+// person is a record of an adult from Metro, as lapas-metro would send it.
+func person() *sinergiv1.CustodyRecord {
 	birth := time.Date(1989, 4, 12, 0, 0, 0, 0, time.UTC)
-	rec := &sinergiv1.CustodyRecord{
+	return &sinergiv1.CustodyRecord{
 		RegisterNumber: fmt.Sprintf("HT.%06d", serial.Add(1)),
 		Identity: &sinergiv1.Identity{FullName: "Bayu Saputra", Nik: nik.Make("187201", birth, nik.Male, int(serial.Add(1)%9000)+1),
 			BirthDate: birth.Format("2006-01-02"), BirthPlace: "Metro", Sex: sinergiv1.Sex_SEX_MALE, Nationality: "IDN",
@@ -67,8 +65,14 @@ func admitted(t *testing.T, env *servertest.Env) *sinergiv1.CustodyRecord {
 			ExpectedReleaseDate: "2030-01-15"},
 		OffenceArticles: []string{"UU 35/2009 Pasal 114"},
 	}
+}
+
+// admitted is a person lapas-metro registers and admits a month ago, over gRPC.
+func admitted(t *testing.T, env *servertest.Env) *sinergiv1.CustodyRecord {
+	t.Helper()
+	ctx := context.Background()
 	c := sinergiv1.NewCustodyServiceClient(env.ConnAs(t, "lapas-metro"))
-	up, err := c.UpsertCustodyRecord(ctx, &sinergiv1.UpsertCustodyRecordRequest{Record: rec})
+	up, err := c.UpsertCustodyRecord(ctx, &sinergiv1.UpsertCustodyRecordRequest{Record: person()})
 	if err != nil {
 		t.Fatalf("upsert: %v", err)
 	}
