@@ -258,6 +258,8 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", env("SINERGI_ADDR", "127.0.0.1:7443"), "gRPC listen address (SINERGI_ADDR)")
 	metrics := fs.String("metrics-addr", env("SINERGI_METRICS_ADDR", "127.0.0.1:9090"), "Prometheus /metrics address, empty to disable (SINERGI_METRICS_ADDR)")
+	httpAddr := fs.String("http-addr", env("SINERGI_HTTP_ADDR", "127.0.0.1:7444"),
+		"HTTP/JSON (Connect protocol) and gRPC-Web listen address, mutual TLS with the same certificates; empty to disable (SINERGI_HTTP_ADDR)")
 	db := fs.String("database-url", env("DATABASE_URL", ""), "database, as the server's role sinergi_app (DATABASE_URL)")
 	integratorDB := fs.String("integrator-database-url", env("SINERGI_INTEGRATOR_DATABASE_URL", ""),
 		"database, as the audit integrator's role sinergi_integrator; empty: this process does not integrate the audit log (SINERGI_INTEGRATOR_DATABASE_URL)")
@@ -331,7 +333,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		}
 	}
 	srv, err := server.New(ctx, server.Config{
-		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td, ClientIntermediates: *inter,
+		Addr: *addr, MetricsAddr: *metrics, HTTPAddr: *httpAddr, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td, ClientIntermediates: *inter,
 		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey, AuditOrigin: *origin,
 		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns), Pprof: *pprofOn,
 		StreamBudgetBytes: int64(*streamBudget) << 20, StreamsPerInstitution: *streamCap,
@@ -343,9 +345,12 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	log.Info("sinergi serving", "addr", srv.Addr(), "metrics", srv.MetricsAddr())
+	log.Info("sinergi serving", "addr", srv.Addr(), "metrics", srv.MetricsAddr(), "http", srv.HTTPAddr())
 	if dev {
 		fmt.Fprintf(os.Stderr, devBanner, srv.Addr(), srv.MetricsAddr(), srv.Addr(), srv.Addr())
+		if srv.HTTPAddr() != "" {
+			fmt.Fprintf(os.Stderr, devHTTPBanner, srv.HTTPAddr(), srv.HTTPAddr())
+		}
 	}
 	return srv.Serve(ctx)
 }
@@ -390,6 +395,14 @@ Certificates for every demo institution are in .sinergi/pki. Try, in another ter
   grpcurl -cacert .sinergi/pki/ca.crt -cert .sinergi/pki/mabes-polri.crt -key .sinergi/pki/mabes-polri.key %s grpc.health.v1.Health/Check
 
 Stop with Ctrl-C; running make run again reuses .sinergi/.
+`
+
+const devHTTPBanner = `HTTP/JSON (the Connect protocol, and gRPC-Web) is on https://%s, same certificates:
+
+  curl --cacert .sinergi/pki/ca.crt --cert .sinergi/pki/polres-metro.crt --key .sinergi/pki/polres-metro.key \
+      -H 'Content-Type: application/json' -d '{"pageSize": 3}' \
+      https://%s/sinergi.v1.InstitutionService/ListInstitutions
+
 `
 
 // revokeCert revokes client certificates, from a serial, a certificate file
