@@ -149,6 +149,8 @@ type Server struct {
 	bgDone   chan struct{}
 	// workers are background loops the data services add (e.g. escalation).
 	workers []func(context.Context)
+	// registry is /metrics', for the data services' own metrics.
+	registry *prometheus.Registry
 }
 
 // OpenStreams is how many calls of a streaming method are open.
@@ -241,6 +243,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
 	auditMetrics := audit.NewMetrics(reg)
+	s.registry = reg
+	reg.MustRegister(st.Collector())
+	s.Writer.Instrument(reg)
 
 	// The integrator is not woken per commit: the log is not on the reply
 	// path, and waking it thousands of times a second costs the calls CPU.
@@ -258,7 +263,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(keys.TokenKey("sinergi page tokens/")), Now: cfg.Now,
 		Log: cfg.Log, Hub: s.Hub, AuditLog: s.AuditLog,
-		Streams: api.NewStreams(cfg.StreamBudgetBytes, cfg.StreamsPerInstitution, reg)}
+		Streams: api.NewStreams(cfg.StreamBudgetBytes, cfg.StreamsPerInstitution, reg), Metrics: api.NewMetrics(reg)}
 
 	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log, Unrecorded: func(m string) bool {
 		return strings.HasPrefix(m, "/"+healthpb.Health_ServiceDesc.ServiceName+"/")
