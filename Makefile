@@ -31,6 +31,18 @@ check-gen: tools ## fail when the committed generated code differs from what the
 		echo 'generated code is stale: run make gen and commit the result' >&2; exit 1; \
 	fi; echo 'generated code is up to date'
 
+.PHONY: docs
+docs: tools ## regenerate the API reference docs/api.md from the .proto files and the policy table
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-apidoc -image $$tmp/image.binpb -o docs/api.md
+
+.PHONY: check-docs
+check-docs: tools ## fail when docs/api.md differs from what the .proto files and the policy table give
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-apidoc -image $$tmp/image.binpb -o $$tmp/api.md; \
+	if ! diff -u docs/api.md $$tmp/api.md >$$tmp/diff; then head -20 $$tmp/diff; \
+		echo 'docs/api.md is stale: run make docs and commit the result' >&2; exit 1; fi; echo 'docs/api.md is up to date'
+
 .PHONY: lint
 lint: tools ## buf lint, buf format check, gofmt check and go vet
 	buf lint
@@ -52,7 +64,7 @@ run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo
 	$(BIN)/sinergi dev
 
 .PHONY: test
-test: check-gen lint breaking ## run every test (real PostgreSQL, real TLS)
+test: check-gen check-docs lint breaking ## run every test (real PostgreSQL, real TLS)
 	go test -count=1 ./...
 
 .PHONY: bench
