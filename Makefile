@@ -60,8 +60,8 @@ build: ## build sinergi, sinergictl, sinergibench and sinergifaults into .sinerg
 	go build -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo directory)
-	$(BIN)/sinergi dev
+run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo directory); a throwaway cluster it starts stops with it unless KEEP_DB=1
+	$(BIN)/sinergi dev $(if $(KEEP_DB),--keep-db)
 
 .PHONY: test
 test: check-gen check-docs lint breaking ## run every test (real PostgreSQL, real TLS)

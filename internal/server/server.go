@@ -297,14 +297,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Formatting and writing one per call cost a busy server about a
 		// tenth of its CPU. Failures stay at their usual levels.
 		logging.WithLevels(func(code codes.Code) logging.Level {
-			if code == codes.OK {
+			// A call the client cancelled itself (clientGone) did not fail.
+			if code == codes.OK || code == codes.Canceled {
 				return logging.LevelDebug
 			}
 			return logging.DefaultServerCodeToLevel(code)
 		}),
-		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-			return logging.Fields{"request_id", requestid.FromContext(ctx)}
-		}),
+		logging.WithFieldsFromContext(callFields),
 	}
 	unaryLog := logging.UnaryServerInterceptor(logger, logOpts...)
 	if !cfg.Log.Enabled(ctx, slog.LevelDebug) {
@@ -355,7 +354,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.calls.stream,
 			recovery.StreamServerInterceptor(panicked),
 			requestid.StreamServerInterceptor(),
-			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
+			selector.StreamServerInterceptor(clientGone(logging.StreamServerInterceptor(logger, logOpts...)), notHealth),
 			metrics.StreamServerInterceptor(),
 			recorder.StreamServerInterceptor(),
 			undecodableStream,
