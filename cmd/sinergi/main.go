@@ -6,8 +6,11 @@
 //	sinergi dev-pki       issue development certificates for every institution
 //	sinergi revoke-cert   revoke client certificates (serial, file or CRL), or list revocations
 //	sinergi certs         list the client certificates seen in use and their expiry
-//	sinergi audit verify  verify the audit hash chain and its checkpoints
+//	sinergi audit verify  verify the audit Merkle log, its records and checkpoints (--witness-state: against witnesses)
+//	sinergi audit check   check one disclosure's inclusion with the API alone
 //	sinergi audit retain  drop audit months past retention
+//	sinergi witness       keep a witness's own state of the audit log and cosign its checkpoints
+//	sinergi db-setup      create the database and its least-privilege roles
 //	sinergi dev-db        print (starting it if needed) the development database URL
 //	sinergi demo-data     fill the demo facilities with synthetic people
 //	sinergi dev           everything `make run` needs, then serve
@@ -70,8 +73,12 @@ commands:
   dev-pki       issue development certificates (CA, server, one per institution)
   revoke-cert   revoke client certificates: --serial HEX, --cert FILE or --crl FILE; --list lists them
   certs         list the client certificates seen in use, by institution, with their expiry
-  audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
+  audit verify  verify the audit Merkle log: every record's MAC and leaf, the tree, the signed checkpoints, and
+                (--witness-state FILE, repeatable) consistency with what witnesses hold; exit 1 naming the first break
+  audit check   check that one disclosure is in the log, with the API and the log's public key alone
   audit retain  drop audit months older than the retention
+  witness       key | register | run: a counterpart's witness, holding its own state of the log and cosigning
+  db-setup      create the database and the owner, server and integrator roles (--admin-url)
   dev-db        print the development database URL, starting a throwaway cluster if needed (--stop stops it)
   demo-data     fill the facilities with synthetic people: --people N (fictional names, valid NIKs, plausible cases),
                 and give each facility without one a demo firearms register
