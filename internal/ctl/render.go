@@ -132,8 +132,7 @@ func (v *view) cellOf(row protoreflect.Message, c column) string {
 // messages followed by the rest as key: value lines, or, for any other
 // response, key: value lines. Nested messages of a row are flattened into
 // columns (IDENTITY.FULL_NAME); columns empty (or 0, or false) in every row
-// are left out, and
-// so are, from the last, those that would make the table wider than
+// are left out, and so are those that would make the table wider than
 // maxTableWidth: a line under the table names them.
 func (v *view) writeTable(w io.Writer, m protoreflect.Message) error {
 	list := tableField(m.Descriptor())
