@@ -19,8 +19,9 @@ tools: ## build the pinned buf and protoc plugins (internal/tools) into .sinergi
 	cd internal/tools && go build -o ../../$(BIN)/ $(TOOLS)
 
 .PHONY: gen
-gen: tools ## regenerate the Go code beside the .proto files
+gen: tools ## regenerate the Go code beside the .proto files, and the API reference docs/api.md
 	buf generate
+	@$(MAKE) --no-print-directory docs
 
 .PHONY: check-gen
 check-gen: tools ## fail when the committed generated code differs from what the .proto files give
