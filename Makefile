@@ -19,9 +19,10 @@ tools: ## build the pinned buf and protoc plugins (internal/tools) into .sinergi
 	cd internal/tools && go build -o ../../$(BIN)/ $(TOOLS)
 
 .PHONY: gen
-gen: tools ## regenerate the Go code beside the .proto files (and docs/openapi.json)
+gen: tools ## regenerate the Go code beside the .proto files, docs/openapi.json and the API reference docs/api.md
 	buf generate
 	@$(MAKE) --no-print-directory openapi
+	@$(MAKE) --no-print-directory docs
 
 .PHONY: check-gen
 check-gen: tools ## fail when the committed generated code differs from what the .proto files give
@@ -31,6 +32,18 @@ check-gen: tools ## fail when the committed generated code differs from what the
 		diff -r -x '*.proto' $$tmp/proto proto | head -20; \
 		echo 'generated code is stale: run make gen and commit the result' >&2; exit 1; \
 	fi; echo 'generated code is up to date'
+
+.PHONY: docs
+docs: tools ## regenerate the API reference docs/api.md from the .proto files and the policy table
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-apidoc -image $$tmp/image.binpb -o docs/api.md
+
+.PHONY: check-docs
+check-docs: tools ## fail when docs/api.md differs from what the .proto files and the policy table give
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-apidoc -image $$tmp/image.binpb -o $$tmp/api.md; \
+	if ! diff -u docs/api.md $$tmp/api.md >$$tmp/diff; then head -20 $$tmp/diff; \
+		echo 'docs/api.md is stale: run make docs and commit the result' >&2; exit 1; fi; echo 'docs/api.md is up to date'
 
 .PHONY: lint
 lint: tools ## buf lint, buf format check, gofmt check and go vet
@@ -58,19 +71,16 @@ check-openapi: tools ## fail when the committed docs/openapi.json differs from w
 		echo 'docs/openapi.json is stale: run make openapi and commit the result' >&2; exit 1; \
 	fi; echo 'docs/openapi.json is up to date'
 
-# make test checks the OpenAPI document too (a line of its own, beside the others).
-test: check-openapi
-
 .PHONY: build
 build: ## build sinergi, sinergictl, sinergibench and sinergifaults into .sinergi/bin
 	go build -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo directory)
-	$(BIN)/sinergi dev
+run: build ## start the whole service on 127.0.0.1:7443 (database, dev PKI, demo directory); a throwaway cluster it starts stops with it unless KEEP_DB=1
+	$(BIN)/sinergi dev $(if $(KEEP_DB),--keep-db)
 
 .PHONY: test
-test: check-gen lint breaking ## run every test (real PostgreSQL, real TLS)
+test: check-gen check-docs check-openapi lint breaking ## run every test (real PostgreSQL, real TLS)
 	go test -count=1 ./...
 
 .PHONY: bench

@@ -285,6 +285,8 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		"screenings one facility may make a minute, in this process (SINERGI_SCREENING_RATE)")
 	screenBurst := fs.Int("screening-burst", envInt("SINERGI_SCREENING_BURST", screening.DefaultLimit.Burst),
 		"screenings one facility may make at once (SINERGI_SCREENING_BURST)")
+	keepDB := fs.Bool("keep-db", env("SINERGI_KEEP_DB", "false") == "true",
+		"dev only: leave a throwaway PostgreSQL cluster this command started running when it exits (SINERGI_KEEP_DB)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -307,6 +309,16 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	if dev {
 		log.Info("preparing the development environment", "state", stateDir)
 		e, err := devenv.Prepare(ctx, stateDir, *td)
+		if devdb.StartedCluster() {
+			if *keepDB {
+				fmt.Fprintf(os.Stderr, "Started a throwaway PostgreSQL cluster under %s (port %d); it keeps running after exit (--keep-db): make stop-db stops it.\n",
+					filepath.Join(stateDir, "pg"), devdb.ClusterPort)
+			} else {
+				fmt.Fprintf(os.Stderr, "Started a throwaway PostgreSQL cluster under %s (port %d); it stops when this exits (make run KEEP_DB=1 keeps it).\n",
+					filepath.Join(stateDir, "pg"), devdb.ClusterPort)
+				defer stopThrowaway(log)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -353,6 +365,18 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		}
 	}
 	return srv.Serve(ctx)
+}
+
+// stopThrowaway stops the throwaway cluster `sinergi dev` started, once
+// the server has stopped: on Ctrl-C as on any other exit.
+func stopThrowaway(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := devdb.StopCluster(ctx, stateDir); err != nil {
+		log.Warn("stop the throwaway PostgreSQL cluster (make stop-db)", "error", err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "Stopped the throwaway PostgreSQL cluster under %s.\n", filepath.Join(stateDir, "pg"))
 }
 
 // The server's garbage collector runs on a heap that is mostly short-lived

@@ -39,6 +39,8 @@ type Deps struct {
 	AuditLog *audit.Log
 	// Streams bound what the long-lived streams hold, and end them at shutdown.
 	Streams *Streams
+	// Metrics count what the handlers did, on /metrics (nil: not counted).
+	Metrics *Metrics
 }
 
 // storeError turns a storage error into the status the caller sees. An

@@ -33,7 +33,9 @@ const (
 // one as they arrive (a bad one is rejected alone, with its position),
 // staged by COPY in short transactions (a slow upload holds no transaction
 // open), and merged in one transaction with the call's audit record.
-func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) error {
+func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) (err error) {
+	var resp *sinergiv1.SyncRosterResponse
+	defer func() { s.Metrics.roster(resp, err) }()
 	ctx := stream.Context()
 	c := caller(ctx)
 	facility := c.Institution.GetCode()
@@ -150,7 +152,7 @@ func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) e
 	if len(rejections) > rosterListLimit {
 		rejections = rejections[:rosterListLimit]
 	}
-	resp := &sinergiv1.SyncRosterResponse{
+	resp = &sinergiv1.SyncRosterResponse{
 		Received: position, Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Rejected: rejected,
 		Rejections: rejections, MissingCount: res.MissingCount, NotHeldCount: res.NotHeldCount,
 	}

@@ -43,6 +43,7 @@ type Streams struct {
 	held   prometheus.Gauge
 	opened *prometheus.GaugeVec
 	cut    *prometheus.CounterVec
+	lag    prometheus.Histogram
 }
 
 // NewStreams returns the streams' limits, with metrics registered on reg
@@ -54,11 +55,17 @@ func NewStreams(budget int64, perInstitution int, reg prometheus.Registerer) *St
 		Help: "Long-lived streams open, by institution."}, []string{"institution"})
 	cut := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sinergi_streams_cut_total",
 		Help: "Streams told to come back with their cursor, by why."}, []string{"reason"})
+	lag := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sinergi_stream_delivery_lag_seconds",
+		Help:    "Time from a delivery being put in its stream's outbox to its message being sent: its audit record's commit and the consumer's pace.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}})
 	if reg != nil {
-		reg.MustRegister(held, opened, cut)
+		reg.MustRegister(held, opened, cut, lag)
+	}
+	for _, r := range []string{"too_slow", "budget", "shutdown", "institution_cap"} {
+		cut.WithLabelValues(r) // shown at 0 before the first cut
 	}
 	return &Streams{Budget: budget, Allowance: 16 << 10, PerInstitution: perInstitution, Stall: 10 * time.Second, Pressure: time.Second,
-		open: map[string]int{}, drain: make(chan struct{}), held: held, opened: opened, cut: cut}
+		open: map[string]int{}, drain: make(chan struct{}), held: held, opened: opened, cut: cut, lag: lag}
 }
 
 // Open counts a stream of institution; past the cap it is refused with
@@ -169,6 +176,7 @@ type outItem struct {
 	cursor string
 	entry  *audit.Entry
 	size   int64
+	queued time.Time
 }
 
 // newOutbox starts sending on send; cursor is where the stream starts.
@@ -293,6 +301,7 @@ func (o *outbox) put(ctx context.Context, it outItem) error {
 	if it.size == 0 {
 		it.size = int64(proto.Size(it.msg))
 	}
+	it.queued = time.Now()
 	select {
 	case <-o.streams.Draining():
 		return o.shuttingDown()
@@ -450,6 +459,9 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 				return err
 			}
 			o.pending = o.pending[1:]
+			if o.streams.lag != nil {
+				o.streams.lag.Observe(time.Since(it.queued).Seconds())
+			}
 			o.lastSent.Store(&it.cursor)
 			o.sentLocked(it.size)
 			o.mu.Unlock()

@@ -46,6 +46,7 @@ type Writer struct {
 	inflight  atomic.Int32
 	// written has a token after a write ends, for a flusher that waits on it.
 	written chan struct{}
+	metrics atomic.Pointer[writerMetrics]
 }
 
 type pending struct {
@@ -163,7 +164,9 @@ func (w *Writer) flush() {
 			recs = append(recs, p.rec)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), w.Timeout)
+		start := time.Now()
 		err := w.write(ctx, recs)
+		took := time.Since(start)
 		if err != nil && store.IsDataError(err) {
 			// The database refused something the batch carried: find it,
 			// so that only its own call fails.
@@ -183,9 +186,12 @@ func (w *Writer) flush() {
 		case w.written <- struct{}{}:
 		default: // a token is already there
 		}
+		failed := 0
 		if err != nil {
 			err = &Error{Err: err}
+			failed = len(batch)
 		}
+		w.observe(len(recs), took, failed)
 		for _, p := range batch {
 			p.done <- err
 		}
@@ -253,6 +259,7 @@ func (w *Writer) settle(recs []*store.AuditRecord) bool {
 // call sent). Every other call succeeds.
 func (w *Writer) isolate(ctx context.Context, batch []*pending, err error) {
 	if len(batch) == 1 {
+		w.observe(0, 0, 1)
 		batch[0].done <- &Error{Err: err}
 		w.substitute(ctx, batch[0].rec, err)
 		return
@@ -270,6 +277,7 @@ func (w *Writer) isolate(ctx context.Context, batch []*pending, err error) {
 		case store.IsDataError(herr):
 			w.isolate(ctx, half, herr)
 		default:
+			w.observe(0, 0, len(half))
 			for _, p := range half {
 				p.done <- &Error{Err: herr}
 			}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // maxLine is the longest request line a client stream reads.
@@ -40,7 +41,7 @@ func (a *app) call(ctx context.Context, conn grpc.ClientConnInterface, m *method
 	} else {
 		resp := m.response.New().Interface()
 		if err = conn.Invoke(ctx, m.fullMethod, req, resp); err == nil {
-			err = writeResponse(a.stdout, resp, opts.output)
+			err = opts.view().writeResponse(a.stdout, resp, opts.output)
 		}
 	}
 	if err != nil && parent.Err() != nil {
@@ -49,11 +50,11 @@ func (a *app) call(ctx context.Context, conn grpc.ClientConnInterface, m *method
 	return err
 }
 
-func writeResponse(w io.Writer, m proto.Message, format string) error {
+func (v *view) writeResponse(w io.Writer, m proto.Message, format string) error {
 	if format == outputJSON {
-		return writeJSON(w, m)
+		return v.writeJSON(w, m)
 	}
-	return writeTable(w, m.ProtoReflect())
+	return v.writeTable(w, m.ProtoReflect())
 }
 
 func (a *app) stream(ctx context.Context, conn grpc.ClientConnInterface, m *method, req proto.Message, rf *requestFlags, opts *options) error {
@@ -80,7 +81,7 @@ func (a *app) stream(ctx context.Context, conn grpc.ClientConnInterface, m *meth
 			return err
 		}
 	}
-	err = a.receive(stream, m, opts.output)
+	err = a.receive(stream, m, opts.view(), opts.output)
 	select {
 	case sendErr := <-sent:
 		if sendErr != nil {
@@ -93,15 +94,15 @@ func (a *app) stream(ctx context.Context, conn grpc.ClientConnInterface, m *meth
 	return err
 }
 
-func (a *app) receive(stream grpc.ClientStream, m *method, format string) error {
+func (a *app) receive(stream grpc.ClientStream, m *method, v *view, format string) error {
 	if !m.desc.IsStreamingServer() {
 		resp := m.response.New().Interface()
 		if err := stream.RecvMsg(resp); err != nil {
 			return err
 		}
-		return writeResponse(a.stdout, resp, format)
+		return v.writeResponse(a.stdout, resp, format)
 	}
-	p := &streamPrinter{w: a.stdout, format: format}
+	p := &streamPrinter{view: v, w: a.stdout, format: format}
 	for {
 		resp := m.response.New().Interface()
 		if err := stream.RecvMsg(resp); err != nil {
@@ -114,6 +115,56 @@ func (a *app) receive(stream grpc.ClientStream, m *method, format string) error 
 			return err
 		}
 	}
+}
+
+// requestLine reads one line of a client stream: the request as protojson
+// ({"record": {...}}), or, when the request is one oneof of messages
+// (SyncRosterRequest's header or record), one of those messages bare
+// ({"register_number": ...}): the first member whose type reads the line.
+func requestLine(rt protoreflect.MessageType, line []byte) (proto.Message, error) {
+	msg := rt.New()
+	err := protojson.Unmarshal(line, msg.Interface())
+	if err == nil {
+		return msg.Interface(), nil
+	}
+	members := wrapperOneof(rt.Descriptor())
+	for _, fd := range members {
+		inner := msg.NewField(fd).Message()
+		if protojson.Unmarshal(line, inner.Interface()) == nil {
+			msg = rt.New()
+			msg.Set(fd, protoreflect.ValueOfMessage(inner))
+			return msg.Interface(), nil
+		}
+	}
+	if len(members) > 0 {
+		names := make([]string, len(members))
+		for i, fd := range members {
+			names[i] = string(fd.Message().Name())
+		}
+		return nil, fmt.Errorf("neither a %s nor a bare %s: %v", rt.Descriptor().Name(), strings.Join(names, " or "), err)
+	}
+	return nil, err
+}
+
+// wrapperOneof is the members of md's one oneof when md has no other
+// field and every member is a message, else nil.
+func wrapperOneof(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if md.Oneofs().Len() != 1 || md.Oneofs().Get(0).IsSynthetic() {
+		return nil
+	}
+	o := md.Oneofs().Get(0)
+	if o.Fields().Len() != md.Fields().Len() {
+		return nil
+	}
+	var out []protoreflect.FieldDescriptor
+	for i := range o.Fields().Len() {
+		fd := o.Fields().Get(i)
+		if fd.Message() == nil {
+			return nil
+		}
+		out = append(out, fd)
+	}
+	return out
 }
 
 // sendLines sends a request for each non-blank line of protojson from path,
@@ -139,8 +190,8 @@ func (a *app) sendLines(stream grpc.ClientStream, m *method, path string) error 
 		if line == "" {
 			continue
 		}
-		msg := m.request.New().Interface()
-		if err := protojson.Unmarshal([]byte(line), msg); err != nil {
+		msg, err := requestLine(m.request, []byte(line))
+		if err != nil {
 			return usagef("", "%s line %d: %v", name, n, err)
 		}
 		if err := stream.SendMsg(msg); err != nil {

@@ -63,7 +63,7 @@ func writeError(w io.Writer, err error) int {
 		case proto.Message:
 			// Other details are shown as they are rather than hidden.
 			name := d.ProtoReflect().Descriptor().Name()
-			fmt.Fprintf(w, "  %s: %s\n", name, compactJSON(d.ProtoReflect()))
+			fmt.Fprintf(w, "  %s: %s\n", name, string(populatedJSON(d.ProtoReflect(), wib)))
 		case error:
 			fmt.Fprintf(w, "  (a detail this client cannot read: %s)\n", strings.TrimSpace(d.Error()))
 		}

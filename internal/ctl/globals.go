@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,15 @@ const (
 type options struct {
 	addr, ca, cert, key, as, pkiDir, output, requestID string
 	timeout                                            optionalDuration
+	utc                                                bool
+}
+
+// view is how this invocation prints times: in WIB, or in UTC with --utc.
+func (o *options) view() *view {
+	if o.utc {
+		return &view{zone: time.UTC}
+	}
+	return &view{zone: wib}
 }
 
 // optionalDuration is a duration that remembers whether it was given, since
@@ -71,6 +81,30 @@ func (s stringValue) String() string {
 }
 func (s stringValue) Set(v string) error { *s.p = v; return nil }
 
+type boolValue struct{ p *bool }
+
+func (b boolValue) String() string {
+	if b.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b.p)
+}
+
+func (b boolValue) Set(v string) error {
+	if v == "" {
+		*b.p = false
+		return nil
+	}
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*b.p = x
+	return nil
+}
+
+func (b boolValue) IsBoolFlag() bool { return true }
+
 func (o *options) flags() []globalFlag {
 	return []globalFlag{
 		{name: "addr", env: "SINERGI_ADDR", arg: "HOST:PORT", def: defaultAddr, usage: "server address", value: stringValue{&o.addr}},
@@ -80,6 +114,7 @@ func (o *options) flags() []globalFlag {
 		{name: "ca", env: "SINERGI_CA", arg: "FILE", usage: "CA certificates to verify the server (default <pki-dir>/ca.crt)", value: stringValue{&o.ca}},
 		{name: "pki-dir", env: "SINERGI_PKI_DIR", arg: "DIR", def: defaultPKIDir, usage: "directory of the development PKI", value: stringValue{&o.pkiDir}},
 		{name: "output", short: "o", env: "SINERGI_OUTPUT", arg: "FORMAT", def: outputTable, usage: "table or json", value: stringValue{&o.output}},
+		{name: "utc", env: "SINERGI_UTC", usage: "print times in UTC instead of WIB (+07:00)", value: boolValue{&o.utc}},
 		{name: "timeout", env: "SINERGI_TIMEOUT", arg: "DURATION", usage: "give up after this long (default 30s for a unary call, none for a stream)", value: &o.timeout},
 		{name: "request-id", env: "SINERGI_REQUEST_ID", arg: "ID", usage: "sent as x-request-id metadata, to find the call in the server's logs and audit", value: stringValue{&o.requestID}},
 	}

@@ -47,14 +47,24 @@ func TestWriteTable(t *testing.T) {
 		want string
 	}{
 		{
-			name: "list of institutions",
+			name: "list of institutions: what does not fit in 120 characters named below",
 			msg:  twoInstitutions(),
 			want: "" +
-				"CODE                        NAME                        KIND    REGION_CODE  PARENT_CODE       STATUS     CREATE_TIME                UPDATE_TIME\n" +
-				"lapas-cipinang              Lapas Kelas I Cipinang      LAPAS   31.75        -                 ACTIVE     2025-08-04T09:00:00+07:00  2025-08-05T10:30:15.25+07:00\n" +
-				"polres-metro-jakarta-timur  Polres Metro Jakarta Timur  POLRES  31.75        polda-metro-jaya  SUSPENDED  2025-08-04T09:00:00+07:00  -\n" +
+				"CODE                        NAME                        KIND    REGION_CODE  PARENT_CODE       STATUS\n" +
+				"lapas-cipinang              Lapas Kelas I Cipinang      LAPAS   31.75        -                 ACTIVE\n" +
+				"polres-metro-jakarta-timur  Polres Metro Jakarta Timur  POLRES  31.75        polda-metro-jaya  SUSPENDED\n" +
+				"(not shown: create_time, update_time (-o json has every field))\n" +
 				"\n" +
 				"next_page_token: eyJjIjoicG9scmVzIn0\n",
+		},
+		{
+			name: "times to the minute in the view's zone, the zone named below",
+			msg: &sinergiv1.ListWatchesResponse{Watches: []*sinergiv1.Watch{{Id: "w1", Nik: "1872011504850001",
+				ExpireTime: timestamppb.New(time.Date(2027, 3, 1, 17, 0, 0, 0, time.UTC))}}},
+			want: "" +
+				"ID  NIK               EXPIRE_TIME\n" +
+				"w1  1872011504850001  2027-03-02 00:00\n" +
+				"(times +07:00 WIB)\n",
 		},
 		{
 			name: "empty list",
@@ -95,7 +105,7 @@ func TestWriteTable(t *testing.T) {
 				"    gap:          SCOPE_NOT_COVERED\n",
 		},
 		{
-			name: "nested messages and lists in cells",
+			name: "nested messages and lists in cells; columns empty, 0 or false in every row left out",
 			msg: &sinergiv1.ListAgreementsResponse{Agreements: []*sinergiv1.Agreement{{
 				Id:      "pks-1",
 				Kind:    sinergiv1.AgreementKind_AGREEMENT_KIND_PKS,
@@ -105,13 +115,24 @@ func TestWriteTable(t *testing.T) {
 				Status:  sinergiv1.AgreementStatus_AGREEMENT_STATUS_ACTIVE,
 			}}},
 			want: "" +
-				"ID     NUMBER  KIND  TITLE                     PARTIES                                                             SCOPES                  EFFECTIVE_TIME  EXPIRE_TIME  SIGN_TIME  SIGNATORIES  PARENT_ID  STATUS  REVOKE_TIME  PROPOSED_BY  CONFIRM_TIME\n" +
-				`pks-1  -       PKS   Data\ttahanan\nbaris dua  [{"side":"SIDE_CORRECTIONS"},{"institution_code":"polda-lampung"}]  DETAINEE_DATA,TRAINING  -               -            -          -            -          ACTIVE  -            -            -` + "\n",
+				"ID     KIND  TITLE                     PARTIES                                   SCOPES                  STATUS\n" +
+				`pks-1  PKS   Data\ttahanan\nbaris dua  [{"side":"SIDE_CORRECTIONS"},{"institut…  DETAINEE_DATA,TRAINING  ACTIVE` + "\n",
+		},
+		{
+			name: "nested messages flattened into named columns",
+			msg: &sinergiv1.SearchCustodyRecordsResponse{Records: []*sinergiv1.CustodyRecord{{
+				Id: "r1", FacilityCode: "lapas-metro", RegisterNumber: "BI.1",
+				Identity: &sinergiv1.Identity{FullName: "Budi", Nik: "1872011504850001"},
+				Status:   sinergiv1.CustodyStatus_CUSTODY_STATUS_HELD,
+			}}},
+			want: "" +
+				"ID  FACILITY_CODE  REGISTER_NUMBER  IDENTITY.FULL_NAME  IDENTITY.NIK      STATUS\n" +
+				"r1  lapas-metro    BI.1             Budi                1872011504850001  HELD\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			if err := writeTable(&b, tc.msg.ProtoReflect()); err != nil {
+			if err := (&view{zone: wib}).writeTable(&b, tc.msg.ProtoReflect()); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, b.String()); diff != "" {
@@ -121,20 +142,20 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
-// JSON output is protojson with proto names, and reads back to the message.
+// JSON output has every field under its proto name, times in the view's
+// zone, 64-bit integers as numbers where a double holds them, and reads
+// back to the message with protojson.
 func TestWriteJSON(t *testing.T) {
 	want := twoInstitutions()
 	var b strings.Builder
-	if err := writeJSON(&b, want); err != nil {
+	if err := (&view{zone: wib}).writeJSON(&b, want); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`"next_page_token"`, `"region_code"`, `"INSTITUTION_KIND_LAPAS"`, "\n  \"institutions\""} {
+	for _, s := range []string{`"next_page_token"`, `"region_code"`, `"INSTITUTION_KIND_LAPAS"`, "\n  \"institutions\"",
+		`"parent_code": ""`, `"create_time": "2025-08-04T09:00:00+07:00"`, `"update_time": null`} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("JSON lacks %s:\n%s", s, b.String())
 		}
-	}
-	if strings.Contains(b.String(), `"parent_code": ""`) {
-		t.Errorf("JSON carries unpopulated fields:\n%s", b.String())
 	}
 	got := &sinergiv1.ListInstitutionsResponse{}
 	if err := protojson.Unmarshal([]byte(b.String()), got); err != nil {
@@ -142,6 +163,77 @@ func TestWriteJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  proto.Message
+		utc  bool
+		want string
+	}{
+		{
+			name: "false, zero and empty are there",
+			msg:  &sinergiv1.CheckCoverageResponse{},
+			want: `{"covered":false,"agreements":[],"gap":"COVERAGE_GAP_UNSPECIFIED","near_misses":[]}`,
+		},
+		{
+			name: "int64 as a number while a double holds it, else a string",
+			msg:  &sinergiv1.SyncRosterResponse{Received: 1 << 53, Inserted: 1<<53 - 1, Updated: -(1<<53 - 1), Unchanged: -(1 << 53)},
+			want: `{"received":"9007199254740992","inserted":9007199254740991,"updated":-9007199254740991,"unchanged":"-9007199254740992",` +
+				`"rejected":0,"rejections":[],"missing":[],"missing_count":0,"not_held":[],"not_held_count":0}`,
+		},
+		{
+			name: "times in UTC with --utc; an unset message is null; a oneof shows its member",
+			msg: &sinergiv1.ListAgreementsResponse{Agreements: []*sinergiv1.Agreement{{
+				Id: "a", EffectiveTime: timestamppb.New(time.Date(2025, 1, 24, 17, 0, 0, 0, time.UTC)),
+				Parties: []*sinergiv1.Party{{Party: &sinergiv1.Party_InstitutionCode{InstitutionCode: "polda-lampung"}}},
+			}}},
+			utc:  true,
+			want: `"effective_time":"2025-01-24T17:00:00Z","expire_time":null`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &view{zone: wib}
+			if tc.utc {
+				v.zone = time.UTC
+			}
+			got := string(marshalJSON(tc.msg.ProtoReflect(), v.zone))
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("JSON\n%s\nlacks\n%s", got, tc.want)
+			}
+			back := tc.msg.ProtoReflect().New().Interface()
+			if err := protojson.Unmarshal([]byte(got), back); err != nil {
+				t.Fatalf("protojson does not read it back: %v", err)
+			}
+			if diff := cmp.Diff(tc.msg, back, protocmp.Transform()); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRelativeTimes(t *testing.T) {
+	now := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"now": now, "+90d": now.AddDate(0, 0, 90), "-2h": now.Add(-2 * time.Hour), "now+1w": now.AddDate(0, 0, 7),
+		"+1d12h": now.Add(36 * time.Hour), "NOW-30m": now.Add(-30 * time.Minute),
+	} {
+		got, ok, err := parseRelative(in, now)
+		if !ok || err != nil || !got.Equal(want) {
+			t.Errorf("%q: %v %v %v, want %v", in, got, ok, err, want)
+		}
+	}
+	for _, in := range []string{"+", "+d", "+90", "+90y", "now+", "now 1d", "-1d-", "+1234567d"} {
+		if _, ok, err := parseRelative(in, now); !ok || err == nil {
+			t.Errorf("%q: ok %v err %v, want an error", in, ok, err)
+		}
+	}
+	for _, in := range []string{"2026-12-02", "2026-12-02T09:00:00+07:00"} {
+		if _, ok, _ := parseRelative(in, now); ok {
+			t.Errorf("%q taken as relative", in)
+		}
 	}
 }
 
@@ -160,12 +252,12 @@ func TestStreamPrinter(t *testing.T) {
 			"a     1  2025-08-17T07:00:00+07:00  -\n" +
 			"a-much-longer-code  0  -                          x,y\n"},
 		{outputJSON, "" +
-			`{"code":"a","n":1,"time":"2025-08-17T00:00:00Z"}` + "\n" +
-			`{"code":"a-much-longer-code","tags":["x","y"]}` + "\n"},
+			`{"code":"a","n":1,"time":"2025-08-17T07:00:00+07:00","tags":[]}` + "\n" +
+			`{"code":"a-much-longer-code","n":0,"time":null,"tags":["x","y"]}` + "\n"},
 	} {
 		t.Run(tc.format, func(t *testing.T) {
 			var b strings.Builder
-			p := &streamPrinter{w: &b, format: tc.format}
+			p := &streamPrinter{view: &view{zone: wib}, w: &b, format: tc.format}
 			for _, m := range items {
 				if err := p.write(m.ProtoReflect()); err != nil {
 					t.Fatal(err)

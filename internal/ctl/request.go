@@ -328,7 +328,7 @@ func valueHelp(fd protoreflect.FieldDescriptor) (arg, desc string) {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		switch md := fd.Message(); {
 		case md.FullName() == timestampName:
-			return "TIME", "RFC 3339, or YYYY-MM-DD for midnight WIB"
+			return "TIME", "RFC 3339, YYYY-MM-DD for midnight WIB, or relative: now, +90d, -2h"
 		case md.FullName() == durationName:
 			return "DURATION", "e.g. 90s, 15m, 2h30m"
 		case wrapperNames[md.FullName()]:

@@ -212,10 +212,17 @@ Services and methods:
 	writeGlobalFlags(tw, globals)
 	fmt.Fprint(tw, `
 Request flags are the request's fields: --page-size 10, enums by short name
-(--kind lapas), times as RFC 3339 or a date (midnight WIB), nested fields with
-a dot (--access.purpose criminal-investigation), lists repeated or
-comma-separated. -d '<json>' (or -d @file.json, or -d - for stdin) gives the
-whole request as protojson; flags apply on top of it.
+(--kind lapas), times as RFC 3339, a date (midnight WIB) or relative to now
+(now, +90d, -2h, +1w), nested fields with a dot (--access.purpose
+criminal-investigation), lists repeated or comma-separated. -d '<json>' (or
+-d @file.json, or -d - for stdin) gives the whole request as protojson; flags
+apply on top of it.
+
+Output: -o table for people (nested fields as columns, at most 120 characters
+wide, times in WIB to the minute); -o json for scripts (every field, set or
+not, under its proto name; 64-bit integers as numbers; times in WIB, or UTC
+with --utc). A client stream (custody sync-roster) reads one request per line
+from --file, or one of its messages bare ({"register_number": ...}).
 
 Examples:
   sinergictl --as polres-metro-jakarta-timur institution list-institutions --kind lapas --region-prefix 31

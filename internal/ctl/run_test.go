@@ -120,7 +120,7 @@ func TestRunUnary(t *testing.T) {
 	env := startServer(t, func(s *grpc.Server) { sinergiv1.RegisterInstitutionServiceServer(s, fake) })
 
 	var table strings.Builder
-	if err := writeTable(&table, twoInstitutions().ProtoReflect()); err != nil {
+	if err := (&view{zone: wib}).writeTable(&table, twoInstitutions().ProtoReflect()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -410,15 +410,15 @@ func TestRunStreams(t *testing.T) {
 			name: "server stream as JSON lines",
 			args: []string{"-o", "json", "test", "watch", "--code", "a"},
 			wantStdout: "" +
-				`{"code":"a-1","n":1}` + "\n" +
-				`{"code":"a-2","n":2}` + "\n" +
-				`{"code":"a-3","n":3}` + "\n",
+				`{"code":"a-1","n":1,"time":null,"tags":[]}` + "\n" +
+				`{"code":"a-2","n":2,"time":null,"tags":[]}` + "\n" +
+				`{"code":"a-3","n":3,"time":null,"tags":[]}` + "\n",
 		},
 		{
 			name:       "server stream that fails keeps what arrived",
 			args:       []string{"-o", "json", "test", "watch", "--code", "fail"},
 			wantExit:   exitFailure,
-			wantStdout: `{"code":"fail-1","n":1}` + "\n" + `{"code":"fail-2","n":2}` + "\n",
+			wantStdout: `{"code":"fail-1","n":1,"time":null,"tags":[]}` + "\n" + `{"code":"fail-2","n":2,"time":null,"tags":[]}` + "\n",
 			wantStderr: "error: UNAVAILABLE: feed lost\n",
 		},
 		{
@@ -443,7 +443,7 @@ func TestRunStreams(t *testing.T) {
 			name:       "bidirectional stream",
 			args:       []string{"-o", "json", "test", "chat"},
 			stdin:      "{\"code\": \"a\", \"n\": 1}\n{\"code\": \"b\", \"n\": 2}\n",
-			wantStdout: `{"code":"re-a","n":10}` + "\n" + `{"code":"re-b","n":20}` + "\n",
+			wantStdout: `{"code":"re-a","n":10,"time":null,"tags":[]}` + "\n" + `{"code":"re-b","n":20,"time":null,"tags":[]}` + "\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -478,7 +478,7 @@ func TestRunStreams(t *testing.T) {
 		if got := a.run(ctx, []string{"-o", "json", "test", "watch", "--code", "forever"}); got != exitInterrupted {
 			t.Errorf("exit %d, want %d; stderr:\n%s", got, exitInterrupted, stderr.String())
 		}
-		if got, want := stdout.String(), `{"code":"forever-1","n":1}`+"\n"; got != want {
+		if got, want := stdout.String(), `{"code":"forever-1","n":1,"time":null,"tags":[]}`+"\n"; got != want {
 			t.Errorf("stdout %q, want %q", got, want)
 		}
 		if stderr.Len() > 0 {

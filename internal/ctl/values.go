@@ -1,9 +1,7 @@
 package ctl
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -168,8 +165,14 @@ func parseScalarMessage(md protoreflect.MessageDescriptor, s string, newMessage 
 	return protoreflect.ValueOfMessage(m), nil
 }
 
-// parseTime reads RFC 3339, or a bare date meaning its midnight in WIB.
+// parseTime reads RFC 3339, a bare date meaning its midnight in WIB, or a
+// time relative to now: now, +90d, -2h, now+1w, +1d12h (units w, d, h, m,
+// s), so that a command in a script or the README stays right whatever the
+// day it runs.
 func parseTime(s string) (time.Time, error) {
+	if t, ok, err := parseRelative(s, time.Now()); ok {
+		return t, err
+	}
 	var t time.Time
 	var err error
 	if len(s) == len(time.DateOnly) {
@@ -178,12 +181,62 @@ func parseTime(s string) (time.Time, error) {
 		t, err = time.Parse(time.RFC3339Nano, s)
 	}
 	if err != nil {
-		return time.Time{}, errors.New("want RFC 3339 (2025-08-17T09:30:00+07:00) or a date (2025-08-17, midnight WIB)")
+		return time.Time{}, errors.New("want RFC 3339 (2025-08-17T09:30:00+07:00), a date (2025-08-17, midnight WIB), or relative to now (now, +90d, -2h, +1w)")
 	}
 	if t.Year() < 1 || t.Year() > 9999 {
 		return time.Time{}, errors.New("year out of range")
 	}
 	return t, nil
+}
+
+// relativeUnits are the units of a relative time, longest first.
+var relativeUnits = map[byte]time.Duration{'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute, 's': time.Second}
+
+// parseRelative reads now[(+|-)N<unit>...] or (+|-)N<unit>...; ok is false
+// when s is not of that form (then it is an absolute time).
+func parseRelative(s string, now time.Time) (t time.Time, ok bool, err error) {
+	rest, hasNow := strings.CutPrefix(strings.ToLower(strings.TrimSpace(s)), "now")
+	if !hasNow && !strings.HasPrefix(rest, "+") && !strings.HasPrefix(rest, "-") {
+		return time.Time{}, false, nil
+	}
+	if rest == "" {
+		return now, true, nil
+	}
+	bad := fmt.Errorf("%q: want now, or a sign and amounts with units w, d, h, m, s (+90d, -2h, now+1d12h)", s)
+	sign := time.Duration(1)
+	switch rest[0] {
+	case '+':
+	case '-':
+		sign = -1
+	default:
+		return time.Time{}, true, bad
+	}
+	rest = rest[1:]
+	if rest == "" {
+		return time.Time{}, true, bad
+	}
+	var total time.Duration
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(rest) || i > 6 {
+			return time.Time{}, true, bad
+		}
+		unit, known := relativeUnits[rest[i]]
+		if !known {
+			return time.Time{}, true, bad
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		total += time.Duration(n) * unit
+		rest = rest[i+1:]
+	}
+	t = now.Add(sign * total)
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, true, errors.New("year out of range")
+	}
+	return t, true, nil
 }
 
 // enumPrefix is what every value name of an enum starts with, by the
@@ -251,33 +304,37 @@ func parseEnum(ed protoreflect.EnumDescriptor, s string) (protoreflect.EnumNumbe
 
 // formatValue writes one value for a table cell or a key: value line. fd is
 // the field, or for lists and maps the element's descriptor.
-func formatValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+func (v *view) formatValue(fd protoreflect.FieldDescriptor, val protoreflect.Value) string {
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
-		return enumShort(fd.Enum(), v.Enum())
+		return enumShort(fd.Enum(), val.Enum())
 	case protoreflect.BytesKind:
-		return base64.StdEncoding.EncodeToString(v.Bytes())
+		return base64.StdEncoding.EncodeToString(val.Bytes())
 	case protoreflect.FloatKind:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 32)
+		return strconv.FormatFloat(val.Float(), 'g', -1, 32)
 	case protoreflect.DoubleKind:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+		return strconv.FormatFloat(val.Float(), 'g', -1, 64)
 	case protoreflect.StringKind:
-		return oneLine(v.String())
+		return oneLine(val.String())
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return formatMessage(v.Message())
+		return v.formatMessage(val.Message())
 	}
-	return fmt.Sprint(v.Interface())
+	return fmt.Sprint(val.Interface())
 }
 
 // formatMessage writes a message in one line: well-known scalar messages as
 // their value, anything else as compact JSON.
-func formatMessage(m protoreflect.Message) string {
+func (v *view) formatMessage(m protoreflect.Message) string {
 	md := m.Descriptor()
 	fields := md.Fields()
 	switch {
 	case md.FullName() == timestampName:
 		secs, nanos := m.Get(fields.ByName("seconds")).Int(), m.Get(fields.ByName("nanos")).Int()
-		return time.Unix(secs, nanos).In(wib).Format(time.RFC3339Nano)
+		t := time.Unix(secs, nanos).In(v.zone)
+		if v.shortTimes {
+			return t.Format(tableTime)
+		}
+		return t.Format(time.RFC3339Nano)
 	case md.FullName() == durationName:
 		secs, nanos := m.Get(fields.ByName("seconds")).Int(), m.Get(fields.ByName("nanos")).Int()
 		if secs > math.MaxInt64/int64(time.Second) || secs < math.MinInt64/int64(time.Second) {
@@ -286,23 +343,14 @@ func formatMessage(m protoreflect.Message) string {
 		return (time.Duration(secs)*time.Second + time.Duration(nanos)).String()
 	case wrapperNames[md.FullName()]:
 		inner := fields.ByName("value")
-		return formatValue(inner, m.Get(inner))
+		return v.formatValue(inner, m.Get(inner))
 	}
-	return compactJSON(m)
+	return v.compactJSON(m)
 }
 
-// compactJSON is protojson on one line. protojson varies its whitespace on
-// purpose; compacting it makes the output the same on every build.
-func compactJSON(m protoreflect.Message) string {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m.Interface())
-	if err != nil {
-		return fmt.Sprintf("<%v>", err)
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return string(b)
-	}
-	return buf.String()
+// compactJSON is a message's set fields as JSON on one line.
+func (v *view) compactJSON(m protoreflect.Message) string {
+	return string(populatedJSON(m, v.zone))
 }
 
 // oneLine keeps a value on its line, so a note with a line break or a tab

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -227,12 +228,21 @@ func StartCluster(ctx context.Context, stateDir string, port int) (string, error
 	if err := run(ctx, owner, filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(root, "postgres.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		return "", fmt.Errorf("pg_ctl start (log in %s): %w", filepath.Join(root, "postgres.log"), err)
 	}
+	started.Store(true)
 	u, err := answering()
 	if err != nil {
 		return "", fmt.Errorf("throwaway cluster started but does not answer: %w", err)
 	}
 	return u, nil
 }
+
+// started is set once this process has started a throwaway cluster (not
+// found one running).
+var started atomic.Bool
+
+// StartedCluster reports whether this process started the throwaway
+// cluster, which it may then stop when it ends.
+func StartedCluster() bool { return started.Load() }
 
 // StopCluster stops the throwaway cluster under stateDir, if it runs.
 func StopCluster(ctx context.Context, stateDir string) error {

@@ -40,6 +40,10 @@ func TestThrowawayCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// make run says so, and stops it when it exits.
+	if !StartedCluster() {
+		t.Error("StartCluster started a cluster and StartedCluster does not say so")
+	}
 	// Reached through its socket, not the loopback interface.
 	if !strings.Contains(url, "host=") || strings.Contains(url, "127.0.0.1") {
 		t.Errorf("cluster URL %q does not use the cluster's socket", url)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -42,6 +44,8 @@ type Expirer struct {
 	Interval time.Duration
 	// Batch is the most licences one pass warns; default 200.
 	Batch int
+	// Warned counts the warnings given (nil: not counted).
+	Warned prometheus.Counter
 }
 
 func (e *Expirer) interval() time.Duration {
@@ -143,6 +147,9 @@ func (e *Expirer) pass(ctx context.Context, db store.DB) (int, error) {
 		}
 		if changed {
 			n++
+			if e.Warned != nil {
+				e.Warned.Inc()
+			}
 			e.Log.Info("firearms licence expiry warning", "licence_id", id, "days", days)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authz/restrict"
 	"github.com/sinergi-id/sinergi/internal/directory"
@@ -40,6 +42,10 @@ type Escalator struct {
 	Interval time.Duration
 	// Batch is the most recipients one pass escalates; default 200.
 	Batch int
+	// Escalated counts the recipients escalated, and Overdue is how many
+	// were past their deadline at the last pass (nil: not counted).
+	Escalated prometheus.Counter
+	Overdue   prometheus.Gauge
 }
 
 func (e *Escalator) interval() time.Duration {
@@ -126,6 +132,9 @@ func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("overdue recipients: %w", err)
 	}
+	if e.Overdue != nil {
+		e.Overdue.Set(float64(len(due)))
+	}
 	dir := e.Directory.Snapshot()
 	n := 0
 	for _, o := range due {
@@ -150,6 +159,9 @@ func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {
 		}
 		if changed {
 			n++
+			if e.Escalated != nil {
+				e.Escalated.Inc()
+			}
 			e.Log.Info("report escalated", "report_id", o.ReportID, "from", o.Institution)
 		}
 	}

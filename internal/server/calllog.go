@@ -2,15 +2,18 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/sinergi-id/sinergi/internal/authn"
 	"github.com/sinergi-id/sinergi/internal/requestid"
 )
 
@@ -25,8 +28,9 @@ func failedUnaryCalls(logger logging.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		if err == nil {
-			return resp, nil
+		if err == nil || errors.Is(ctx.Err(), context.Canceled) {
+			// The client that cancelled its own call knows why it ended.
+			return resp, err
 		}
 		c := interceptors.NewServerCallMeta(info.FullMethod, nil, req)
 		code := status.Code(err)
@@ -36,8 +40,8 @@ func failedUnaryCalls(logger logging.Logger) grpc.UnaryServerInterceptor {
 			logging.ServiceFieldKey, c.Service,
 			logging.MethodFieldKey, c.Method,
 			logging.MethodTypeFieldKey, string(c.Typ),
-			"request_id", requestid.FromContext(ctx),
 		}
+		fields = append(fields, callFields(ctx)...)
 		if p, ok := peer.FromContext(ctx); ok {
 			fields = append(fields, "peer.address", p.Addr.String())
 		}
@@ -46,5 +50,33 @@ func failedUnaryCalls(logger logging.Logger) grpc.UnaryServerInterceptor {
 		fields = append(fields, logging.DurationToTimeMillisFields(time.Since(start))...)
 		logger.Log(ctx, logging.DefaultServerCodeToLevel(code), "finished call", fields...)
 		return resp, err
+	}
+}
+
+// callFields are the fields of every call's log line: its request id and
+// the calling institution's code, from the certificate its connection was
+// authenticated with (no name: codes only).
+func callFields(ctx context.Context) logging.Fields {
+	f := logging.Fields{"request_id", requestid.FromContext(ctx)}
+	if id := authn.PeerIdentity(ctx); id != nil && id.Code != "" {
+		f = append(f, "institution", id.Code)
+	}
+	return f
+}
+
+// clientGone wraps the stream logging interceptor so that a stream the
+// client ended itself (it cancelled, or went away) is logged as cancelled,
+// at debug level, not as the failure the handler's last send reported:
+// ending a watch with Ctrl-C is how watches end. What the stream's audit
+// record and metrics say is left as it is.
+func clientGone(log grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return log(srv, ss, info, func(srv any, ss grpc.ServerStream) error {
+			err := handler(srv, ss)
+			if err != nil && errors.Is(ss.Context().Err(), context.Canceled) {
+				return status.Error(codes.Canceled, "the client ended the stream")
+			}
+			return err
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -60,10 +61,13 @@ func TestCallLogLevels(t *testing.T) {
 			// A failed call's line says what failed, for whom, and how long
 			// it took, at every level.
 			failed := lines["GetInstitution NotFound"]
-			for _, k := range []string{"grpc.service", "grpc.component", "grpc.method_type", "grpc.error", "request_id", "peer.address", "grpc.time_ms", "grpc.start_time"} {
+			for _, k := range []string{"grpc.service", "grpc.component", "grpc.method_type", "grpc.error", "request_id", "peer.address", "grpc.time_ms", "grpc.start_time", "institution"} {
 				if v, _ := failed[k].(string); v == "" {
 					t.Errorf("failed call's line has no %s: %v", k, failed)
 				}
+			}
+			if failed["institution"] != "polres-metro" {
+				t.Errorf("failed call's institution %v, want the caller's code", failed["institution"])
 			}
 			if failed["grpc.service"] != "sinergi.v1.InstitutionService" {
 				t.Errorf("failed call's service %v", failed["grpc.service"])
@@ -80,6 +84,53 @@ func TestCallLogLevels(t *testing.T) {
 				if got[k] != v {
 					t.Errorf("%s logged at %q, want %q (all: %v)", k, got[k], v, got)
 				}
+			}
+		})
+	}
+}
+
+// TestClientCancelledStream: a watch the client ends itself (Ctrl-C) is
+// not logged as a failure: nothing at info, a cancelled call at debug.
+func TestClientCancelledStream(t *testing.T) {
+	const method = "/sinergi.v1.CustodyService/WatchCustodyEvents"
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			var logs servertest.LogBuffer
+			env := servertest.Start(t, db, servertest.Options{Configure: func(c *server.Config) {
+				c.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: level}))
+			}})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w, err := sinergiv1.NewCustodyServiceClient(env.ConnAs(t, "polres-metro")).WatchCustodyEvents(ctx, &sinergiv1.WatchCustodyEventsRequest{
+				Access: &sinergiv1.AccessContext{OperatorId: "85051234", Purpose: sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Recv(); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			deadline := time.Now().Add(10 * time.Second)
+			for env.Server.OpenStreams(method) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the cancelled stream is still open")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			env.Server.Stop()
+			var found map[string]any
+			for _, line := range strings.Split(logs.String(), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "finished call" || m["grpc.method"] != "WatchCustodyEvents" {
+					continue
+				}
+				found = m
+			}
+			switch {
+			case level == slog.LevelInfo && found != nil:
+				t.Errorf("a stream the client cancelled is logged at info: %v", found)
+			case level == slog.LevelDebug && (found == nil || found["level"] != "DEBUG" || found["grpc.code"] != "Canceled" || found["institution"] != "polres-metro"):
+				t.Errorf("a stream the client cancelled, at debug: %v", found)
 			}
 		})
 	}

@@ -157,6 +157,8 @@ type Server struct {
 	bgDone   chan struct{}
 	// workers are background loops the data services add (e.g. escalation).
 	workers []func(context.Context)
+	// registry is /metrics', for the data services' own metrics.
+	registry *prometheus.Registry
 }
 
 // OpenStreams is how many calls of a streaming method are open.
@@ -249,6 +251,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
 	auditMetrics := audit.NewMetrics(reg)
+	s.registry = reg
+	reg.MustRegister(st.Collector())
+	s.Writer.Instrument(reg)
 
 	// The integrator is not woken per commit: the log is not on the reply
 	// path, and waking it thousands of times a second costs the calls CPU.
@@ -266,7 +271,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.Deps = &api.Deps{Store: st, Directory: dir, Tokens: pagetoken.New(keys.TokenKey("sinergi page tokens/")), Now: cfg.Now,
 		Log: cfg.Log, Hub: s.Hub, AuditLog: s.AuditLog,
-		Streams: api.NewStreams(cfg.StreamBudgetBytes, cfg.StreamsPerInstitution, reg)}
+		Streams: api.NewStreams(cfg.StreamBudgetBytes, cfg.StreamsPerInstitution, reg), Metrics: api.NewMetrics(reg)}
 
 	recorder := &audit.Recorder{Writer: s.Writer, Log: cfg.Log, Unrecorded: func(m string) bool {
 		return strings.HasPrefix(m, "/"+healthpb.Health_ServiceDesc.ServiceName+"/")
@@ -300,14 +305,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Formatting and writing one per call cost a busy server about a
 		// tenth of its CPU. Failures stay at their usual levels.
 		logging.WithLevels(func(code codes.Code) logging.Level {
-			if code == codes.OK {
+			// A call the client cancelled itself (clientGone) did not fail.
+			if code == codes.OK || code == codes.Canceled {
 				return logging.LevelDebug
 			}
 			return logging.DefaultServerCodeToLevel(code)
 		}),
-		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-			return logging.Fields{"request_id", requestid.FromContext(ctx)}
-		}),
+		logging.WithFieldsFromContext(callFields),
 	}
 	unaryLog := logging.UnaryServerInterceptor(logger, logOpts...)
 	if !cfg.Log.Enabled(ctx, slog.LevelDebug) {
@@ -358,7 +362,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.calls.stream,
 			recovery.StreamServerInterceptor(panicked),
 			requestid.StreamServerInterceptor(),
-			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
+			selector.StreamServerInterceptor(clientGone(logging.StreamServerInterceptor(logger, logOpts...)), notHealth),
 			metrics.StreamServerInterceptor(),
 			recorder.StreamServerInterceptor(),
 			undecodableStream,
