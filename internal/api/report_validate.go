@@ -69,7 +69,12 @@ func init() {
 	})
 	validate.Register(func(r *sinergiv1.WatchReportsRequest, v *validate.Violations) {
 		v.Check(len(r.GetCursor()) <= 1024, "cursor", "not a cursor of this watch")
+		if r.GetReportId() != "" {
+			checkReportID(v, "report_id", r.GetReportId())
+		}
 	})
+	validate.Register(checkPostCoordination)
+	validate.Limit("sinergi.v1.PostCoordinationEntryRequest.text", 4*reportMaxNarrative)
 	validate.Register(func(r *sinergiv1.ReportStatsRequest, v *validate.Violations) {
 		reportCheckFacility(v, r.GetFacilityCode())
 		reportCheckRange(v, r.GetStartTime(), r.GetEndTime())
@@ -317,5 +322,54 @@ func checkSubmitReport(r *sinergiv1.SubmitReportRequest, v *validate.Violations)
 	}
 	if total > reportMaxAttachmentTotal {
 		v.Add("attachments", "at most 15 MiB together (a request is at most 16 MiB); send more files in another report")
+	}
+}
+
+// Limits of a coordination entry.
+const (
+	coordinationMaxUnits     = 20
+	coordinationMaxUnitName  = 120
+	coordinationMaxPersonnel = 10000
+	coordinationMaxField     = 120
+)
+
+func checkPostCoordination(r *sinergiv1.PostCoordinationEntryRequest, v *validate.Violations) {
+	checkReportID(v, "id", r.GetId())
+	kind := r.GetKind()
+	reportCheckEnum(v, "kind", sinergiv1.CoordinationKind_name, int32(kind), true, "required")
+	needsText := kind == sinergiv1.CoordinationKind_COORDINATION_KIND_MESSAGE || kind == sinergiv1.CoordinationKind_COORDINATION_KIND_AFTER_ACTION
+	reportCheckText(v, "text", r.GetText(), reportMaxNarrative, needsText, true)
+	d := r.GetDispatch()
+	switch {
+	case kind != sinergiv1.CoordinationKind_COORDINATION_KIND_DISPATCH:
+		v.Check(d == nil, "dispatch", "only for COORDINATION_KIND_DISPATCH")
+	case d == nil:
+		v.Add("dispatch", "required: the units sent, how many officers, when they arrive, who commands and how to reach them")
+	default:
+		switch n := len(d.GetUnits()); {
+		case n == 0:
+			v.Add("dispatch.units", "required: at least one unit or team")
+		case n > coordinationMaxUnits:
+			v.Add("dispatch.units", "at most %d", coordinationMaxUnits)
+		}
+		for i, u := range d.GetUnits() {
+			reportCheckText(v, fmt.Sprintf("dispatch.units[%d]", i), u, coordinationMaxUnitName, true, false)
+		}
+		if n := d.GetPersonnelCount(); n < 1 || n > coordinationMaxPersonnel {
+			v.Add("dispatch.personnel_count", "must be 1 to %d", coordinationMaxPersonnel)
+		}
+		switch eta := d.GetEstimatedArrivalTime(); {
+		case eta == nil:
+			v.Add("dispatch.estimated_arrival_time", "required")
+		case eta.CheckValid() != nil || eta.AsTime().Year() < 2000:
+			v.Add("dispatch.estimated_arrival_time", "not a valid time")
+		}
+		reportCheckText(v, "dispatch.commander", d.GetCommander(), coordinationMaxField, true, false)
+		reportCheckText(v, "dispatch.contact_channel", d.GetContactChannel(), coordinationMaxField, true, false)
+	}
+	if kind == sinergiv1.CoordinationKind_COORDINATION_KIND_AFTER_ACTION {
+		reportCheckEnum(v, "outcome", sinergiv1.ReportOutcome_name, int32(r.GetOutcome()), true, "required: what came of it")
+	} else {
+		v.Check(r.GetOutcome() == sinergiv1.ReportOutcome_REPORT_OUTCOME_UNSPECIFIED, "outcome", "only for COORDINATION_KIND_AFTER_ACTION")
 	}
 }

@@ -39,6 +39,22 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 	ctx := stream.Context()
 	code := caller(ctx).Institution.GetCode()
 	query := "report-watch|" + code
+	only := req.GetReportId()
+	if only != "" {
+		// One report's thread: a cursor of it follows that report alone.
+		query += "|" + only
+		_, reach, err := reportCall(ctx)
+		if err != nil {
+			return err
+		}
+		ok, err := s.Store.ReportAdmitted(ctx, reach, only)
+		if err != nil {
+			return s.reportError(ctx, err)
+		}
+		if !ok {
+			return errReportNotFound
+		}
+	}
 	var pos store.ReportPosition
 	if cur := req.GetCursor(); cur != "" {
 		if err := s.Tokens.Open(cur, query, &pos); err != nil {
@@ -82,7 +98,7 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		if out.behind() {
 			page = behindWindow
 		}
-		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, page)
+		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, page, only)
 		if err != nil {
 			return s.reportError(ctx, err)
 		}

@@ -121,11 +121,24 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkLinks(ctx, rs, req.GetPeople()); err != nil {
-		return nil, err
-	}
 	facility := c.Institution
-	routing := reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
+	var routing reports.Routing
+	var observers []string
+	if directory.SideOf(c.Institution.GetKind()) == sinergiv1.Side_SIDE_POLRI {
+		f, w, err := s.routeWarning(c.Directory, rs, req, now)
+		if err != nil {
+			return nil, err
+		}
+		facility, routing.Recipients, observers = f, w.Recipients, w.Observers
+	} else {
+		if code := req.GetFacilityCode(); code != "" && code != facility.GetCode() {
+			return nil, validate.Error("facility_code", "a facility files its own reports: leave it empty (police units name the facility they warn)")
+		}
+		if err := s.checkLinks(ctx, rs, req.GetPeople()); err != nil {
+			return nil, err
+		}
+		routing = reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
+	}
 	rep := &sinergiv1.Report{
 		Id: store.NewReportID(now), FacilityCode: facility.GetCode(), Kind: req.GetKind(), Type: req.GetType(),
 		Severity: req.GetSeverity(), Classification: req.GetClassification(),
@@ -133,6 +146,7 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		Place:     req.GetPlace(), Narrative: req.GetNarrative(), People: req.GetPeople(), Items: req.GetItems(),
 		OperatorId: req.GetAccess().GetOperatorId(), SubmitTime: timestamppb.New(now),
 		Status: sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED, Recipients: routing.Recipients, RoutingMisses: routing.Misses,
+		AuthorCode: c.Institution.GetCode(), ObserverCodes: observers,
 	}
 	for i, a := range req.GetAttachments() {
 		sum := strings.ToLower(a.GetSha256())
@@ -167,16 +181,56 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		}
 		return &sinergiv1.SubmitReportResponse{Report: got, Replayed: true}, nil
 	}
-	s.Log.InfoContext(ctx, "report filed", "report_id", id, "facility", facility.GetCode(), "kind", req.GetKind().String(),
-		"severity", req.GetSeverity().String(), "recipients", len(routing.Recipients))
+	s.Log.InfoContext(ctx, "report filed", "report_id", id, "facility", facility.GetCode(), "author", c.Institution.GetCode(),
+		"kind", req.GetKind().String(), "severity", req.GetSeverity().String(), "recipients", len(routing.Recipients))
 	// The report as stored, without reading it back: the attachments
 	// without their content, and its first event.
 	for _, a := range rep.Attachments {
 		a.SizeBytes, a.Content = int64(len(a.GetContent())), nil
 	}
 	rep.Events = []*sinergiv1.ReportEvent{{ReportId: id, Number: 1, Kind: sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED,
-		Time: rep.GetSubmitTime(), ActorCode: facility.GetCode(), OperatorId: rep.GetOperatorId(), Status: rep.GetStatus()}}
+		Time: rep.GetSubmitTime(), ActorCode: c.Institution.GetCode(), OperatorId: rep.GetOperatorId(), Status: rep.GetStatus()}}
 	return &sinergiv1.SubmitReportResponse{Report: rep}, nil
+}
+
+// routeWarning is a police unit's warning to the facility req names: the
+// facility, which must be in the unit's reach for the kind's scope now (the
+// agreements in force that let it read the facility's reports let it warn
+// the facility), and the warning's delivery. A warning names people as
+// outsiders only: custody records are the facility's to link.
+func (s *Reports) routeWarning(dir *directory.Snapshot, rs authz.Reaches, req *sinergiv1.SubmitReportRequest, now time.Time) (*sinergiv1.Institution, reports.Warning, error) {
+	var v validate.Violations
+	if !reports.PoliceMayWarn(req.GetKind()) {
+		v.Add("kind", "police units send facilities narcotics or threat intelligence (REPORT_KIND_NARCOTICS, REPORT_KIND_THREAT)")
+	}
+	code := req.GetFacilityCode()
+	f := dir.Institution(code)
+	switch {
+	case code == "":
+		v.Add("facility_code", "required: the facility this warning is for")
+	case f == nil || !directory.IsFacility(f.GetKind()):
+		v.Add("facility_code", "not a facility of the directory")
+	}
+	for i, p := range req.GetPeople() {
+		if p.GetCustodyRecordId() != "" {
+			v.Add(fmt.Sprintf("people[%d].custody_record_id", i), "a police warning names people as outsiders (name, NIK, phone): the facility links its own records")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, reports.Warning{}, err
+	}
+	scope := reports.ScopeOf(req.GetKind())
+	g, ok := rs.Grant(code, scope)
+	if !ok || g.Own || len(g.Agreements) == 0 {
+		return nil, reports.Warning{}, status.Errorf(codes.FailedPrecondition,
+			"no agreement in force lets you send %s to %s (see AgreementService.CheckCoverage)", scopeWord(scope), code)
+	}
+	return f, reports.RouteWarning(dir, f, g.Agreements, req.GetSeverity(), now), nil
+}
+
+// scopeWord names a scope as the CLI and the README do.
+func scopeWord(sc sinergiv1.Scope) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(sc.String(), "SCOPE_")), "_", "-")
 }
 
 // checkLinks refuses people linked to custody records the filing facility
@@ -371,4 +425,21 @@ func (s *Reports) AddReportAddendum(ctx context.Context, req *sinergiv1.AddRepor
 		return nil, err
 	}
 	return &sinergiv1.AddReportAddendumResponse{Report: r}, nil
+}
+
+// PostCoordinationEntry appends to an assistance request's thread.
+func (s *Reports) PostCoordinationEntry(ctx context.Context, req *sinergiv1.PostCoordinationEntryRequest) (*sinergiv1.PostCoordinationEntryResponse, error) {
+	code, officer := caller(ctx).Institution.GetCode(), req.GetAccess().GetOperatorId()
+	entry := &sinergiv1.CoordinationEntry{Kind: req.GetKind(), Text: req.GetText(), Dispatch: req.GetDispatch(), Outcome: req.GetOutcome()}
+	if d := entry.GetDispatch(); d != nil && d.GetEstimatedArrivalTime() != nil {
+		// Kept to the microsecond, as PostgreSQL keeps it.
+		d.EstimatedArrivalTime = timestamppb.New(d.GetEstimatedArrivalTime().AsTime().Truncate(time.Microsecond))
+	}
+	r, err := s.change(ctx, req.GetId(), func(st *store.ReportState, now time.Time) (*store.ReportChange, error) {
+		return reports.Post(st, code, officer, entry, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sinergiv1.PostCoordinationEntryResponse{Report: r}, nil
 }

@@ -312,6 +312,10 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.UpdateReportStatusResponse": fields("report", nested),
 	"sinergi.v1.AddReportAddendumResponse":  fields("report", nested),
 	"sinergi.v1.ReportWeaponItem":           whole(ClassReport),
+	// An assistance request's coordination thread is report content too.
+	"sinergi.v1.CoordinationEntry":             whole(ClassReport),
+	"sinergi.v1.Dispatch":                      whole(ClassReport),
+	"sinergi.v1.PostCoordinationEntryResponse": fields("report", nested),
 
 	// The firearms register: what it holds is the register's; the officers
 	// it names (holders by NIP and name, who acted) are officers' data.

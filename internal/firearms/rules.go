@@ -117,6 +117,7 @@ func IncidentReport(dir *directory.Snapshot, facility *sinergiv1.Institution, w 
 	r.Severity = IncidentSeverity(i, w.GetCategory())
 	r.Classification = sinergiv1.ReportClassification_REPORT_CLASSIFICATION_TERBATAS
 	r.Status = sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED
+	r.AuthorCode = r.GetFacilityCode()
 	r.Items = []*sinergiv1.ReportItem{{Item: &sinergiv1.ReportItem_Weapon{Weapon: &sinergiv1.ReportWeaponItem{
 		WeaponId: w.GetId(), Category: w.GetCategory(), Make: w.GetMake(), Model: w.GetModel(), Calibre: w.GetCalibre(),
 		SerialNumber: w.GetSerialNumber(), RoundsDischarged: rounds}}}}

@@ -44,7 +44,12 @@ type SubmitReportRequest struct {
 	// At most 100.
 	Items []*ReportItem `protobuf:"bytes,11,rep,name=items,proto3" json:"items,omitempty"`
 	// At most 10 MiB each and 15 MiB together (a request is at most 16 MiB).
-	Attachments   []*ReportAttachment `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments []*ReportAttachment `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Police units only: the facility warned, which must be in the unit's
+	// reach for the kind's scope (narcotics or threat intelligence). The
+	// facility acknowledges within the deadline of the severity; its regional
+	// office is told. Facilities leave it empty.
+	FacilityCode  string `protobuf:"bytes,13,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +166,13 @@ func (x *SubmitReportRequest) GetAttachments() []*ReportAttachment {
 		return x.Attachments
 	}
 	return nil
+}
+
+func (x *SubmitReportRequest) GetFacilityCode() string {
+	if x != nil {
+		return x.FacilityCode
+	}
+	return ""
 }
 
 type SubmitReportResponse struct {
@@ -594,7 +606,10 @@ type WatchReportsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
 	// Resume after this cursor (from an earlier response); empty: from now.
-	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Only this report's events (follow one assistance request's
+	// coordination thread); empty: every report of the caller's.
+	ReportId      string `protobuf:"bytes,3,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +654,13 @@ func (x *WatchReportsRequest) GetAccess() *AccessContext {
 func (x *WatchReportsRequest) GetCursor() string {
 	if x != nil {
 		return x.Cursor
+	}
+	return ""
+}
+
+func (x *WatchReportsRequest) GetReportId() string {
+	if x != nil {
+		return x.ReportId
 	}
 	return ""
 }
@@ -1321,12 +1343,144 @@ func (x *AddReportAddendumResponse) GetReport() *Report {
 	return nil
 }
 
+type PostCoordinationEntryRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The assistance request.
+	Id   string           `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Kind CoordinationKind `protobuf:"varint,3,opt,name=kind,proto3,enum=sinergi.v1.CoordinationKind" json:"kind,omitempty"`
+	// Required for MESSAGE and AFTER_ACTION; up to 20000 characters.
+	Text string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	// Required for DISPATCH, and only there.
+	Dispatch *Dispatch `protobuf:"bytes,5,opt,name=dispatch,proto3" json:"dispatch,omitempty"`
+	// Required for AFTER_ACTION, and only there.
+	Outcome       ReportOutcome `protobuf:"varint,6,opt,name=outcome,proto3,enum=sinergi.v1.ReportOutcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostCoordinationEntryRequest) Reset() {
+	*x = PostCoordinationEntryRequest{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostCoordinationEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostCoordinationEntryRequest) ProtoMessage() {}
+
+func (x *PostCoordinationEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostCoordinationEntryRequest.ProtoReflect.Descriptor instead.
+func (*PostCoordinationEntryRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PostCoordinationEntryRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *PostCoordinationEntryRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PostCoordinationEntryRequest) GetKind() CoordinationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CoordinationKind_COORDINATION_KIND_UNSPECIFIED
+}
+
+func (x *PostCoordinationEntryRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *PostCoordinationEntryRequest) GetDispatch() *Dispatch {
+	if x != nil {
+		return x.Dispatch
+	}
+	return nil
+}
+
+func (x *PostCoordinationEntryRequest) GetOutcome() ReportOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ReportOutcome_REPORT_OUTCOME_UNSPECIFIED
+}
+
+type PostCoordinationEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *Report                `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostCoordinationEntryResponse) Reset() {
+	*x = PostCoordinationEntryResponse{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostCoordinationEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostCoordinationEntryResponse) ProtoMessage() {}
+
+func (x *PostCoordinationEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostCoordinationEntryResponse.ProtoReflect.Descriptor instead.
+func (*PostCoordinationEntryResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PostCoordinationEntryResponse) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
 var File_sinergi_v1_report_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1fsinergi/v1/report_service.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x17sinergi/v1/report.proto\"\xda\x04\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x17sinergi/v1/report.proto\"\xff\x04\n" +
 	"\x13SubmitReportRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12*\n" +
@@ -1341,7 +1495,8 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\x06people\x18\n" +
 	" \x03(\v2\x18.sinergi.v1.ReportPersonR\x06people\x12,\n" +
 	"\x05items\x18\v \x03(\v2\x16.sinergi.v1.ReportItemR\x05items\x12>\n" +
-	"\vattachments\x18\f \x03(\v2\x1c.sinergi.v1.ReportAttachmentR\vattachments\"^\n" +
+	"\vattachments\x18\f \x03(\v2\x1c.sinergi.v1.ReportAttachmentR\vattachments\x12#\n" +
+	"\rfacility_code\x18\r \x01(\tR\ffacilityCode\"^\n" +
 	"\x14SubmitReportResponse\x12*\n" +
 	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\"U\n" +
@@ -1374,10 +1529,11 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	" \x01(\tR\tpageToken\"k\n" +
 	"\x13ListReportsResponse\x12,\n" +
 	"\areports\x18\x01 \x03(\v2\x12.sinergi.v1.ReportR\areports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"`\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
 	"\x13WatchReportsRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x89\x01\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1b\n" +
+	"\treport_id\x18\x03 \x01(\tR\breportId\"\x89\x01\n" +
 	"\x14WatchReportsResponse\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12-\n" +
 	"\x05event\x18\x02 \x01(\v2\x17.sinergi.v1.ReportEventR\x05event\x12*\n" +
@@ -1422,7 +1578,16 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x125\n" +
 	"\boutcomes\x18\x04 \x03(\x0e2\x19.sinergi.v1.ReportOutcomeR\boutcomes\"G\n" +
 	"\x19AddReportAddendumResponse\x12*\n" +
-	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report2\xb2\x06\n" +
+	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\"\x8e\x02\n" +
+	"\x1cPostCoordinationEntryRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x120\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1c.sinergi.v1.CoordinationKindR\x04kind\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x120\n" +
+	"\bdispatch\x18\x05 \x01(\v2\x14.sinergi.v1.DispatchR\bdispatch\x123\n" +
+	"\aoutcome\x18\x06 \x01(\x0e2\x19.sinergi.v1.ReportOutcomeR\aoutcome\"K\n" +
+	"\x1dPostCoordinationEntryResponse\x12*\n" +
+	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report2\xa0\a\n" +
 	"\rReportService\x12Q\n" +
 	"\fSubmitReport\x12\x1f.sinergi.v1.SubmitReportRequest\x1a .sinergi.v1.SubmitReportResponse\x12H\n" +
 	"\tGetReport\x12\x1c.sinergi.v1.GetReportRequest\x1a\x1d.sinergi.v1.GetReportResponse\x12f\n" +
@@ -1432,7 +1597,8 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\vReportStats\x12\x1e.sinergi.v1.ReportStatsRequest\x1a\x1f.sinergi.v1.ReportStatsResponse\x12`\n" +
 	"\x11AcknowledgeReport\x12$.sinergi.v1.AcknowledgeReportRequest\x1a%.sinergi.v1.AcknowledgeReportResponse\x12c\n" +
 	"\x12UpdateReportStatus\x12%.sinergi.v1.UpdateReportStatusRequest\x1a&.sinergi.v1.UpdateReportStatusResponse\x12`\n" +
-	"\x11AddReportAddendum\x12$.sinergi.v1.AddReportAddendumRequest\x1a%.sinergi.v1.AddReportAddendumResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x11AddReportAddendum\x12$.sinergi.v1.AddReportAddendumRequest\x1a%.sinergi.v1.AddReportAddendumResponse\x12l\n" +
+	"\x15PostCoordinationEntry\x12(.sinergi.v1.PostCoordinationEntryRequest\x1a).sinergi.v1.PostCoordinationEntryResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_report_service_proto_rawDescOnce sync.Once
@@ -1446,111 +1612,122 @@ func file_sinergi_v1_report_service_proto_rawDescGZIP() []byte {
 	return file_sinergi_v1_report_service_proto_rawDescData
 }
 
-var file_sinergi_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_sinergi_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_sinergi_v1_report_service_proto_goTypes = []any{
-	(*SubmitReportRequest)(nil),         // 0: sinergi.v1.SubmitReportRequest
-	(*SubmitReportResponse)(nil),        // 1: sinergi.v1.SubmitReportResponse
-	(*GetReportRequest)(nil),            // 2: sinergi.v1.GetReportRequest
-	(*GetReportResponse)(nil),           // 3: sinergi.v1.GetReportResponse
-	(*GetReportAttachmentRequest)(nil),  // 4: sinergi.v1.GetReportAttachmentRequest
-	(*GetReportAttachmentResponse)(nil), // 5: sinergi.v1.GetReportAttachmentResponse
-	(*ListReportsRequest)(nil),          // 6: sinergi.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),         // 7: sinergi.v1.ListReportsResponse
-	(*WatchReportsRequest)(nil),         // 8: sinergi.v1.WatchReportsRequest
-	(*WatchReportsResponse)(nil),        // 9: sinergi.v1.WatchReportsResponse
-	(*ReportStatsRequest)(nil),          // 10: sinergi.v1.ReportStatsRequest
-	(*ReportCount)(nil),                 // 11: sinergi.v1.ReportCount
-	(*ReportSeizedTotal)(nil),           // 12: sinergi.v1.ReportSeizedTotal
-	(*ReportStatsResponse)(nil),         // 13: sinergi.v1.ReportStatsResponse
-	(*AcknowledgeReportRequest)(nil),    // 14: sinergi.v1.AcknowledgeReportRequest
-	(*AcknowledgeReportResponse)(nil),   // 15: sinergi.v1.AcknowledgeReportResponse
-	(*UpdateReportStatusRequest)(nil),   // 16: sinergi.v1.UpdateReportStatusRequest
-	(*UpdateReportStatusResponse)(nil),  // 17: sinergi.v1.UpdateReportStatusResponse
-	(*AddReportAddendumRequest)(nil),    // 18: sinergi.v1.AddReportAddendumRequest
-	(*AddReportAddendumResponse)(nil),   // 19: sinergi.v1.AddReportAddendumResponse
-	(*AccessContext)(nil),               // 20: sinergi.v1.AccessContext
-	(ReportKind)(0),                     // 21: sinergi.v1.ReportKind
-	(ReportType)(0),                     // 22: sinergi.v1.ReportType
-	(ReportSeverity)(0),                 // 23: sinergi.v1.ReportSeverity
-	(ReportClassification)(0),           // 24: sinergi.v1.ReportClassification
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(*ReportPerson)(nil),                // 26: sinergi.v1.ReportPerson
-	(*ReportItem)(nil),                  // 27: sinergi.v1.ReportItem
-	(*ReportAttachment)(nil),            // 28: sinergi.v1.ReportAttachment
-	(*Report)(nil),                      // 29: sinergi.v1.Report
-	(ReportStatus)(0),                   // 30: sinergi.v1.ReportStatus
-	(*ReportEvent)(nil),                 // 31: sinergi.v1.ReportEvent
-	(ReportSubstance)(0),                // 32: sinergi.v1.ReportSubstance
-	(ReportQuantityUnit)(0),             // 33: sinergi.v1.ReportQuantityUnit
-	(ReportOutcome)(0),                  // 34: sinergi.v1.ReportOutcome
+	(*SubmitReportRequest)(nil),           // 0: sinergi.v1.SubmitReportRequest
+	(*SubmitReportResponse)(nil),          // 1: sinergi.v1.SubmitReportResponse
+	(*GetReportRequest)(nil),              // 2: sinergi.v1.GetReportRequest
+	(*GetReportResponse)(nil),             // 3: sinergi.v1.GetReportResponse
+	(*GetReportAttachmentRequest)(nil),    // 4: sinergi.v1.GetReportAttachmentRequest
+	(*GetReportAttachmentResponse)(nil),   // 5: sinergi.v1.GetReportAttachmentResponse
+	(*ListReportsRequest)(nil),            // 6: sinergi.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),           // 7: sinergi.v1.ListReportsResponse
+	(*WatchReportsRequest)(nil),           // 8: sinergi.v1.WatchReportsRequest
+	(*WatchReportsResponse)(nil),          // 9: sinergi.v1.WatchReportsResponse
+	(*ReportStatsRequest)(nil),            // 10: sinergi.v1.ReportStatsRequest
+	(*ReportCount)(nil),                   // 11: sinergi.v1.ReportCount
+	(*ReportSeizedTotal)(nil),             // 12: sinergi.v1.ReportSeizedTotal
+	(*ReportStatsResponse)(nil),           // 13: sinergi.v1.ReportStatsResponse
+	(*AcknowledgeReportRequest)(nil),      // 14: sinergi.v1.AcknowledgeReportRequest
+	(*AcknowledgeReportResponse)(nil),     // 15: sinergi.v1.AcknowledgeReportResponse
+	(*UpdateReportStatusRequest)(nil),     // 16: sinergi.v1.UpdateReportStatusRequest
+	(*UpdateReportStatusResponse)(nil),    // 17: sinergi.v1.UpdateReportStatusResponse
+	(*AddReportAddendumRequest)(nil),      // 18: sinergi.v1.AddReportAddendumRequest
+	(*AddReportAddendumResponse)(nil),     // 19: sinergi.v1.AddReportAddendumResponse
+	(*PostCoordinationEntryRequest)(nil),  // 20: sinergi.v1.PostCoordinationEntryRequest
+	(*PostCoordinationEntryResponse)(nil), // 21: sinergi.v1.PostCoordinationEntryResponse
+	(*AccessContext)(nil),                 // 22: sinergi.v1.AccessContext
+	(ReportKind)(0),                       // 23: sinergi.v1.ReportKind
+	(ReportType)(0),                       // 24: sinergi.v1.ReportType
+	(ReportSeverity)(0),                   // 25: sinergi.v1.ReportSeverity
+	(ReportClassification)(0),             // 26: sinergi.v1.ReportClassification
+	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
+	(*ReportPerson)(nil),                  // 28: sinergi.v1.ReportPerson
+	(*ReportItem)(nil),                    // 29: sinergi.v1.ReportItem
+	(*ReportAttachment)(nil),              // 30: sinergi.v1.ReportAttachment
+	(*Report)(nil),                        // 31: sinergi.v1.Report
+	(ReportStatus)(0),                     // 32: sinergi.v1.ReportStatus
+	(*ReportEvent)(nil),                   // 33: sinergi.v1.ReportEvent
+	(ReportSubstance)(0),                  // 34: sinergi.v1.ReportSubstance
+	(ReportQuantityUnit)(0),               // 35: sinergi.v1.ReportQuantityUnit
+	(ReportOutcome)(0),                    // 36: sinergi.v1.ReportOutcome
+	(CoordinationKind)(0),                 // 37: sinergi.v1.CoordinationKind
+	(*Dispatch)(nil),                      // 38: sinergi.v1.Dispatch
 }
 var file_sinergi_v1_report_service_proto_depIdxs = []int32{
-	20, // 0: sinergi.v1.SubmitReportRequest.access:type_name -> sinergi.v1.AccessContext
-	21, // 1: sinergi.v1.SubmitReportRequest.kind:type_name -> sinergi.v1.ReportKind
-	22, // 2: sinergi.v1.SubmitReportRequest.type:type_name -> sinergi.v1.ReportType
-	23, // 3: sinergi.v1.SubmitReportRequest.severity:type_name -> sinergi.v1.ReportSeverity
-	24, // 4: sinergi.v1.SubmitReportRequest.classification:type_name -> sinergi.v1.ReportClassification
-	25, // 5: sinergi.v1.SubmitReportRequest.occur_time:type_name -> google.protobuf.Timestamp
-	26, // 6: sinergi.v1.SubmitReportRequest.people:type_name -> sinergi.v1.ReportPerson
-	27, // 7: sinergi.v1.SubmitReportRequest.items:type_name -> sinergi.v1.ReportItem
-	28, // 8: sinergi.v1.SubmitReportRequest.attachments:type_name -> sinergi.v1.ReportAttachment
-	29, // 9: sinergi.v1.SubmitReportResponse.report:type_name -> sinergi.v1.Report
-	20, // 10: sinergi.v1.GetReportRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 11: sinergi.v1.GetReportResponse.report:type_name -> sinergi.v1.Report
-	20, // 12: sinergi.v1.GetReportAttachmentRequest.access:type_name -> sinergi.v1.AccessContext
-	28, // 13: sinergi.v1.GetReportAttachmentResponse.attachment:type_name -> sinergi.v1.ReportAttachment
-	20, // 14: sinergi.v1.ListReportsRequest.access:type_name -> sinergi.v1.AccessContext
-	21, // 15: sinergi.v1.ListReportsRequest.kind:type_name -> sinergi.v1.ReportKind
-	22, // 16: sinergi.v1.ListReportsRequest.type:type_name -> sinergi.v1.ReportType
-	23, // 17: sinergi.v1.ListReportsRequest.severity:type_name -> sinergi.v1.ReportSeverity
-	30, // 18: sinergi.v1.ListReportsRequest.status:type_name -> sinergi.v1.ReportStatus
-	25, // 19: sinergi.v1.ListReportsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 20: sinergi.v1.ListReportsRequest.end_time:type_name -> google.protobuf.Timestamp
-	29, // 21: sinergi.v1.ListReportsResponse.reports:type_name -> sinergi.v1.Report
-	20, // 22: sinergi.v1.WatchReportsRequest.access:type_name -> sinergi.v1.AccessContext
-	31, // 23: sinergi.v1.WatchReportsResponse.event:type_name -> sinergi.v1.ReportEvent
-	29, // 24: sinergi.v1.WatchReportsResponse.report:type_name -> sinergi.v1.Report
-	25, // 25: sinergi.v1.ReportStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 26: sinergi.v1.ReportStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	21, // 27: sinergi.v1.ReportCount.kind:type_name -> sinergi.v1.ReportKind
-	22, // 28: sinergi.v1.ReportCount.type:type_name -> sinergi.v1.ReportType
-	23, // 29: sinergi.v1.ReportCount.severity:type_name -> sinergi.v1.ReportSeverity
-	32, // 30: sinergi.v1.ReportSeizedTotal.substance:type_name -> sinergi.v1.ReportSubstance
-	33, // 31: sinergi.v1.ReportSeizedTotal.unit:type_name -> sinergi.v1.ReportQuantityUnit
+	22, // 0: sinergi.v1.SubmitReportRequest.access:type_name -> sinergi.v1.AccessContext
+	23, // 1: sinergi.v1.SubmitReportRequest.kind:type_name -> sinergi.v1.ReportKind
+	24, // 2: sinergi.v1.SubmitReportRequest.type:type_name -> sinergi.v1.ReportType
+	25, // 3: sinergi.v1.SubmitReportRequest.severity:type_name -> sinergi.v1.ReportSeverity
+	26, // 4: sinergi.v1.SubmitReportRequest.classification:type_name -> sinergi.v1.ReportClassification
+	27, // 5: sinergi.v1.SubmitReportRequest.occur_time:type_name -> google.protobuf.Timestamp
+	28, // 6: sinergi.v1.SubmitReportRequest.people:type_name -> sinergi.v1.ReportPerson
+	29, // 7: sinergi.v1.SubmitReportRequest.items:type_name -> sinergi.v1.ReportItem
+	30, // 8: sinergi.v1.SubmitReportRequest.attachments:type_name -> sinergi.v1.ReportAttachment
+	31, // 9: sinergi.v1.SubmitReportResponse.report:type_name -> sinergi.v1.Report
+	22, // 10: sinergi.v1.GetReportRequest.access:type_name -> sinergi.v1.AccessContext
+	31, // 11: sinergi.v1.GetReportResponse.report:type_name -> sinergi.v1.Report
+	22, // 12: sinergi.v1.GetReportAttachmentRequest.access:type_name -> sinergi.v1.AccessContext
+	30, // 13: sinergi.v1.GetReportAttachmentResponse.attachment:type_name -> sinergi.v1.ReportAttachment
+	22, // 14: sinergi.v1.ListReportsRequest.access:type_name -> sinergi.v1.AccessContext
+	23, // 15: sinergi.v1.ListReportsRequest.kind:type_name -> sinergi.v1.ReportKind
+	24, // 16: sinergi.v1.ListReportsRequest.type:type_name -> sinergi.v1.ReportType
+	25, // 17: sinergi.v1.ListReportsRequest.severity:type_name -> sinergi.v1.ReportSeverity
+	32, // 18: sinergi.v1.ListReportsRequest.status:type_name -> sinergi.v1.ReportStatus
+	27, // 19: sinergi.v1.ListReportsRequest.start_time:type_name -> google.protobuf.Timestamp
+	27, // 20: sinergi.v1.ListReportsRequest.end_time:type_name -> google.protobuf.Timestamp
+	31, // 21: sinergi.v1.ListReportsResponse.reports:type_name -> sinergi.v1.Report
+	22, // 22: sinergi.v1.WatchReportsRequest.access:type_name -> sinergi.v1.AccessContext
+	33, // 23: sinergi.v1.WatchReportsResponse.event:type_name -> sinergi.v1.ReportEvent
+	31, // 24: sinergi.v1.WatchReportsResponse.report:type_name -> sinergi.v1.Report
+	27, // 25: sinergi.v1.ReportStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	27, // 26: sinergi.v1.ReportStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 27: sinergi.v1.ReportCount.kind:type_name -> sinergi.v1.ReportKind
+	24, // 28: sinergi.v1.ReportCount.type:type_name -> sinergi.v1.ReportType
+	25, // 29: sinergi.v1.ReportCount.severity:type_name -> sinergi.v1.ReportSeverity
+	34, // 30: sinergi.v1.ReportSeizedTotal.substance:type_name -> sinergi.v1.ReportSubstance
+	35, // 31: sinergi.v1.ReportSeizedTotal.unit:type_name -> sinergi.v1.ReportQuantityUnit
 	11, // 32: sinergi.v1.ReportStatsResponse.counts:type_name -> sinergi.v1.ReportCount
 	12, // 33: sinergi.v1.ReportStatsResponse.seized:type_name -> sinergi.v1.ReportSeizedTotal
-	20, // 34: sinergi.v1.AcknowledgeReportRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 35: sinergi.v1.AcknowledgeReportResponse.report:type_name -> sinergi.v1.Report
-	20, // 36: sinergi.v1.UpdateReportStatusRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 37: sinergi.v1.UpdateReportStatusRequest.status:type_name -> sinergi.v1.ReportStatus
-	34, // 38: sinergi.v1.UpdateReportStatusRequest.outcome:type_name -> sinergi.v1.ReportOutcome
-	29, // 39: sinergi.v1.UpdateReportStatusResponse.report:type_name -> sinergi.v1.Report
-	20, // 40: sinergi.v1.AddReportAddendumRequest.access:type_name -> sinergi.v1.AccessContext
-	34, // 41: sinergi.v1.AddReportAddendumRequest.outcomes:type_name -> sinergi.v1.ReportOutcome
-	29, // 42: sinergi.v1.AddReportAddendumResponse.report:type_name -> sinergi.v1.Report
-	0,  // 43: sinergi.v1.ReportService.SubmitReport:input_type -> sinergi.v1.SubmitReportRequest
-	2,  // 44: sinergi.v1.ReportService.GetReport:input_type -> sinergi.v1.GetReportRequest
-	4,  // 45: sinergi.v1.ReportService.GetReportAttachment:input_type -> sinergi.v1.GetReportAttachmentRequest
-	6,  // 46: sinergi.v1.ReportService.ListReports:input_type -> sinergi.v1.ListReportsRequest
-	8,  // 47: sinergi.v1.ReportService.WatchReports:input_type -> sinergi.v1.WatchReportsRequest
-	10, // 48: sinergi.v1.ReportService.ReportStats:input_type -> sinergi.v1.ReportStatsRequest
-	14, // 49: sinergi.v1.ReportService.AcknowledgeReport:input_type -> sinergi.v1.AcknowledgeReportRequest
-	16, // 50: sinergi.v1.ReportService.UpdateReportStatus:input_type -> sinergi.v1.UpdateReportStatusRequest
-	18, // 51: sinergi.v1.ReportService.AddReportAddendum:input_type -> sinergi.v1.AddReportAddendumRequest
-	1,  // 52: sinergi.v1.ReportService.SubmitReport:output_type -> sinergi.v1.SubmitReportResponse
-	3,  // 53: sinergi.v1.ReportService.GetReport:output_type -> sinergi.v1.GetReportResponse
-	5,  // 54: sinergi.v1.ReportService.GetReportAttachment:output_type -> sinergi.v1.GetReportAttachmentResponse
-	7,  // 55: sinergi.v1.ReportService.ListReports:output_type -> sinergi.v1.ListReportsResponse
-	9,  // 56: sinergi.v1.ReportService.WatchReports:output_type -> sinergi.v1.WatchReportsResponse
-	13, // 57: sinergi.v1.ReportService.ReportStats:output_type -> sinergi.v1.ReportStatsResponse
-	15, // 58: sinergi.v1.ReportService.AcknowledgeReport:output_type -> sinergi.v1.AcknowledgeReportResponse
-	17, // 59: sinergi.v1.ReportService.UpdateReportStatus:output_type -> sinergi.v1.UpdateReportStatusResponse
-	19, // 60: sinergi.v1.ReportService.AddReportAddendum:output_type -> sinergi.v1.AddReportAddendumResponse
-	52, // [52:61] is the sub-list for method output_type
-	43, // [43:52] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	22, // 34: sinergi.v1.AcknowledgeReportRequest.access:type_name -> sinergi.v1.AccessContext
+	31, // 35: sinergi.v1.AcknowledgeReportResponse.report:type_name -> sinergi.v1.Report
+	22, // 36: sinergi.v1.UpdateReportStatusRequest.access:type_name -> sinergi.v1.AccessContext
+	32, // 37: sinergi.v1.UpdateReportStatusRequest.status:type_name -> sinergi.v1.ReportStatus
+	36, // 38: sinergi.v1.UpdateReportStatusRequest.outcome:type_name -> sinergi.v1.ReportOutcome
+	31, // 39: sinergi.v1.UpdateReportStatusResponse.report:type_name -> sinergi.v1.Report
+	22, // 40: sinergi.v1.AddReportAddendumRequest.access:type_name -> sinergi.v1.AccessContext
+	36, // 41: sinergi.v1.AddReportAddendumRequest.outcomes:type_name -> sinergi.v1.ReportOutcome
+	31, // 42: sinergi.v1.AddReportAddendumResponse.report:type_name -> sinergi.v1.Report
+	22, // 43: sinergi.v1.PostCoordinationEntryRequest.access:type_name -> sinergi.v1.AccessContext
+	37, // 44: sinergi.v1.PostCoordinationEntryRequest.kind:type_name -> sinergi.v1.CoordinationKind
+	38, // 45: sinergi.v1.PostCoordinationEntryRequest.dispatch:type_name -> sinergi.v1.Dispatch
+	36, // 46: sinergi.v1.PostCoordinationEntryRequest.outcome:type_name -> sinergi.v1.ReportOutcome
+	31, // 47: sinergi.v1.PostCoordinationEntryResponse.report:type_name -> sinergi.v1.Report
+	0,  // 48: sinergi.v1.ReportService.SubmitReport:input_type -> sinergi.v1.SubmitReportRequest
+	2,  // 49: sinergi.v1.ReportService.GetReport:input_type -> sinergi.v1.GetReportRequest
+	4,  // 50: sinergi.v1.ReportService.GetReportAttachment:input_type -> sinergi.v1.GetReportAttachmentRequest
+	6,  // 51: sinergi.v1.ReportService.ListReports:input_type -> sinergi.v1.ListReportsRequest
+	8,  // 52: sinergi.v1.ReportService.WatchReports:input_type -> sinergi.v1.WatchReportsRequest
+	10, // 53: sinergi.v1.ReportService.ReportStats:input_type -> sinergi.v1.ReportStatsRequest
+	14, // 54: sinergi.v1.ReportService.AcknowledgeReport:input_type -> sinergi.v1.AcknowledgeReportRequest
+	16, // 55: sinergi.v1.ReportService.UpdateReportStatus:input_type -> sinergi.v1.UpdateReportStatusRequest
+	18, // 56: sinergi.v1.ReportService.AddReportAddendum:input_type -> sinergi.v1.AddReportAddendumRequest
+	20, // 57: sinergi.v1.ReportService.PostCoordinationEntry:input_type -> sinergi.v1.PostCoordinationEntryRequest
+	1,  // 58: sinergi.v1.ReportService.SubmitReport:output_type -> sinergi.v1.SubmitReportResponse
+	3,  // 59: sinergi.v1.ReportService.GetReport:output_type -> sinergi.v1.GetReportResponse
+	5,  // 60: sinergi.v1.ReportService.GetReportAttachment:output_type -> sinergi.v1.GetReportAttachmentResponse
+	7,  // 61: sinergi.v1.ReportService.ListReports:output_type -> sinergi.v1.ListReportsResponse
+	9,  // 62: sinergi.v1.ReportService.WatchReports:output_type -> sinergi.v1.WatchReportsResponse
+	13, // 63: sinergi.v1.ReportService.ReportStats:output_type -> sinergi.v1.ReportStatsResponse
+	15, // 64: sinergi.v1.ReportService.AcknowledgeReport:output_type -> sinergi.v1.AcknowledgeReportResponse
+	17, // 65: sinergi.v1.ReportService.UpdateReportStatus:output_type -> sinergi.v1.UpdateReportStatusResponse
+	19, // 66: sinergi.v1.ReportService.AddReportAddendum:output_type -> sinergi.v1.AddReportAddendumResponse
+	21, // 67: sinergi.v1.ReportService.PostCoordinationEntry:output_type -> sinergi.v1.PostCoordinationEntryResponse
+	58, // [58:68] is the sub-list for method output_type
+	48, // [48:58] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_report_service_proto_init() }
@@ -1566,7 +1743,7 @@ func file_sinergi_v1_report_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_report_service_proto_rawDesc), len(file_sinergi_v1_report_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
