@@ -35,6 +35,7 @@ const (
 	reportMaxDescription     = 500
 	reportMaxFilename        = 255
 	reportMaxOutcomes        = 10
+	reportMaxJustification   = 2000
 )
 
 var (
@@ -74,6 +75,10 @@ func init() {
 		}
 	})
 	validate.Register(checkPostCoordination)
+	validate.Register(func(r *sinergiv1.ListEmergencyOverridesRequest, v *validate.Violations) {
+		checkPageSize(v, r.GetPageSize())
+		reportCheckRange(v, r.GetStartTime(), r.GetEndTime())
+	})
 	validate.Limit("sinergi.v1.PostCoordinationEntryRequest.text", 4*reportMaxNarrative)
 	validate.Register(func(r *sinergiv1.ReportStatsRequest, v *validate.Violations) {
 		reportCheckFacility(v, r.GetFacilityCode())
@@ -319,6 +324,15 @@ func checkSubmitReport(r *sinergiv1.SubmitReportRequest, v *validate.Violations)
 		}
 		v.Check(a.GetNumber() == 0, f+".number", "assigned by the server: leave unset")
 		v.Check(a.GetSizeBytes() == 0 || a.GetSizeBytes() == int64(n), f+".size_bytes", "does not match the content")
+	}
+	if j := r.GetEmergencyJustification(); j != "" {
+		reportCheckText(v, "emergency_justification", j, reportMaxJustification, true, true)
+		switch {
+		case !reports.IsEmergency(r.GetKind(), r.GetType(), r.GetSeverity()):
+			v.Add("emergency_justification", "only for an emergency: a critical assistance request, or a critical riot, fight, hostage taking or escape")
+		case r.GetClassification() == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA:
+			v.Add("emergency_justification", "a RAHASIA report travels under agreements only: classify the emergency BIASA or TERBATAS")
+		}
 	}
 	if total > reportMaxAttachmentTotal {
 		v.Add("attachments", "at most 15 MiB together (a request is at most 16 MiB); send more files in another report")

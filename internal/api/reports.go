@@ -50,10 +50,18 @@ func reportCall(ctx context.Context) (authz.Reaches, *restrict.Restriction, erro
 }
 
 // reportView is a report as the caller may see it: routing misses are the
-// business of the filing facility and those who oversee it only.
+// business of the filing facility and those who oversee it only; a unit
+// that received it by an emergency override alone gets what the emergency
+// needs (what, where, when), not who is involved, what was seized or what
+// is attached.
 func reportView(r *sinergiv1.Report, rs authz.Reaches) *sinergiv1.Report {
 	if r != nil && !rs.Owns(r.GetFacilityCode()) {
 		r.RoutingMisses = nil
+	}
+	if r != nil && reports.Overridden(r, rs.CallerCode()) {
+		if _, granted := rs.Grant(r.GetFacilityCode(), reports.ScopeOf(r.GetKind())); !granted {
+			r.People, r.Items, r.Attachments = nil, nil, nil
+		}
 	}
 	return r
 }
@@ -138,6 +146,16 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 			return nil, err
 		}
 		routing = reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
+		if req.GetEmergencyJustification() != "" {
+			routing = reports.Override(c.Directory, facility, routing, req.GetSeverity(), now)
+		}
+		if len(routing.Misses) > 0 {
+			// A unit the report could not reach alerts the facility's
+			// regional office, which observes the report from now on.
+			if k := reports.KanwilOf(c.Directory, facility); k != nil {
+				observers = []string{k.GetCode()}
+			}
+		}
 	}
 	rep := &sinergiv1.Report{
 		Id: store.NewReportID(now), FacilityCode: facility.GetCode(), Kind: req.GetKind(), Type: req.GetType(),
@@ -146,7 +164,7 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		Place:     req.GetPlace(), Narrative: req.GetNarrative(), People: req.GetPeople(), Items: req.GetItems(),
 		OperatorId: req.GetAccess().GetOperatorId(), SubmitTime: timestamppb.New(now),
 		Status: sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED, Recipients: routing.Recipients, RoutingMisses: routing.Misses,
-		AuthorCode: c.Institution.GetCode(), ObserverCodes: observers,
+		AuthorCode: c.Institution.GetCode(), ObserverCodes: observers, EmergencyJustification: req.GetEmergencyJustification(),
 	}
 	for i, a := range req.GetAttachments() {
 		sum := strings.ToLower(a.GetSha256())
@@ -182,7 +200,8 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		return &sinergiv1.SubmitReportResponse{Report: got, Replayed: true}, nil
 	}
 	s.Log.InfoContext(ctx, "report filed", "report_id", id, "facility", facility.GetCode(), "author", c.Institution.GetCode(),
-		"kind", req.GetKind().String(), "severity", req.GetSeverity().String(), "recipients", len(routing.Recipients))
+		"kind", req.GetKind().String(), "severity", req.GetSeverity().String(), "recipients", len(routing.Recipients),
+		"routing_misses", len(routing.Misses), "emergency_override", req.GetEmergencyJustification() != "")
 	// The report as stored, without reading it back: the attachments
 	// without their content, and its first event.
 	for _, a := range rep.Attachments {
@@ -200,6 +219,9 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 // outsiders only: custody records are the facility's to link.
 func (s *Reports) routeWarning(dir *directory.Snapshot, rs authz.Reaches, req *sinergiv1.SubmitReportRequest, now time.Time) (*sinergiv1.Institution, reports.Warning, error) {
 	var v validate.Violations
+	if req.GetEmergencyJustification() != "" {
+		v.Add("emergency_justification", "the emergency override is the facility's: a police warning leaves it empty")
+	}
 	if !reports.PoliceMayWarn(req.GetKind()) {
 		v.Add("kind", "police units send facilities narcotics or threat intelligence (REPORT_KIND_NARCOTICS, REPORT_KIND_THREAT)")
 	}
@@ -274,11 +296,13 @@ func (s *Reports) GetReport(ctx context.Context, req *sinergiv1.GetReportRequest
 
 // GetReportAttachment returns one attachment with its content.
 func (s *Reports) GetReportAttachment(ctx context.Context, req *sinergiv1.GetReportAttachmentRequest) (*sinergiv1.GetReportAttachmentResponse, error) {
-	rs, rr, err := reportCall(ctx)
+	rs, err := authz.ReachesFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a, facility, scope, err := s.Store.GetReportAttachment(ctx, rr, req.GetReportId(), req.GetNumber())
+	// An emergency override carries no attachments: they are read under the
+	// agreements alone.
+	a, facility, scope, err := s.Store.GetReportAttachment(ctx, rs.ReportContents(), req.GetReportId(), req.GetNumber())
 	if errors.Is(err, store.ErrNotFound) {
 		// One answer whether the report or the attachment is missing or out of reach.
 		return nil, status.Error(codes.NotFound, "report attachment not found")
@@ -442,4 +466,46 @@ func (s *Reports) PostCoordinationEntry(ctx context.Context, req *sinergiv1.Post
 		return nil, err
 	}
 	return &sinergiv1.PostCoordinationEntryResponse{Report: r}, nil
+}
+
+type emergencyPosition struct {
+	Submit int64  `json:"t"`
+	ID     string `json:"i"`
+}
+
+// ListEmergencyOverrides lists the emergency overrides for oversight.
+func (s *Reports) ListEmergencyOverrides(ctx context.Context, req *sinergiv1.ListEmergencyOverridesRequest) (*sinergiv1.ListEmergencyOverridesResponse, error) {
+	c := caller(ctx)
+	var f store.EmergencyFilter
+	if t := req.GetStartTime(); t != nil {
+		f.Start = t.AsTime()
+	}
+	if t := req.GetEndTime(); t != nil {
+		f.End = t.AsTime()
+	}
+	query := fmt.Sprintf("overrides|%s|%d|%d", c.Institution.GetCode(), f.Start.UnixMicro(), f.End.UnixMicro())
+	if tok := req.GetPageToken(); tok != "" {
+		var pos emergencyPosition
+		if err := s.Tokens.Open(tok, query, &pos); err != nil || !store.IsReportID(pos.ID) {
+			return nil, s.badToken()
+		}
+		f.BeforeSubmit, f.BeforeID = time.UnixMicro(pos.Submit), pos.ID
+	}
+	size := pageSize(req.GetPageSize())
+	f.Limit = size + 1
+	list, err := s.Store.EmergencyOverrides(ctx, f)
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	resp := &sinergiv1.ListEmergencyOverridesResponse{}
+	if len(list) > size {
+		last := list[size-1]
+		tok, err := s.Tokens.Seal(query, emergencyPosition{Submit: last.GetSubmitTime().AsTime().UnixMicro(), ID: last.GetReportId()})
+		if err != nil {
+			return nil, err
+		}
+		resp.NextPageToken, list = tok, list[:size]
+	}
+	resp.Overrides = list
+	return resp, nil
 }

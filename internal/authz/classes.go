@@ -316,6 +316,10 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.CoordinationEntry":             whole(ClassReport),
 	"sinergi.v1.Dispatch":                      whole(ClassReport),
 	"sinergi.v1.PostCoordinationEntryResponse": fields("report", nested),
+	// An override as oversight reviews it: who invoked it, why, whom it
+	// reached; no report content.
+	"sinergi.v1.EmergencyOverride":              whole(ClassAudit),
+	"sinergi.v1.ListEmergencyOverridesResponse": fields("overrides", nested, "next_page_token", ClassControl),
 
 	// The firearms register: what it holds is the register's; the officers
 	// it names (holders by NIP and name, who acted) are officers' data.

@@ -46,6 +46,9 @@ var reportPolicy = map[string]Rule{
 	sinergiv1.ReportService_UpdateReportStatus_FullMethodName:    {Kinds: reportParties, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}},
 	sinergiv1.ReportService_AddReportAddendum_FullMethodName:     {Kinds: reportParties, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}},
 	sinergiv1.ReportService_PostCoordinationEntry_FullMethodName: {Kinds: reportParties, Scopes: reportScopes, Purposes: reportActs, Subjects: []string{SubjectReport}},
+	// Both sides' oversight reviews every emergency override; the list
+	// carries no report content, so no agreement is involved.
+	sinergiv1.ReportService_ListEmergencyOverrides_FullMethodName: {Kinds: oversight, Purposes: auditReads},
 }
 
 // reportWatchers are the parties and the regional offices.

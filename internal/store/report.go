@@ -51,6 +51,9 @@ var reportRestrictionColumns = restrict.Columns{
 		return "(r.author_code = " + caller + " OR r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + caller + "))"
 	},
 	Secret: "(r.classification = 'RAHASIA')",
+	Override: func(caller string) string {
+		return "r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + caller + " AND rr.reason = 'EMERGENCY_OVERRIDE')"
+	},
 }
 
 // reportCond is rs as a condition on reports r, adding its arguments.
@@ -96,12 +99,14 @@ type routingMiss struct {
 	Gap       string `json:"gap"`
 	Agreement string `json:"agreement,omitempty"`
 	GapTime   int64  `json:"gap_time_us,omitempty"`
+	Suspended bool   `json:"suspended,omitempty"`
 }
 
 func encodeMisses(ms []*sinergiv1.ReportRoutingMiss) ([]byte, error) {
 	out := make([]routingMiss, 0, len(ms))
 	for _, m := range ms {
-		rm := routingMiss{Code: m.GetInstitutionCode(), Gap: enumText(m.GetGap().String(), coverageGapPrefix), Agreement: m.GetAgreementId()}
+		rm := routingMiss{Code: m.GetInstitutionCode(), Gap: enumText(m.GetGap().String(), coverageGapPrefix), Agreement: m.GetAgreementId(),
+			Suspended: m.GetSuspended()}
 		if m.GetGapTime() != nil {
 			rm.GapTime = m.GetGapTime().AsTime().UnixMicro()
 		}
@@ -117,7 +122,7 @@ func decodeMisses(b []byte) ([]*sinergiv1.ReportRoutingMiss, error) {
 	}
 	var out []*sinergiv1.ReportRoutingMiss
 	for _, m := range ms {
-		rm := &sinergiv1.ReportRoutingMiss{InstitutionCode: m.Code, AgreementId: m.Agreement,
+		rm := &sinergiv1.ReportRoutingMiss{InstitutionCode: m.Code, AgreementId: m.Agreement, Suspended: m.Suspended,
 			Gap: sinergiv1.CoverageGap(enumValue(sinergiv1.CoverageGap_value, coverageGapPrefix, m.Gap))}
 		if m.GapTime != 0 {
 			rm.GapTime = timestamppb.New(time.UnixMicro(m.GapTime))
@@ -189,15 +194,16 @@ func createReportTx(ctx context.Context, tx pgx.Tx, r *sinergiv1.Report, scope s
 	author := authorOf(r)
 	err = tx.QueryRow(ctx, `
 		INSERT INTO reports (id, facility_code, idempotency_key, content_hash, kind, scope, type, severity, classification,
-			occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event, author_code, observers)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18)
+			occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event, author_code, observers,
+			emergency_justification)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18, $19)
 		ON CONFLICT (author_code, idempotency_key) DO NOTHING
 		RETURNING id`,
 		r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), restrict.ScopeText(scope),
 		enumText(r.GetType().String(), reportTypePrefix), enumText(r.GetSeverity().String(), reportSeverityPrefix),
 		enumText(r.GetClassification().String(), reportClassPrefix), r.GetOccurTime().AsTime(), r.GetPlace(),
 		r.GetNarrative(), r.GetOperatorId(), r.GetSubmitTime().AsTime(), misses,
-		enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix), author, nonNil(r.GetObserverCodes())).Scan(&got)
+		enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix), author, nonNil(r.GetObserverCodes()), r.GetEmergencyJustification()).Scan(&got)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The key was used: by this very submission (a retry) or by another.
 		prev, same, err := reportKeyUsed(ctx, tx, author, key, hash)
@@ -309,7 +315,7 @@ func queueRecipient(b *pgx.Batch, id string, position int, rc *sinergiv1.ReportR
 }
 
 const reportColumns = `r.id, r.facility_code, r.kind, r.type, r.severity, r.classification, r.occur_time, r.place, r.narrative,
-	r.operator_id, r.submit_time, r.routing_misses, r.status, r.outcome, r.author_code, r.observers`
+	r.operator_id, r.submit_time, r.routing_misses, r.status, r.outcome, r.author_code, r.observers, r.emergency_justification`
 
 // GetReport returns report id if it is within reach; ErrNotFound otherwise.
 func (s *Store) GetReport(ctx context.Context, reach *restrict.Restriction, id string) (*sinergiv1.Report, error) {
@@ -450,7 +456,7 @@ func (s *Store) LoadReports(ctx context.Context, ids []string) ([]*sinergiv1.Rep
 			var occur, submit time.Time
 			var misses []byte
 			if err := rows.Scan(&r.Id, &r.FacilityCode, &kind, &typ, &sev, &class, &occur, &r.Place, &r.Narrative,
-				&r.OperatorId, &submit, &misses, &st, &outcome, &r.AuthorCode, &r.ObserverCodes); err != nil {
+				&r.OperatorId, &submit, &misses, &st, &outcome, &r.AuthorCode, &r.ObserverCodes, &r.EmergencyJustification); err != nil {
 				return err
 			}
 			r.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
@@ -878,12 +884,14 @@ type ReportEventRow struct {
 	Facility       string
 	Scope          sinergiv1.Scope
 	Classification sinergiv1.ReportClassification
+	// The reader received the report by an emergency override.
+	Override bool
 }
 
 // Row is the event's report as a restriction's in-memory form sees it,
 // given that the reader is in the event's audience.
 func (row ReportEventRow) Row() restrict.Row {
-	return restrict.Row{Facility: row.Facility, Scope: row.Scope, Recipient: true,
+	return restrict.Row{Facility: row.Facility, Scope: row.Scope, Recipient: true, Override: row.Override,
 		Secret: row.Classification == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA}
 }
 
@@ -907,7 +915,9 @@ func (s *Store) ReportEventsAfter(ctx context.Context, code string, after Report
 		only = " AND e.report_id = $4"
 	}
 	rows, err := s.Pool.Query(ctx, `
-		SELECT `+eventColumns+`, e.seq, r.facility_code, r.scope, r.classification
+		SELECT `+eventColumns+`, e.seq, r.facility_code, r.scope, r.classification,
+			EXISTS (SELECT 1 FROM report_recipients rr WHERE rr.report_id = e.report_id AND rr.institution_code = $1
+				AND rr.reason = 'EMERGENCY_OVERRIDE')
 		FROM report_events e JOIN reports r ON r.id = e.report_id
 		WHERE e.seq > $2 AND $1 = ANY(e.audience)`+only+`
 		ORDER BY e.seq
@@ -920,7 +930,7 @@ func (s *Store) ReportEventsAfter(ctx context.Context, code string, after Report
 	for rows.Next() {
 		var row ReportEventRow
 		var scope, class string
-		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &scope, &class)
+		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &scope, &class, &row.Override)
 		if err != nil {
 			return nil, err
 		}
@@ -1032,4 +1042,91 @@ func queueCoordination(b *pgx.Batch, id string, c *sinergiv1.CoordinationEntry) 
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		id, c.GetNumber(), enumText(c.GetKind().String(), coordinationKindPrefix), c.GetAuthorCode(), c.GetOperatorId(), c.GetText(),
 		nonNil(d.GetUnits()), d.GetPersonnelCount(), eta, d.GetCommander(), d.GetContactChannel(), outcome, c.GetCreateTime().AsTime())
+}
+
+// EmergencyFilter selects emergency overrides.
+type EmergencyFilter struct {
+	// Filed in [Start, End); zero: open.
+	Start, End time.Time
+	// Keyset position: strictly after (BeforeSubmit, BeforeID) in the
+	// order submit_time DESC, id DESC.
+	BeforeSubmit time.Time
+	BeforeID     string
+	Limit        int
+}
+
+// EmergencyOverrides lists the reports filed with an emergency
+// justification, latest first, as oversight reviews them. Oversight of
+// both sides reads every one: the query takes no restriction.
+func (s *Store) EmergencyOverrides(ctx context.Context, f EmergencyFilter) ([]*sinergiv1.EmergencyOverride, error) {
+	conds := []string{"r.emergency_justification <> ''"}
+	var args []any
+	if !f.Start.IsZero() {
+		args = append(args, f.Start)
+		conds = append(conds, fmt.Sprintf("r.submit_time >= $%d", len(args)))
+	}
+	if !f.End.IsZero() {
+		args = append(args, f.End)
+		conds = append(conds, fmt.Sprintf("r.submit_time < $%d", len(args)))
+	}
+	if !f.BeforeSubmit.IsZero() {
+		args = append(args, f.BeforeSubmit, f.BeforeID)
+		conds = append(conds, fmt.Sprintf("(r.submit_time, r.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, f.Limit)
+	rows, err := s.Pool.Query(ctx, `
+		SELECT r.id, r.facility_code, r.kind, r.type, r.severity, r.submit_time, r.operator_id, r.emergency_justification,
+			r.routing_misses, r.status
+		FROM reports r
+		WHERE `+strings.Join(conds, " AND ")+`
+		ORDER BY r.submit_time DESC, r.id DESC
+		LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*sinergiv1.EmergencyOverride, error) {
+		o := &sinergiv1.EmergencyOverride{}
+		var kind, typ, sev, st string
+		var submit time.Time
+		var misses []byte
+		if err := row.Scan(&o.ReportId, &o.FacilityCode, &kind, &typ, &sev, &submit, &o.OperatorId, &o.Justification,
+			&misses, &st); err != nil {
+			return nil, err
+		}
+		o.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+		o.Type = sinergiv1.ReportType(enumValue(sinergiv1.ReportType_value, reportTypePrefix, typ))
+		o.Severity = sinergiv1.ReportSeverity(enumValue(sinergiv1.ReportSeverity_value, reportSeverityPrefix, sev))
+		o.Status = sinergiv1.ReportStatus(enumValue(sinergiv1.ReportStatus_value, reportStatusPrefix, st))
+		o.SubmitTime = timestamppb.New(submit)
+		ms, err := decodeMisses(misses)
+		if err != nil {
+			return nil, fmt.Errorf("routing misses of report %s: %w", o.ReportId, err)
+		}
+		o.RoutingMisses = ms
+		return o, nil
+	})
+	if err != nil || len(list) == 0 {
+		return list, err
+	}
+	byID := map[string]*sinergiv1.EmergencyOverride{}
+	ids := make([]string, 0, len(list))
+	for _, o := range list {
+		byID[o.GetReportId()] = o
+		ids = append(ids, o.GetReportId())
+	}
+	rrows, err := s.Pool.Query(ctx, `SELECT report_id, `+recipientColumns+` FROM report_recipients
+		WHERE report_id = ANY($1) AND reason = 'EMERGENCY_OVERRIDE' ORDER BY report_id, position`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var id string
+		rc, err := scanRecipient(rrows, &id)
+		if err != nil {
+			return nil, err
+		}
+		byID[id].OverrideRecipients = append(byID[id].OverrideRecipients, rc)
+	}
+	return list, rrows.Err()
 }

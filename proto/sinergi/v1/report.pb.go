@@ -673,6 +673,11 @@ const (
 	ReportRecipientReason_REPORT_RECIPIENT_REASON_ROUTED ReportRecipientReason = 1
 	// Added when a unit below it missed its acknowledgement deadline.
 	ReportRecipientReason_REPORT_RECIPIENT_REASON_ESCALATION ReportRecipientReason = 2
+	// An emergency no agreement in force covered: the nearest unit of its
+	// level received it all the same, with only what the emergency needs (no
+	// people, items or attachments), on the facility's justification, for
+	// oversight's review (ReportService.ListEmergencyOverrides).
+	ReportRecipientReason_REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE ReportRecipientReason = 3
 )
 
 // Enum value maps for ReportRecipientReason.
@@ -681,11 +686,13 @@ var (
 		0: "REPORT_RECIPIENT_REASON_UNSPECIFIED",
 		1: "REPORT_RECIPIENT_REASON_ROUTED",
 		2: "REPORT_RECIPIENT_REASON_ESCALATION",
+		3: "REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE",
 	}
 	ReportRecipientReason_value = map[string]int32{
-		"REPORT_RECIPIENT_REASON_UNSPECIFIED": 0,
-		"REPORT_RECIPIENT_REASON_ROUTED":      1,
-		"REPORT_RECIPIENT_REASON_ESCALATION":  2,
+		"REPORT_RECIPIENT_REASON_UNSPECIFIED":        0,
+		"REPORT_RECIPIENT_REASON_ROUTED":             1,
+		"REPORT_RECIPIENT_REASON_ESCALATION":         2,
+		"REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE": 3,
 	}
 )
 
@@ -1532,8 +1539,8 @@ func (x *ReportRecipient) GetEscalateTime() *timestamppb.Timestamp {
 }
 
 // ReportRoutingMiss is a police unit the routing considered but could not
-// deliver to, because no agreement in force covers it and the facility for
-// the report's scope.
+// deliver to: no agreement in force covers it and the facility for the
+// report's scope, or it is suspended.
 type ReportRoutingMiss struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	InstitutionCode string                 `protobuf:"bytes,1,opt,name=institution_code,json=institutionCode,proto3" json:"institution_code,omitempty"`
@@ -1542,7 +1549,10 @@ type ReportRoutingMiss struct {
 	// An agreement between them that fell short, if any.
 	AgreementId string `protobuf:"bytes,3,opt,name=agreement_id,json=agreementId,proto3" json:"agreement_id,omitempty"`
 	// For EXPIRED, REVOKED, NOT_YET_IN_FORCE: when.
-	GapTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=gap_time,json=gapTime,proto3" json:"gap_time,omitempty"`
+	GapTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=gap_time,json=gapTime,proto3" json:"gap_time,omitempty"`
+	// The unit is suspended in the directory: it receives nothing, whatever
+	// the agreements (gap then says how they stand, unspecified if covered).
+	Suspended     bool `protobuf:"varint,5,opt,name=suspended,proto3" json:"suspended,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1603,6 +1613,13 @@ func (x *ReportRoutingMiss) GetGapTime() *timestamppb.Timestamp {
 		return x.GapTime
 	}
 	return nil
+}
+
+func (x *ReportRoutingMiss) GetSuspended() bool {
+	if x != nil {
+		return x.Suspended
+	}
+	return false
 }
 
 // ReportAddendum is a note added to a report, by the facility or a police
@@ -1877,12 +1894,17 @@ type Report struct {
 	// that warned the facility.
 	AuthorCode string `protobuf:"bytes,21,opt,name=author_code,json=authorCode,proto3" json:"author_code,omitempty"`
 	// Corrections oversight told of every event besides the recipients: the
-	// facility's regional office (KANWIL), for a police warning.
+	// facility's regional office (KANWIL), for a police warning and for a
+	// facility's report that some unit could not receive (routing_misses).
 	ObserverCodes []string `protobuf:"bytes,22,rep,name=observer_codes,json=observerCodes,proto3" json:"observer_codes,omitempty"`
 	// The coordination thread of an assistance request, oldest first.
-	Coordination  []*CoordinationEntry `protobuf:"bytes,23,rep,name=coordination,proto3" json:"coordination,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Coordination []*CoordinationEntry `protobuf:"bytes,23,rep,name=coordination,proto3" json:"coordination,omitempty"`
+	// Set when the filing facility invoked the emergency override: why no
+	// agreement may hold this emergency back. Recipients with reason
+	// EMERGENCY_OVERRIDE received it beyond the agreements in force.
+	EmergencyJustification string `protobuf:"bytes,24,opt,name=emergency_justification,json=emergencyJustification,proto3" json:"emergency_justification,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
@@ -2076,6 +2098,147 @@ func (x *Report) GetCoordination() []*CoordinationEntry {
 	return nil
 }
 
+func (x *Report) GetEmergencyJustification() string {
+	if x != nil {
+		return x.EmergencyJustification
+	}
+	return ""
+}
+
+// EmergencyOverride is a report the emergency override delivered beyond
+// the agreements in force, as the two sides' oversight reviews it: no
+// people, items, attachments or narrative.
+type EmergencyOverride struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ReportId string                 `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
+	// The facility that invoked it.
+	FacilityCode string                 `protobuf:"bytes,2,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
+	Kind         ReportKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=sinergi.v1.ReportKind" json:"kind,omitempty"`
+	Type         ReportType             `protobuf:"varint,4,opt,name=type,proto3,enum=sinergi.v1.ReportType" json:"type,omitempty"`
+	Severity     ReportSeverity         `protobuf:"varint,5,opt,name=severity,proto3,enum=sinergi.v1.ReportSeverity" json:"severity,omitempty"`
+	SubmitTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	// The officer who invoked it (NIP).
+	OperatorId string `protobuf:"bytes,7,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
+	// Why, as the facility gave it.
+	Justification string `protobuf:"bytes,8,opt,name=justification,proto3" json:"justification,omitempty"`
+	// The units the override reached (no agreement covered them), with
+	// their deadlines and acknowledgements.
+	OverrideRecipients []*ReportRecipient `protobuf:"bytes,9,rep,name=override_recipients,json=overrideRecipients,proto3" json:"override_recipients,omitempty"`
+	// Why each unit routing considered was not covered.
+	RoutingMisses []*ReportRoutingMiss `protobuf:"bytes,10,rep,name=routing_misses,json=routingMisses,proto3" json:"routing_misses,omitempty"`
+	// Where the report stands now.
+	Status        ReportStatus `protobuf:"varint,11,opt,name=status,proto3,enum=sinergi.v1.ReportStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmergencyOverride) Reset() {
+	*x = EmergencyOverride{}
+	mi := &file_sinergi_v1_report_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyOverride) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyOverride) ProtoMessage() {}
+
+func (x *EmergencyOverride) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyOverride.ProtoReflect.Descriptor instead.
+func (*EmergencyOverride) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EmergencyOverride) GetReportId() string {
+	if x != nil {
+		return x.ReportId
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetFacilityCode() string {
+	if x != nil {
+		return x.FacilityCode
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetKind() ReportKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReportKind_REPORT_KIND_UNSPECIFIED
+}
+
+func (x *EmergencyOverride) GetType() ReportType {
+	if x != nil {
+		return x.Type
+	}
+	return ReportType_REPORT_TYPE_UNSPECIFIED
+}
+
+func (x *EmergencyOverride) GetSeverity() ReportSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return ReportSeverity_REPORT_SEVERITY_UNSPECIFIED
+}
+
+func (x *EmergencyOverride) GetSubmitTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmitTime
+	}
+	return nil
+}
+
+func (x *EmergencyOverride) GetOperatorId() string {
+	if x != nil {
+		return x.OperatorId
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetOverrideRecipients() []*ReportRecipient {
+	if x != nil {
+		return x.OverrideRecipients
+	}
+	return nil
+}
+
+func (x *EmergencyOverride) GetRoutingMisses() []*ReportRoutingMiss {
+	if x != nil {
+		return x.RoutingMisses
+	}
+	return nil
+}
+
+func (x *EmergencyOverride) GetStatus() ReportStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ReportStatus_REPORT_STATUS_UNSPECIFIED
+}
+
 // Dispatch is what a police unit sends in answer to an assistance request.
 type Dispatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2095,7 +2258,7 @@ type Dispatch struct {
 
 func (x *Dispatch) Reset() {
 	*x = Dispatch{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[12]
+	mi := &file_sinergi_v1_report_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2270,7 @@ func (x *Dispatch) String() string {
 func (*Dispatch) ProtoMessage() {}
 
 func (x *Dispatch) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[12]
+	mi := &file_sinergi_v1_report_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2283,7 @@ func (x *Dispatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dispatch.ProtoReflect.Descriptor instead.
 func (*Dispatch) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{12}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Dispatch) GetUnits() []string {
@@ -2181,7 +2344,7 @@ type CoordinationEntry struct {
 
 func (x *CoordinationEntry) Reset() {
 	*x = CoordinationEntry{}
-	mi := &file_sinergi_v1_report_proto_msgTypes[13]
+	mi := &file_sinergi_v1_report_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2356,7 @@ func (x *CoordinationEntry) String() string {
 func (*CoordinationEntry) ProtoMessage() {}
 
 func (x *CoordinationEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_proto_msgTypes[13]
+	mi := &file_sinergi_v1_report_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2369,7 @@ func (x *CoordinationEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinationEntry.ProtoReflect.Descriptor instead.
 func (*CoordinationEntry) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{13}
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CoordinationEntry) GetNumber() int32 {
@@ -2319,12 +2482,13 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x14acknowledge_deadline\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x13acknowledgeDeadline\x12E\n" +
 	"\x10acknowledge_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x126\n" +
 	"\x17acknowledge_operator_id\x18\b \x01(\tR\x15acknowledgeOperatorId\x12?\n" +
-	"\rescalate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fescalateTime\"\xc3\x01\n" +
+	"\rescalate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fescalateTime\"\xe1\x01\n" +
 	"\x11ReportRoutingMiss\x12)\n" +
 	"\x10institution_code\x18\x01 \x01(\tR\x0finstitutionCode\x12)\n" +
 	"\x03gap\x18\x02 \x01(\x0e2\x17.sinergi.v1.CoverageGapR\x03gap\x12!\n" +
 	"\fagreement_id\x18\x03 \x01(\tR\vagreementId\x125\n" +
-	"\bgap_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\agapTime\"\xf2\x01\n" +
+	"\bgap_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\agapTime\x12\x1c\n" +
+	"\tsuspended\x18\x05 \x01(\bR\tsuspended\"\xf2\x01\n" +
 	"\x0eReportAddendum\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1f\n" +
 	"\vauthor_code\x18\x02 \x01(\tR\n" +
@@ -2350,7 +2514,7 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x13escalated_from_code\x18\n" +
 	" \x01(\tR\x11escalatedFromCode\x12'\n" +
 	"\x0faddendum_number\x18\v \x01(\x05R\x0eaddendumNumber\x12/\n" +
-	"\x13coordination_number\x18\f \x01(\x05R\x12coordinationNumber\"\xe0\b\n" +
+	"\x13coordination_number\x18\f \x01(\x05R\x12coordinationNumber\"\x99\t\n" +
 	"\x06Report\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rfacility_code\x18\x02 \x01(\tR\ffacilityCode\x12*\n" +
@@ -2381,7 +2545,23 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\vauthor_code\x18\x15 \x01(\tR\n" +
 	"authorCode\x12%\n" +
 	"\x0eobserver_codes\x18\x16 \x03(\tR\robserverCodes\x12A\n" +
-	"\fcoordination\x18\x17 \x03(\v2\x1d.sinergi.v1.CoordinationEntryR\fcoordination\"\xe2\x01\n" +
+	"\fcoordination\x18\x17 \x03(\v2\x1d.sinergi.v1.CoordinationEntryR\fcoordination\x127\n" +
+	"\x17emergency_justification\x18\x18 \x01(\tR\x16emergencyJustification\"\xaf\x04\n" +
+	"\x11EmergencyOverride\x12\x1b\n" +
+	"\treport_id\x18\x01 \x01(\tR\breportId\x12#\n" +
+	"\rfacility_code\x18\x02 \x01(\tR\ffacilityCode\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.sinergi.v1.ReportKindR\x04kind\x12*\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x16.sinergi.v1.ReportTypeR\x04type\x126\n" +
+	"\bseverity\x18\x05 \x01(\x0e2\x1a.sinergi.v1.ReportSeverityR\bseverity\x12;\n" +
+	"\vsubmit_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"submitTime\x12\x1f\n" +
+	"\voperator_id\x18\a \x01(\tR\n" +
+	"operatorId\x12$\n" +
+	"\rjustification\x18\b \x01(\tR\rjustification\x12L\n" +
+	"\x13override_recipients\x18\t \x03(\v2\x1b.sinergi.v1.ReportRecipientR\x12overrideRecipients\x12D\n" +
+	"\x0erouting_misses\x18\n" +
+	" \x03(\v2\x1d.sinergi.v1.ReportRoutingMissR\rroutingMisses\x120\n" +
+	"\x06status\x18\v \x01(\x0e2\x18.sinergi.v1.ReportStatusR\x06status\"\xe2\x01\n" +
 	"\bDispatch\x12\x14\n" +
 	"\x05units\x18\x01 \x03(\tR\x05units\x12'\n" +
 	"\x0fpersonnel_count\x18\x02 \x01(\x05R\x0epersonnelCount\x12P\n" +
@@ -2479,11 +2659,12 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x19REPORT_QUANTITY_UNIT_GRAM\x10\x01\x12\x1f\n" +
 	"\x1bREPORT_QUANTITY_UNIT_TABLET\x10\x02\x12#\n" +
 	"\x1fREPORT_QUANTITY_UNIT_MILLILITER\x10\x03\x12\x1e\n" +
-	"\x1aREPORT_QUANTITY_UNIT_PLANT\x10\x04*\x8c\x01\n" +
+	"\x1aREPORT_QUANTITY_UNIT_PLANT\x10\x04*\xbc\x01\n" +
 	"\x15ReportRecipientReason\x12'\n" +
 	"#REPORT_RECIPIENT_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eREPORT_RECIPIENT_REASON_ROUTED\x10\x01\x12&\n" +
-	"\"REPORT_RECIPIENT_REASON_ESCALATION\x10\x02*\x91\x02\n" +
+	"\"REPORT_RECIPIENT_REASON_ESCALATION\x10\x02\x12.\n" +
+	"*REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE\x10\x03*\x91\x02\n" +
 	"\x0fReportEventKind\x12!\n" +
 	"\x1dREPORT_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREPORT_EVENT_KIND_SUBMITTED\x10\x01\x12\"\n" +
@@ -2513,7 +2694,7 @@ func file_sinergi_v1_report_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_sinergi_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_sinergi_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_sinergi_v1_report_proto_goTypes = []any{
 	(ReportKind)(0),               // 0: sinergi.v1.ReportKind
 	(ReportType)(0),               // 1: sinergi.v1.ReportType
@@ -2539,60 +2720,68 @@ var file_sinergi_v1_report_proto_goTypes = []any{
 	(*ReportAddendum)(nil),        // 21: sinergi.v1.ReportAddendum
 	(*ReportEvent)(nil),           // 22: sinergi.v1.ReportEvent
 	(*Report)(nil),                // 23: sinergi.v1.Report
-	(*Dispatch)(nil),              // 24: sinergi.v1.Dispatch
-	(*CoordinationEntry)(nil),     // 25: sinergi.v1.CoordinationEntry
-	(WeaponCategory)(0),           // 26: sinergi.v1.WeaponCategory
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(CoverageGap)(0),              // 28: sinergi.v1.CoverageGap
+	(*EmergencyOverride)(nil),     // 24: sinergi.v1.EmergencyOverride
+	(*Dispatch)(nil),              // 25: sinergi.v1.Dispatch
+	(*CoordinationEntry)(nil),     // 26: sinergi.v1.CoordinationEntry
+	(WeaponCategory)(0),           // 27: sinergi.v1.WeaponCategory
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(CoverageGap)(0),              // 29: sinergi.v1.CoverageGap
 }
 var file_sinergi_v1_report_proto_depIdxs = []int32{
 	13, // 0: sinergi.v1.ReportPerson.outsider:type_name -> sinergi.v1.ReportOutsider
 	6,  // 1: sinergi.v1.ReportPerson.role:type_name -> sinergi.v1.ReportPersonRole
 	7,  // 2: sinergi.v1.ReportSubstanceItem.substance:type_name -> sinergi.v1.ReportSubstance
 	8,  // 3: sinergi.v1.ReportSubstanceItem.unit:type_name -> sinergi.v1.ReportQuantityUnit
-	26, // 4: sinergi.v1.ReportWeaponItem.category:type_name -> sinergi.v1.WeaponCategory
+	27, // 4: sinergi.v1.ReportWeaponItem.category:type_name -> sinergi.v1.WeaponCategory
 	14, // 5: sinergi.v1.ReportItem.substance:type_name -> sinergi.v1.ReportSubstanceItem
 	15, // 6: sinergi.v1.ReportItem.phone:type_name -> sinergi.v1.ReportPhoneItem
 	16, // 7: sinergi.v1.ReportItem.weapon:type_name -> sinergi.v1.ReportWeaponItem
 	9,  // 8: sinergi.v1.ReportRecipient.reason:type_name -> sinergi.v1.ReportRecipientReason
-	27, // 9: sinergi.v1.ReportRecipient.add_time:type_name -> google.protobuf.Timestamp
-	27, // 10: sinergi.v1.ReportRecipient.acknowledge_deadline:type_name -> google.protobuf.Timestamp
-	27, // 11: sinergi.v1.ReportRecipient.acknowledge_time:type_name -> google.protobuf.Timestamp
-	27, // 12: sinergi.v1.ReportRecipient.escalate_time:type_name -> google.protobuf.Timestamp
-	28, // 13: sinergi.v1.ReportRoutingMiss.gap:type_name -> sinergi.v1.CoverageGap
-	27, // 14: sinergi.v1.ReportRoutingMiss.gap_time:type_name -> google.protobuf.Timestamp
+	28, // 9: sinergi.v1.ReportRecipient.add_time:type_name -> google.protobuf.Timestamp
+	28, // 10: sinergi.v1.ReportRecipient.acknowledge_deadline:type_name -> google.protobuf.Timestamp
+	28, // 11: sinergi.v1.ReportRecipient.acknowledge_time:type_name -> google.protobuf.Timestamp
+	28, // 12: sinergi.v1.ReportRecipient.escalate_time:type_name -> google.protobuf.Timestamp
+	29, // 13: sinergi.v1.ReportRoutingMiss.gap:type_name -> sinergi.v1.CoverageGap
+	28, // 14: sinergi.v1.ReportRoutingMiss.gap_time:type_name -> google.protobuf.Timestamp
 	5,  // 15: sinergi.v1.ReportAddendum.outcomes:type_name -> sinergi.v1.ReportOutcome
-	27, // 16: sinergi.v1.ReportAddendum.create_time:type_name -> google.protobuf.Timestamp
+	28, // 16: sinergi.v1.ReportAddendum.create_time:type_name -> google.protobuf.Timestamp
 	10, // 17: sinergi.v1.ReportEvent.kind:type_name -> sinergi.v1.ReportEventKind
-	27, // 18: sinergi.v1.ReportEvent.time:type_name -> google.protobuf.Timestamp
+	28, // 18: sinergi.v1.ReportEvent.time:type_name -> google.protobuf.Timestamp
 	4,  // 19: sinergi.v1.ReportEvent.status:type_name -> sinergi.v1.ReportStatus
 	5,  // 20: sinergi.v1.ReportEvent.outcome:type_name -> sinergi.v1.ReportOutcome
 	0,  // 21: sinergi.v1.Report.kind:type_name -> sinergi.v1.ReportKind
 	1,  // 22: sinergi.v1.Report.type:type_name -> sinergi.v1.ReportType
 	2,  // 23: sinergi.v1.Report.severity:type_name -> sinergi.v1.ReportSeverity
 	3,  // 24: sinergi.v1.Report.classification:type_name -> sinergi.v1.ReportClassification
-	27, // 25: sinergi.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
+	28, // 25: sinergi.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
 	12, // 26: sinergi.v1.Report.people:type_name -> sinergi.v1.ReportPerson
 	17, // 27: sinergi.v1.Report.items:type_name -> sinergi.v1.ReportItem
 	18, // 28: sinergi.v1.Report.attachments:type_name -> sinergi.v1.ReportAttachment
-	27, // 29: sinergi.v1.Report.submit_time:type_name -> google.protobuf.Timestamp
+	28, // 29: sinergi.v1.Report.submit_time:type_name -> google.protobuf.Timestamp
 	4,  // 30: sinergi.v1.Report.status:type_name -> sinergi.v1.ReportStatus
 	5,  // 31: sinergi.v1.Report.outcome:type_name -> sinergi.v1.ReportOutcome
 	19, // 32: sinergi.v1.Report.recipients:type_name -> sinergi.v1.ReportRecipient
 	20, // 33: sinergi.v1.Report.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
 	21, // 34: sinergi.v1.Report.addenda:type_name -> sinergi.v1.ReportAddendum
 	22, // 35: sinergi.v1.Report.events:type_name -> sinergi.v1.ReportEvent
-	25, // 36: sinergi.v1.Report.coordination:type_name -> sinergi.v1.CoordinationEntry
-	27, // 37: sinergi.v1.Dispatch.estimated_arrival_time:type_name -> google.protobuf.Timestamp
-	11, // 38: sinergi.v1.CoordinationEntry.kind:type_name -> sinergi.v1.CoordinationKind
-	24, // 39: sinergi.v1.CoordinationEntry.dispatch:type_name -> sinergi.v1.Dispatch
-	5,  // 40: sinergi.v1.CoordinationEntry.outcome:type_name -> sinergi.v1.ReportOutcome
-	27, // 41: sinergi.v1.CoordinationEntry.create_time:type_name -> google.protobuf.Timestamp
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	26, // 36: sinergi.v1.Report.coordination:type_name -> sinergi.v1.CoordinationEntry
+	0,  // 37: sinergi.v1.EmergencyOverride.kind:type_name -> sinergi.v1.ReportKind
+	1,  // 38: sinergi.v1.EmergencyOverride.type:type_name -> sinergi.v1.ReportType
+	2,  // 39: sinergi.v1.EmergencyOverride.severity:type_name -> sinergi.v1.ReportSeverity
+	28, // 40: sinergi.v1.EmergencyOverride.submit_time:type_name -> google.protobuf.Timestamp
+	19, // 41: sinergi.v1.EmergencyOverride.override_recipients:type_name -> sinergi.v1.ReportRecipient
+	20, // 42: sinergi.v1.EmergencyOverride.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
+	4,  // 43: sinergi.v1.EmergencyOverride.status:type_name -> sinergi.v1.ReportStatus
+	28, // 44: sinergi.v1.Dispatch.estimated_arrival_time:type_name -> google.protobuf.Timestamp
+	11, // 45: sinergi.v1.CoordinationEntry.kind:type_name -> sinergi.v1.CoordinationKind
+	25, // 46: sinergi.v1.CoordinationEntry.dispatch:type_name -> sinergi.v1.Dispatch
+	5,  // 47: sinergi.v1.CoordinationEntry.outcome:type_name -> sinergi.v1.ReportOutcome
+	28, // 48: sinergi.v1.CoordinationEntry.create_time:type_name -> google.protobuf.Timestamp
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_report_proto_init() }
@@ -2617,7 +2806,7 @@ func file_sinergi_v1_report_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_report_proto_rawDesc), len(file_sinergi_v1_report_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -49,9 +49,17 @@ type SubmitReportRequest struct {
 	// reach for the kind's scope (narcotics or threat intelligence). The
 	// facility acknowledges within the deadline of the severity; its regional
 	// office is told. Facilities leave it empty.
-	FacilityCode  string `protobuf:"bytes,13,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FacilityCode string `protobuf:"bytes,13,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
+	// Facilities only, for an emergency (a critical assistance request, or a
+	// critical riot, fight, hostage taking or escape): why it must reach the
+	// nearest Polsek, Polres and Polda even where no agreement in force
+	// covers them. Each level no agreement covers then receives it from its
+	// nearest active unit, flagged EMERGENCY_OVERRIDE, without people, items
+	// or attachments; the ministry and Mabes review it. Up to 2000
+	// characters. Not for RAHASIA reports.
+	EmergencyJustification string `protobuf:"bytes,14,opt,name=emergency_justification,json=emergencyJustification,proto3" json:"emergency_justification,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *SubmitReportRequest) Reset() {
@@ -171,6 +179,13 @@ func (x *SubmitReportRequest) GetAttachments() []*ReportAttachment {
 func (x *SubmitReportRequest) GetFacilityCode() string {
 	if x != nil {
 		return x.FacilityCode
+	}
+	return ""
+}
+
+func (x *SubmitReportRequest) GetEmergencyJustification() string {
+	if x != nil {
+		return x.EmergencyJustification
 	}
 	return ""
 }
@@ -1475,12 +1490,143 @@ func (x *PostCoordinationEntryResponse) GetReport() *Report {
 	return nil
 }
 
+type ListEmergencyOverridesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reviewing officer and purpose (oversight).
+	Access *AccessContext `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// Only overrides filed at or after start_time and before end_time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmergencyOverridesRequest) Reset() {
+	*x = ListEmergencyOverridesRequest{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmergencyOverridesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmergencyOverridesRequest) ProtoMessage() {}
+
+func (x *ListEmergencyOverridesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmergencyOverridesRequest.ProtoReflect.Descriptor instead.
+func (*ListEmergencyOverridesRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListEmergencyOverridesRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEmergencyOverridesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEmergencyOverridesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Overrides     []*EmergencyOverride   `protobuf:"bytes,1,rep,name=overrides,proto3" json:"overrides,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmergencyOverridesResponse) Reset() {
+	*x = ListEmergencyOverridesResponse{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmergencyOverridesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmergencyOverridesResponse) ProtoMessage() {}
+
+func (x *ListEmergencyOverridesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmergencyOverridesResponse.ProtoReflect.Descriptor instead.
+func (*ListEmergencyOverridesResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListEmergencyOverridesResponse) GetOverrides() []*EmergencyOverride {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_sinergi_v1_report_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1fsinergi/v1/report_service.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x17sinergi/v1/report.proto\"\xff\x04\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x17sinergi/v1/report.proto\"\xb8\x05\n" +
 	"\x13SubmitReportRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12*\n" +
@@ -1496,7 +1642,8 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	" \x03(\v2\x18.sinergi.v1.ReportPersonR\x06people\x12,\n" +
 	"\x05items\x18\v \x03(\v2\x16.sinergi.v1.ReportItemR\x05items\x12>\n" +
 	"\vattachments\x18\f \x03(\v2\x1c.sinergi.v1.ReportAttachmentR\vattachments\x12#\n" +
-	"\rfacility_code\x18\r \x01(\tR\ffacilityCode\"^\n" +
+	"\rfacility_code\x18\r \x01(\tR\ffacilityCode\x127\n" +
+	"\x17emergency_justification\x18\x0e \x01(\tR\x16emergencyJustification\"^\n" +
 	"\x14SubmitReportResponse\x12*\n" +
 	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\"U\n" +
@@ -1587,7 +1734,18 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\bdispatch\x18\x05 \x01(\v2\x14.sinergi.v1.DispatchR\bdispatch\x123\n" +
 	"\aoutcome\x18\x06 \x01(\x0e2\x19.sinergi.v1.ReportOutcomeR\aoutcome\"K\n" +
 	"\x1dPostCoordinationEntryResponse\x12*\n" +
-	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report2\xa0\a\n" +
+	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\"\x80\x02\n" +
+	"\x1dListEmergencyOverridesRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x85\x01\n" +
+	"\x1eListEmergencyOverridesResponse\x12;\n" +
+	"\toverrides\x18\x01 \x03(\v2\x1d.sinergi.v1.EmergencyOverrideR\toverrides\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x91\b\n" +
 	"\rReportService\x12Q\n" +
 	"\fSubmitReport\x12\x1f.sinergi.v1.SubmitReportRequest\x1a .sinergi.v1.SubmitReportResponse\x12H\n" +
 	"\tGetReport\x12\x1c.sinergi.v1.GetReportRequest\x1a\x1d.sinergi.v1.GetReportResponse\x12f\n" +
@@ -1598,7 +1756,8 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\x11AcknowledgeReport\x12$.sinergi.v1.AcknowledgeReportRequest\x1a%.sinergi.v1.AcknowledgeReportResponse\x12c\n" +
 	"\x12UpdateReportStatus\x12%.sinergi.v1.UpdateReportStatusRequest\x1a&.sinergi.v1.UpdateReportStatusResponse\x12`\n" +
 	"\x11AddReportAddendum\x12$.sinergi.v1.AddReportAddendumRequest\x1a%.sinergi.v1.AddReportAddendumResponse\x12l\n" +
-	"\x15PostCoordinationEntry\x12(.sinergi.v1.PostCoordinationEntryRequest\x1a).sinergi.v1.PostCoordinationEntryResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x15PostCoordinationEntry\x12(.sinergi.v1.PostCoordinationEntryRequest\x1a).sinergi.v1.PostCoordinationEntryResponse\x12o\n" +
+	"\x16ListEmergencyOverrides\x12).sinergi.v1.ListEmergencyOverridesRequest\x1a*.sinergi.v1.ListEmergencyOverridesResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_report_service_proto_rawDescOnce sync.Once
@@ -1612,122 +1771,131 @@ func file_sinergi_v1_report_service_proto_rawDescGZIP() []byte {
 	return file_sinergi_v1_report_service_proto_rawDescData
 }
 
-var file_sinergi_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_sinergi_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_sinergi_v1_report_service_proto_goTypes = []any{
-	(*SubmitReportRequest)(nil),           // 0: sinergi.v1.SubmitReportRequest
-	(*SubmitReportResponse)(nil),          // 1: sinergi.v1.SubmitReportResponse
-	(*GetReportRequest)(nil),              // 2: sinergi.v1.GetReportRequest
-	(*GetReportResponse)(nil),             // 3: sinergi.v1.GetReportResponse
-	(*GetReportAttachmentRequest)(nil),    // 4: sinergi.v1.GetReportAttachmentRequest
-	(*GetReportAttachmentResponse)(nil),   // 5: sinergi.v1.GetReportAttachmentResponse
-	(*ListReportsRequest)(nil),            // 6: sinergi.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),           // 7: sinergi.v1.ListReportsResponse
-	(*WatchReportsRequest)(nil),           // 8: sinergi.v1.WatchReportsRequest
-	(*WatchReportsResponse)(nil),          // 9: sinergi.v1.WatchReportsResponse
-	(*ReportStatsRequest)(nil),            // 10: sinergi.v1.ReportStatsRequest
-	(*ReportCount)(nil),                   // 11: sinergi.v1.ReportCount
-	(*ReportSeizedTotal)(nil),             // 12: sinergi.v1.ReportSeizedTotal
-	(*ReportStatsResponse)(nil),           // 13: sinergi.v1.ReportStatsResponse
-	(*AcknowledgeReportRequest)(nil),      // 14: sinergi.v1.AcknowledgeReportRequest
-	(*AcknowledgeReportResponse)(nil),     // 15: sinergi.v1.AcknowledgeReportResponse
-	(*UpdateReportStatusRequest)(nil),     // 16: sinergi.v1.UpdateReportStatusRequest
-	(*UpdateReportStatusResponse)(nil),    // 17: sinergi.v1.UpdateReportStatusResponse
-	(*AddReportAddendumRequest)(nil),      // 18: sinergi.v1.AddReportAddendumRequest
-	(*AddReportAddendumResponse)(nil),     // 19: sinergi.v1.AddReportAddendumResponse
-	(*PostCoordinationEntryRequest)(nil),  // 20: sinergi.v1.PostCoordinationEntryRequest
-	(*PostCoordinationEntryResponse)(nil), // 21: sinergi.v1.PostCoordinationEntryResponse
-	(*AccessContext)(nil),                 // 22: sinergi.v1.AccessContext
-	(ReportKind)(0),                       // 23: sinergi.v1.ReportKind
-	(ReportType)(0),                       // 24: sinergi.v1.ReportType
-	(ReportSeverity)(0),                   // 25: sinergi.v1.ReportSeverity
-	(ReportClassification)(0),             // 26: sinergi.v1.ReportClassification
-	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
-	(*ReportPerson)(nil),                  // 28: sinergi.v1.ReportPerson
-	(*ReportItem)(nil),                    // 29: sinergi.v1.ReportItem
-	(*ReportAttachment)(nil),              // 30: sinergi.v1.ReportAttachment
-	(*Report)(nil),                        // 31: sinergi.v1.Report
-	(ReportStatus)(0),                     // 32: sinergi.v1.ReportStatus
-	(*ReportEvent)(nil),                   // 33: sinergi.v1.ReportEvent
-	(ReportSubstance)(0),                  // 34: sinergi.v1.ReportSubstance
-	(ReportQuantityUnit)(0),               // 35: sinergi.v1.ReportQuantityUnit
-	(ReportOutcome)(0),                    // 36: sinergi.v1.ReportOutcome
-	(CoordinationKind)(0),                 // 37: sinergi.v1.CoordinationKind
-	(*Dispatch)(nil),                      // 38: sinergi.v1.Dispatch
+	(*SubmitReportRequest)(nil),            // 0: sinergi.v1.SubmitReportRequest
+	(*SubmitReportResponse)(nil),           // 1: sinergi.v1.SubmitReportResponse
+	(*GetReportRequest)(nil),               // 2: sinergi.v1.GetReportRequest
+	(*GetReportResponse)(nil),              // 3: sinergi.v1.GetReportResponse
+	(*GetReportAttachmentRequest)(nil),     // 4: sinergi.v1.GetReportAttachmentRequest
+	(*GetReportAttachmentResponse)(nil),    // 5: sinergi.v1.GetReportAttachmentResponse
+	(*ListReportsRequest)(nil),             // 6: sinergi.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),            // 7: sinergi.v1.ListReportsResponse
+	(*WatchReportsRequest)(nil),            // 8: sinergi.v1.WatchReportsRequest
+	(*WatchReportsResponse)(nil),           // 9: sinergi.v1.WatchReportsResponse
+	(*ReportStatsRequest)(nil),             // 10: sinergi.v1.ReportStatsRequest
+	(*ReportCount)(nil),                    // 11: sinergi.v1.ReportCount
+	(*ReportSeizedTotal)(nil),              // 12: sinergi.v1.ReportSeizedTotal
+	(*ReportStatsResponse)(nil),            // 13: sinergi.v1.ReportStatsResponse
+	(*AcknowledgeReportRequest)(nil),       // 14: sinergi.v1.AcknowledgeReportRequest
+	(*AcknowledgeReportResponse)(nil),      // 15: sinergi.v1.AcknowledgeReportResponse
+	(*UpdateReportStatusRequest)(nil),      // 16: sinergi.v1.UpdateReportStatusRequest
+	(*UpdateReportStatusResponse)(nil),     // 17: sinergi.v1.UpdateReportStatusResponse
+	(*AddReportAddendumRequest)(nil),       // 18: sinergi.v1.AddReportAddendumRequest
+	(*AddReportAddendumResponse)(nil),      // 19: sinergi.v1.AddReportAddendumResponse
+	(*PostCoordinationEntryRequest)(nil),   // 20: sinergi.v1.PostCoordinationEntryRequest
+	(*PostCoordinationEntryResponse)(nil),  // 21: sinergi.v1.PostCoordinationEntryResponse
+	(*ListEmergencyOverridesRequest)(nil),  // 22: sinergi.v1.ListEmergencyOverridesRequest
+	(*ListEmergencyOverridesResponse)(nil), // 23: sinergi.v1.ListEmergencyOverridesResponse
+	(*AccessContext)(nil),                  // 24: sinergi.v1.AccessContext
+	(ReportKind)(0),                        // 25: sinergi.v1.ReportKind
+	(ReportType)(0),                        // 26: sinergi.v1.ReportType
+	(ReportSeverity)(0),                    // 27: sinergi.v1.ReportSeverity
+	(ReportClassification)(0),              // 28: sinergi.v1.ReportClassification
+	(*timestamppb.Timestamp)(nil),          // 29: google.protobuf.Timestamp
+	(*ReportPerson)(nil),                   // 30: sinergi.v1.ReportPerson
+	(*ReportItem)(nil),                     // 31: sinergi.v1.ReportItem
+	(*ReportAttachment)(nil),               // 32: sinergi.v1.ReportAttachment
+	(*Report)(nil),                         // 33: sinergi.v1.Report
+	(ReportStatus)(0),                      // 34: sinergi.v1.ReportStatus
+	(*ReportEvent)(nil),                    // 35: sinergi.v1.ReportEvent
+	(ReportSubstance)(0),                   // 36: sinergi.v1.ReportSubstance
+	(ReportQuantityUnit)(0),                // 37: sinergi.v1.ReportQuantityUnit
+	(ReportOutcome)(0),                     // 38: sinergi.v1.ReportOutcome
+	(CoordinationKind)(0),                  // 39: sinergi.v1.CoordinationKind
+	(*Dispatch)(nil),                       // 40: sinergi.v1.Dispatch
+	(*EmergencyOverride)(nil),              // 41: sinergi.v1.EmergencyOverride
 }
 var file_sinergi_v1_report_service_proto_depIdxs = []int32{
-	22, // 0: sinergi.v1.SubmitReportRequest.access:type_name -> sinergi.v1.AccessContext
-	23, // 1: sinergi.v1.SubmitReportRequest.kind:type_name -> sinergi.v1.ReportKind
-	24, // 2: sinergi.v1.SubmitReportRequest.type:type_name -> sinergi.v1.ReportType
-	25, // 3: sinergi.v1.SubmitReportRequest.severity:type_name -> sinergi.v1.ReportSeverity
-	26, // 4: sinergi.v1.SubmitReportRequest.classification:type_name -> sinergi.v1.ReportClassification
-	27, // 5: sinergi.v1.SubmitReportRequest.occur_time:type_name -> google.protobuf.Timestamp
-	28, // 6: sinergi.v1.SubmitReportRequest.people:type_name -> sinergi.v1.ReportPerson
-	29, // 7: sinergi.v1.SubmitReportRequest.items:type_name -> sinergi.v1.ReportItem
-	30, // 8: sinergi.v1.SubmitReportRequest.attachments:type_name -> sinergi.v1.ReportAttachment
-	31, // 9: sinergi.v1.SubmitReportResponse.report:type_name -> sinergi.v1.Report
-	22, // 10: sinergi.v1.GetReportRequest.access:type_name -> sinergi.v1.AccessContext
-	31, // 11: sinergi.v1.GetReportResponse.report:type_name -> sinergi.v1.Report
-	22, // 12: sinergi.v1.GetReportAttachmentRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 13: sinergi.v1.GetReportAttachmentResponse.attachment:type_name -> sinergi.v1.ReportAttachment
-	22, // 14: sinergi.v1.ListReportsRequest.access:type_name -> sinergi.v1.AccessContext
-	23, // 15: sinergi.v1.ListReportsRequest.kind:type_name -> sinergi.v1.ReportKind
-	24, // 16: sinergi.v1.ListReportsRequest.type:type_name -> sinergi.v1.ReportType
-	25, // 17: sinergi.v1.ListReportsRequest.severity:type_name -> sinergi.v1.ReportSeverity
-	32, // 18: sinergi.v1.ListReportsRequest.status:type_name -> sinergi.v1.ReportStatus
-	27, // 19: sinergi.v1.ListReportsRequest.start_time:type_name -> google.protobuf.Timestamp
-	27, // 20: sinergi.v1.ListReportsRequest.end_time:type_name -> google.protobuf.Timestamp
-	31, // 21: sinergi.v1.ListReportsResponse.reports:type_name -> sinergi.v1.Report
-	22, // 22: sinergi.v1.WatchReportsRequest.access:type_name -> sinergi.v1.AccessContext
-	33, // 23: sinergi.v1.WatchReportsResponse.event:type_name -> sinergi.v1.ReportEvent
-	31, // 24: sinergi.v1.WatchReportsResponse.report:type_name -> sinergi.v1.Report
-	27, // 25: sinergi.v1.ReportStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	27, // 26: sinergi.v1.ReportStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	23, // 27: sinergi.v1.ReportCount.kind:type_name -> sinergi.v1.ReportKind
-	24, // 28: sinergi.v1.ReportCount.type:type_name -> sinergi.v1.ReportType
-	25, // 29: sinergi.v1.ReportCount.severity:type_name -> sinergi.v1.ReportSeverity
-	34, // 30: sinergi.v1.ReportSeizedTotal.substance:type_name -> sinergi.v1.ReportSubstance
-	35, // 31: sinergi.v1.ReportSeizedTotal.unit:type_name -> sinergi.v1.ReportQuantityUnit
+	24, // 0: sinergi.v1.SubmitReportRequest.access:type_name -> sinergi.v1.AccessContext
+	25, // 1: sinergi.v1.SubmitReportRequest.kind:type_name -> sinergi.v1.ReportKind
+	26, // 2: sinergi.v1.SubmitReportRequest.type:type_name -> sinergi.v1.ReportType
+	27, // 3: sinergi.v1.SubmitReportRequest.severity:type_name -> sinergi.v1.ReportSeverity
+	28, // 4: sinergi.v1.SubmitReportRequest.classification:type_name -> sinergi.v1.ReportClassification
+	29, // 5: sinergi.v1.SubmitReportRequest.occur_time:type_name -> google.protobuf.Timestamp
+	30, // 6: sinergi.v1.SubmitReportRequest.people:type_name -> sinergi.v1.ReportPerson
+	31, // 7: sinergi.v1.SubmitReportRequest.items:type_name -> sinergi.v1.ReportItem
+	32, // 8: sinergi.v1.SubmitReportRequest.attachments:type_name -> sinergi.v1.ReportAttachment
+	33, // 9: sinergi.v1.SubmitReportResponse.report:type_name -> sinergi.v1.Report
+	24, // 10: sinergi.v1.GetReportRequest.access:type_name -> sinergi.v1.AccessContext
+	33, // 11: sinergi.v1.GetReportResponse.report:type_name -> sinergi.v1.Report
+	24, // 12: sinergi.v1.GetReportAttachmentRequest.access:type_name -> sinergi.v1.AccessContext
+	32, // 13: sinergi.v1.GetReportAttachmentResponse.attachment:type_name -> sinergi.v1.ReportAttachment
+	24, // 14: sinergi.v1.ListReportsRequest.access:type_name -> sinergi.v1.AccessContext
+	25, // 15: sinergi.v1.ListReportsRequest.kind:type_name -> sinergi.v1.ReportKind
+	26, // 16: sinergi.v1.ListReportsRequest.type:type_name -> sinergi.v1.ReportType
+	27, // 17: sinergi.v1.ListReportsRequest.severity:type_name -> sinergi.v1.ReportSeverity
+	34, // 18: sinergi.v1.ListReportsRequest.status:type_name -> sinergi.v1.ReportStatus
+	29, // 19: sinergi.v1.ListReportsRequest.start_time:type_name -> google.protobuf.Timestamp
+	29, // 20: sinergi.v1.ListReportsRequest.end_time:type_name -> google.protobuf.Timestamp
+	33, // 21: sinergi.v1.ListReportsResponse.reports:type_name -> sinergi.v1.Report
+	24, // 22: sinergi.v1.WatchReportsRequest.access:type_name -> sinergi.v1.AccessContext
+	35, // 23: sinergi.v1.WatchReportsResponse.event:type_name -> sinergi.v1.ReportEvent
+	33, // 24: sinergi.v1.WatchReportsResponse.report:type_name -> sinergi.v1.Report
+	29, // 25: sinergi.v1.ReportStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	29, // 26: sinergi.v1.ReportStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	25, // 27: sinergi.v1.ReportCount.kind:type_name -> sinergi.v1.ReportKind
+	26, // 28: sinergi.v1.ReportCount.type:type_name -> sinergi.v1.ReportType
+	27, // 29: sinergi.v1.ReportCount.severity:type_name -> sinergi.v1.ReportSeverity
+	36, // 30: sinergi.v1.ReportSeizedTotal.substance:type_name -> sinergi.v1.ReportSubstance
+	37, // 31: sinergi.v1.ReportSeizedTotal.unit:type_name -> sinergi.v1.ReportQuantityUnit
 	11, // 32: sinergi.v1.ReportStatsResponse.counts:type_name -> sinergi.v1.ReportCount
 	12, // 33: sinergi.v1.ReportStatsResponse.seized:type_name -> sinergi.v1.ReportSeizedTotal
-	22, // 34: sinergi.v1.AcknowledgeReportRequest.access:type_name -> sinergi.v1.AccessContext
-	31, // 35: sinergi.v1.AcknowledgeReportResponse.report:type_name -> sinergi.v1.Report
-	22, // 36: sinergi.v1.UpdateReportStatusRequest.access:type_name -> sinergi.v1.AccessContext
-	32, // 37: sinergi.v1.UpdateReportStatusRequest.status:type_name -> sinergi.v1.ReportStatus
-	36, // 38: sinergi.v1.UpdateReportStatusRequest.outcome:type_name -> sinergi.v1.ReportOutcome
-	31, // 39: sinergi.v1.UpdateReportStatusResponse.report:type_name -> sinergi.v1.Report
-	22, // 40: sinergi.v1.AddReportAddendumRequest.access:type_name -> sinergi.v1.AccessContext
-	36, // 41: sinergi.v1.AddReportAddendumRequest.outcomes:type_name -> sinergi.v1.ReportOutcome
-	31, // 42: sinergi.v1.AddReportAddendumResponse.report:type_name -> sinergi.v1.Report
-	22, // 43: sinergi.v1.PostCoordinationEntryRequest.access:type_name -> sinergi.v1.AccessContext
-	37, // 44: sinergi.v1.PostCoordinationEntryRequest.kind:type_name -> sinergi.v1.CoordinationKind
-	38, // 45: sinergi.v1.PostCoordinationEntryRequest.dispatch:type_name -> sinergi.v1.Dispatch
-	36, // 46: sinergi.v1.PostCoordinationEntryRequest.outcome:type_name -> sinergi.v1.ReportOutcome
-	31, // 47: sinergi.v1.PostCoordinationEntryResponse.report:type_name -> sinergi.v1.Report
-	0,  // 48: sinergi.v1.ReportService.SubmitReport:input_type -> sinergi.v1.SubmitReportRequest
-	2,  // 49: sinergi.v1.ReportService.GetReport:input_type -> sinergi.v1.GetReportRequest
-	4,  // 50: sinergi.v1.ReportService.GetReportAttachment:input_type -> sinergi.v1.GetReportAttachmentRequest
-	6,  // 51: sinergi.v1.ReportService.ListReports:input_type -> sinergi.v1.ListReportsRequest
-	8,  // 52: sinergi.v1.ReportService.WatchReports:input_type -> sinergi.v1.WatchReportsRequest
-	10, // 53: sinergi.v1.ReportService.ReportStats:input_type -> sinergi.v1.ReportStatsRequest
-	14, // 54: sinergi.v1.ReportService.AcknowledgeReport:input_type -> sinergi.v1.AcknowledgeReportRequest
-	16, // 55: sinergi.v1.ReportService.UpdateReportStatus:input_type -> sinergi.v1.UpdateReportStatusRequest
-	18, // 56: sinergi.v1.ReportService.AddReportAddendum:input_type -> sinergi.v1.AddReportAddendumRequest
-	20, // 57: sinergi.v1.ReportService.PostCoordinationEntry:input_type -> sinergi.v1.PostCoordinationEntryRequest
-	1,  // 58: sinergi.v1.ReportService.SubmitReport:output_type -> sinergi.v1.SubmitReportResponse
-	3,  // 59: sinergi.v1.ReportService.GetReport:output_type -> sinergi.v1.GetReportResponse
-	5,  // 60: sinergi.v1.ReportService.GetReportAttachment:output_type -> sinergi.v1.GetReportAttachmentResponse
-	7,  // 61: sinergi.v1.ReportService.ListReports:output_type -> sinergi.v1.ListReportsResponse
-	9,  // 62: sinergi.v1.ReportService.WatchReports:output_type -> sinergi.v1.WatchReportsResponse
-	13, // 63: sinergi.v1.ReportService.ReportStats:output_type -> sinergi.v1.ReportStatsResponse
-	15, // 64: sinergi.v1.ReportService.AcknowledgeReport:output_type -> sinergi.v1.AcknowledgeReportResponse
-	17, // 65: sinergi.v1.ReportService.UpdateReportStatus:output_type -> sinergi.v1.UpdateReportStatusResponse
-	19, // 66: sinergi.v1.ReportService.AddReportAddendum:output_type -> sinergi.v1.AddReportAddendumResponse
-	21, // 67: sinergi.v1.ReportService.PostCoordinationEntry:output_type -> sinergi.v1.PostCoordinationEntryResponse
-	58, // [58:68] is the sub-list for method output_type
-	48, // [48:58] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	24, // 34: sinergi.v1.AcknowledgeReportRequest.access:type_name -> sinergi.v1.AccessContext
+	33, // 35: sinergi.v1.AcknowledgeReportResponse.report:type_name -> sinergi.v1.Report
+	24, // 36: sinergi.v1.UpdateReportStatusRequest.access:type_name -> sinergi.v1.AccessContext
+	34, // 37: sinergi.v1.UpdateReportStatusRequest.status:type_name -> sinergi.v1.ReportStatus
+	38, // 38: sinergi.v1.UpdateReportStatusRequest.outcome:type_name -> sinergi.v1.ReportOutcome
+	33, // 39: sinergi.v1.UpdateReportStatusResponse.report:type_name -> sinergi.v1.Report
+	24, // 40: sinergi.v1.AddReportAddendumRequest.access:type_name -> sinergi.v1.AccessContext
+	38, // 41: sinergi.v1.AddReportAddendumRequest.outcomes:type_name -> sinergi.v1.ReportOutcome
+	33, // 42: sinergi.v1.AddReportAddendumResponse.report:type_name -> sinergi.v1.Report
+	24, // 43: sinergi.v1.PostCoordinationEntryRequest.access:type_name -> sinergi.v1.AccessContext
+	39, // 44: sinergi.v1.PostCoordinationEntryRequest.kind:type_name -> sinergi.v1.CoordinationKind
+	40, // 45: sinergi.v1.PostCoordinationEntryRequest.dispatch:type_name -> sinergi.v1.Dispatch
+	38, // 46: sinergi.v1.PostCoordinationEntryRequest.outcome:type_name -> sinergi.v1.ReportOutcome
+	33, // 47: sinergi.v1.PostCoordinationEntryResponse.report:type_name -> sinergi.v1.Report
+	24, // 48: sinergi.v1.ListEmergencyOverridesRequest.access:type_name -> sinergi.v1.AccessContext
+	29, // 49: sinergi.v1.ListEmergencyOverridesRequest.start_time:type_name -> google.protobuf.Timestamp
+	29, // 50: sinergi.v1.ListEmergencyOverridesRequest.end_time:type_name -> google.protobuf.Timestamp
+	41, // 51: sinergi.v1.ListEmergencyOverridesResponse.overrides:type_name -> sinergi.v1.EmergencyOverride
+	0,  // 52: sinergi.v1.ReportService.SubmitReport:input_type -> sinergi.v1.SubmitReportRequest
+	2,  // 53: sinergi.v1.ReportService.GetReport:input_type -> sinergi.v1.GetReportRequest
+	4,  // 54: sinergi.v1.ReportService.GetReportAttachment:input_type -> sinergi.v1.GetReportAttachmentRequest
+	6,  // 55: sinergi.v1.ReportService.ListReports:input_type -> sinergi.v1.ListReportsRequest
+	8,  // 56: sinergi.v1.ReportService.WatchReports:input_type -> sinergi.v1.WatchReportsRequest
+	10, // 57: sinergi.v1.ReportService.ReportStats:input_type -> sinergi.v1.ReportStatsRequest
+	14, // 58: sinergi.v1.ReportService.AcknowledgeReport:input_type -> sinergi.v1.AcknowledgeReportRequest
+	16, // 59: sinergi.v1.ReportService.UpdateReportStatus:input_type -> sinergi.v1.UpdateReportStatusRequest
+	18, // 60: sinergi.v1.ReportService.AddReportAddendum:input_type -> sinergi.v1.AddReportAddendumRequest
+	20, // 61: sinergi.v1.ReportService.PostCoordinationEntry:input_type -> sinergi.v1.PostCoordinationEntryRequest
+	22, // 62: sinergi.v1.ReportService.ListEmergencyOverrides:input_type -> sinergi.v1.ListEmergencyOverridesRequest
+	1,  // 63: sinergi.v1.ReportService.SubmitReport:output_type -> sinergi.v1.SubmitReportResponse
+	3,  // 64: sinergi.v1.ReportService.GetReport:output_type -> sinergi.v1.GetReportResponse
+	5,  // 65: sinergi.v1.ReportService.GetReportAttachment:output_type -> sinergi.v1.GetReportAttachmentResponse
+	7,  // 66: sinergi.v1.ReportService.ListReports:output_type -> sinergi.v1.ListReportsResponse
+	9,  // 67: sinergi.v1.ReportService.WatchReports:output_type -> sinergi.v1.WatchReportsResponse
+	13, // 68: sinergi.v1.ReportService.ReportStats:output_type -> sinergi.v1.ReportStatsResponse
+	15, // 69: sinergi.v1.ReportService.AcknowledgeReport:output_type -> sinergi.v1.AcknowledgeReportResponse
+	17, // 70: sinergi.v1.ReportService.UpdateReportStatus:output_type -> sinergi.v1.UpdateReportStatusResponse
+	19, // 71: sinergi.v1.ReportService.AddReportAddendum:output_type -> sinergi.v1.AddReportAddendumResponse
+	21, // 72: sinergi.v1.ReportService.PostCoordinationEntry:output_type -> sinergi.v1.PostCoordinationEntryResponse
+	23, // 73: sinergi.v1.ReportService.ListEmergencyOverrides:output_type -> sinergi.v1.ListEmergencyOverridesResponse
+	63, // [63:74] is the sub-list for method output_type
+	52, // [52:63] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_report_service_proto_init() }
@@ -1743,7 +1911,7 @@ func file_sinergi_v1_report_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_report_service_proto_rawDesc), len(file_sinergi_v1_report_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

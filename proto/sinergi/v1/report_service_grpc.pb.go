@@ -19,16 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportService_SubmitReport_FullMethodName          = "/sinergi.v1.ReportService/SubmitReport"
-	ReportService_GetReport_FullMethodName             = "/sinergi.v1.ReportService/GetReport"
-	ReportService_GetReportAttachment_FullMethodName   = "/sinergi.v1.ReportService/GetReportAttachment"
-	ReportService_ListReports_FullMethodName           = "/sinergi.v1.ReportService/ListReports"
-	ReportService_WatchReports_FullMethodName          = "/sinergi.v1.ReportService/WatchReports"
-	ReportService_ReportStats_FullMethodName           = "/sinergi.v1.ReportService/ReportStats"
-	ReportService_AcknowledgeReport_FullMethodName     = "/sinergi.v1.ReportService/AcknowledgeReport"
-	ReportService_UpdateReportStatus_FullMethodName    = "/sinergi.v1.ReportService/UpdateReportStatus"
-	ReportService_AddReportAddendum_FullMethodName     = "/sinergi.v1.ReportService/AddReportAddendum"
-	ReportService_PostCoordinationEntry_FullMethodName = "/sinergi.v1.ReportService/PostCoordinationEntry"
+	ReportService_SubmitReport_FullMethodName           = "/sinergi.v1.ReportService/SubmitReport"
+	ReportService_GetReport_FullMethodName              = "/sinergi.v1.ReportService/GetReport"
+	ReportService_GetReportAttachment_FullMethodName    = "/sinergi.v1.ReportService/GetReportAttachment"
+	ReportService_ListReports_FullMethodName            = "/sinergi.v1.ReportService/ListReports"
+	ReportService_WatchReports_FullMethodName           = "/sinergi.v1.ReportService/WatchReports"
+	ReportService_ReportStats_FullMethodName            = "/sinergi.v1.ReportService/ReportStats"
+	ReportService_AcknowledgeReport_FullMethodName      = "/sinergi.v1.ReportService/AcknowledgeReport"
+	ReportService_UpdateReportStatus_FullMethodName     = "/sinergi.v1.ReportService/UpdateReportStatus"
+	ReportService_AddReportAddendum_FullMethodName      = "/sinergi.v1.ReportService/AddReportAddendum"
+	ReportService_PostCoordinationEntry_FullMethodName  = "/sinergi.v1.ReportService/PostCoordinationEntry"
+	ReportService_ListEmergencyOverrides_FullMethodName = "/sinergi.v1.ReportService/ListEmergencyOverrides"
 )
 
 // ReportServiceClient is the client API for ReportService service.
@@ -84,6 +85,11 @@ type ReportServiceClient interface {
 	// request once every unit it sent has stood down. Watchers of the report
 	// (WatchReports, report_id to follow this one alone) receive each post.
 	PostCoordinationEntry(ctx context.Context, in *PostCoordinationEntryRequest, opts ...grpc.CallOption) (*PostCoordinationEntryResponse, error)
+	// ListEmergencyOverrides lists the emergencies delivered beyond the
+	// agreements in force, latest first, for review by the oversight of both
+	// sides (the ministry and Mabes): who invoked it and why, which units it
+	// reached, whether they acknowledged. It shows no report content.
+	ListEmergencyOverrides(ctx context.Context, in *ListEmergencyOverridesRequest, opts ...grpc.CallOption) (*ListEmergencyOverridesResponse, error)
 }
 
 type reportServiceClient struct {
@@ -203,6 +209,16 @@ func (c *reportServiceClient) PostCoordinationEntry(ctx context.Context, in *Pos
 	return out, nil
 }
 
+func (c *reportServiceClient) ListEmergencyOverrides(ctx context.Context, in *ListEmergencyOverridesRequest, opts ...grpc.CallOption) (*ListEmergencyOverridesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEmergencyOverridesResponse)
+	err := c.cc.Invoke(ctx, ReportService_ListEmergencyOverrides_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportServiceServer is the server API for ReportService service.
 // All implementations must embed UnimplementedReportServiceServer
 // for forward compatibility.
@@ -256,6 +272,11 @@ type ReportServiceServer interface {
 	// request once every unit it sent has stood down. Watchers of the report
 	// (WatchReports, report_id to follow this one alone) receive each post.
 	PostCoordinationEntry(context.Context, *PostCoordinationEntryRequest) (*PostCoordinationEntryResponse, error)
+	// ListEmergencyOverrides lists the emergencies delivered beyond the
+	// agreements in force, latest first, for review by the oversight of both
+	// sides (the ministry and Mabes): who invoked it and why, which units it
+	// reached, whether they acknowledged. It shows no report content.
+	ListEmergencyOverrides(context.Context, *ListEmergencyOverridesRequest) (*ListEmergencyOverridesResponse, error)
 	mustEmbedUnimplementedReportServiceServer()
 }
 
@@ -295,6 +316,9 @@ func (UnimplementedReportServiceServer) AddReportAddendum(context.Context, *AddR
 }
 func (UnimplementedReportServiceServer) PostCoordinationEntry(context.Context, *PostCoordinationEntryRequest) (*PostCoordinationEntryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PostCoordinationEntry not implemented")
+}
+func (UnimplementedReportServiceServer) ListEmergencyOverrides(context.Context, *ListEmergencyOverridesRequest) (*ListEmergencyOverridesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEmergencyOverrides not implemented")
 }
 func (UnimplementedReportServiceServer) mustEmbedUnimplementedReportServiceServer() {}
 func (UnimplementedReportServiceServer) testEmbeddedByValue()                       {}
@@ -490,6 +514,24 @@ func _ReportService_PostCoordinationEntry_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportService_ListEmergencyOverrides_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEmergencyOverridesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportServiceServer).ListEmergencyOverrides(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportService_ListEmergencyOverrides_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportServiceServer).ListEmergencyOverrides(ctx, req.(*ListEmergencyOverridesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportService_ServiceDesc is the grpc.ServiceDesc for ReportService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -532,6 +574,10 @@ var ReportService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PostCoordinationEntry",
 			Handler:    _ReportService_PostCoordinationEntry_Handler,
+		},
+		{
+			MethodName: "ListEmergencyOverrides",
+			Handler:    _ReportService_ListEmergencyOverrides_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
