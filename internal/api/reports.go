@@ -378,7 +378,7 @@ func (s *Reports) ReportStats(ctx context.Context, req *sinergiv1.ReportStatsReq
 		return nil, err
 	}
 	f := reportFilter(0, 0, 0, 0, req.GetFacilityCode(), req.GetStartTime(), req.GetEndTime())
-	out, err := s.Store.ReportStats(ctx, rr, f)
+	out, err := s.Store.ReportStats(ctx, rr, f, s.Now())
 	if err != nil {
 		return nil, s.reportError(ctx, err)
 	}

@@ -946,7 +946,11 @@ func (s *Store) ReportEventsAfter(ctx context.Context, code string, after Report
 // type, severity, status, facility and occurrence range) by facility, kind,
 // type, severity and month of occurrence (WIB), and sums the substances
 // seized in them by substance and unit.
-func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f ReportFilter) (*sinergiv1.ReportStatsResponse, error) {
+//
+// It also sums, by recipient and month of occurrence, how each recipient
+// answered (see ReportUnitStats); a recipient is overdue when it
+// acknowledged after its deadline, or had not acknowledged by now.
+func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f ReportFilter, now time.Time) (*sinergiv1.ReportStatsResponse, error) {
 	f.BeforeOccur, f.BeforeID = time.Time{}, ""
 	var args []any
 	where := f.where(reach, &args)
@@ -992,6 +996,33 @@ func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f 
 	})
 	b.Queue(`SELECT count(*) FROM report_items i JOIN reports r ON r.id = i.report_id WHERE i.imei <> '' AND `+where, args...).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&out.PhonesSeized) })
+	unitArgs := append(append([]any(nil), args...), now)
+	nowArg := "$" + strconv.Itoa(len(unitArgs))
+	b.Queue(`SELECT rr.institution_code, to_char(r.occur_time AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM'),
+			count(*), count(rr.ack_time),
+			coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM rr.ack_time - rr.add_time)), 0),
+			coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM rr.ack_time - rr.add_time)), 0),
+			count(*) FILTER (WHERE rr.deadline IS NOT NULL AND coalesce(rr.ack_time, `+nowArg+`) > rr.deadline),
+			count(rr.escalate_time),
+			count(*) FILTER (WHERE rr.reason = 'EMERGENCY_OVERRIDE'),
+			count(d.at),
+			coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.at - rr.add_time)), 0),
+			coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM d.at - rr.add_time)), 0)
+		FROM report_recipients rr JOIN reports r ON r.id = rr.report_id
+		LEFT JOIN LATERAL (SELECT min(c.create_time) AS at FROM report_coordination c
+			WHERE c.report_id = rr.report_id AND c.author_code = rr.institution_code AND c.kind = 'DISPATCH') d ON true
+		WHERE `+where+`
+		GROUP BY 1, 2 ORDER BY 1, 2`, unitArgs...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			u := &sinergiv1.ReportUnitStats{}
+			if err := rows.Scan(&u.InstitutionCode, &u.Month, &u.Received, &u.Acknowledged, &u.AcknowledgeP50Seconds, &u.AcknowledgeP90Seconds,
+				&u.Overdue, &u.Escalated, &u.Overrides, &u.Dispatches, &u.DispatchP50Seconds, &u.DispatchP90Seconds); err != nil {
+				return err
+			}
+			out.Units = append(out.Units, u)
+		}
+		return rows.Err()
+	})
 	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
