@@ -123,6 +123,13 @@ func IncidentReport(dir *directory.Snapshot, facility *sinergiv1.Institution, w 
 		SerialNumber: w.GetSerialNumber(), RoundsDischarged: rounds}}}}
 	routing := reports.RouteTo(dir, facility, r.GetKind(), r.GetSeverity(), National(w.GetCategory()), r.GetSubmitTime().AsTime())
 	r.Recipients, r.RoutingMisses = routing.Recipients, routing.Misses
+	if len(routing.Misses) > 0 {
+		// As any report some unit could not receive: the facility's
+		// regional office is alerted and observes it.
+		if k := reports.KanwilOf(dir, facility); k != nil {
+			r.ObserverCodes = []string{k.GetCode()}
+		}
+	}
 	return &store.ReportFiling{Report: r, Scope: reports.ScopeOf(r.GetKind())}
 }
 
