@@ -159,4 +159,3 @@ func waitFor(t *testing.T, out *syncBuffer, s string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
