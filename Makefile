@@ -19,8 +19,9 @@ tools: ## build the pinned buf and protoc plugins (internal/tools) into .sinergi
 	cd internal/tools && go build -o ../../$(BIN)/ $(TOOLS)
 
 .PHONY: gen
-gen: tools ## regenerate the Go code beside the .proto files
+gen: tools ## regenerate the Go code beside the .proto files (and docs/openapi.json)
 	buf generate
+	@$(MAKE) --no-print-directory openapi
 
 .PHONY: check-gen
 check-gen: tools ## fail when the committed generated code differs from what the .proto files give
@@ -42,6 +43,23 @@ lint: tools ## buf lint, buf format check, gofmt check and go vet
 breaking: tools ## buf breaking (WIRE_JSON) against where this branch left main
 	@if git rev-parse --verify -q main >/dev/null && base=$$(git merge-base HEAD main) && git cat-file -e $$base:buf.yaml 2>/dev/null; then \
 		buf breaking --against ".git#ref=$$base"; else echo 'no main with a buf.yaml yet: nothing to compare'; fi
+
+.PHONY: openapi
+openapi: tools ## regenerate docs/openapi.json, the OpenAPI document of the HTTP/JSON endpoint, from the protos and their comments
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-openapi -image $$tmp/image.binpb -o docs/openapi.json
+
+.PHONY: check-openapi
+check-openapi: tools ## fail when the committed docs/openapi.json differs from what the protos give
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	buf build -o $$tmp/image.binpb && go run ./cmd/sinergi-openapi -image $$tmp/image.binpb -o $$tmp/openapi.json; \
+	if ! diff -u docs/openapi.json $$tmp/openapi.json >/dev/null; then \
+		diff -u docs/openapi.json $$tmp/openapi.json | head -20; \
+		echo 'docs/openapi.json is stale: run make openapi and commit the result' >&2; exit 1; \
+	fi; echo 'docs/openapi.json is up to date'
+
+# make test checks the OpenAPI document too (a line of its own, beside the others).
+test: check-openapi
 
 .PHONY: build
 build: ## build sinergi, sinergictl, sinergibench and sinergifaults into .sinergi/bin

@@ -6,8 +6,11 @@
 //	sinergi dev-pki       issue development certificates for every institution
 //	sinergi revoke-cert   revoke client certificates (serial, file or CRL), or list revocations
 //	sinergi certs         list the client certificates seen in use and their expiry
-//	sinergi audit verify  verify the audit hash chain and its checkpoints
+//	sinergi audit verify  verify the audit Merkle log, its records and checkpoints (--witness-state: against witnesses)
+//	sinergi audit check   check one disclosure's inclusion with the API alone
 //	sinergi audit retain  drop audit months past retention
+//	sinergi witness       keep a witness's own state of the audit log and cosign its checkpoints
+//	sinergi db-setup      create the database and its least-privilege roles
 //	sinergi dev-db        print (starting it if needed) the development database URL
 //	sinergi demo-data     fill the demo facilities with synthetic people
 //	sinergi dev           everything `make run` needs, then serve
@@ -23,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -30,6 +34,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/authz"
 	"github.com/sinergi-id/sinergi/internal/demodata"
 	"github.com/sinergi-id/sinergi/internal/devdb"
 	"github.com/sinergi-id/sinergi/internal/devenv"
@@ -38,6 +44,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/screening"
 	"github.com/sinergi-id/sinergi/internal/server"
 	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 const stateDir = ".sinergi"
@@ -69,8 +76,12 @@ commands:
   dev-pki       issue development certificates (CA, server, one per institution)
   revoke-cert   revoke client certificates: --serial HEX, --cert FILE or --crl FILE; --list lists them
   certs         list the client certificates seen in use, by institution, with their expiry
-  audit verify  walk the audit hash chain and checkpoints; exit 1 on the first break
+  audit verify  verify the audit Merkle log: every record's MAC and leaf, the tree, the signed checkpoints, and
+                (--witness-state FILE, repeatable) consistency with what witnesses hold; exit 1 naming the first break
+  audit check   check that one disclosure is in the log, with the API and the log's public key alone
   audit retain  drop audit months older than the retention
+  witness       key | register | run: a counterpart's witness, holding its own state of the log and cosigning
+  db-setup      create the database and the owner, server and integrator roles (--admin-url)
   dev-db        print the development database URL, starting a throwaway cluster if needed (--stop stops it)
   demo-data     fill the facilities with synthetic people: --people N (fictional names, valid NIKs, plausible cases),
                 and give each facility without one a demo firearms register
@@ -247,6 +258,8 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", env("SINERGI_ADDR", "127.0.0.1:7443"), "gRPC listen address (SINERGI_ADDR)")
 	metrics := fs.String("metrics-addr", env("SINERGI_METRICS_ADDR", "127.0.0.1:9090"), "Prometheus /metrics address, empty to disable (SINERGI_METRICS_ADDR)")
+	httpAddr := fs.String("http-addr", env("SINERGI_HTTP_ADDR", "127.0.0.1:7444"),
+		"HTTP/JSON (Connect protocol) and gRPC-Web listen address, mutual TLS with the same certificates; empty to disable (SINERGI_HTTP_ADDR)")
 	db := fs.String("database-url", env("DATABASE_URL", ""), "database, as the server's role sinergi_app (DATABASE_URL)")
 	integratorDB := fs.String("integrator-database-url", env("SINERGI_INTEGRATOR_DATABASE_URL", ""),
 		"database, as the audit integrator's role sinergi_integrator; empty: this process does not integrate the audit log (SINERGI_INTEGRATOR_DATABASE_URL)")
@@ -320,7 +333,7 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		}
 	}
 	srv, err := server.New(ctx, server.Config{
-		Addr: *addr, MetricsAddr: *metrics, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td, ClientIntermediates: *inter,
+		Addr: *addr, MetricsAddr: *metrics, HTTPAddr: *httpAddr, DatabaseURL: url, IntegratorDatabaseURL: iurl, TrustDomain: *td, ClientIntermediates: *inter,
 		TLS: pki.Files{Cert: *cert, Key: *key, CA: *ca}, AuditKeyPath: *auditKey, AuditOrigin: *origin,
 		Retention: *retention, ShutdownGrace: *grace, Log: log, MaxConns: int32(*maxConns), Pprof: *pprofOn,
 		StreamBudgetBytes: int64(*streamBudget) << 20, StreamsPerInstitution: *streamCap,
@@ -332,9 +345,12 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	log.Info("sinergi serving", "addr", srv.Addr(), "metrics", srv.MetricsAddr())
+	log.Info("sinergi serving", "addr", srv.Addr(), "metrics", srv.MetricsAddr(), "http", srv.HTTPAddr())
 	if dev {
 		fmt.Fprintf(os.Stderr, devBanner, srv.Addr(), srv.MetricsAddr(), srv.Addr(), srv.Addr())
+		if srv.HTTPAddr() != "" {
+			fmt.Fprintf(os.Stderr, devHTTPBanner, srv.HTTPAddr(), srv.HTTPAddr())
+		}
 	}
 	return srv.Serve(ctx)
 }
@@ -381,6 +397,14 @@ Certificates for every demo institution are in .sinergi/pki. Try, in another ter
 Stop with Ctrl-C; running make run again reuses .sinergi/.
 `
 
+const devHTTPBanner = `HTTP/JSON (the Connect protocol, and gRPC-Web) is on https://%s, same certificates:
+
+  curl --cacert .sinergi/pki/ca.crt --cert .sinergi/pki/polres-metro.crt --key .sinergi/pki/polres-metro.key \
+      -H 'Content-Type: application/json' -d '{"pageSize": 3}' \
+      https://%s/sinergi.v1.InstitutionService/ListInstitutions
+
+`
+
 // revokeCert revokes client certificates, from a serial, a certificate file
 // or a CRL, or lists the revocations. Input that is none of these is
 // refused (exit 2) before anything is written.
@@ -394,6 +418,9 @@ func revokeCert(ctx context.Context, args []string) error {
 	ca := fs.String("ca", env("SINERGI_CA", pki.CACertPath(devenv.PKIDir(stateDir))), "CA bundle a CRL must be signed by (SINERGI_CA)")
 	inter := fs.String("client-intermediates", env("SINERGI_CLIENT_INTERMEDIATES", ""), "intermediate CAs whose CRLs are accepted too (SINERGI_CLIENT_INTERMEDIATES)")
 	reason := fs.String("reason", "", "why (kept with the revocation)")
+	operator := fs.String("operator-id", env("SINERGI_OPERATOR_ID", ""), "the officer who revokes, NRP or NIP; recorded in the audit trail (SINERGI_OPERATOR_ID)")
+	auditKey := fs.String("audit-key", env("SINERGI_AUDIT_KEY", devenv.AuditKeyPath(stateDir)), "the audit log's signing key, which seals the revocation's audit record (SINERGI_AUDIT_KEY)")
+	td := fs.String("trust-domain", env("SINERGI_TRUST_DOMAIN", pki.DefaultTrustDomain), "SPIFFE trust domain (SINERGI_TRUST_DOMAIN)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -404,7 +431,10 @@ func revokeCert(ctx context.Context, args []string) error {
 		}
 	}
 	if given != 1 || fs.NArg() > 0 {
-		return usageError{"usage: sinergi revoke-cert --serial HEX | --cert FILE | --crl FILE | --list  [--reason TEXT]"}
+		return usageError{"usage: sinergi revoke-cert --operator-id NRP|NIP (--serial HEX | --cert FILE | --crl FILE) [--reason TEXT], or --list"}
+	}
+	if !*list && !authz.OperatorIDValid(*operator) {
+		return usageError{fmt.Sprintf("--operator-id %q is not the officer's NRP (8 digits) or NIP (18 digits): a revocation is an administrative act and its audit record names who made it", *operator)}
 	}
 	if len(*reason) > 500 {
 		return usageError{"--reason: at most 500 characters"}
@@ -449,7 +479,21 @@ func revokeCert(ctx context.Context, args []string) error {
 	if *list {
 		return listRevocations(ctx, st)
 	}
-	added, err := st.RevokeCertificates(ctx, revs)
+	keys, err := logKeys(*auditKey, "", *td)
+	if err != nil {
+		return err
+	}
+	what := "serial " + revs[0].Serial
+	switch {
+	case crlNote != "":
+		what = fmt.Sprintf("%s (%d serials)", crlNote, len(revs))
+	case *certFile != "":
+		what = fmt.Sprintf("the certificate %s (serial %s)", filepath.Base(*certFile), revs[0].Serial)
+	}
+	e := audit.NewSealer(keys, st).NewEntry(RevokeMethod, "")
+	e.SetAccess(*operator, strings.TrimPrefix(sinergiv1.Purpose_PURPOSE_ADMINISTRATION.String(), "PURPOSE_"), "")
+	e.Allow(fmt.Sprintf("revocation of %s: %q", what, *reason))
+	added, err := st.RevokeCertificates(ctx, e, revs)
 	if err != nil {
 		return err
 	}
@@ -463,6 +507,10 @@ func revokeCert(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// RevokeMethod names revocations in the audit trail: an administrative
+// act made through the command line, not a call.
+const RevokeMethod = "sinergi:revoke-cert"
 
 // crlReasons names the CRL reason codes (RFC 5280 5.3.1).
 var crlReasons = map[int]string{0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged",

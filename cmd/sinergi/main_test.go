@@ -456,9 +456,15 @@ func TestRevokeCertEndsOpenStreams(t *testing.T) {
 				})...)
 			}
 			for _, c := range certs {
-				args := append([]string{"revoke-cert", "--database-url", env.DB.App, "--reason", "test " + name}, argsOf(c)...)
+				args := append([]string{"revoke-cert", "--database-url", env.DB.App, "--operator-id", devenv.DevOperator, "--audit-key", env.AuditKey,
+					"--reason", "test " + name}, argsOf(c)...)
 				if out, err := capture(t, func() error { return run(context.Background(), args) }); err != nil {
 					t.Fatalf("%v: %v (%s)", args, err, out)
+				}
+				// The act is in the trail: the officer, and the certificate.
+				if n := count(t, env, `SELECT count(*) FROM audit_records WHERE method = 'sinergi:revoke-cert' AND operator_id = '`+devenv.DevOperator+
+					`' AND purpose = 'ADMINISTRATION' AND subjects @> ARRAY['certificate/`+pki.SerialHex(c)+`']`); n != 1 {
+					t.Errorf("%d audit records of the revocation of %s, want 1", n, pki.SerialHex(c))
 				}
 			}
 			servertest.EndedWith(t, streams, codes.Unauthenticated, "CERTIFICATE_REVOKED")
@@ -525,30 +531,32 @@ func TestRevokeCertRefusesBadInput(t *testing.T) {
 	}()
 	caFlag := []string{"--ca", pki.CACertPath(env.PKIDir)}
 	for name, args := range map[string][]string{
-		"nothing":                     {},
-		"two at once":                 {"--serial", "0a1b", "--cert", pki.ClientCertPath(env.PKIDir, "polres-metro")},
-		"a stray argument":            {"--serial", "0a1b", "extra"},
-		"not hex":                     {"--serial", "not-hex"},
-		"empty serial":                {"--serial", ""},
-		"0x alone":                    {"--serial", "0x"},
-		"odd byte pair":               {"--serial", "0a:1"},
-		"a sign":                      {"--serial", "-0a1b"},
-		"a NUL byte":                  {"--serial", "0a\x001b"},
-		"too long":                    {"--serial", strings.Repeat("f", 200)},
-		"no such certificate file":    {"--cert", filepath.Join(dir, "missing.crt")},
-		"a file that is no cert":      {"--cert", write("junk.crt", []byte("hello"))},
-		"a key instead of a cert":     {"--cert", pki.ClientKeyPath(env.PKIDir, "polres-metro")},
-		"a CRL that is no CRL":        append([]string{"--crl", write("junk.crl", []byte("junk"))}, caFlag...),
-		"a CRL of another CA":         append([]string{"--crl", write("stranger.crl", crlOf(t, stranger, true, 1, victim))}, caFlag...),
-		"a CRL forged in our CA name": append([]string{"--crl", write("forged.crl", crlOf(t, otherCA, true, 1, victim))}, caFlag...),
-		"a delta CRL":                 append([]string{"--crl", write("delta.crl", delta)}, caFlag...),
-		"a CRL lifting a revocation":  append([]string{"--crl", write("remove.crl", crlOf(t, ca, true, 8, victim))}, caFlag...),
-		"a reason too long":           {"--serial", "0a1b", "--reason", strings.Repeat("x", 501)},
+		"no officer":                  {"--serial", "0a1b"},
+		"an officer who is no NRP":    {"--operator-id", "admin", "--serial", "0a1b"},
+		"nothing":                     {"--operator-id", devenv.DevOperator},
+		"two at once":                 {"--operator-id", devenv.DevOperator, "--serial", "0a1b", "--cert", pki.ClientCertPath(env.PKIDir, "polres-metro")},
+		"a stray argument":            {"--operator-id", devenv.DevOperator, "--serial", "0a1b", "extra"},
+		"not hex":                     {"--operator-id", devenv.DevOperator, "--serial", "not-hex"},
+		"empty serial":                {"--operator-id", devenv.DevOperator, "--serial", ""},
+		"0x alone":                    {"--operator-id", devenv.DevOperator, "--serial", "0x"},
+		"odd byte pair":               {"--operator-id", devenv.DevOperator, "--serial", "0a:1"},
+		"a sign":                      {"--operator-id", devenv.DevOperator, "--serial", "-0a1b"},
+		"a NUL byte":                  {"--operator-id", devenv.DevOperator, "--serial", "0a\x001b"},
+		"too long":                    {"--operator-id", devenv.DevOperator, "--serial", strings.Repeat("f", 200)},
+		"no such certificate file":    {"--operator-id", devenv.DevOperator, "--cert", filepath.Join(dir, "missing.crt")},
+		"a file that is no cert":      {"--operator-id", devenv.DevOperator, "--cert", write("junk.crt", []byte("hello"))},
+		"a key instead of a cert":     {"--operator-id", devenv.DevOperator, "--cert", pki.ClientKeyPath(env.PKIDir, "polres-metro")},
+		"a CRL that is no CRL":        append([]string{"--operator-id", devenv.DevOperator, "--crl", write("junk.crl", []byte("junk"))}, caFlag...),
+		"a CRL of another CA":         append([]string{"--operator-id", devenv.DevOperator, "--crl", write("stranger.crl", crlOf(t, stranger, true, 1, victim))}, caFlag...),
+		"a CRL forged in our CA name": append([]string{"--operator-id", devenv.DevOperator, "--crl", write("forged.crl", crlOf(t, otherCA, true, 1, victim))}, caFlag...),
+		"a delta CRL":                 append([]string{"--operator-id", devenv.DevOperator, "--crl", write("delta.crl", delta)}, caFlag...),
+		"a CRL lifting a revocation":  append([]string{"--operator-id", devenv.DevOperator, "--crl", write("remove.crl", crlOf(t, ca, true, 8, victim))}, caFlag...),
+		"a reason too long":           {"--operator-id", devenv.DevOperator, "--serial", "0a1b", "--reason", strings.Repeat("x", 501)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := count(t, env, `SELECT count(*) FROM certificate_revocations`)
 			_, err := capture(t, func() error {
-				return run(context.Background(), append([]string{"revoke-cert", "--database-url", env.DB.App}, args...))
+				return run(context.Background(), append([]string{"revoke-cert", "--database-url", env.DB.App, "--audit-key", env.AuditKey}, args...))
 			})
 			var ue usageError
 			if !errors.As(err, &ue) {

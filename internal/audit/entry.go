@@ -177,7 +177,7 @@ func (e *Entry) WriteTx(ctx context.Context, tx pgx.Tx) error {
 	if e.sealer == nil {
 		return &Error{Err: errors.New("audit entry has no sealer: it cannot be written in a transaction")}
 	}
-	if err := e.sealer.Seal(ctx, rec); err != nil {
+	if err := e.sealer.SealOn(ctx, tx, rec); err != nil {
 		return &Error{Err: err}
 	}
 	if err := store.AppendAuditTx(ctx, tx, rec); err != nil {

@@ -14,7 +14,7 @@ func NewWriterWith(write func(context.Context, []*store.AuditRecord) error, seal
 
 // NewSealerWith seals with keys and ids from reserve.
 func NewSealerWith(keys *Keys, reserve func(context.Context) (int64, error)) *Sealer {
-	return &Sealer{keys: keys, reserve: reserve}
+	return &Sealer{keys: keys, reserve: func(ctx context.Context, _ store.DB) (int64, error) { return reserve(ctx) }}
 }
 
 // NewWriterAsking is a writer whose batches go to write, and which asks

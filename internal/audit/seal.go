@@ -16,15 +16,16 @@ import (
 // so a copy of a sealed record cannot be written twice.
 type Sealer struct {
 	keys    *Keys
-	reserve func(context.Context) (int64, error)
+	pool    store.DB
+	reserve func(context.Context, store.DB) (int64, error)
 
-	mu         sync.Mutex
-	next, last int64 // ids next..last are ours to give
+	mu     sync.Mutex
+	blocks [][2]int64 // blocks of ids ours to give: first..last each
 }
 
 // NewSealer seals with keys, taking ids from st.
 func NewSealer(keys *Keys, st *store.Store) *Sealer {
-	return &Sealer{keys: keys, reserve: st.ReserveAuditIDs}
+	return &Sealer{keys: keys, pool: st.Pool, reserve: store.ReserveAuditIDs}
 }
 
 // Keys are the sealer's keys.
@@ -32,9 +33,18 @@ func (s *Sealer) Keys() *Keys { return s.keys }
 
 // Seal bounds r, gives it an id unless it has one, and MACs it.
 func (s *Sealer) Seal(ctx context.Context, r *store.AuditRecord) error {
+	return s.SealOn(ctx, nil, r)
+}
+
+// SealOn is Seal for a record written in a transaction on tx: should the
+// sealer need a new block of ids, it reserves it on tx's connection. A
+// transaction that waited for another connection from the pool while
+// holding its own could wait for ever once every connection is held by a
+// transaction doing the same.
+func (s *Sealer) SealOn(ctx context.Context, tx store.DB, r *store.AuditRecord) error {
 	Bound(r)
 	if r.ID == 0 {
-		id, err := s.id(ctx)
+		id, err := s.id(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -44,19 +54,41 @@ func (s *Sealer) Seal(ctx context.Context, r *store.AuditRecord) error {
 	return nil
 }
 
-func (s *Sealer) id(ctx context.Context) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.next == 0 || s.next > s.last {
-		first, err := s.reserve(ctx)
+// id gives the next id, reserving a block when none is left: on db when
+// set, else on the pool. The reservation is made without the lock held,
+// so that a caller waiting for a connection holds up no one who has one.
+func (s *Sealer) id(ctx context.Context, db store.DB) (int64, error) {
+	if db == nil {
+		db = s.pool
+	}
+	for {
+		if id, ok := s.take(); ok {
+			return id, nil
+		}
+		first, err := s.reserve(ctx, db)
 		if err != nil {
 			return 0, err
 		}
-		s.next, s.last = first, first+store.AuditIDBlock-1
+		s.mu.Lock()
+		s.blocks = append(s.blocks, [2]int64{first, first + store.AuditIDBlock - 1})
+		s.mu.Unlock()
 	}
-	id := s.next
-	s.next++
-	return id, nil
+}
+
+// take gives the next id of the blocks held, if any is left.
+func (s *Sealer) take() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.blocks) > 0 {
+		b := &s.blocks[0]
+		if b[0] <= b[1] {
+			id := b[0]
+			b[0]++
+			return id, true
+		}
+		s.blocks = s.blocks[1:]
+	}
+	return 0, false
 }
 
 // NewEntry starts the record of an event that is not a call (an

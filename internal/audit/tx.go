@@ -20,7 +20,7 @@ func WriteTxAll(ctx context.Context, tx pgx.Tx, entries ...*Entry) error {
 		if e.sealer == nil {
 			return &Error{Err: errors.New("audit entry has no sealer: it cannot be written in a transaction")}
 		}
-		if err := e.sealer.Seal(ctx, rec); err != nil {
+		if err := e.sealer.SealOn(ctx, tx, rec); err != nil {
 			return &Error{Err: err}
 		}
 		recs[i] = rec

@@ -50,7 +50,7 @@ func (h *Harness) StartServer(ctx context.Context, name, app, integrator string,
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--addr", s.Addr, "--metrics-addr", "", "--database-url", app, "--integrator-database-url", integrator,
+	args := []string{"serve", "--addr", s.Addr, "--metrics-addr", "", "--http-addr", "", "--database-url", app, "--integrator-database-url", integrator,
 		"--cert", pki.ServerCertPath(h.PKIDir), "--key", pki.ServerKeyPath(h.PKIDir), "--ca", pki.CACertPath(h.PKIDir),
 		"--audit-key", h.AuditKey, "--db-max-conns", "12"}
 	s.cmd = exec.Command(h.Binary, append(args, extra...)...)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math/big"
 	"net/url"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,5 +248,19 @@ func TestVerifyClientRules(t *testing.T) {
 	}
 	if _, err := trust.VerifyClient(nil, now); err == nil || err.(*pki.Refusal).Rule != pki.RuleNoCertificate {
 		t.Errorf("no certificate: %v", err)
+	}
+}
+
+// TestClientRulesAreDocumented: every rule a certificate can be refused
+// for is in the README's table, by the name the audit trail and logs use.
+func TestClientRulesAreDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range pki.ClientRules {
+		if !strings.Contains(string(readme), "`"+string(r)+"`") {
+			t.Errorf("rule %s is not in the README", r)
+		}
 	}
 }

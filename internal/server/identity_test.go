@@ -95,9 +95,7 @@ func TestClientCertificateTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	revokedCfg, revokedCert := env.Issue(t, ca, tmpl("polres-metro", nil))
-	if _, err := env.Owner.RevokeCertificates(ctx, []store.Revocation{{Serial: pki.SerialHex(revokedCert), Reason: "test"}}); err != nil {
-		t.Fatal(err)
-	}
+	env.Revoke(t, store.Revocation{Serial: pki.SerialHex(revokedCert), Reason: "test"})
 	for _, e := range []*servertest.Env{env, withInter} {
 		waitFor(t, func() bool {
 			snap := e.Server.Directory.Snapshot()

@@ -26,6 +26,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,10 @@ type Config struct {
 	Addr string
 	// MetricsAddr serves /metrics; empty disables it.
 	MetricsAddr string
+	// HTTPAddr serves the same methods over HTTP/JSON (the Connect
+	// protocol) and gRPC-Web, under the same mutual TLS, on a listener of
+	// its own (http.go); empty disables it.
+	HTTPAddr string
 	// DatabaseURL logs in as the server's role (sinergi_app);
 	// IntegratorDatabaseURL as the audit integrator's (sinergi_integrator).
 	// Without the latter the process serves but does not integrate the
@@ -140,6 +145,9 @@ type Server struct {
 	Sightings  *authn.Sightings
 	authorizer *authz.Authorizer
 	lis        net.Listener
+	tlsConfig  *tls.Config
+	http       *http.Server
+	httpLn     *authn.TLSListener
 	metrics    *http.Server
 	metricsLn  net.Listener
 	// calls counts the calls in the server's handlers and interceptors.
@@ -218,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("load directory (did you run `sinergi migrate`?): %w", err)
 	}
-	s := &Server{cfg: cfg, Store: st, Directory: dir}
+	s := &Server{cfg: cfg, Store: st, Directory: dir, tlsConfig: tlsCfg}
 	// Partitions for this month and the next must exist before the first
 	// call is audited; the integrator's daily upkeep keeps them coming.
 	if cfg.IntegratorDatabaseURL != "" {
@@ -368,6 +376,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)
 	reflection.Register(s.GRPC)
 	metrics.InitializeMetrics(s.GRPC)
+	if cfg.HTTPAddr != "" {
+		h, err := s.newHTTPHandler()
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("http/json endpoint: %w", err)
+		}
+		s.http = newHTTPServer(h)
+	}
 
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
@@ -404,7 +420,7 @@ func (s *Server) served(method string) bool {
 // than this at once still run, each on a goroutine of its own.
 const streamWorkers = 128
 
-// Listen binds the gRPC (and metrics) listeners; Serve calls it when needed.
+// Listen binds the gRPC (and HTTP/JSON, metrics) listeners; Serve calls it when needed.
 func (s *Server) Listen() error {
 	if s.lis != nil {
 		return nil
@@ -413,7 +429,6 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.lis = lis
 	if s.metrics != nil {
 		ml, err := net.Listen("tcp", s.cfg.MetricsAddr)
 		if err != nil {
@@ -422,6 +437,14 @@ func (s *Server) Listen() error {
 		}
 		s.metricsLn = ml
 	}
+	if err := s.listenHTTP(); err != nil {
+		lis.Close()
+		if s.metricsLn != nil {
+			s.metricsLn.Close()
+		}
+		return err
+	}
+	s.lis = lis
 	return nil
 }
 
@@ -464,6 +487,13 @@ func (s *Server) Start() error {
 	if s.metrics != nil {
 		go func() { _ = s.metrics.Serve(s.metricsLn) }()
 	}
+	if s.http != nil {
+		go func() {
+			if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.cfg.Log.Error("http serve", "error", err)
+			}
+		}()
+	}
 	go func() {
 		if err := s.GRPC.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			s.cfg.Log.Error("grpc serve", "error", err)
@@ -484,7 +514,15 @@ func (s *Server) stop() {
 	s.Health.Shutdown()
 	s.Deps.Streams.Drain()
 	done := make(chan struct{})
-	go func() { s.GRPC.GracefulStop(); close(done) }()
+	httpCtx, httpCancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer httpCancel()
+	go func() {
+		// HTTP/JSON calls first: GracefulStop would cut those in flight
+		// (grpc-go drains a ServeHTTP call by closing it).
+		s.shutdownHTTP(httpCtx)
+		s.GRPC.GracefulStop()
+		close(done)
+	}()
 	idle := s.calls.idle()
 	select {
 	case <-done:
@@ -499,6 +537,9 @@ func (s *Server) stop() {
 		s.cfg.Log.Warn("shutdown grace over: closing remaining calls")
 	}
 	s.GRPC.Stop()
+	if s.http != nil {
+		_ = s.http.Close()
+	}
 	// A call cut by Stop still writes its record on the way out.
 	select {
 	case <-s.calls.idle():

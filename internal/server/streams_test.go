@@ -93,9 +93,7 @@ func TestEveryStreamIsRechecked(t *testing.T) {
 	for _, c := range certs {
 		revs = append(revs, store.Revocation{Serial: pki.SerialHex(c), Reason: "test"})
 	}
-	if _, err := env.Owner.RevokeCertificates(ctx, revs); err != nil {
-		t.Fatal(err)
-	}
+	env.Revoke(t, revs...)
 	servertest.EndedWith(t, streams, codes.Unauthenticated, "CERTIFICATE_REVOKED")
 
 	// Each stream's audit record says how it ended (health is not audited).
@@ -265,8 +263,6 @@ func TestStreamsEndWhenTheDirectoryListenerStalls(t *testing.T) {
 	for _, c := range certs {
 		revs = append(revs, store.Revocation{Serial: pki.SerialHex(c)})
 	}
-	if _, err := env.Owner.RevokeCertificates(ctx, revs); err != nil {
-		t.Fatal(err)
-	}
+	env.Revoke(t, revs...)
 	servertest.EndedWith(t, streams, codes.Unauthenticated, "CERTIFICATE_REVOKED")
 }

@@ -7,6 +7,7 @@ package servertest
 import (
 	"context"
 	"crypto/tls"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -129,7 +130,7 @@ func Start(t testing.TB, db *pgtest.DB, opts Options) *Env {
 	pkiDir, auditKey := Prepare(t, db)
 	e := &Env{DB: db, PKIDir: pkiDir, AuditKey: auditKey, Clock: &Clock{}}
 	e.cfg = server.Config{
-		Addr: "127.0.0.1:0", DatabaseURL: db.App, IntegratorDatabaseURL: db.Integrator, TrustDomain: pki.DefaultTrustDomain,
+		Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DatabaseURL: db.App, IntegratorDatabaseURL: db.Integrator, TrustDomain: pki.DefaultTrustDomain,
 		TLS:          pki.Files{Cert: pki.ServerCertPath(pkiDir), Key: pki.ServerKeyPath(pkiDir), CA: pki.CACertPath(pkiDir)},
 		AuditKeyPath: auditKey, Now: e.Clock.Now, ShutdownGrace: 2 * time.Second, MaxConns: 16,
 		AuditInterval: 20 * time.Millisecond,
@@ -209,6 +210,22 @@ func (e *Env) ConnAsTo(t testing.TB, addr, code string) *grpc.ClientConn {
 	return Dial(t, addr, cfg)
 }
 
+// HTTPAddr is the address of the server's HTTP/JSON listener.
+func (e *Env) HTTPAddr() string { return e.Server.HTTPAddr() }
+
+// HTTPClientAs is an HTTP client (HTTP/2 when the server offers it)
+// presenting institution code's certificate, as curl --cert would.
+func (e *Env) HTTPClientAs(t testing.TB, code string) *http.Client {
+	t.Helper()
+	cfg, err := pki.ClientTLS(e.Files(code), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
 // Clients are the generated clients on one connection.
 type Clients struct {
 	Conn         *grpc.ClientConn
@@ -265,4 +282,16 @@ func (e *Env) Keys(t testing.TB) *audit.Keys {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// Revoke revokes certificates as `sinergi revoke-cert` does, with its
+// audit record sealed with the server's keys.
+func (e *Env) Revoke(t testing.TB, revs ...store.Revocation) {
+	t.Helper()
+	entry := audit.NewSealer(e.Keys(t), e.Owner).NewEntry("sinergi:revoke-cert", "")
+	entry.SetAccess(devenv.DevOperator, "ADMINISTRATION", "")
+	entry.Allow("revocation by a test")
+	if _, err := e.Owner.RevokeCertificates(context.Background(), entry, revs); err != nil {
+		t.Fatal(err)
+	}
 }

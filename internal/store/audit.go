@@ -118,8 +118,15 @@ func IsAmbiguous(err error) bool {
 // ReserveAuditIDs returns the first of AuditIDBlock record ids that are the
 // caller's to give.
 func (s *Store) ReserveAuditIDs(ctx context.Context) (int64, error) {
+	return ReserveAuditIDs(ctx, s.Pool)
+}
+
+// ReserveAuditIDs is Store.ReserveAuditIDs on db: a transaction reserves
+// on its own connection (the sequence is not transactional, so the block
+// stays reserved whatever becomes of the transaction).
+func ReserveAuditIDs(ctx context.Context, db DB) (int64, error) {
 	var first int64
-	err := s.Pool.QueryRow(ctx, `SELECT sinergi_audit_reserve_ids()`).Scan(&first)
+	err := db.QueryRow(ctx, `SELECT sinergi_audit_reserve_ids()`).Scan(&first)
 	return first, err
 }
 

@@ -42,12 +42,11 @@ var serialForm = regexp.MustCompile(`^(0|[1-9a-f][0-9a-f]{0,63})$`)
 // ErrSerialForm is returned for a serial not in its one form.
 var ErrSerialForm = errors.New("certificate serial not in its written form (lower-case hex, no leading zeros)")
 
-// RevokeCertificates records revocations in one transaction and returns how
-// many were new; a serial already revoked keeps its first record.
-func (s *Store) RevokeCertificates(ctx context.Context, revs []Revocation) (int, error) {
-	if len(revs) == 0 {
-		return 0, nil
-	}
+// RevokeCertificates records revocations in one transaction, with the
+// act's audit record (hook: the officer, and each newly revoked
+// certificate as a subject), and returns how many were new; a serial
+// already revoked keeps its first record.
+func (s *Store) RevokeCertificates(ctx context.Context, hook SubjectTxHook, revs []Revocation) (int, error) {
 	serials := make([]string, len(revs))
 	times := make([]*time.Time, len(revs))
 	reasons := make([]string, len(revs))
@@ -68,21 +67,36 @@ func (s *Store) RevokeCertificates(ctx context.Context, revs []Revocation) (int,
 	}
 	var added int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `
-			WITH added AS (
-				INSERT INTO certificate_revocations (serial, revoke_time, reason, source, issuer)
-				SELECT DISTINCT ON (serial) serial, coalesce(at, now()), reason, source, issuer
-				FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) AS u(serial, at, reason, source, issuer)
-				ORDER BY serial, at
-				ON CONFLICT (serial) DO NOTHING
-				RETURNING 1)
-			SELECT count(*) FROM added`, serials, times, reasons, sources, issuers).Scan(&added)
+		rows, err := tx.Query(ctx, `
+			INSERT INTO certificate_revocations (serial, revoke_time, reason, source, issuer)
+			SELECT DISTINCT ON (serial) serial, coalesce(at, now()), reason, source, issuer
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) AS u(serial, at, reason, source, issuer)
+			ORDER BY serial, at
+			ON CONFLICT (serial) DO NOTHING
+			RETURNING serial`, serials, times, reasons, sources, issuers)
+		if err != nil {
+			return err
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		added = len(got)
+		for _, serial := range got {
+			hook.AddSubjects(CertificateSubject(serial))
+		}
+		// The act is recorded whatever it added: the trail shows who
+		// revoked what, and who tried again.
+		return hook.WriteTx(ctx, tx)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record revocations: %w", err)
 	}
 	return added, nil
 }
+
+// CertificateSubject is a revoked certificate as an audit subject.
+func CertificateSubject(serial string) string { return "certificate/" + serial }
 
 // ListRevocations returns every revocation, oldest first.
 func (s *Store) ListRevocations(ctx context.Context) ([]Revocation, error) {

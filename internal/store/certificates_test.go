@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +23,19 @@ func TestRevocationsArePermanent(t *testing.T) {
 	ctx := context.Background()
 	d := pgtest.Fresh(t)
 	app := open(t, d)
-	if n, err := app.RevokeCertificates(ctx, []store.Revocation{{Serial: "a1b2", Reason: "lost"}, {Serial: "a1b2"}, {Serial: "ff"}}); err != nil || n != 2 {
+	hook := &subjectsHook{}
+	if n, err := app.RevokeCertificates(ctx, hook, []store.Revocation{{Serial: "a1b2", Reason: "lost"}, {Serial: "a1b2"}, {Serial: "ff"}}); err != nil || n != 2 {
 		t.Fatalf("revoke: %d %v, want 2 new", n, err)
 	}
-	if n, err := app.RevokeCertificates(ctx, []store.Revocation{{Serial: "a1b2", Reason: "again"}}); err != nil || n != 0 {
-		t.Fatalf("revoke again: %d %v, want 0 new", n, err)
+	if want := []string{"certificate/a1b2", "certificate/ff"}; !slices.Equal(hook.subjects, want) || hook.written != 1 {
+		t.Fatalf("the act's record: %v written %d times, want %v once", hook.subjects, hook.written, want)
+	}
+	hook = &subjectsHook{}
+	if n, err := app.RevokeCertificates(ctx, hook, []store.Revocation{{Serial: "a1b2", Reason: "again"}}); err != nil || n != 0 || hook.written != 1 {
+		t.Fatalf("revoke again: %d %v (recorded %d times), want 0 new, recorded once", n, err, hook.written)
 	}
 	for _, bad := range []string{"0a1b", "A1B2", "0x1", "", "a1:b2", "not-hex"} {
-		if _, err := app.RevokeCertificates(ctx, []store.Revocation{{Serial: bad}}); err == nil {
+		if _, err := app.RevokeCertificates(ctx, &subjectsHook{}, []store.Revocation{{Serial: bad}}); err == nil {
 			t.Errorf("serial %q stored", bad)
 		}
 	}
@@ -151,4 +157,18 @@ func TestRevocationSerialsMigrated(t *testing.T) {
 			t.Errorf("serial %s not revoked after the migration", s)
 		}
 	}
+}
+
+// subjectsHook stands in for an audit entry: it keeps the subjects it is
+// given and counts its writes.
+type subjectsHook struct {
+	subjects []string
+	written  int
+}
+
+func (h *subjectsHook) AddSubjects(subjects ...string) { h.subjects = append(h.subjects, subjects...) }
+
+func (h *subjectsHook) WriteTx(context.Context, pgx.Tx) error {
+	h.written++
+	return nil
 }

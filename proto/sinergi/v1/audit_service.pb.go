@@ -99,7 +99,8 @@ type AuditRecord struct {
 	Reason string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The agreements that granted access.
 	AgreementIds []string `protobuf:"bytes,13,rep,name=agreement_ids,json=agreementIds,proto3" json:"agreement_ids,omitempty"`
-	// gRPC status code name, e.g. "OK", "NOT_FOUND".
+	// gRPC status code as Go's codes.Code names it, e.g. "OK", "NotFound",
+	// "InvalidArgument".
 	StatusCode string `protobuf:"bytes,14,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
 	// Every record or report returned or changed, as "kind/id".
 	Subjects      []string `protobuf:"bytes,15,rep,name=subjects,proto3" json:"subjects,omitempty"`
