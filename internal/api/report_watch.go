@@ -31,9 +31,11 @@ const reportWatchPage = 256
 // (store.ReportEventsAfter), so a cursor never passes over an event that
 // commits late. Each delivery is decided
 // at delivery time: the caller must be in the event's audience (the
-// facility and the recipients it had), and, for a police unit, its reach
-// now (recomputed from the current directory and clock) must include the
-// facility for the report's scope. Each delivery's audit record commits
+// facility, the police unit that warned it, the observers and the
+// recipients it had), and, for a police unit, its reach now (recomputed
+// from the current directory and clock) must include the facility for the
+// report's scope, or the unit must have received it by an emergency
+// override. Each delivery's audit record commits
 // before it is sent.
 func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.ServerStreamingServer[sinergiv1.WatchReportsResponse]) error {
 	ctx := stream.Context()

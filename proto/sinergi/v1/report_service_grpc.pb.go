@@ -45,13 +45,17 @@ const (
 // assistance request carries a live coordination thread: dispatch, on
 // scene, stood down, after action.
 //
-// A facility sees the reports it filed, the ministry and a regional office
-// those of their facilities; a police unit sees the reports it received
-// while an agreement in force covers it and the facility for the report's
-// scope. Anything else answers NOT_FOUND, exactly as a report that does not
-// exist. A report's people link only to the reporting facility's records.
+// A facility sees the reports it filed and the warnings it was sent, the
+// ministry and a regional office those of their facilities; a police unit
+// sees the reports it received and the warnings it sent while an agreement
+// in force covers it and the facility for the report's scope, and the
+// emergencies it received by override (without people, items or
+// attachments). Anything else answers NOT_FOUND, exactly as a report that
+// does not exist. A report's people link only to the reporting facility's
+// records.
 type ReportServiceClient interface {
-	// SubmitReport files a report (facilities). Retrying with the same
+	// SubmitReport files a report (facilities), or a warning to a facility
+	// (police units, naming facility_code). Retrying with the same
 	// idempotency key and content returns the same report; the same key with
 	// other content is ALREADY_EXISTS.
 	SubmitReport(ctx context.Context, in *SubmitReportRequest, opts ...grpc.CallOption) (*SubmitReportResponse, error)
@@ -232,13 +236,17 @@ func (c *reportServiceClient) ListEmergencyOverrides(ctx context.Context, in *Li
 // assistance request carries a live coordination thread: dispatch, on
 // scene, stood down, after action.
 //
-// A facility sees the reports it filed, the ministry and a regional office
-// those of their facilities; a police unit sees the reports it received
-// while an agreement in force covers it and the facility for the report's
-// scope. Anything else answers NOT_FOUND, exactly as a report that does not
-// exist. A report's people link only to the reporting facility's records.
+// A facility sees the reports it filed and the warnings it was sent, the
+// ministry and a regional office those of their facilities; a police unit
+// sees the reports it received and the warnings it sent while an agreement
+// in force covers it and the facility for the report's scope, and the
+// emergencies it received by override (without people, items or
+// attachments). Anything else answers NOT_FOUND, exactly as a report that
+// does not exist. A report's people link only to the reporting facility's
+// records.
 type ReportServiceServer interface {
-	// SubmitReport files a report (facilities). Retrying with the same
+	// SubmitReport files a report (facilities), or a warning to a facility
+	// (police units, naming facility_code). Retrying with the same
 	// idempotency key and content returns the same report; the same key with
 	// other content is ALREADY_EXISTS.
 	SubmitReport(context.Context, *SubmitReportRequest) (*SubmitReportResponse, error)
