@@ -35,6 +35,7 @@ const (
 	reportMaxDescription     = 500
 	reportMaxFilename        = 255
 	reportMaxOutcomes        = 10
+	reportMaxJustification   = 2000
 )
 
 var (
@@ -69,7 +70,16 @@ func init() {
 	})
 	validate.Register(func(r *sinergiv1.WatchReportsRequest, v *validate.Violations) {
 		v.Check(len(r.GetCursor()) <= 1024, "cursor", "not a cursor of this watch")
+		if r.GetReportId() != "" {
+			checkReportID(v, "report_id", r.GetReportId())
+		}
 	})
+	validate.Register(checkPostCoordination)
+	validate.Register(func(r *sinergiv1.ListEmergencyOverridesRequest, v *validate.Violations) {
+		checkPageSize(v, r.GetPageSize())
+		reportCheckRange(v, r.GetStartTime(), r.GetEndTime())
+	})
+	validate.Limit("sinergi.v1.PostCoordinationEntryRequest.text", 4*reportMaxNarrative)
 	validate.Register(func(r *sinergiv1.ReportStatsRequest, v *validate.Violations) {
 		reportCheckFacility(v, r.GetFacilityCode())
 		reportCheckRange(v, r.GetStartTime(), r.GetEndTime())
@@ -315,7 +325,65 @@ func checkSubmitReport(r *sinergiv1.SubmitReportRequest, v *validate.Violations)
 		v.Check(a.GetNumber() == 0, f+".number", "assigned by the server: leave unset")
 		v.Check(a.GetSizeBytes() == 0 || a.GetSizeBytes() == int64(n), f+".size_bytes", "does not match the content")
 	}
+	if j := r.GetEmergencyJustification(); j != "" {
+		reportCheckText(v, "emergency_justification", j, reportMaxJustification, true, true)
+		switch {
+		case !reports.IsEmergency(r.GetKind(), r.GetType(), r.GetSeverity()):
+			v.Add("emergency_justification", "only for an emergency: a critical assistance request, or a critical riot, fight, hostage taking or escape")
+		case r.GetClassification() == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA:
+			v.Add("emergency_justification", "a RAHASIA report travels under agreements only: classify the emergency BIASA or TERBATAS")
+		}
+	}
 	if total > reportMaxAttachmentTotal {
 		v.Add("attachments", "at most 15 MiB together (a request is at most 16 MiB); send more files in another report")
+	}
+}
+
+// Limits of a coordination entry.
+const (
+	coordinationMaxUnits     = 20
+	coordinationMaxUnitName  = 120
+	coordinationMaxPersonnel = 10000
+	coordinationMaxField     = 120
+)
+
+func checkPostCoordination(r *sinergiv1.PostCoordinationEntryRequest, v *validate.Violations) {
+	checkReportID(v, "id", r.GetId())
+	kind := r.GetKind()
+	reportCheckEnum(v, "kind", sinergiv1.CoordinationKind_name, int32(kind), true, "required")
+	needsText := kind == sinergiv1.CoordinationKind_COORDINATION_KIND_MESSAGE || kind == sinergiv1.CoordinationKind_COORDINATION_KIND_AFTER_ACTION
+	reportCheckText(v, "text", r.GetText(), reportMaxNarrative, needsText, true)
+	d := r.GetDispatch()
+	switch {
+	case kind != sinergiv1.CoordinationKind_COORDINATION_KIND_DISPATCH:
+		v.Check(d == nil, "dispatch", "only for COORDINATION_KIND_DISPATCH")
+	case d == nil:
+		v.Add("dispatch", "required: the units sent, how many officers, when they arrive, who commands and how to reach them")
+	default:
+		switch n := len(d.GetUnits()); {
+		case n == 0:
+			v.Add("dispatch.units", "required: at least one unit or team")
+		case n > coordinationMaxUnits:
+			v.Add("dispatch.units", "at most %d", coordinationMaxUnits)
+		}
+		for i, u := range d.GetUnits() {
+			reportCheckText(v, fmt.Sprintf("dispatch.units[%d]", i), u, coordinationMaxUnitName, true, false)
+		}
+		if n := d.GetPersonnelCount(); n < 1 || n > coordinationMaxPersonnel {
+			v.Add("dispatch.personnel_count", "must be 1 to %d", coordinationMaxPersonnel)
+		}
+		switch eta := d.GetEstimatedArrivalTime(); {
+		case eta == nil:
+			v.Add("dispatch.estimated_arrival_time", "required")
+		case eta.CheckValid() != nil || eta.AsTime().Year() < 2000:
+			v.Add("dispatch.estimated_arrival_time", "not a valid time")
+		}
+		reportCheckText(v, "dispatch.commander", d.GetCommander(), coordinationMaxField, true, false)
+		reportCheckText(v, "dispatch.contact_channel", d.GetContactChannel(), coordinationMaxField, true, false)
+	}
+	if kind == sinergiv1.CoordinationKind_COORDINATION_KIND_AFTER_ACTION {
+		reportCheckEnum(v, "outcome", sinergiv1.ReportOutcome_name, int32(r.GetOutcome()), true, "required: what came of it")
+	} else {
+		v.Check(r.GetOutcome() == sinergiv1.ReportOutcome_REPORT_OUTCOME_UNSPECIFIED, "outcome", "only for COORDINATION_KIND_AFTER_ACTION")
 	}
 }

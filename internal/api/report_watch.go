@@ -31,14 +31,32 @@ const reportWatchPage = 256
 // (store.ReportEventsAfter), so a cursor never passes over an event that
 // commits late. Each delivery is decided
 // at delivery time: the caller must be in the event's audience (the
-// facility and the recipients it had), and, for a police unit, its reach
-// now (recomputed from the current directory and clock) must include the
-// facility for the report's scope. Each delivery's audit record commits
+// facility, the police unit that warned it, the observers and the
+// recipients it had), and, for a police unit, its reach now (recomputed
+// from the current directory and clock) must include the facility for the
+// report's scope, or the unit must have received it by an emergency
+// override. Each delivery's audit record commits
 // before it is sent.
 func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.ServerStreamingServer[sinergiv1.WatchReportsResponse]) error {
 	ctx := stream.Context()
 	code := caller(ctx).Institution.GetCode()
 	query := "report-watch|" + code
+	only := req.GetReportId()
+	if only != "" {
+		// One report's thread: a cursor of it follows that report alone.
+		query += "|" + only
+		_, reach, err := reportCall(ctx)
+		if err != nil {
+			return err
+		}
+		ok, err := s.Store.ReportAdmitted(ctx, reach, only)
+		if err != nil {
+			return s.reportError(ctx, err)
+		}
+		if !ok {
+			return errReportNotFound
+		}
+	}
 	var pos store.ReportPosition
 	if cur := req.GetCursor(); cur != "" {
 		if err := s.Tokens.Open(cur, query, &pos); err != nil {
@@ -82,7 +100,7 @@ func (s *Reports) WatchReports(req *sinergiv1.WatchReportsRequest, stream grpc.S
 		if out.behind() {
 			page = behindWindow
 		}
-		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, page)
+		rows, err := s.Store.ReportEventsAfter(ctx, code, pos, page, only)
 		if err != nil {
 			return s.reportError(ctx, err)
 		}

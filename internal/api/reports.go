@@ -50,10 +50,18 @@ func reportCall(ctx context.Context) (authz.Reaches, *restrict.Restriction, erro
 }
 
 // reportView is a report as the caller may see it: routing misses are the
-// business of the filing facility and those who oversee it only.
+// business of the filing facility and those who oversee it only; a unit
+// that received it by an emergency override alone gets what the emergency
+// needs (what, where, when), not who is involved, what was seized or what
+// is attached.
 func reportView(r *sinergiv1.Report, rs authz.Reaches) *sinergiv1.Report {
 	if r != nil && !rs.Owns(r.GetFacilityCode()) {
 		r.RoutingMisses = nil
+	}
+	if r != nil && reports.Overridden(r, rs.CallerCode()) {
+		if _, granted := rs.Grant(r.GetFacilityCode(), reports.ScopeOf(r.GetKind())); !granted {
+			r.People, r.Items, r.Attachments = nil, nil, nil
+		}
 	}
 	return r
 }
@@ -121,11 +129,34 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkLinks(ctx, rs, req.GetPeople()); err != nil {
-		return nil, err
-	}
 	facility := c.Institution
-	routing := reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
+	var routing reports.Routing
+	var observers []string
+	if directory.SideOf(c.Institution.GetKind()) == sinergiv1.Side_SIDE_POLRI {
+		f, w, err := s.routeWarning(c.Directory, rs, req, now)
+		if err != nil {
+			return nil, err
+		}
+		facility, routing.Recipients, observers = f, w.Recipients, w.Observers
+	} else {
+		if code := req.GetFacilityCode(); code != "" && code != facility.GetCode() {
+			return nil, validate.Error("facility_code", "a facility files its own reports: leave it empty (police units name the facility they warn)")
+		}
+		if err := s.checkLinks(ctx, rs, req.GetPeople()); err != nil {
+			return nil, err
+		}
+		routing = reports.Route(c.Directory, facility, req.GetKind(), req.GetSeverity(), now)
+		if req.GetEmergencyJustification() != "" {
+			routing = reports.Override(c.Directory, facility, routing, req.GetSeverity(), now)
+		}
+		if len(routing.Misses) > 0 {
+			// A unit the report could not reach alerts the facility's
+			// regional office, which observes the report from now on.
+			if k := reports.KanwilOf(c.Directory, facility); k != nil {
+				observers = []string{k.GetCode()}
+			}
+		}
+	}
 	rep := &sinergiv1.Report{
 		Id: store.NewReportID(now), FacilityCode: facility.GetCode(), Kind: req.GetKind(), Type: req.GetType(),
 		Severity: req.GetSeverity(), Classification: req.GetClassification(),
@@ -133,6 +164,7 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		Place:     req.GetPlace(), Narrative: req.GetNarrative(), People: req.GetPeople(), Items: req.GetItems(),
 		OperatorId: req.GetAccess().GetOperatorId(), SubmitTime: timestamppb.New(now),
 		Status: sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED, Recipients: routing.Recipients, RoutingMisses: routing.Misses,
+		AuthorCode: c.Institution.GetCode(), ObserverCodes: observers, EmergencyJustification: req.GetEmergencyJustification(),
 	}
 	for i, a := range req.GetAttachments() {
 		sum := strings.ToLower(a.GetSha256())
@@ -167,16 +199,60 @@ func (s *Reports) SubmitReport(ctx context.Context, req *sinergiv1.SubmitReportR
 		}
 		return &sinergiv1.SubmitReportResponse{Report: got, Replayed: true}, nil
 	}
-	s.Log.InfoContext(ctx, "report filed", "report_id", id, "facility", facility.GetCode(), "kind", req.GetKind().String(),
-		"severity", req.GetSeverity().String(), "recipients", len(routing.Recipients))
+	s.Log.InfoContext(ctx, "report filed", "report_id", id, "facility", facility.GetCode(), "author", c.Institution.GetCode(),
+		"kind", req.GetKind().String(), "severity", req.GetSeverity().String(), "recipients", len(routing.Recipients),
+		"routing_misses", len(routing.Misses), "emergency_override", req.GetEmergencyJustification() != "")
 	// The report as stored, without reading it back: the attachments
 	// without their content, and its first event.
 	for _, a := range rep.Attachments {
 		a.SizeBytes, a.Content = int64(len(a.GetContent())), nil
 	}
 	rep.Events = []*sinergiv1.ReportEvent{{ReportId: id, Number: 1, Kind: sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED,
-		Time: rep.GetSubmitTime(), ActorCode: facility.GetCode(), OperatorId: rep.GetOperatorId(), Status: rep.GetStatus()}}
+		Time: rep.GetSubmitTime(), ActorCode: c.Institution.GetCode(), OperatorId: rep.GetOperatorId(), Status: rep.GetStatus()}}
 	return &sinergiv1.SubmitReportResponse{Report: rep}, nil
+}
+
+// routeWarning is a police unit's warning to the facility req names: the
+// facility, which must be in the unit's reach for the kind's scope now (the
+// agreements in force that let it read the facility's reports let it warn
+// the facility), and the warning's delivery. A warning names people as
+// outsiders only: custody records are the facility's to link.
+func (s *Reports) routeWarning(dir *directory.Snapshot, rs authz.Reaches, req *sinergiv1.SubmitReportRequest, now time.Time) (*sinergiv1.Institution, reports.Warning, error) {
+	var v validate.Violations
+	if req.GetEmergencyJustification() != "" {
+		v.Add("emergency_justification", "the emergency override is the facility's: a police warning leaves it empty")
+	}
+	if !reports.PoliceMayWarn(req.GetKind()) {
+		v.Add("kind", "police units send facilities narcotics or threat intelligence (REPORT_KIND_NARCOTICS, REPORT_KIND_THREAT)")
+	}
+	code := req.GetFacilityCode()
+	f := dir.Institution(code)
+	switch {
+	case code == "":
+		v.Add("facility_code", "required: the facility this warning is for")
+	case f == nil || !directory.IsFacility(f.GetKind()):
+		v.Add("facility_code", "not a facility of the directory")
+	}
+	for i, p := range req.GetPeople() {
+		if p.GetCustodyRecordId() != "" {
+			v.Add(fmt.Sprintf("people[%d].custody_record_id", i), "a police warning names people as outsiders (name, NIK, phone): the facility links its own records")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, reports.Warning{}, err
+	}
+	scope := reports.ScopeOf(req.GetKind())
+	g, ok := rs.Grant(code, scope)
+	if !ok || g.Own || len(g.Agreements) == 0 {
+		return nil, reports.Warning{}, status.Errorf(codes.FailedPrecondition,
+			"no agreement in force lets you send %s to %s (see AgreementService.CheckCoverage)", scopeWord(scope), code)
+	}
+	return f, reports.RouteWarning(dir, f, g.Agreements, req.GetSeverity(), now), nil
+}
+
+// scopeWord names a scope as the CLI and the README do.
+func scopeWord(sc sinergiv1.Scope) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(sc.String(), "SCOPE_")), "_", "-")
 }
 
 // checkLinks refuses people linked to custody records the filing facility
@@ -220,11 +296,13 @@ func (s *Reports) GetReport(ctx context.Context, req *sinergiv1.GetReportRequest
 
 // GetReportAttachment returns one attachment with its content.
 func (s *Reports) GetReportAttachment(ctx context.Context, req *sinergiv1.GetReportAttachmentRequest) (*sinergiv1.GetReportAttachmentResponse, error) {
-	rs, rr, err := reportCall(ctx)
+	rs, err := authz.ReachesFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a, facility, scope, err := s.Store.GetReportAttachment(ctx, rr, req.GetReportId(), req.GetNumber())
+	// An emergency override carries no attachments: they are read under the
+	// agreements alone.
+	a, facility, scope, err := s.Store.GetReportAttachment(ctx, rs.ReportContents(), req.GetReportId(), req.GetNumber())
 	if errors.Is(err, store.ErrNotFound) {
 		// One answer whether the report or the attachment is missing or out of reach.
 		return nil, status.Error(codes.NotFound, "report attachment not found")
@@ -300,7 +378,7 @@ func (s *Reports) ReportStats(ctx context.Context, req *sinergiv1.ReportStatsReq
 		return nil, err
 	}
 	f := reportFilter(0, 0, 0, 0, req.GetFacilityCode(), req.GetStartTime(), req.GetEndTime())
-	out, err := s.Store.ReportStats(ctx, rr, f)
+	out, err := s.Store.ReportStats(ctx, rr, f, s.Now())
 	if err != nil {
 		return nil, s.reportError(ctx, err)
 	}
@@ -371,4 +449,63 @@ func (s *Reports) AddReportAddendum(ctx context.Context, req *sinergiv1.AddRepor
 		return nil, err
 	}
 	return &sinergiv1.AddReportAddendumResponse{Report: r}, nil
+}
+
+// PostCoordinationEntry appends to an assistance request's thread.
+func (s *Reports) PostCoordinationEntry(ctx context.Context, req *sinergiv1.PostCoordinationEntryRequest) (*sinergiv1.PostCoordinationEntryResponse, error) {
+	code, officer := caller(ctx).Institution.GetCode(), req.GetAccess().GetOperatorId()
+	entry := &sinergiv1.CoordinationEntry{Kind: req.GetKind(), Text: req.GetText(), Dispatch: req.GetDispatch(), Outcome: req.GetOutcome()}
+	if d := entry.GetDispatch(); d != nil && d.GetEstimatedArrivalTime() != nil {
+		// Kept to the microsecond, as PostgreSQL keeps it.
+		d.EstimatedArrivalTime = timestamppb.New(d.GetEstimatedArrivalTime().AsTime().Truncate(time.Microsecond))
+	}
+	r, err := s.change(ctx, req.GetId(), func(st *store.ReportState, now time.Time) (*store.ReportChange, error) {
+		return reports.Post(st, code, officer, entry, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sinergiv1.PostCoordinationEntryResponse{Report: r}, nil
+}
+
+type emergencyPosition struct {
+	Submit int64  `json:"t"`
+	ID     string `json:"i"`
+}
+
+// ListEmergencyOverrides lists the emergency overrides for oversight.
+func (s *Reports) ListEmergencyOverrides(ctx context.Context, req *sinergiv1.ListEmergencyOverridesRequest) (*sinergiv1.ListEmergencyOverridesResponse, error) {
+	c := caller(ctx)
+	var f store.EmergencyFilter
+	if t := req.GetStartTime(); t != nil {
+		f.Start = t.AsTime()
+	}
+	if t := req.GetEndTime(); t != nil {
+		f.End = t.AsTime()
+	}
+	query := fmt.Sprintf("overrides|%s|%d|%d", c.Institution.GetCode(), f.Start.UnixMicro(), f.End.UnixMicro())
+	if tok := req.GetPageToken(); tok != "" {
+		var pos emergencyPosition
+		if err := s.Tokens.Open(tok, query, &pos); err != nil || !store.IsReportID(pos.ID) {
+			return nil, s.badToken()
+		}
+		f.BeforeSubmit, f.BeforeID = time.UnixMicro(pos.Submit), pos.ID
+	}
+	size := pageSize(req.GetPageSize())
+	f.Limit = size + 1
+	list, err := s.Store.EmergencyOverrides(ctx, f)
+	if err != nil {
+		return nil, s.reportError(ctx, err)
+	}
+	resp := &sinergiv1.ListEmergencyOverridesResponse{}
+	if len(list) > size {
+		last := list[size-1]
+		tok, err := s.Tokens.Seal(query, emergencyPosition{Submit: last.GetSubmitTime().AsTime().UnixMicro(), ID: last.GetReportId()})
+		if err != nil {
+			return nil, err
+		}
+		resp.NextPageToken, list = tok, list[:size]
+	}
+	resp.Overrides = list
+	return resp, nil
 }

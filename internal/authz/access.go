@@ -92,9 +92,13 @@ var (
 	reportWork = []sinergiv1.Purpose{sinergiv1.Purpose_PURPOSE_CRIMINAL_INVESTIGATION, sinergiv1.Purpose_PURPOSE_WARRANT_EXECUTION,
 		sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION, sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}
 	facilityReporting = []sinergiv1.Purpose{sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION, sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}
-	reportFiling      = Purposes{Facility: facilityReporting}
+	reportFiling      = Purposes{Facility: facilityReporting, PoliceUnit: reportWork}
 	reportActs        = Purposes{PoliceUnit: reportWork, Facility: facilityReporting}
-	reportReads       = Purposes{PoliceUnit: reportWork, Facility: facilityReporting,
+	// Watching reports: the parties for their work, a regional office for
+	// oversight of what its facilities are sent.
+	reportWatching = Purposes{PoliceUnit: reportWork, Facility: facilityReporting,
+		CorrectionsOffice: {sinergiv1.Purpose_PURPOSE_OVERSIGHT, sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION}}
+	reportReads = Purposes{PoliceUnit: reportWork, Facility: facilityReporting,
 		CorrectionsOffice: {sinergiv1.Purpose_PURPOSE_OVERSIGHT, sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION, sinergiv1.Purpose_PURPOSE_INTELLIGENCE_ANALYSIS}}
 	auditReads    = Purposes{PoliceUnit: {sinergiv1.Purpose_PURPOSE_OVERSIGHT}, CorrectionsOffice: {sinergiv1.Purpose_PURPOSE_OVERSIGHT}}
 	subjectAccess = Purposes{

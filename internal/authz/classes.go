@@ -307,11 +307,20 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.ListReportsResponse":         fields("reports", nested, "next_page_token", ClassControl),
 	"sinergi.v1.WatchReportsResponse":        fields("cursor", ClassControl, "event", nested, "report", nested),
 	"sinergi.v1.ReportStatsResponse": fields("counts", nested, "seized", nested, "phones_seized", ClassReport,
-		"total", ClassReport),
+		"total", ClassReport, "units", nested),
+	"sinergi.v1.ReportUnitStats":            whole(ClassReport),
 	"sinergi.v1.AcknowledgeReportResponse":  fields("report", nested),
 	"sinergi.v1.UpdateReportStatusResponse": fields("report", nested),
 	"sinergi.v1.AddReportAddendumResponse":  fields("report", nested),
 	"sinergi.v1.ReportWeaponItem":           whole(ClassReport),
+	// An assistance request's coordination thread is report content too.
+	"sinergi.v1.CoordinationEntry":             whole(ClassReport),
+	"sinergi.v1.Dispatch":                      whole(ClassReport),
+	"sinergi.v1.PostCoordinationEntryResponse": fields("report", nested),
+	// An override as oversight reviews it: who invoked it, why, whom it
+	// reached; no report content.
+	"sinergi.v1.EmergencyOverride":              whole(ClassAudit),
+	"sinergi.v1.ListEmergencyOverridesResponse": fields("overrides", nested, "next_page_token", ClassControl),
 
 	// The firearms register: what it holds is the register's; the officers
 	// it names (holders by NIP and name, who acted) are officers' data.

@@ -272,7 +272,19 @@ func (rs Reaches) Agreements(facility string, scope sinergiv1.Scope) []string {
 // it received, of facilities its reach includes now for the report's
 // scope. A RAHASIA report needs a grant that rests on an agreement for the
 // scope (every grant but one's own does today; the condition keeps it so).
-func (rs Reaches) Reports() *restrict.Restriction {
+//
+// A police unit also reads the reports it received by an emergency
+// override, of any facility, but never a RAHASIA one.
+func (rs Reaches) Reports() *restrict.Restriction { return rs.reports(true) }
+
+// ReportContents is Reports without the emergency overrides: what an
+// override does not carry (attachments) is read under it.
+func (rs Reaches) ReportContents() *restrict.Restriction { return rs.reports(false) }
+
+// CallerCode is the calling institution's code.
+func (rs Reaches) CallerCode() string { return rs.caller.GetCode() }
+
+func (rs Reaches) reports(overrides bool) *restrict.Restriction {
 	own := map[string]bool{}
 	var ownList []string
 	var clauses []restrict.Clause
@@ -301,6 +313,9 @@ func (rs Reaches) Reports() *restrict.Restriction {
 			restrict.Clause{Facilities: bare, Scope: sc, Recipient: true, Children: true})
 	}
 	clauses = append(clauses, restrict.Clause{Facilities: ownList, Secret: true, Children: true})
+	if overrides && directory.SideOf(rs.caller.GetKind()) == sinergiv1.Side_SIDE_POLRI {
+		clauses = append(clauses, restrict.Clause{Override: true, Children: true})
+	}
 	return restrict.New(rs.caller.GetCode(), clauses...)
 }
 

@@ -186,6 +186,9 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 		{"report delivery", func() error {
 			return ReportDelivery(ctx, r, sinergiv1.NewReportServiceClient(permisan), sinergiv1.NewReportServiceClient(cilacap))
 		}},
+		{"assistance request and thread post delivery", func() error {
+			return AssistanceDelivery(ctx, r, sinergiv1.NewReportServiceClient(permisan), sinergiv1.NewReportServiceClient(cilacap))
+		}},
 		{"stalled watchers", func() error {
 			return StalledWatchers(ctx, e, r, s.metro, func(r *Results) error {
 				return CustodyDelivery(ctx, r, sinergiv1.NewCustodyServiceClient(metroFacility), sinergiv1.NewCustodyServiceClient(metroPolice), s.metro)

@@ -117,11 +117,19 @@ func IncidentReport(dir *directory.Snapshot, facility *sinergiv1.Institution, w 
 	r.Severity = IncidentSeverity(i, w.GetCategory())
 	r.Classification = sinergiv1.ReportClassification_REPORT_CLASSIFICATION_TERBATAS
 	r.Status = sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED
+	r.AuthorCode = r.GetFacilityCode()
 	r.Items = []*sinergiv1.ReportItem{{Item: &sinergiv1.ReportItem_Weapon{Weapon: &sinergiv1.ReportWeaponItem{
 		WeaponId: w.GetId(), Category: w.GetCategory(), Make: w.GetMake(), Model: w.GetModel(), Calibre: w.GetCalibre(),
 		SerialNumber: w.GetSerialNumber(), RoundsDischarged: rounds}}}}
 	routing := reports.RouteTo(dir, facility, r.GetKind(), r.GetSeverity(), National(w.GetCategory()), r.GetSubmitTime().AsTime())
 	r.Recipients, r.RoutingMisses = routing.Recipients, routing.Misses
+	if len(routing.Misses) > 0 {
+		// As any report some unit could not receive: the facility's
+		// regional office is alerted and observes it.
+		if k := reports.KanwilOf(dir, facility); k != nil {
+			r.ObserverCodes = []string{k.GetCode()}
+		}
+	}
 	return &store.ReportFiling{Report: r, Scope: reports.ScopeOf(r.GetKind())}
 }
 

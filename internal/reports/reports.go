@@ -118,7 +118,7 @@ func isRegionalPolice(k sinergiv1.InstitutionKind) bool {
 // threat reports, each only where an agreement in force at t covers it and
 // the facility for the kind's scope; the agreements are stored with each
 // recipient. The units left out for want of an agreement are the misses,
-// with the reason CheckCoverage would give.
+// with the reason CheckCoverage would give, and so are suspended units.
 func Route(dir *directory.Snapshot, facility *sinergiv1.Institution, kind sinergiv1.ReportKind, sev sinergiv1.ReportSeverity, t time.Time) Routing {
 	return RouteTo(dir, facility, kind, sev, ToMabes(kind, sev), t)
 }
@@ -130,9 +130,6 @@ func RouteTo(dir *directory.Snapshot, facility *sinergiv1.Institution, kind sine
 	scope := ScopeOf(kind)
 	var candidates []*sinergiv1.Institution
 	for _, in := range dir.Institutions() {
-		if in.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE {
-			continue
-		}
 		switch {
 		case isRegionalPolice(in.GetKind()) && directory.InJurisdiction(in, facility),
 			in.GetKind() == sinergiv1.InstitutionKind_INSTITUTION_KIND_MABES && toMabes:
@@ -149,6 +146,16 @@ func RouteTo(dir *directory.Snapshot, facility *sinergiv1.Institution, kind sine
 	var r Routing
 	for _, in := range candidates {
 		cov := dir.Coverage(in, facility, scope, t)
+		if in.GetStatus() != sinergiv1.InstitutionStatus_INSTITUTION_STATUS_ACTIVE {
+			// A suspended unit receives nothing: a miss the facility is told of.
+			m := &sinergiv1.ReportRoutingMiss{InstitutionCode: in.GetCode(), Suspended: true}
+			if !cov.Covered {
+				m = missOf(in.GetCode(), cov)
+				m.Suspended = true
+			}
+			r.Misses = append(r.Misses, m)
+			continue
+		}
 		if !cov.Covered {
 			r.Misses = append(r.Misses, missOf(in.GetCode(), cov))
 			continue

@@ -81,15 +81,20 @@ func statusWord(s sinergiv1.ReportStatus) string {
 	return s.String()
 }
 
-// AddAddendum appends a note by caller (the filing facility or a
-// recipient); only recipients (police) report outcomes.
+// AddAddendum appends a note by caller (the author: the filing facility,
+// or the police unit that warned it; or a recipient); only recipients
+// report outcomes.
 func AddAddendum(st *store.ReportState, caller, operator, text string, outcomes []sinergiv1.ReportOutcome, now time.Time) (*store.ReportChange, error) {
-	isFiler := caller == st.Facility
+	author := st.Author
+	if author == "" {
+		author = st.Facility
+	}
+	isFiler := caller == author
 	if !isFiler && st.Recipient(caller) == nil {
-		return nil, refuse("only the filing facility and the recipients add to a report")
+		return nil, refuse("only the report's author and its recipients add to a report")
 	}
 	if isFiler && len(outcomes) > 0 {
-		return nil, refuse("outcomes are reported by the police, not by the filing facility")
+		return nil, refuse("outcomes are reported by the recipients, not by the report's author")
 	}
 	return &store.ReportChange{At: now,
 		Addendum: &sinergiv1.ReportAddendum{AuthorCode: caller, OperatorId: operator, Text: text, Outcomes: outcomes},
@@ -115,6 +120,15 @@ func Escalate(dir *directory.Snapshot, st *store.ReportState, unit string, now t
 	}
 	ch := &store.ReportChange{At: now, EscalatedPast: unit,
 		Event: &sinergiv1.ReportEvent{Kind: sinergiv1.ReportEventKind_REPORT_EVENT_KIND_ESCALATED, EscalatedFromCode: unit}}
+	if IsWarning(st.Author, st.Facility) {
+		// A facility that leaves a police warning unacknowledged: its
+		// regional office, an observer of every event already, is the one
+		// the escalation names. Nobody new reads the warning.
+		if len(st.Observers) > 0 {
+			ch.Event.RecipientCode = st.Observers[0]
+		}
+		return ch
+	}
 	facility := dir.Institution(st.Facility)
 	scope := ScopeOf(st.Kind)
 	seen := map[string]bool{unit: true}

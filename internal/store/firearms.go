@@ -453,7 +453,7 @@ func (s *Store) UpdateWeapon(ctx context.Context, hook TxHook, reach *restrict.R
 				})
 		}
 		if load.ReportKey != "" {
-			b.Queue(`SELECT id, content_hash FROM reports WHERE facility_code = $1 AND idempotency_key = $2`, w.GetFacilityCode(), load.ReportKey).
+			b.Queue(`SELECT id, content_hash FROM reports WHERE author_code = $1 AND idempotency_key = $2`, w.GetFacilityCode(), load.ReportKey).
 				Query(func(rows pgx.Rows) error {
 					for rows.Next() {
 						var prev string

@@ -45,10 +45,15 @@ const (
 var reportRestrictionColumns = restrict.Columns{
 	Facility: "r.facility_code",
 	Scope:    "r.scope",
+	// A police unit that warned a facility is among its report's parties as
+	// its recipients are.
 	Recipient: func(caller string) string {
-		return "r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + caller + ")"
+		return "(r.author_code = " + caller + " OR r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + caller + "))"
 	},
 	Secret: "(r.classification = 'RAHASIA')",
+	Override: func(caller string) string {
+		return "r.id IN (SELECT rr.report_id FROM report_recipients rr WHERE rr.institution_code = " + caller + " AND rr.reason = 'EMERGENCY_OVERRIDE')"
+	},
 }
 
 // reportCond is rs as a condition on reports r, adding its arguments.
@@ -94,12 +99,14 @@ type routingMiss struct {
 	Gap       string `json:"gap"`
 	Agreement string `json:"agreement,omitempty"`
 	GapTime   int64  `json:"gap_time_us,omitempty"`
+	Suspended bool   `json:"suspended,omitempty"`
 }
 
 func encodeMisses(ms []*sinergiv1.ReportRoutingMiss) ([]byte, error) {
 	out := make([]routingMiss, 0, len(ms))
 	for _, m := range ms {
-		rm := routingMiss{Code: m.GetInstitutionCode(), Gap: enumText(m.GetGap().String(), coverageGapPrefix), Agreement: m.GetAgreementId()}
+		rm := routingMiss{Code: m.GetInstitutionCode(), Gap: enumText(m.GetGap().String(), coverageGapPrefix), Agreement: m.GetAgreementId(),
+			Suspended: m.GetSuspended()}
 		if m.GetGapTime() != nil {
 			rm.GapTime = m.GetGapTime().AsTime().UnixMicro()
 		}
@@ -115,7 +122,7 @@ func decodeMisses(b []byte) ([]*sinergiv1.ReportRoutingMiss, error) {
 	}
 	var out []*sinergiv1.ReportRoutingMiss
 	for _, m := range ms {
-		rm := &sinergiv1.ReportRoutingMiss{InstitutionCode: m.Code, AgreementId: m.Agreement,
+		rm := &sinergiv1.ReportRoutingMiss{InstitutionCode: m.Code, AgreementId: m.Agreement, Suspended: m.Suspended,
 			Gap: sinergiv1.CoverageGap(enumValue(sinergiv1.CoverageGap_value, coverageGapPrefix, m.Gap))}
 		if m.GapTime != 0 {
 			rm.GapTime = timestamppb.New(time.UnixMicro(m.GapTime))
@@ -130,14 +137,27 @@ func decodeMisses(b []byte) ([]*sinergiv1.ReportRoutingMiss, error) {
 // quantities such as 0.5 or 12.25.
 func quantityText(q float64) string { return strconv.FormatFloat(q, 'f', -1, 64) }
 
-// audienceOf is who is told of an event: the facility and every recipient.
-func audienceOf(facility string, recipients []*sinergiv1.ReportRecipient) []string {
-	out := make([]string, 0, 1+len(recipients))
+// audienceOf is who is told of an event: the facility, the author (a
+// police unit that warned it), the observers and every recipient.
+func audienceOf(facility, author string, observers []string, recipients []*sinergiv1.ReportRecipient) []string {
+	out := make([]string, 0, 2+len(observers)+len(recipients))
 	out = append(out, facility)
+	if author != "" && author != facility {
+		out = append(out, author)
+	}
+	out = append(out, observers...)
 	for _, r := range recipients {
 		out = append(out, r.GetInstitutionCode())
 	}
 	return out
+}
+
+// authorOf is r's author: the facility itself unless a police unit filed it.
+func authorOf(r *sinergiv1.Report) string {
+	if a := r.GetAuthorCode(); a != "" {
+		return a
+	}
+	return r.GetFacilityCode()
 }
 
 // CreateReport files report r (its id, facility, content, submit time,
@@ -171,20 +191,22 @@ func createReportTx(ctx context.Context, tx pgx.Tx, r *sinergiv1.Report, scope s
 		return "", false, err
 	}
 	var got string
+	author := authorOf(r)
 	err = tx.QueryRow(ctx, `
 		INSERT INTO reports (id, facility_code, idempotency_key, content_hash, kind, scope, type, severity, classification,
-			occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)
-		ON CONFLICT (facility_code, idempotency_key) DO NOTHING
+			occur_time, place, narrative, operator_id, submit_time, routing_misses, status, last_event, author_code, observers,
+			emergency_justification)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18, $19)
+		ON CONFLICT (author_code, idempotency_key) DO NOTHING
 		RETURNING id`,
 		r.GetId(), r.GetFacilityCode(), key, hash, enumText(r.GetKind().String(), reportKindPrefix), restrict.ScopeText(scope),
 		enumText(r.GetType().String(), reportTypePrefix), enumText(r.GetSeverity().String(), reportSeverityPrefix),
 		enumText(r.GetClassification().String(), reportClassPrefix), r.GetOccurTime().AsTime(), r.GetPlace(),
 		r.GetNarrative(), r.GetOperatorId(), r.GetSubmitTime().AsTime(), misses,
-		enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix)).Scan(&got)
+		enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix), author, nonNil(r.GetObserverCodes()), r.GetEmergencyJustification()).Scan(&got)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The key was used: by this very submission (a retry) or by another.
-		prev, same, err := reportKeyUsed(ctx, tx, r.GetFacilityCode(), key, hash)
+		prev, same, err := reportKeyUsed(ctx, tx, author, key, hash)
 		if err != nil {
 			return "", false, err
 		}
@@ -236,8 +258,8 @@ func createReportTx(ctx context.Context, tx pgx.Tx, r *sinergiv1.Report, scope s
 	}
 	b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, audience) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)`,
 		id, enumText(sinergiv1.ReportEventKind_REPORT_EVENT_KIND_SUBMITTED.String(), reportEventPrefix), r.GetSubmitTime().AsTime(),
-		r.GetFacilityCode(), r.GetOperatorId(), enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix),
-		audienceOf(r.GetFacilityCode(), r.GetRecipients()))
+		author, r.GetOperatorId(), enumText(sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED.String(), reportStatusPrefix),
+		audienceOf(r.GetFacilityCode(), author, r.GetObserverCodes(), r.GetRecipients()))
 	b.Queue(`SELECT pg_notify($1, '')`, ReportChannel)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return "", false, err
@@ -245,12 +267,12 @@ func createReportTx(ctx context.Context, tx pgx.Tx, r *sinergiv1.Report, scope s
 	return id, false, nil
 }
 
-// reportKeyUsed looks up the report filed by facility under key: its id,
+// reportKeyUsed looks up the report filed by author under key: its id,
 // and whether it was filed with content hash.
-func reportKeyUsed(ctx context.Context, tx pgx.Tx, facility, key string, hash []byte) (id string, same bool, err error) {
+func reportKeyUsed(ctx context.Context, tx pgx.Tx, author, key string, hash []byte) (id string, same bool, err error) {
 	var prevHash []byte
-	if err := tx.QueryRow(ctx, `SELECT id, content_hash FROM reports WHERE facility_code = $1 AND idempotency_key = $2`,
-		facility, key).Scan(&id, &prevHash); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT id, content_hash FROM reports WHERE author_code = $1 AND idempotency_key = $2`,
+		author, key).Scan(&id, &prevHash); err != nil {
 		return "", false, err
 	}
 	return id, string(prevHash) == string(hash), nil
@@ -293,7 +315,7 @@ func queueRecipient(b *pgx.Batch, id string, position int, rc *sinergiv1.ReportR
 }
 
 const reportColumns = `r.id, r.facility_code, r.kind, r.type, r.severity, r.classification, r.occur_time, r.place, r.narrative,
-	r.operator_id, r.submit_time, r.routing_misses, r.status, r.outcome`
+	r.operator_id, r.submit_time, r.routing_misses, r.status, r.outcome, r.author_code, r.observers, r.emergency_justification`
 
 // GetReport returns report id if it is within reach; ErrNotFound otherwise.
 func (s *Store) GetReport(ctx context.Context, reach *restrict.Restriction, id string) (*sinergiv1.Report, error) {
@@ -434,7 +456,7 @@ func (s *Store) LoadReports(ctx context.Context, ids []string) ([]*sinergiv1.Rep
 			var occur, submit time.Time
 			var misses []byte
 			if err := rows.Scan(&r.Id, &r.FacilityCode, &kind, &typ, &sev, &class, &occur, &r.Place, &r.Narrative,
-				&r.OperatorId, &submit, &misses, &st, &outcome); err != nil {
+				&r.OperatorId, &submit, &misses, &st, &outcome, &r.AuthorCode, &r.ObserverCodes, &r.EmergencyJustification); err != nil {
 				return err
 			}
 			r.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
@@ -571,6 +593,20 @@ func (s *Store) LoadReports(ctx context.Context, ids []string) ([]*sinergiv1.Rep
 			}
 			return rows.Err()
 		})
+	b.Queue(`SELECT report_id, `+coordinationColumns+` FROM report_coordination WHERE report_id = ANY($1) ORDER BY report_id, number`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				c, err := scanCoordination(rows, &id)
+				if err != nil {
+					return err
+				}
+				if r := byID[id]; r != nil {
+					r.Coordination = append(r.Coordination, c)
+				}
+			}
+			return rows.Err()
+		})
 	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -608,14 +644,14 @@ func scanRecipient(row pgx.Row, extra ...any) (*sinergiv1.ReportRecipient, error
 }
 
 const eventColumns = `e.report_id, e.number, e.kind, e.at, e.actor_code, e.operator_id, e.status, e.outcome, e.recipient_code,
-	e.escalated_from, e.addendum_number`
+	e.escalated_from, e.addendum_number, e.coordination_number`
 
 func scanEvent(row pgx.Row, extra ...any) (*sinergiv1.ReportEvent, error) {
 	ev := &sinergiv1.ReportEvent{}
 	var kind, st, outcome string
 	var at time.Time
 	dest := append([]any{&ev.ReportId, &ev.Number, &kind, &at, &ev.ActorCode, &ev.OperatorId, &st, &outcome, &ev.RecipientCode,
-		&ev.EscalatedFromCode, &ev.AddendumNumber}, extra...)
+		&ev.EscalatedFromCode, &ev.AddendumNumber, &ev.CoordinationNumber}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -629,14 +665,21 @@ func scanEvent(row pgx.Row, extra ...any) (*sinergiv1.ReportEvent, error) {
 // ReportState is a report as a change to it needs to see it, read under
 // its row lock.
 type ReportState struct {
-	ID             string
-	Facility       string
+	ID       string
+	Facility string
+	// Author filed it: the facility, or the police unit that warned it.
+	Author string
+	// Observers are told of every event (see Report.observer_codes).
+	Observers      []string
 	Kind           sinergiv1.ReportKind
 	Scope          sinergiv1.Scope
 	Severity       sinergiv1.ReportSeverity
 	Classification sinergiv1.ReportClassification
 	Status         sinergiv1.ReportStatus
 	Recipients     []*sinergiv1.ReportRecipient
+	// Coordination is the thread of an assistance request (empty for other
+	// kinds), oldest first.
+	Coordination []*sinergiv1.CoordinationEntry
 }
 
 // Recipient returns the recipient with code, or nil.
@@ -664,6 +707,9 @@ type ReportChange struct {
 	EscalatedPast string
 	// AddRecipient: a new recipient (the unit escalated to).
 	AddRecipient *sinergiv1.ReportRecipient
+	// Coordination: an entry to append to the thread (its number and time
+	// are assigned here).
+	Coordination *sinergiv1.CoordinationEntry
 	// Event: kind, actor, operator, recipient, escalated_from; its number,
 	// time, status, outcome and addendum number are filled in here.
 	Event *sinergiv1.ReportEvent
@@ -682,9 +728,10 @@ func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach *res
 		st := &ReportState{}
 		var kind, scope, sev, class, status string
 		var lastEvent, lastAddendum int32
-		err := tx.QueryRow(ctx, `SELECT r.id, r.facility_code, r.kind, r.scope, r.severity, r.classification, r.status, r.last_event, r.last_addendum
+		err := tx.QueryRow(ctx, `SELECT r.id, r.facility_code, r.kind, r.scope, r.severity, r.classification, r.status, r.last_event, r.last_addendum,
+				r.author_code, r.observers
 			FROM reports r WHERE r.id = $1 AND `+reportCond(reach, &args)+` FOR UPDATE OF r`, args...).
-			Scan(&st.ID, &st.Facility, &kind, &scope, &sev, &class, &status, &lastEvent, &lastAddendum)
+			Scan(&st.ID, &st.Facility, &kind, &scope, &sev, &class, &status, &lastEvent, &lastAddendum, &st.Author, &st.Observers)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -703,6 +750,16 @@ func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach *res
 		st.Recipients, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.ReportRecipient, error) { return scanRecipient(r) })
 		if err != nil {
 			return err
+		}
+		if st.Kind == sinergiv1.ReportKind_REPORT_KIND_ASSISTANCE_REQUEST {
+			rows, err := tx.Query(ctx, `SELECT `+coordinationColumns+` FROM report_coordination WHERE report_id = $1 ORDER BY number`, id)
+			if err != nil {
+				return err
+			}
+			st.Coordination, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.CoordinationEntry, error) { return scanCoordination(r) })
+			if err != nil {
+				return err
+			}
 		}
 		ch, err := fn(st)
 		if err != nil || ch == nil {
@@ -746,17 +803,22 @@ func (s *Store) UpdateReport(ctx context.Context, db DB, hook TxHook, reach *res
 			b.Queue(`INSERT INTO report_addenda (report_id, number, author_code, operator_id, text, outcomes, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				id, a.Number, a.GetAuthorCode(), a.GetOperatorId(), a.GetText(), outcomes, ch.At)
 		}
+		if c := ch.Coordination; c != nil {
+			c.Number, c.CreateTime = int32(len(st.Coordination)+1), timestamppb.New(ch.At)
+			ev.CoordinationNumber = c.Number
+			queueCoordination(b, id, c)
+		}
 		setOutcome := "outcome"
 		if outcome != "" {
 			setOutcome = "$5"
 		}
 		b.Queue(`UPDATE reports SET status = $2, last_event = $3, last_addendum = $4, outcome = `+setOutcome+` WHERE id = $1`,
 			reportUpdateArgs(id, enumText(newStatus.String(), reportStatusPrefix), ev.Number, lastAddendum, outcome)...)
-		b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, outcome, recipient_code, escalated_from, addendum_number, audience)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		b.Queue(`INSERT INTO report_events (report_id, number, kind, at, actor_code, operator_id, status, outcome, recipient_code, escalated_from, addendum_number, audience, coordination_number)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			id, ev.Number, enumText(ev.GetKind().String(), reportEventPrefix), ch.At, ev.GetActorCode(), ev.GetOperatorId(),
 			enumText(newStatus.String(), reportStatusPrefix), outcome, ev.GetRecipientCode(), ev.GetEscalatedFromCode(), ev.GetAddendumNumber(),
-			audienceOf(st.Facility, recipients))
+			audienceOf(st.Facility, st.Author, st.Observers, recipients), ev.GetCoordinationNumber())
 		b.Queue(`SELECT pg_notify($1, '')`, ReportChannel)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
@@ -822,12 +884,14 @@ type ReportEventRow struct {
 	Facility       string
 	Scope          sinergiv1.Scope
 	Classification sinergiv1.ReportClassification
+	// The reader received the report by an emergency override.
+	Override bool
 }
 
 // Row is the event's report as a restriction's in-memory form sees it,
 // given that the reader is in the event's audience.
 func (row ReportEventRow) Row() restrict.Row {
-	return restrict.Row{Facility: row.Facility, Scope: row.Scope, Recipient: true,
+	return restrict.Row{Facility: row.Facility, Scope: row.Scope, Recipient: true, Override: row.Override,
 		Secret: row.Classification == sinergiv1.ReportClassification_REPORT_CLASSIFICATION_RAHASIA}
 }
 
@@ -841,13 +905,23 @@ func scopeOf(text string) sinergiv1.Scope {
 // (migration 00004, sinergi_report_event_sequence), so every event below
 // the highest one visible is visible too: nothing can later appear behind
 // the position a caller reached.
-func (s *Store) ReportEventsAfter(ctx context.Context, code string, after ReportPosition, limit int) ([]ReportEventRow, error) {
+//
+// With reportID set, only that report's events are returned.
+func (s *Store) ReportEventsAfter(ctx context.Context, code string, after ReportPosition, limit int, reportID string) ([]ReportEventRow, error) {
+	only := ""
+	args := []any{code, after.Seq, limit}
+	if reportID != "" {
+		args = append(args, reportID)
+		only = " AND e.report_id = $4"
+	}
 	rows, err := s.Pool.Query(ctx, `
-		SELECT `+eventColumns+`, e.seq, r.facility_code, r.scope, r.classification
+		SELECT `+eventColumns+`, e.seq, r.facility_code, r.scope, r.classification,
+			EXISTS (SELECT 1 FROM report_recipients rr WHERE rr.report_id = e.report_id AND rr.institution_code = $1
+				AND rr.reason = 'EMERGENCY_OVERRIDE')
 		FROM report_events e JOIN reports r ON r.id = e.report_id
-		WHERE e.seq > $2 AND $1 = ANY(e.audience)
+		WHERE e.seq > $2 AND $1 = ANY(e.audience)`+only+`
 		ORDER BY e.seq
-		LIMIT $3`, code, after.Seq, limit)
+		LIMIT $3`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -856,7 +930,7 @@ func (s *Store) ReportEventsAfter(ctx context.Context, code string, after Report
 	for rows.Next() {
 		var row ReportEventRow
 		var scope, class string
-		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &scope, &class)
+		ev, err := scanEvent(rows, &row.Pos.Seq, &row.Facility, &scope, &class, &row.Override)
 		if err != nil {
 			return nil, err
 		}
@@ -872,7 +946,11 @@ func (s *Store) ReportEventsAfter(ctx context.Context, code string, after Report
 // type, severity, status, facility and occurrence range) by facility, kind,
 // type, severity and month of occurrence (WIB), and sums the substances
 // seized in them by substance and unit.
-func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f ReportFilter) (*sinergiv1.ReportStatsResponse, error) {
+//
+// It also sums, by recipient and month of occurrence, how each recipient
+// answered (see ReportUnitStats); a recipient is overdue when it
+// acknowledged after its deadline, or had not acknowledged by now.
+func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f ReportFilter, now time.Time) (*sinergiv1.ReportStatsResponse, error) {
 	f.BeforeOccur, f.BeforeID = time.Time{}, ""
 	var args []any
 	where := f.where(reach, &args)
@@ -918,8 +996,168 @@ func (s *Store) ReportStats(ctx context.Context, reach *restrict.Restriction, f 
 	})
 	b.Queue(`SELECT count(*) FROM report_items i JOIN reports r ON r.id = i.report_id WHERE i.imei <> '' AND `+where, args...).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&out.PhonesSeized) })
+	unitArgs := append(append([]any(nil), args...), now)
+	nowArg := "$" + strconv.Itoa(len(unitArgs))
+	b.Queue(`SELECT rr.institution_code, to_char(r.occur_time AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM'),
+			count(*), count(rr.ack_time),
+			coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM rr.ack_time - rr.add_time)), 0),
+			coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM rr.ack_time - rr.add_time)), 0),
+			count(*) FILTER (WHERE rr.deadline IS NOT NULL AND coalesce(rr.ack_time, `+nowArg+`) > rr.deadline),
+			count(rr.escalate_time),
+			count(*) FILTER (WHERE rr.reason = 'EMERGENCY_OVERRIDE'),
+			count(d.at),
+			coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.at - rr.add_time)), 0),
+			coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM d.at - rr.add_time)), 0)
+		FROM report_recipients rr JOIN reports r ON r.id = rr.report_id
+		LEFT JOIN LATERAL (SELECT min(c.create_time) AS at FROM report_coordination c
+			WHERE c.report_id = rr.report_id AND c.author_code = rr.institution_code AND c.kind = 'DISPATCH') d ON true
+		WHERE `+where+`
+		GROUP BY 1, 2 ORDER BY 1, 2`, unitArgs...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			u := &sinergiv1.ReportUnitStats{}
+			if err := rows.Scan(&u.InstitutionCode, &u.Month, &u.Received, &u.Acknowledged, &u.AcknowledgeP50Seconds, &u.AcknowledgeP90Seconds,
+				&u.Overdue, &u.Escalated, &u.Overrides, &u.Dispatches, &u.DispatchP50Seconds, &u.DispatchP90Seconds); err != nil {
+				return err
+			}
+			out.Units = append(out.Units, u)
+		}
+		return rows.Err()
+	})
 	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Enum prefixes of the coordination thread's text columns.
+const coordinationKindPrefix = "COORDINATION_KIND_"
+
+const coordinationColumns = `number, kind, author_code, operator_id, text, units, personnel_count, estimated_arrival,
+	commander, contact_channel, outcome, create_time`
+
+func scanCoordination(row pgx.Row, extra ...any) (*sinergiv1.CoordinationEntry, error) {
+	c := &sinergiv1.CoordinationEntry{}
+	var kind, outcome, commander, channel string
+	var units []string
+	var personnel int32
+	var eta *time.Time
+	var at time.Time
+	dest := append(extra, &c.Number, &kind, &c.AuthorCode, &c.OperatorId, &c.Text, &units, &personnel, &eta,
+		&commander, &channel, &outcome, &at)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	c.Kind = sinergiv1.CoordinationKind(enumValue(sinergiv1.CoordinationKind_value, coordinationKindPrefix, kind))
+	c.Outcome = sinergiv1.ReportOutcome(enumValue(sinergiv1.ReportOutcome_value, reportOutcomePrefix, outcome))
+	c.CreateTime = timestamppb.New(at)
+	if c.Kind == sinergiv1.CoordinationKind_COORDINATION_KIND_DISPATCH {
+		c.Dispatch = &sinergiv1.Dispatch{Units: units, PersonnelCount: personnel, EstimatedArrivalTime: optTime(eta),
+			Commander: commander, ContactChannel: channel}
+	}
+	return c, nil
+}
+
+func queueCoordination(b *pgx.Batch, id string, c *sinergiv1.CoordinationEntry) {
+	d := c.GetDispatch()
+	var eta *time.Time
+	if t := d.GetEstimatedArrivalTime(); t != nil {
+		v := t.AsTime()
+		eta = &v
+	}
+	outcome := ""
+	if c.GetOutcome() != sinergiv1.ReportOutcome_REPORT_OUTCOME_UNSPECIFIED {
+		outcome = enumText(c.GetOutcome().String(), reportOutcomePrefix)
+	}
+	b.Queue(`INSERT INTO report_coordination (report_id, number, kind, author_code, operator_id, text, units, personnel_count,
+			estimated_arrival, commander, contact_channel, outcome, create_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		id, c.GetNumber(), enumText(c.GetKind().String(), coordinationKindPrefix), c.GetAuthorCode(), c.GetOperatorId(), c.GetText(),
+		nonNil(d.GetUnits()), d.GetPersonnelCount(), eta, d.GetCommander(), d.GetContactChannel(), outcome, c.GetCreateTime().AsTime())
+}
+
+// EmergencyFilter selects emergency overrides.
+type EmergencyFilter struct {
+	// Filed in [Start, End); zero: open.
+	Start, End time.Time
+	// Keyset position: strictly after (BeforeSubmit, BeforeID) in the
+	// order submit_time DESC, id DESC.
+	BeforeSubmit time.Time
+	BeforeID     string
+	Limit        int
+}
+
+// EmergencyOverrides lists the reports filed with an emergency
+// justification, latest first, as oversight reviews them. Oversight of
+// both sides reads every one: the query takes no restriction.
+func (s *Store) EmergencyOverrides(ctx context.Context, f EmergencyFilter) ([]*sinergiv1.EmergencyOverride, error) {
+	conds := []string{"r.emergency_justification <> ''"}
+	var args []any
+	if !f.Start.IsZero() {
+		args = append(args, f.Start)
+		conds = append(conds, fmt.Sprintf("r.submit_time >= $%d", len(args)))
+	}
+	if !f.End.IsZero() {
+		args = append(args, f.End)
+		conds = append(conds, fmt.Sprintf("r.submit_time < $%d", len(args)))
+	}
+	if !f.BeforeSubmit.IsZero() {
+		args = append(args, f.BeforeSubmit, f.BeforeID)
+		conds = append(conds, fmt.Sprintf("(r.submit_time, r.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, f.Limit)
+	rows, err := s.Pool.Query(ctx, `
+		SELECT r.id, r.facility_code, r.kind, r.type, r.severity, r.submit_time, r.operator_id, r.emergency_justification,
+			r.routing_misses, r.status
+		FROM reports r
+		WHERE `+strings.Join(conds, " AND ")+`
+		ORDER BY r.submit_time DESC, r.id DESC
+		LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*sinergiv1.EmergencyOverride, error) {
+		o := &sinergiv1.EmergencyOverride{}
+		var kind, typ, sev, st string
+		var submit time.Time
+		var misses []byte
+		if err := row.Scan(&o.ReportId, &o.FacilityCode, &kind, &typ, &sev, &submit, &o.OperatorId, &o.Justification,
+			&misses, &st); err != nil {
+			return nil, err
+		}
+		o.Kind = sinergiv1.ReportKind(enumValue(sinergiv1.ReportKind_value, reportKindPrefix, kind))
+		o.Type = sinergiv1.ReportType(enumValue(sinergiv1.ReportType_value, reportTypePrefix, typ))
+		o.Severity = sinergiv1.ReportSeverity(enumValue(sinergiv1.ReportSeverity_value, reportSeverityPrefix, sev))
+		o.Status = sinergiv1.ReportStatus(enumValue(sinergiv1.ReportStatus_value, reportStatusPrefix, st))
+		o.SubmitTime = timestamppb.New(submit)
+		ms, err := decodeMisses(misses)
+		if err != nil {
+			return nil, fmt.Errorf("routing misses of report %s: %w", o.ReportId, err)
+		}
+		o.RoutingMisses = ms
+		return o, nil
+	})
+	if err != nil || len(list) == 0 {
+		return list, err
+	}
+	byID := map[string]*sinergiv1.EmergencyOverride{}
+	ids := make([]string, 0, len(list))
+	for _, o := range list {
+		byID[o.GetReportId()] = o
+		ids = append(ids, o.GetReportId())
+	}
+	rrows, err := s.Pool.Query(ctx, `SELECT report_id, `+recipientColumns+` FROM report_recipients
+		WHERE report_id = ANY($1) AND reason = 'EMERGENCY_OVERRIDE' ORDER BY report_id, position`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var id string
+		rc, err := scanRecipient(rrows, &id)
+		if err != nil {
+			return nil, err
+		}
+		byID[id].OverrideRecipients = append(byID[id].OverrideRecipients, rc)
+	}
+	return list, rrows.Err()
 }

@@ -33,6 +33,10 @@ type Clause struct {
 	// out by identity (NIK, name, birth date). A query that does not (by
 	// record id, by facility) admits them, to be shown masked.
 	Children bool
+	// Override: the caller received the row by an emergency override
+	// (reports): it is admitted whatever its facility (Facilities is then
+	// ignored), as no agreement stands behind it.
+	Override bool
 }
 
 // Restriction is what one caller may read. The zero value admits nothing.
@@ -53,8 +57,12 @@ type Restriction struct {
 func New(caller string, clauses ...Clause) *Restriction {
 	r := &Restriction{caller: caller, isPlain: true}
 	for _, c := range clauses {
-		if len(c.Facilities) == 0 {
+		if len(c.Facilities) == 0 && !c.Override {
 			continue // admits nothing
+		}
+		if c.Override {
+			c.Facilities = nil
+			r.isPlain = false
 		}
 		c.Facilities = slices.Clone(c.Facilities)
 		slices.Sort(c.Facilities)
@@ -94,6 +102,8 @@ type Row struct {
 	Secret bool
 	// A child's record, in a query that singles people out by identity.
 	Child bool
+	// The caller received it by an emergency override (reports).
+	Override bool
 }
 
 // Columns say where a query finds a row's attributes, as SQL expressions.
@@ -108,6 +118,9 @@ type Columns struct {
 	Recipient func(callerPlaceholder string) string
 	Secret    string
 	Child     string
+	// Override makes the condition that the caller, bound as the
+	// placeholder it is given, received the row by an emergency override.
+	Override func(callerPlaceholder string) string
 }
 
 // condition kinds: each has its SQL form and its in-memory form side by side
@@ -120,6 +133,7 @@ const (
 	condRecipient
 	condNotSecret
 	condNotChild
+	condOverride
 )
 
 type cond struct {
@@ -131,6 +145,9 @@ type cond struct {
 // conds is the one definition of a clause: the conditions that must all hold.
 func (c Clause) conds() []cond {
 	out := []cond{{kind: condFacility, facilities: c.Facilities}}
+	if c.Override {
+		out = []cond{{kind: condOverride}}
+	}
 	if c.Scope != sinergiv1.Scope_SCOPE_UNSPECIFIED {
 		out = append(out, cond{kind: condScope, scope: c.Scope})
 	}
@@ -162,6 +179,8 @@ func (c cond) holds(row Row) bool {
 		return !row.Secret
 	case condNotChild:
 		return !row.Child
+	case condOverride:
+		return row.Override
 	}
 	return false
 }
@@ -190,6 +209,11 @@ func (c cond) sql(cols Columns, caller string, arg func(any) string) string {
 			return "TRUE"
 		}
 		return "NOT " + cols.Child
+	case condOverride:
+		if cols.Override == nil {
+			return "FALSE"
+		}
+		return cols.Override(arg(caller))
 	}
 	return "FALSE"
 }

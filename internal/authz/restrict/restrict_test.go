@@ -26,7 +26,9 @@ func rows() []Row {
 			for _, rec := range []bool{false, true} {
 				for _, sec := range []bool{false, true} {
 					for _, child := range []bool{false, true} {
-						out = append(out, Row{Facility: f, Scope: sc, Recipient: rec, Secret: sec, Child: child})
+						for _, over := range []bool{false, true} {
+							out = append(out, Row{Facility: f, Scope: sc, Recipient: rec, Secret: sec, Child: child, Override: over})
+						}
 					}
 				}
 			}
@@ -58,28 +60,36 @@ func TestSQLAndMemoryAgree(t *testing.T) {
 			Clause{Facilities: []string{"lapas-a", "lpka-c"}, Scope: sinergiv1.Scope_SCOPE_NARCOTICS_INTELLIGENCE, Recipient: true, Secret: true, Children: true},
 			Clause{Facilities: []string{"lapas-b"}, Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, Recipient: true, Children: true},
 			Clause{Facilities: []string{"rutan-d"}, Secret: true, Children: true}),
+		"reports with overrides": New("polres-x",
+			Clause{Facilities: []string{"lapas-a"}, Scope: sinergiv1.Scope_SCOPE_INCIDENT_REPORTS, Recipient: true, Secret: true, Children: true},
+			Clause{Override: true, Children: true}),
 	}
 	recipient := func(p string) string { return p + " = ANY(t.recipients)" }
+	override := func(p string) string { return p + " = ANY(t.overriders)" }
 	columnSets := map[string]struct {
 		cols Columns
 		keep func(Row) Row // what rows look like to a query with these columns
 	}{
-		"every attribute":     {Columns{Facility: "t.facility", Scope: "t.scope", Recipient: recipient, Secret: "t.secret", Child: "t.child"}, func(r Row) Row { return r }},
+		"every attribute": {Columns{Facility: "t.facility", Scope: "t.scope", Recipient: recipient, Secret: "t.secret", Child: "t.child", Override: override},
+			func(r Row) Row { return r }},
 		"custody by record":   {Columns{Facility: "t.facility"}, func(r Row) Row { return Row{Facility: r.Facility} }},
 		"custody by identity": {Columns{Facility: "t.facility", Child: "t.child"}, func(r Row) Row { return Row{Facility: r.Facility, Child: r.Child} }},
-		"reports": {Columns{Facility: "t.facility", Scope: "t.scope", Recipient: recipient, Secret: "t.secret"},
+		"reports": {Columns{Facility: "t.facility", Scope: "t.scope", Recipient: recipient, Secret: "t.secret", Override: override},
 			func(r Row) Row { r.Child = false; return r }},
 	}
 	all := rows()
 	var values []string
 	for i, r := range all {
-		recipients := "ARRAY[]::text[]"
+		recipients, overriders := "ARRAY[]::text[]", "ARRAY[]::text[]"
 		if r.Recipient {
 			recipients = "ARRAY['polres-x', 'lapas-a']"
 		}
-		values = append(values, fmt.Sprintf("(%d, '%s', '%s', %s, %v, %v)", i, r.Facility, ScopeText(r.Scope), recipients, r.Secret, r.Child))
+		if r.Override {
+			overriders = "ARRAY['polres-x']"
+		}
+		values = append(values, fmt.Sprintf("(%d, '%s', '%s', %s, %v, %v, %s)", i, r.Facility, ScopeText(r.Scope), recipients, r.Secret, r.Child, overriders))
 	}
-	table := "(VALUES " + strings.Join(values, ", ") + ") AS t(n, facility, scope, recipients, secret, child)"
+	table := "(VALUES " + strings.Join(values, ", ") + ") AS t(n, facility, scope, recipients, secret, child, overriders)"
 	for rname, rs := range restrictions {
 		for cname, cs := range columnSets {
 			t.Run(rname+"/"+cname, func(t *testing.T) {

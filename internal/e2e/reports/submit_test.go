@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -188,7 +189,7 @@ func TestSubmitReportValidation(t *testing.T) {
 			Id: got.GetId(), FacilityCode: "lapas-permisan", Kind: req.Kind, Type: req.Type, Severity: req.Severity,
 			Classification: req.Classification, OccurTime: req.OccurTime, Place: req.Place, Narrative: req.Narrative,
 			People: req.People, Items: req.Items, OperatorId: facilityOfficer.OperatorId, SubmitTime: timestamppb.New(now),
-			Status: sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED,
+			Status: sinergiv1.ReportStatus_REPORT_STATUS_SUBMITTED, AuthorCode: "lapas-permisan",
 			Attachments: []*sinergiv1.ReportAttachment{
 				{Number: 1, Filename: "barang-bukti.jpg", MediaType: "image/jpeg", SizeBytes: int64(len(content)), Sha256: hex.EncodeToString(sum[:])},
 				{Number: 2, Filename: "berita acara.pdf", MediaType: "application/pdf", SizeBytes: 8, Sha256: hex.EncodeToString(pdf[:])},
@@ -204,13 +205,19 @@ func TestSubmitReportValidation(t *testing.T) {
 		}
 	})
 
-	t.Run("only facilities file", func(t *testing.T) {
-		for _, code := range []string{"polres-cilacap", "mabes-polri", "kemenimipas"} {
+	t.Run("facilities file, police units warn a facility they name", func(t *testing.T) {
+		for _, code := range []string{"polres-cilacap", "mabes-polri"} {
 			req := submission(t, now)
 			req.Access = accessFor(code)
-			if _, err := reportsAs(t, env, code).SubmitReport(ctx, req); codeOf(err) != codes.PermissionDenied {
-				t.Errorf("SubmitReport as %s: %v, want PermissionDenied", code, err)
+			if _, err := reportsAs(t, env, code).SubmitReport(ctx, req); codeOf(err) != codes.InvalidArgument ||
+				!slices.Contains(validate.FieldsOf(err), "facility_code") {
+				t.Errorf("SubmitReport as %s without a facility: %v, want InvalidArgument naming facility_code", code, err)
 			}
+		}
+		req := submission(t, now)
+		req.Access = accessFor("kemenimipas")
+		if _, err := reportsAs(t, env, "kemenimipas").SubmitReport(ctx, req); codeOf(err) != codes.PermissionDenied {
+			t.Errorf("SubmitReport as the ministry: %v, want PermissionDenied", err)
 		}
 	})
 }

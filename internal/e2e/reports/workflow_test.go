@@ -65,7 +65,7 @@ func TestWorkflow(t *testing.T) {
 	_, err := status(polres, inAction, 0)
 	mustCode("action before acknowledging", err, codes.FailedPrecondition)
 	_, err = cipinang.AcknowledgeReport(ctx, &sinergiv1.AcknowledgeReportRequest{Access: facilityOfficer, Id: id})
-	mustCode("the facility acknowledging", err, codes.PermissionDenied)
+	mustCode("the facility acknowledging its own report", err, codes.FailedPrecondition)
 	_, err = reportsAs(t, env, "polres-metro").AcknowledgeReport(ctx, &sinergiv1.AcknowledgeReportRequest{Access: policeOfficer, Id: id})
 	mustCode("a unit that did not receive it acknowledging", err, codes.NotFound)
 

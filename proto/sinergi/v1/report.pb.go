@@ -673,6 +673,11 @@ const (
 	ReportRecipientReason_REPORT_RECIPIENT_REASON_ROUTED ReportRecipientReason = 1
 	// Added when a unit below it missed its acknowledgement deadline.
 	ReportRecipientReason_REPORT_RECIPIENT_REASON_ESCALATION ReportRecipientReason = 2
+	// An emergency no agreement in force covered: the nearest unit of its
+	// level received it all the same, with only what the emergency needs (no
+	// people, items or attachments), on the facility's justification, for
+	// oversight's review (ReportService.ListEmergencyOverrides).
+	ReportRecipientReason_REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE ReportRecipientReason = 3
 )
 
 // Enum value maps for ReportRecipientReason.
@@ -681,11 +686,13 @@ var (
 		0: "REPORT_RECIPIENT_REASON_UNSPECIFIED",
 		1: "REPORT_RECIPIENT_REASON_ROUTED",
 		2: "REPORT_RECIPIENT_REASON_ESCALATION",
+		3: "REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE",
 	}
 	ReportRecipientReason_value = map[string]int32{
-		"REPORT_RECIPIENT_REASON_UNSPECIFIED": 0,
-		"REPORT_RECIPIENT_REASON_ROUTED":      1,
-		"REPORT_RECIPIENT_REASON_ESCALATION":  2,
+		"REPORT_RECIPIENT_REASON_UNSPECIFIED":        0,
+		"REPORT_RECIPIENT_REASON_ROUTED":             1,
+		"REPORT_RECIPIENT_REASON_ESCALATION":         2,
+		"REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE": 3,
 	}
 )
 
@@ -731,6 +738,9 @@ const (
 	ReportEventKind_REPORT_EVENT_KIND_ADDENDUM_ADDED ReportEventKind = 4
 	// A recipient missed its deadline and the report was escalated.
 	ReportEventKind_REPORT_EVENT_KIND_ESCALATED ReportEventKind = 5
+	// An entry was posted to the report's coordination thread (assistance
+	// requests: dispatch, on scene, stood down, after action, messages).
+	ReportEventKind_REPORT_EVENT_KIND_COORDINATION_POSTED ReportEventKind = 6
 )
 
 // Enum value maps for ReportEventKind.
@@ -742,14 +752,16 @@ var (
 		3: "REPORT_EVENT_KIND_STATUS_CHANGED",
 		4: "REPORT_EVENT_KIND_ADDENDUM_ADDED",
 		5: "REPORT_EVENT_KIND_ESCALATED",
+		6: "REPORT_EVENT_KIND_COORDINATION_POSTED",
 	}
 	ReportEventKind_value = map[string]int32{
-		"REPORT_EVENT_KIND_UNSPECIFIED":    0,
-		"REPORT_EVENT_KIND_SUBMITTED":      1,
-		"REPORT_EVENT_KIND_ACKNOWLEDGED":   2,
-		"REPORT_EVENT_KIND_STATUS_CHANGED": 3,
-		"REPORT_EVENT_KIND_ADDENDUM_ADDED": 4,
-		"REPORT_EVENT_KIND_ESCALATED":      5,
+		"REPORT_EVENT_KIND_UNSPECIFIED":         0,
+		"REPORT_EVENT_KIND_SUBMITTED":           1,
+		"REPORT_EVENT_KIND_ACKNOWLEDGED":        2,
+		"REPORT_EVENT_KIND_STATUS_CHANGED":      3,
+		"REPORT_EVENT_KIND_ADDENDUM_ADDED":      4,
+		"REPORT_EVENT_KIND_ESCALATED":           5,
+		"REPORT_EVENT_KIND_COORDINATION_POSTED": 6,
 	}
 )
 
@@ -778,6 +790,71 @@ func (x ReportEventKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use ReportEventKind.Descriptor instead.
 func (ReportEventKind) EnumDescriptor() ([]byte, []int) {
 	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{10}
+}
+
+// CoordinationKind is what a coordination entry records.
+type CoordinationKind int32
+
+const (
+	CoordinationKind_COORDINATION_KIND_UNSPECIFIED CoordinationKind = 0
+	// A message from either side.
+	CoordinationKind_COORDINATION_KIND_MESSAGE CoordinationKind = 1
+	// A police recipient sends units (with dispatch set).
+	CoordinationKind_COORDINATION_KIND_DISPATCH CoordinationKind = 2
+	// The dispatched units arrived.
+	CoordinationKind_COORDINATION_KIND_ON_SCENE CoordinationKind = 3
+	// The dispatched units withdrew.
+	CoordinationKind_COORDINATION_KIND_STOOD_DOWN CoordinationKind = 4
+	// The unit's after-action account, with an outcome: it closes the
+	// request once every dispatched unit has stood down.
+	CoordinationKind_COORDINATION_KIND_AFTER_ACTION CoordinationKind = 5
+)
+
+// Enum value maps for CoordinationKind.
+var (
+	CoordinationKind_name = map[int32]string{
+		0: "COORDINATION_KIND_UNSPECIFIED",
+		1: "COORDINATION_KIND_MESSAGE",
+		2: "COORDINATION_KIND_DISPATCH",
+		3: "COORDINATION_KIND_ON_SCENE",
+		4: "COORDINATION_KIND_STOOD_DOWN",
+		5: "COORDINATION_KIND_AFTER_ACTION",
+	}
+	CoordinationKind_value = map[string]int32{
+		"COORDINATION_KIND_UNSPECIFIED":  0,
+		"COORDINATION_KIND_MESSAGE":      1,
+		"COORDINATION_KIND_DISPATCH":     2,
+		"COORDINATION_KIND_ON_SCENE":     3,
+		"COORDINATION_KIND_STOOD_DOWN":   4,
+		"COORDINATION_KIND_AFTER_ACTION": 5,
+	}
+)
+
+func (x CoordinationKind) Enum() *CoordinationKind {
+	p := new(CoordinationKind)
+	*p = x
+	return p
+}
+
+func (x CoordinationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CoordinationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sinergi_v1_report_proto_enumTypes[11].Descriptor()
+}
+
+func (CoordinationKind) Type() protoreflect.EnumType {
+	return &file_sinergi_v1_report_proto_enumTypes[11]
+}
+
+func (x CoordinationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CoordinationKind.Descriptor instead.
+func (CoordinationKind) EnumDescriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{11}
 }
 
 // ReportPerson is someone involved: an inmate or detainee by custody-record
@@ -1344,8 +1421,9 @@ func (x *ReportAttachment) GetContent() []byte {
 	return nil
 }
 
-// ReportRecipient is a police unit a report was delivered to, and the
-// agreement behind the delivery.
+// ReportRecipient is an institution a report was delivered to, and the
+// agreement behind the delivery: a police unit for a facility's report, the
+// facility warned for a police unit's.
 type ReportRecipient struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	InstitutionCode string                 `protobuf:"bytes,1,opt,name=institution_code,json=institutionCode,proto3" json:"institution_code,omitempty"`
@@ -1461,8 +1539,8 @@ func (x *ReportRecipient) GetEscalateTime() *timestamppb.Timestamp {
 }
 
 // ReportRoutingMiss is a police unit the routing considered but could not
-// deliver to, because no agreement in force covers it and the facility for
-// the report's scope.
+// deliver to: no agreement in force covers it and the facility for the
+// report's scope, or it is suspended.
 type ReportRoutingMiss struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	InstitutionCode string                 `protobuf:"bytes,1,opt,name=institution_code,json=institutionCode,proto3" json:"institution_code,omitempty"`
@@ -1471,7 +1549,10 @@ type ReportRoutingMiss struct {
 	// An agreement between them that fell short, if any.
 	AgreementId string `protobuf:"bytes,3,opt,name=agreement_id,json=agreementId,proto3" json:"agreement_id,omitempty"`
 	// For EXPIRED, REVOKED, NOT_YET_IN_FORCE: when.
-	GapTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=gap_time,json=gapTime,proto3" json:"gap_time,omitempty"`
+	GapTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=gap_time,json=gapTime,proto3" json:"gap_time,omitempty"`
+	// The unit is suspended in the directory: it receives nothing, whatever
+	// the agreements (gap then says how they stand, unspecified if covered).
+	Suspended     bool `protobuf:"varint,5,opt,name=suspended,proto3" json:"suspended,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1532,6 +1613,13 @@ func (x *ReportRoutingMiss) GetGapTime() *timestamppb.Timestamp {
 		return x.GapTime
 	}
 	return nil
+}
+
+func (x *ReportRoutingMiss) GetSuspended() bool {
+	if x != nil {
+		return x.Suspended
+	}
+	return false
 }
 
 // ReportAddendum is a note added to a report, by the facility or a police
@@ -1648,8 +1736,10 @@ type ReportEvent struct {
 	EscalatedFromCode string `protobuf:"bytes,10,opt,name=escalated_from_code,json=escalatedFromCode,proto3" json:"escalated_from_code,omitempty"`
 	// ADDENDUM_ADDED: the addendum's number.
 	AddendumNumber int32 `protobuf:"varint,11,opt,name=addendum_number,json=addendumNumber,proto3" json:"addendum_number,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// COORDINATION_POSTED: the entry's number in the coordination thread.
+	CoordinationNumber int32 `protobuf:"varint,12,opt,name=coordination_number,json=coordinationNumber,proto3" json:"coordination_number,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ReportEvent) Reset() {
@@ -1759,11 +1849,20 @@ func (x *ReportEvent) GetAddendumNumber() int32 {
 	return 0
 }
 
-// Report is an intelligence report filed by a facility for the police.
+func (x *ReportEvent) GetCoordinationNumber() int32 {
+	if x != nil {
+		return x.CoordinationNumber
+	}
+	return 0
+}
+
+// Report is an intelligence report: filed by a facility for the police, or
+// by a police unit to warn a facility (author_code says which).
 type Report struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// The reporting facility.
+	// The facility the report is about: the one that filed it, or the one a
+	// police unit warned.
 	FacilityCode   string               `protobuf:"bytes,2,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
 	Kind           ReportKind           `protobuf:"varint,3,opt,name=kind,proto3,enum=sinergi.v1.ReportKind" json:"kind,omitempty"`
 	Type           ReportType           `protobuf:"varint,4,opt,name=type,proto3,enum=sinergi.v1.ReportType" json:"type,omitempty"`
@@ -1790,9 +1889,22 @@ type Report struct {
 	RoutingMisses []*ReportRoutingMiss `protobuf:"bytes,18,rep,name=routing_misses,json=routingMisses,proto3" json:"routing_misses,omitempty"`
 	Addenda       []*ReportAddendum    `protobuf:"bytes,19,rep,name=addenda,proto3" json:"addenda,omitempty"`
 	// The report's whole history, oldest first.
-	Events        []*ReportEvent `protobuf:"bytes,20,rep,name=events,proto3" json:"events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Events []*ReportEvent `protobuf:"bytes,20,rep,name=events,proto3" json:"events,omitempty"`
+	// The institution that filed it: the facility itself, or the police unit
+	// that warned the facility.
+	AuthorCode string `protobuf:"bytes,21,opt,name=author_code,json=authorCode,proto3" json:"author_code,omitempty"`
+	// Corrections oversight told of every event besides the recipients: the
+	// facility's regional office (KANWIL), for a police warning and for a
+	// facility's report that some unit could not receive (routing_misses).
+	ObserverCodes []string `protobuf:"bytes,22,rep,name=observer_codes,json=observerCodes,proto3" json:"observer_codes,omitempty"`
+	// The coordination thread of an assistance request, oldest first.
+	Coordination []*CoordinationEntry `protobuf:"bytes,23,rep,name=coordination,proto3" json:"coordination,omitempty"`
+	// Set when the filing facility invoked the emergency override: why no
+	// agreement may hold this emergency back. Recipients with reason
+	// EMERGENCY_OVERRIDE received it beyond the agreements in force.
+	EmergencyJustification string `protobuf:"bytes,24,opt,name=emergency_justification,json=emergencyJustification,proto3" json:"emergency_justification,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
@@ -1965,6 +2077,357 @@ func (x *Report) GetEvents() []*ReportEvent {
 	return nil
 }
 
+func (x *Report) GetAuthorCode() string {
+	if x != nil {
+		return x.AuthorCode
+	}
+	return ""
+}
+
+func (x *Report) GetObserverCodes() []string {
+	if x != nil {
+		return x.ObserverCodes
+	}
+	return nil
+}
+
+func (x *Report) GetCoordination() []*CoordinationEntry {
+	if x != nil {
+		return x.Coordination
+	}
+	return nil
+}
+
+func (x *Report) GetEmergencyJustification() string {
+	if x != nil {
+		return x.EmergencyJustification
+	}
+	return ""
+}
+
+// EmergencyOverride is a report the emergency override delivered beyond
+// the agreements in force, as the two sides' oversight reviews it: no
+// people, items, attachments or narrative.
+type EmergencyOverride struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ReportId string                 `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
+	// The facility that invoked it.
+	FacilityCode string                 `protobuf:"bytes,2,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
+	Kind         ReportKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=sinergi.v1.ReportKind" json:"kind,omitempty"`
+	Type         ReportType             `protobuf:"varint,4,opt,name=type,proto3,enum=sinergi.v1.ReportType" json:"type,omitempty"`
+	Severity     ReportSeverity         `protobuf:"varint,5,opt,name=severity,proto3,enum=sinergi.v1.ReportSeverity" json:"severity,omitempty"`
+	SubmitTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	// The officer who invoked it (NIP).
+	OperatorId string `protobuf:"bytes,7,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
+	// Why, as the facility gave it.
+	Justification string `protobuf:"bytes,8,opt,name=justification,proto3" json:"justification,omitempty"`
+	// The units the override reached (no agreement covered them), with
+	// their deadlines and acknowledgements.
+	OverrideRecipients []*ReportRecipient `protobuf:"bytes,9,rep,name=override_recipients,json=overrideRecipients,proto3" json:"override_recipients,omitempty"`
+	// Why each unit routing considered was not covered.
+	RoutingMisses []*ReportRoutingMiss `protobuf:"bytes,10,rep,name=routing_misses,json=routingMisses,proto3" json:"routing_misses,omitempty"`
+	// Where the report stands now.
+	Status        ReportStatus `protobuf:"varint,11,opt,name=status,proto3,enum=sinergi.v1.ReportStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmergencyOverride) Reset() {
+	*x = EmergencyOverride{}
+	mi := &file_sinergi_v1_report_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyOverride) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyOverride) ProtoMessage() {}
+
+func (x *EmergencyOverride) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyOverride.ProtoReflect.Descriptor instead.
+func (*EmergencyOverride) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EmergencyOverride) GetReportId() string {
+	if x != nil {
+		return x.ReportId
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetFacilityCode() string {
+	if x != nil {
+		return x.FacilityCode
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetKind() ReportKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReportKind_REPORT_KIND_UNSPECIFIED
+}
+
+func (x *EmergencyOverride) GetType() ReportType {
+	if x != nil {
+		return x.Type
+	}
+	return ReportType_REPORT_TYPE_UNSPECIFIED
+}
+
+func (x *EmergencyOverride) GetSeverity() ReportSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return ReportSeverity_REPORT_SEVERITY_UNSPECIFIED
+}
+
+func (x *EmergencyOverride) GetSubmitTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmitTime
+	}
+	return nil
+}
+
+func (x *EmergencyOverride) GetOperatorId() string {
+	if x != nil {
+		return x.OperatorId
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+func (x *EmergencyOverride) GetOverrideRecipients() []*ReportRecipient {
+	if x != nil {
+		return x.OverrideRecipients
+	}
+	return nil
+}
+
+func (x *EmergencyOverride) GetRoutingMisses() []*ReportRoutingMiss {
+	if x != nil {
+		return x.RoutingMisses
+	}
+	return nil
+}
+
+func (x *EmergencyOverride) GetStatus() ReportStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ReportStatus_REPORT_STATUS_UNSPECIFIED
+}
+
+// Dispatch is what a police unit sends in answer to an assistance request.
+type Dispatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The units or teams sent (e.g. "Sat Samapta", "Unit Brimob"), 1 to 20.
+	Units []string `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
+	// Officers sent, 1 to 10000.
+	PersonnelCount int32 `protobuf:"varint,2,opt,name=personnel_count,json=personnelCount,proto3" json:"personnel_count,omitempty"`
+	// When they are expected at the facility.
+	EstimatedArrivalTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=estimated_arrival_time,json=estimatedArrivalTime,proto3" json:"estimated_arrival_time,omitempty"`
+	// The commander on scene (rank and name).
+	Commander string `protobuf:"bytes,4,opt,name=commander,proto3" json:"commander,omitempty"`
+	// How to reach the commander (radio channel, phone).
+	ContactChannel string `protobuf:"bytes,5,opt,name=contact_channel,json=contactChannel,proto3" json:"contact_channel,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Dispatch) Reset() {
+	*x = Dispatch{}
+	mi := &file_sinergi_v1_report_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dispatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dispatch) ProtoMessage() {}
+
+func (x *Dispatch) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dispatch.ProtoReflect.Descriptor instead.
+func (*Dispatch) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Dispatch) GetUnits() []string {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+func (x *Dispatch) GetPersonnelCount() int32 {
+	if x != nil {
+		return x.PersonnelCount
+	}
+	return 0
+}
+
+func (x *Dispatch) GetEstimatedArrivalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EstimatedArrivalTime
+	}
+	return nil
+}
+
+func (x *Dispatch) GetCommander() string {
+	if x != nil {
+		return x.Commander
+	}
+	return ""
+}
+
+func (x *Dispatch) GetContactChannel() string {
+	if x != nil {
+		return x.ContactChannel
+	}
+	return ""
+}
+
+// CoordinationEntry is one post of an assistance request's coordination
+// thread. The thread is append-only: never edited, never removed.
+type CoordinationEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position in the thread, from 1.
+	Number int32            `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Kind   CoordinationKind `protobuf:"varint,2,opt,name=kind,proto3,enum=sinergi.v1.CoordinationKind" json:"kind,omitempty"`
+	// Institution that posted it.
+	AuthorCode string `protobuf:"bytes,3,opt,name=author_code,json=authorCode,proto3" json:"author_code,omitempty"`
+	// Officer who posted it (NIP or NRP).
+	OperatorId string `protobuf:"bytes,4,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
+	Text       string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	// DISPATCH: what was sent.
+	Dispatch *Dispatch `protobuf:"bytes,6,opt,name=dispatch,proto3" json:"dispatch,omitempty"`
+	// AFTER_ACTION: what came of it.
+	Outcome       ReportOutcome          `protobuf:"varint,7,opt,name=outcome,proto3,enum=sinergi.v1.ReportOutcome" json:"outcome,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoordinationEntry) Reset() {
+	*x = CoordinationEntry{}
+	mi := &file_sinergi_v1_report_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoordinationEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoordinationEntry) ProtoMessage() {}
+
+func (x *CoordinationEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoordinationEntry.ProtoReflect.Descriptor instead.
+func (*CoordinationEntry) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CoordinationEntry) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *CoordinationEntry) GetKind() CoordinationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CoordinationKind_COORDINATION_KIND_UNSPECIFIED
+}
+
+func (x *CoordinationEntry) GetAuthorCode() string {
+	if x != nil {
+		return x.AuthorCode
+	}
+	return ""
+}
+
+func (x *CoordinationEntry) GetOperatorId() string {
+	if x != nil {
+		return x.OperatorId
+	}
+	return ""
+}
+
+func (x *CoordinationEntry) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *CoordinationEntry) GetDispatch() *Dispatch {
+	if x != nil {
+		return x.Dispatch
+	}
+	return nil
+}
+
+func (x *CoordinationEntry) GetOutcome() ReportOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ReportOutcome_REPORT_OUTCOME_UNSPECIFIED
+}
+
+func (x *CoordinationEntry) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 var File_sinergi_v1_report_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_report_proto_rawDesc = "" +
@@ -2019,12 +2482,13 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x14acknowledge_deadline\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x13acknowledgeDeadline\x12E\n" +
 	"\x10acknowledge_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x126\n" +
 	"\x17acknowledge_operator_id\x18\b \x01(\tR\x15acknowledgeOperatorId\x12?\n" +
-	"\rescalate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fescalateTime\"\xc3\x01\n" +
+	"\rescalate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fescalateTime\"\xe1\x01\n" +
 	"\x11ReportRoutingMiss\x12)\n" +
 	"\x10institution_code\x18\x01 \x01(\tR\x0finstitutionCode\x12)\n" +
 	"\x03gap\x18\x02 \x01(\x0e2\x17.sinergi.v1.CoverageGapR\x03gap\x12!\n" +
 	"\fagreement_id\x18\x03 \x01(\tR\vagreementId\x125\n" +
-	"\bgap_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\agapTime\"\xf2\x01\n" +
+	"\bgap_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\agapTime\x12\x1c\n" +
+	"\tsuspended\x18\x05 \x01(\bR\tsuspended\"\xf2\x01\n" +
 	"\x0eReportAddendum\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x1f\n" +
 	"\vauthor_code\x18\x02 \x01(\tR\n" +
@@ -2034,7 +2498,7 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x125\n" +
 	"\boutcomes\x18\x05 \x03(\x0e2\x19.sinergi.v1.ReportOutcomeR\boutcomes\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xca\x03\n" +
+	"createTime\"\xfb\x03\n" +
 	"\vReportEvent\x12\x1b\n" +
 	"\treport_id\x18\x01 \x01(\tR\breportId\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\x05R\x06number\x12/\n" +
@@ -2049,7 +2513,8 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x0erecipient_code\x18\t \x01(\tR\rrecipientCode\x12.\n" +
 	"\x13escalated_from_code\x18\n" +
 	" \x01(\tR\x11escalatedFromCode\x12'\n" +
-	"\x0faddendum_number\x18\v \x01(\x05R\x0eaddendumNumber\"\xd5\a\n" +
+	"\x0faddendum_number\x18\v \x01(\x05R\x0eaddendumNumber\x12/\n" +
+	"\x13coordination_number\x18\f \x01(\x05R\x12coordinationNumber\"\x99\t\n" +
 	"\x06Report\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rfacility_code\x18\x02 \x01(\tR\ffacilityCode\x12*\n" +
@@ -2076,7 +2541,45 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"recipients\x12D\n" +
 	"\x0erouting_misses\x18\x12 \x03(\v2\x1d.sinergi.v1.ReportRoutingMissR\rroutingMisses\x124\n" +
 	"\aaddenda\x18\x13 \x03(\v2\x1a.sinergi.v1.ReportAddendumR\aaddenda\x12/\n" +
-	"\x06events\x18\x14 \x03(\v2\x17.sinergi.v1.ReportEventR\x06events*\xb4\x01\n" +
+	"\x06events\x18\x14 \x03(\v2\x17.sinergi.v1.ReportEventR\x06events\x12\x1f\n" +
+	"\vauthor_code\x18\x15 \x01(\tR\n" +
+	"authorCode\x12%\n" +
+	"\x0eobserver_codes\x18\x16 \x03(\tR\robserverCodes\x12A\n" +
+	"\fcoordination\x18\x17 \x03(\v2\x1d.sinergi.v1.CoordinationEntryR\fcoordination\x127\n" +
+	"\x17emergency_justification\x18\x18 \x01(\tR\x16emergencyJustification\"\xaf\x04\n" +
+	"\x11EmergencyOverride\x12\x1b\n" +
+	"\treport_id\x18\x01 \x01(\tR\breportId\x12#\n" +
+	"\rfacility_code\x18\x02 \x01(\tR\ffacilityCode\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.sinergi.v1.ReportKindR\x04kind\x12*\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x16.sinergi.v1.ReportTypeR\x04type\x126\n" +
+	"\bseverity\x18\x05 \x01(\x0e2\x1a.sinergi.v1.ReportSeverityR\bseverity\x12;\n" +
+	"\vsubmit_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"submitTime\x12\x1f\n" +
+	"\voperator_id\x18\a \x01(\tR\n" +
+	"operatorId\x12$\n" +
+	"\rjustification\x18\b \x01(\tR\rjustification\x12L\n" +
+	"\x13override_recipients\x18\t \x03(\v2\x1b.sinergi.v1.ReportRecipientR\x12overrideRecipients\x12D\n" +
+	"\x0erouting_misses\x18\n" +
+	" \x03(\v2\x1d.sinergi.v1.ReportRoutingMissR\rroutingMisses\x120\n" +
+	"\x06status\x18\v \x01(\x0e2\x18.sinergi.v1.ReportStatusR\x06status\"\xe2\x01\n" +
+	"\bDispatch\x12\x14\n" +
+	"\x05units\x18\x01 \x03(\tR\x05units\x12'\n" +
+	"\x0fpersonnel_count\x18\x02 \x01(\x05R\x0epersonnelCount\x12P\n" +
+	"\x16estimated_arrival_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x14estimatedArrivalTime\x12\x1c\n" +
+	"\tcommander\x18\x04 \x01(\tR\tcommander\x12'\n" +
+	"\x0fcontact_channel\x18\x05 \x01(\tR\x0econtactChannel\"\xd7\x02\n" +
+	"\x11CoordinationEntry\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x05R\x06number\x120\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1c.sinergi.v1.CoordinationKindR\x04kind\x12\x1f\n" +
+	"\vauthor_code\x18\x03 \x01(\tR\n" +
+	"authorCode\x12\x1f\n" +
+	"\voperator_id\x18\x04 \x01(\tR\n" +
+	"operatorId\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\x120\n" +
+	"\bdispatch\x18\x06 \x01(\v2\x14.sinergi.v1.DispatchR\bdispatch\x123\n" +
+	"\aoutcome\x18\a \x01(\x0e2\x19.sinergi.v1.ReportOutcomeR\aoutcome\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime*\xb4\x01\n" +
 	"\n" +
 	"ReportKind\x12\x1b\n" +
 	"\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -2156,18 +2659,27 @@ const file_sinergi_v1_report_proto_rawDesc = "" +
 	"\x19REPORT_QUANTITY_UNIT_GRAM\x10\x01\x12\x1f\n" +
 	"\x1bREPORT_QUANTITY_UNIT_TABLET\x10\x02\x12#\n" +
 	"\x1fREPORT_QUANTITY_UNIT_MILLILITER\x10\x03\x12\x1e\n" +
-	"\x1aREPORT_QUANTITY_UNIT_PLANT\x10\x04*\x8c\x01\n" +
+	"\x1aREPORT_QUANTITY_UNIT_PLANT\x10\x04*\xbc\x01\n" +
 	"\x15ReportRecipientReason\x12'\n" +
 	"#REPORT_RECIPIENT_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eREPORT_RECIPIENT_REASON_ROUTED\x10\x01\x12&\n" +
-	"\"REPORT_RECIPIENT_REASON_ESCALATION\x10\x02*\xe6\x01\n" +
+	"\"REPORT_RECIPIENT_REASON_ESCALATION\x10\x02\x12.\n" +
+	"*REPORT_RECIPIENT_REASON_EMERGENCY_OVERRIDE\x10\x03*\x91\x02\n" +
 	"\x0fReportEventKind\x12!\n" +
 	"\x1dREPORT_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREPORT_EVENT_KIND_SUBMITTED\x10\x01\x12\"\n" +
 	"\x1eREPORT_EVENT_KIND_ACKNOWLEDGED\x10\x02\x12$\n" +
 	" REPORT_EVENT_KIND_STATUS_CHANGED\x10\x03\x12$\n" +
 	" REPORT_EVENT_KIND_ADDENDUM_ADDED\x10\x04\x12\x1f\n" +
-	"\x1bREPORT_EVENT_KIND_ESCALATED\x10\x05B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x1bREPORT_EVENT_KIND_ESCALATED\x10\x05\x12)\n" +
+	"%REPORT_EVENT_KIND_COORDINATION_POSTED\x10\x06*\xda\x01\n" +
+	"\x10CoordinationKind\x12!\n" +
+	"\x1dCOORDINATION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19COORDINATION_KIND_MESSAGE\x10\x01\x12\x1e\n" +
+	"\x1aCOORDINATION_KIND_DISPATCH\x10\x02\x12\x1e\n" +
+	"\x1aCOORDINATION_KIND_ON_SCENE\x10\x03\x12 \n" +
+	"\x1cCOORDINATION_KIND_STOOD_DOWN\x10\x04\x12\"\n" +
+	"\x1eCOORDINATION_KIND_AFTER_ACTION\x10\x05B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_report_proto_rawDescOnce sync.Once
@@ -2181,8 +2693,8 @@ func file_sinergi_v1_report_proto_rawDescGZIP() []byte {
 	return file_sinergi_v1_report_proto_rawDescData
 }
 
-var file_sinergi_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_sinergi_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_sinergi_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
+var file_sinergi_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_sinergi_v1_report_proto_goTypes = []any{
 	(ReportKind)(0),               // 0: sinergi.v1.ReportKind
 	(ReportType)(0),               // 1: sinergi.v1.ReportType
@@ -2195,64 +2707,81 @@ var file_sinergi_v1_report_proto_goTypes = []any{
 	(ReportQuantityUnit)(0),       // 8: sinergi.v1.ReportQuantityUnit
 	(ReportRecipientReason)(0),    // 9: sinergi.v1.ReportRecipientReason
 	(ReportEventKind)(0),          // 10: sinergi.v1.ReportEventKind
-	(*ReportPerson)(nil),          // 11: sinergi.v1.ReportPerson
-	(*ReportOutsider)(nil),        // 12: sinergi.v1.ReportOutsider
-	(*ReportSubstanceItem)(nil),   // 13: sinergi.v1.ReportSubstanceItem
-	(*ReportPhoneItem)(nil),       // 14: sinergi.v1.ReportPhoneItem
-	(*ReportWeaponItem)(nil),      // 15: sinergi.v1.ReportWeaponItem
-	(*ReportItem)(nil),            // 16: sinergi.v1.ReportItem
-	(*ReportAttachment)(nil),      // 17: sinergi.v1.ReportAttachment
-	(*ReportRecipient)(nil),       // 18: sinergi.v1.ReportRecipient
-	(*ReportRoutingMiss)(nil),     // 19: sinergi.v1.ReportRoutingMiss
-	(*ReportAddendum)(nil),        // 20: sinergi.v1.ReportAddendum
-	(*ReportEvent)(nil),           // 21: sinergi.v1.ReportEvent
-	(*Report)(nil),                // 22: sinergi.v1.Report
-	(WeaponCategory)(0),           // 23: sinergi.v1.WeaponCategory
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(CoverageGap)(0),              // 25: sinergi.v1.CoverageGap
+	(CoordinationKind)(0),         // 11: sinergi.v1.CoordinationKind
+	(*ReportPerson)(nil),          // 12: sinergi.v1.ReportPerson
+	(*ReportOutsider)(nil),        // 13: sinergi.v1.ReportOutsider
+	(*ReportSubstanceItem)(nil),   // 14: sinergi.v1.ReportSubstanceItem
+	(*ReportPhoneItem)(nil),       // 15: sinergi.v1.ReportPhoneItem
+	(*ReportWeaponItem)(nil),      // 16: sinergi.v1.ReportWeaponItem
+	(*ReportItem)(nil),            // 17: sinergi.v1.ReportItem
+	(*ReportAttachment)(nil),      // 18: sinergi.v1.ReportAttachment
+	(*ReportRecipient)(nil),       // 19: sinergi.v1.ReportRecipient
+	(*ReportRoutingMiss)(nil),     // 20: sinergi.v1.ReportRoutingMiss
+	(*ReportAddendum)(nil),        // 21: sinergi.v1.ReportAddendum
+	(*ReportEvent)(nil),           // 22: sinergi.v1.ReportEvent
+	(*Report)(nil),                // 23: sinergi.v1.Report
+	(*EmergencyOverride)(nil),     // 24: sinergi.v1.EmergencyOverride
+	(*Dispatch)(nil),              // 25: sinergi.v1.Dispatch
+	(*CoordinationEntry)(nil),     // 26: sinergi.v1.CoordinationEntry
+	(WeaponCategory)(0),           // 27: sinergi.v1.WeaponCategory
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(CoverageGap)(0),              // 29: sinergi.v1.CoverageGap
 }
 var file_sinergi_v1_report_proto_depIdxs = []int32{
-	12, // 0: sinergi.v1.ReportPerson.outsider:type_name -> sinergi.v1.ReportOutsider
+	13, // 0: sinergi.v1.ReportPerson.outsider:type_name -> sinergi.v1.ReportOutsider
 	6,  // 1: sinergi.v1.ReportPerson.role:type_name -> sinergi.v1.ReportPersonRole
 	7,  // 2: sinergi.v1.ReportSubstanceItem.substance:type_name -> sinergi.v1.ReportSubstance
 	8,  // 3: sinergi.v1.ReportSubstanceItem.unit:type_name -> sinergi.v1.ReportQuantityUnit
-	23, // 4: sinergi.v1.ReportWeaponItem.category:type_name -> sinergi.v1.WeaponCategory
-	13, // 5: sinergi.v1.ReportItem.substance:type_name -> sinergi.v1.ReportSubstanceItem
-	14, // 6: sinergi.v1.ReportItem.phone:type_name -> sinergi.v1.ReportPhoneItem
-	15, // 7: sinergi.v1.ReportItem.weapon:type_name -> sinergi.v1.ReportWeaponItem
+	27, // 4: sinergi.v1.ReportWeaponItem.category:type_name -> sinergi.v1.WeaponCategory
+	14, // 5: sinergi.v1.ReportItem.substance:type_name -> sinergi.v1.ReportSubstanceItem
+	15, // 6: sinergi.v1.ReportItem.phone:type_name -> sinergi.v1.ReportPhoneItem
+	16, // 7: sinergi.v1.ReportItem.weapon:type_name -> sinergi.v1.ReportWeaponItem
 	9,  // 8: sinergi.v1.ReportRecipient.reason:type_name -> sinergi.v1.ReportRecipientReason
-	24, // 9: sinergi.v1.ReportRecipient.add_time:type_name -> google.protobuf.Timestamp
-	24, // 10: sinergi.v1.ReportRecipient.acknowledge_deadline:type_name -> google.protobuf.Timestamp
-	24, // 11: sinergi.v1.ReportRecipient.acknowledge_time:type_name -> google.protobuf.Timestamp
-	24, // 12: sinergi.v1.ReportRecipient.escalate_time:type_name -> google.protobuf.Timestamp
-	25, // 13: sinergi.v1.ReportRoutingMiss.gap:type_name -> sinergi.v1.CoverageGap
-	24, // 14: sinergi.v1.ReportRoutingMiss.gap_time:type_name -> google.protobuf.Timestamp
+	28, // 9: sinergi.v1.ReportRecipient.add_time:type_name -> google.protobuf.Timestamp
+	28, // 10: sinergi.v1.ReportRecipient.acknowledge_deadline:type_name -> google.protobuf.Timestamp
+	28, // 11: sinergi.v1.ReportRecipient.acknowledge_time:type_name -> google.protobuf.Timestamp
+	28, // 12: sinergi.v1.ReportRecipient.escalate_time:type_name -> google.protobuf.Timestamp
+	29, // 13: sinergi.v1.ReportRoutingMiss.gap:type_name -> sinergi.v1.CoverageGap
+	28, // 14: sinergi.v1.ReportRoutingMiss.gap_time:type_name -> google.protobuf.Timestamp
 	5,  // 15: sinergi.v1.ReportAddendum.outcomes:type_name -> sinergi.v1.ReportOutcome
-	24, // 16: sinergi.v1.ReportAddendum.create_time:type_name -> google.protobuf.Timestamp
+	28, // 16: sinergi.v1.ReportAddendum.create_time:type_name -> google.protobuf.Timestamp
 	10, // 17: sinergi.v1.ReportEvent.kind:type_name -> sinergi.v1.ReportEventKind
-	24, // 18: sinergi.v1.ReportEvent.time:type_name -> google.protobuf.Timestamp
+	28, // 18: sinergi.v1.ReportEvent.time:type_name -> google.protobuf.Timestamp
 	4,  // 19: sinergi.v1.ReportEvent.status:type_name -> sinergi.v1.ReportStatus
 	5,  // 20: sinergi.v1.ReportEvent.outcome:type_name -> sinergi.v1.ReportOutcome
 	0,  // 21: sinergi.v1.Report.kind:type_name -> sinergi.v1.ReportKind
 	1,  // 22: sinergi.v1.Report.type:type_name -> sinergi.v1.ReportType
 	2,  // 23: sinergi.v1.Report.severity:type_name -> sinergi.v1.ReportSeverity
 	3,  // 24: sinergi.v1.Report.classification:type_name -> sinergi.v1.ReportClassification
-	24, // 25: sinergi.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
-	11, // 26: sinergi.v1.Report.people:type_name -> sinergi.v1.ReportPerson
-	16, // 27: sinergi.v1.Report.items:type_name -> sinergi.v1.ReportItem
-	17, // 28: sinergi.v1.Report.attachments:type_name -> sinergi.v1.ReportAttachment
-	24, // 29: sinergi.v1.Report.submit_time:type_name -> google.protobuf.Timestamp
+	28, // 25: sinergi.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
+	12, // 26: sinergi.v1.Report.people:type_name -> sinergi.v1.ReportPerson
+	17, // 27: sinergi.v1.Report.items:type_name -> sinergi.v1.ReportItem
+	18, // 28: sinergi.v1.Report.attachments:type_name -> sinergi.v1.ReportAttachment
+	28, // 29: sinergi.v1.Report.submit_time:type_name -> google.protobuf.Timestamp
 	4,  // 30: sinergi.v1.Report.status:type_name -> sinergi.v1.ReportStatus
 	5,  // 31: sinergi.v1.Report.outcome:type_name -> sinergi.v1.ReportOutcome
-	18, // 32: sinergi.v1.Report.recipients:type_name -> sinergi.v1.ReportRecipient
-	19, // 33: sinergi.v1.Report.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
-	20, // 34: sinergi.v1.Report.addenda:type_name -> sinergi.v1.ReportAddendum
-	21, // 35: sinergi.v1.Report.events:type_name -> sinergi.v1.ReportEvent
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	19, // 32: sinergi.v1.Report.recipients:type_name -> sinergi.v1.ReportRecipient
+	20, // 33: sinergi.v1.Report.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
+	21, // 34: sinergi.v1.Report.addenda:type_name -> sinergi.v1.ReportAddendum
+	22, // 35: sinergi.v1.Report.events:type_name -> sinergi.v1.ReportEvent
+	26, // 36: sinergi.v1.Report.coordination:type_name -> sinergi.v1.CoordinationEntry
+	0,  // 37: sinergi.v1.EmergencyOverride.kind:type_name -> sinergi.v1.ReportKind
+	1,  // 38: sinergi.v1.EmergencyOverride.type:type_name -> sinergi.v1.ReportType
+	2,  // 39: sinergi.v1.EmergencyOverride.severity:type_name -> sinergi.v1.ReportSeverity
+	28, // 40: sinergi.v1.EmergencyOverride.submit_time:type_name -> google.protobuf.Timestamp
+	19, // 41: sinergi.v1.EmergencyOverride.override_recipients:type_name -> sinergi.v1.ReportRecipient
+	20, // 42: sinergi.v1.EmergencyOverride.routing_misses:type_name -> sinergi.v1.ReportRoutingMiss
+	4,  // 43: sinergi.v1.EmergencyOverride.status:type_name -> sinergi.v1.ReportStatus
+	28, // 44: sinergi.v1.Dispatch.estimated_arrival_time:type_name -> google.protobuf.Timestamp
+	11, // 45: sinergi.v1.CoordinationEntry.kind:type_name -> sinergi.v1.CoordinationKind
+	25, // 46: sinergi.v1.CoordinationEntry.dispatch:type_name -> sinergi.v1.Dispatch
+	5,  // 47: sinergi.v1.CoordinationEntry.outcome:type_name -> sinergi.v1.ReportOutcome
+	28, // 48: sinergi.v1.CoordinationEntry.create_time:type_name -> google.protobuf.Timestamp
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_report_proto_init() }
@@ -2276,8 +2805,8 @@ func file_sinergi_v1_report_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_report_proto_rawDesc), len(file_sinergi_v1_report_proto_rawDesc)),
-			NumEnums:      11,
-			NumMessages:   12,
+			NumEnums:      12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

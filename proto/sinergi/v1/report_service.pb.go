@@ -44,9 +44,22 @@ type SubmitReportRequest struct {
 	// At most 100.
 	Items []*ReportItem `protobuf:"bytes,11,rep,name=items,proto3" json:"items,omitempty"`
 	// At most 10 MiB each and 15 MiB together (a request is at most 16 MiB).
-	Attachments   []*ReportAttachment `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Attachments []*ReportAttachment `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Police units only: the facility warned, which must be in the unit's
+	// reach for the kind's scope (narcotics or threat intelligence). The
+	// facility acknowledges within the deadline of the severity; its regional
+	// office is told. Facilities leave it empty.
+	FacilityCode string `protobuf:"bytes,13,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
+	// Facilities only, for an emergency (a critical assistance request, or a
+	// critical riot, fight, hostage taking or escape): why it must reach the
+	// nearest Polsek, Polres and Polda even where no agreement in force
+	// covers them. Each level no agreement covers then receives it from its
+	// nearest active unit, flagged EMERGENCY_OVERRIDE, without people, items
+	// or attachments; the ministry and Mabes review it. Up to 2000
+	// characters. Not for RAHASIA reports.
+	EmergencyJustification string `protobuf:"bytes,14,opt,name=emergency_justification,json=emergencyJustification,proto3" json:"emergency_justification,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *SubmitReportRequest) Reset() {
@@ -161,6 +174,20 @@ func (x *SubmitReportRequest) GetAttachments() []*ReportAttachment {
 		return x.Attachments
 	}
 	return nil
+}
+
+func (x *SubmitReportRequest) GetFacilityCode() string {
+	if x != nil {
+		return x.FacilityCode
+	}
+	return ""
+}
+
+func (x *SubmitReportRequest) GetEmergencyJustification() string {
+	if x != nil {
+		return x.EmergencyJustification
+	}
+	return ""
 }
 
 type SubmitReportResponse struct {
@@ -594,7 +621,10 @@ type WatchReportsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
 	// Resume after this cursor (from an earlier response); empty: from now.
-	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Only this report's events (follow one assistance request's
+	// coordination thread); empty: every report of the caller's.
+	ReportId      string `protobuf:"bytes,3,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +669,13 @@ func (x *WatchReportsRequest) GetAccess() *AccessContext {
 func (x *WatchReportsRequest) GetCursor() string {
 	if x != nil {
 		return x.Cursor
+	}
+	return ""
+}
+
+func (x *WatchReportsRequest) GetReportId() string {
+	if x != nil {
+		return x.ReportId
 	}
 	return ""
 }
@@ -933,7 +970,9 @@ type ReportStatsResponse struct {
 	// Phones seized (items with an IMEI).
 	PhonesSeized int64 `protobuf:"varint,3,opt,name=phones_seized,json=phonesSeized,proto3" json:"phones_seized,omitempty"`
 	// All reports counted.
-	Total         int64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	Total int64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	// How each recipient answered the reports counted, by month.
+	Units         []*ReportUnitStats `protobuf:"bytes,5,rep,name=units,proto3" json:"units,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -996,6 +1035,161 @@ func (x *ReportStatsResponse) GetTotal() int64 {
 	return 0
 }
 
+func (x *ReportStatsResponse) GetUnits() []*ReportUnitStats {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+// ReportUnitStats is how one recipient (a police unit, or a facility a
+// police unit warned) answered the reports it received that occurred in
+// one month: acknowledgements and their delay, deadlines missed,
+// escalations, emergency overrides and, for assistance requests, dispatches.
+// Delays are in seconds from the moment it received the report; 0 when
+// there is nothing to measure.
+type ReportUnitStats struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionCode string                 `protobuf:"bytes,1,opt,name=institution_code,json=institutionCode,proto3" json:"institution_code,omitempty"`
+	// Month of occurrence in Western Indonesian Time, "2025-08".
+	Month string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	// Reports it received.
+	Received int64 `protobuf:"varint,3,opt,name=received,proto3" json:"received,omitempty"`
+	// Of those, the ones it acknowledged.
+	Acknowledged int64 `protobuf:"varint,4,opt,name=acknowledged,proto3" json:"acknowledged,omitempty"`
+	// Time to acknowledge: median and 90th percentile.
+	AcknowledgeP50Seconds float64 `protobuf:"fixed64,5,opt,name=acknowledge_p50_seconds,json=acknowledgeP50Seconds,proto3" json:"acknowledge_p50_seconds,omitempty"`
+	AcknowledgeP90Seconds float64 `protobuf:"fixed64,6,opt,name=acknowledge_p90_seconds,json=acknowledgeP90Seconds,proto3" json:"acknowledge_p90_seconds,omitempty"`
+	// Deadlines missed: acknowledged after the deadline, or not acknowledged
+	// and past it when the statistics are asked for.
+	Overdue int64 `protobuf:"varint,7,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// Times it was escalated past for missing its deadline.
+	Escalated int64 `protobuf:"varint,8,opt,name=escalated,proto3" json:"escalated,omitempty"`
+	// Reports it received by an emergency override.
+	Overrides int64 `protobuf:"varint,9,opt,name=overrides,proto3" json:"overrides,omitempty"`
+	// Assistance requests it dispatched units to.
+	Dispatches int64 `protobuf:"varint,10,opt,name=dispatches,proto3" json:"dispatches,omitempty"`
+	// Time to dispatch: median and 90th percentile.
+	DispatchP50Seconds float64 `protobuf:"fixed64,11,opt,name=dispatch_p50_seconds,json=dispatchP50Seconds,proto3" json:"dispatch_p50_seconds,omitempty"`
+	DispatchP90Seconds float64 `protobuf:"fixed64,12,opt,name=dispatch_p90_seconds,json=dispatchP90Seconds,proto3" json:"dispatch_p90_seconds,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ReportUnitStats) Reset() {
+	*x = ReportUnitStats{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUnitStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUnitStats) ProtoMessage() {}
+
+func (x *ReportUnitStats) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUnitStats.ProtoReflect.Descriptor instead.
+func (*ReportUnitStats) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReportUnitStats) GetInstitutionCode() string {
+	if x != nil {
+		return x.InstitutionCode
+	}
+	return ""
+}
+
+func (x *ReportUnitStats) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *ReportUnitStats) GetReceived() int64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetAcknowledged() int64 {
+	if x != nil {
+		return x.Acknowledged
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetAcknowledgeP50Seconds() float64 {
+	if x != nil {
+		return x.AcknowledgeP50Seconds
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetAcknowledgeP90Seconds() float64 {
+	if x != nil {
+		return x.AcknowledgeP90Seconds
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetOverdue() int64 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetEscalated() int64 {
+	if x != nil {
+		return x.Escalated
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetOverrides() int64 {
+	if x != nil {
+		return x.Overrides
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetDispatches() int64 {
+	if x != nil {
+		return x.Dispatches
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetDispatchP50Seconds() float64 {
+	if x != nil {
+		return x.DispatchP50Seconds
+	}
+	return 0
+}
+
+func (x *ReportUnitStats) GetDispatchP90Seconds() float64 {
+	if x != nil {
+		return x.DispatchP90Seconds
+	}
+	return 0
+}
+
 type AcknowledgeReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The acknowledging officer (NRP).
@@ -1007,7 +1201,7 @@ type AcknowledgeReportRequest struct {
 
 func (x *AcknowledgeReportRequest) Reset() {
 	*x = AcknowledgeReportRequest{}
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[14]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1213,7 @@ func (x *AcknowledgeReportRequest) String() string {
 func (*AcknowledgeReportRequest) ProtoMessage() {}
 
 func (x *AcknowledgeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[14]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1226,7 @@ func (x *AcknowledgeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeReportRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeReportRequest) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{14}
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AcknowledgeReportRequest) GetAccess() *AccessContext {
@@ -1058,7 +1252,7 @@ type AcknowledgeReportResponse struct {
 
 func (x *AcknowledgeReportResponse) Reset() {
 	*x = AcknowledgeReportResponse{}
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[15]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1264,7 @@ func (x *AcknowledgeReportResponse) String() string {
 func (*AcknowledgeReportResponse) ProtoMessage() {}
 
 func (x *AcknowledgeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[15]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1277,7 @@ func (x *AcknowledgeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeReportResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeReportResponse) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{15}
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AcknowledgeReportResponse) GetReport() *Report {
@@ -1107,7 +1301,7 @@ type UpdateReportStatusRequest struct {
 
 func (x *UpdateReportStatusRequest) Reset() {
 	*x = UpdateReportStatusRequest{}
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[16]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1313,7 @@ func (x *UpdateReportStatusRequest) String() string {
 func (*UpdateReportStatusRequest) ProtoMessage() {}
 
 func (x *UpdateReportStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[16]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1326,7 @@ func (x *UpdateReportStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateReportStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateReportStatusRequest) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{16}
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateReportStatusRequest) GetAccess() *AccessContext {
@@ -1172,7 +1366,7 @@ type UpdateReportStatusResponse struct {
 
 func (x *UpdateReportStatusResponse) Reset() {
 	*x = UpdateReportStatusResponse{}
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[17]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1378,7 @@ func (x *UpdateReportStatusResponse) String() string {
 func (*UpdateReportStatusResponse) ProtoMessage() {}
 
 func (x *UpdateReportStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[17]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1391,7 @@ func (x *UpdateReportStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateReportStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateReportStatusResponse) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{17}
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateReportStatusResponse) GetReport() *Report {
@@ -1221,7 +1415,7 @@ type AddReportAddendumRequest struct {
 
 func (x *AddReportAddendumRequest) Reset() {
 	*x = AddReportAddendumRequest{}
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[18]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1427,7 @@ func (x *AddReportAddendumRequest) String() string {
 func (*AddReportAddendumRequest) ProtoMessage() {}
 
 func (x *AddReportAddendumRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[18]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1440,7 @@ func (x *AddReportAddendumRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddReportAddendumRequest.ProtoReflect.Descriptor instead.
 func (*AddReportAddendumRequest) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{18}
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddReportAddendumRequest) GetAccess() *AccessContext {
@@ -1286,7 +1480,7 @@ type AddReportAddendumResponse struct {
 
 func (x *AddReportAddendumResponse) Reset() {
 	*x = AddReportAddendumResponse{}
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[19]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1492,7 @@ func (x *AddReportAddendumResponse) String() string {
 func (*AddReportAddendumResponse) ProtoMessage() {}
 
 func (x *AddReportAddendumResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sinergi_v1_report_service_proto_msgTypes[19]
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1505,7 @@ func (x *AddReportAddendumResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddReportAddendumResponse.ProtoReflect.Descriptor instead.
 func (*AddReportAddendumResponse) Descriptor() ([]byte, []int) {
-	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{19}
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddReportAddendumResponse) GetReport() *Report {
@@ -1321,12 +1515,275 @@ func (x *AddReportAddendumResponse) GetReport() *Report {
 	return nil
 }
 
+type PostCoordinationEntryRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The assistance request.
+	Id   string           `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Kind CoordinationKind `protobuf:"varint,3,opt,name=kind,proto3,enum=sinergi.v1.CoordinationKind" json:"kind,omitempty"`
+	// Required for MESSAGE and AFTER_ACTION; up to 20000 characters.
+	Text string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	// Required for DISPATCH, and only there.
+	Dispatch *Dispatch `protobuf:"bytes,5,opt,name=dispatch,proto3" json:"dispatch,omitempty"`
+	// Required for AFTER_ACTION, and only there.
+	Outcome       ReportOutcome `protobuf:"varint,6,opt,name=outcome,proto3,enum=sinergi.v1.ReportOutcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostCoordinationEntryRequest) Reset() {
+	*x = PostCoordinationEntryRequest{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostCoordinationEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostCoordinationEntryRequest) ProtoMessage() {}
+
+func (x *PostCoordinationEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostCoordinationEntryRequest.ProtoReflect.Descriptor instead.
+func (*PostCoordinationEntryRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PostCoordinationEntryRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *PostCoordinationEntryRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PostCoordinationEntryRequest) GetKind() CoordinationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CoordinationKind_COORDINATION_KIND_UNSPECIFIED
+}
+
+func (x *PostCoordinationEntryRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *PostCoordinationEntryRequest) GetDispatch() *Dispatch {
+	if x != nil {
+		return x.Dispatch
+	}
+	return nil
+}
+
+func (x *PostCoordinationEntryRequest) GetOutcome() ReportOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ReportOutcome_REPORT_OUTCOME_UNSPECIFIED
+}
+
+type PostCoordinationEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *Report                `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostCoordinationEntryResponse) Reset() {
+	*x = PostCoordinationEntryResponse{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostCoordinationEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostCoordinationEntryResponse) ProtoMessage() {}
+
+func (x *PostCoordinationEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostCoordinationEntryResponse.ProtoReflect.Descriptor instead.
+func (*PostCoordinationEntryResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PostCoordinationEntryResponse) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type ListEmergencyOverridesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reviewing officer and purpose (oversight).
+	Access *AccessContext `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// Only overrides filed at or after start_time and before end_time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmergencyOverridesRequest) Reset() {
+	*x = ListEmergencyOverridesRequest{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmergencyOverridesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmergencyOverridesRequest) ProtoMessage() {}
+
+func (x *ListEmergencyOverridesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmergencyOverridesRequest.ProtoReflect.Descriptor instead.
+func (*ListEmergencyOverridesRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListEmergencyOverridesRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEmergencyOverridesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEmergencyOverridesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Overrides     []*EmergencyOverride   `protobuf:"bytes,1,rep,name=overrides,proto3" json:"overrides,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmergencyOverridesResponse) Reset() {
+	*x = ListEmergencyOverridesResponse{}
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmergencyOverridesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmergencyOverridesResponse) ProtoMessage() {}
+
+func (x *ListEmergencyOverridesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_report_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmergencyOverridesResponse.ProtoReflect.Descriptor instead.
+func (*ListEmergencyOverridesResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_report_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListEmergencyOverridesResponse) GetOverrides() []*EmergencyOverride {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+func (x *ListEmergencyOverridesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_sinergi_v1_report_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1fsinergi/v1/report_service.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x17sinergi/v1/report.proto\"\xda\x04\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x17sinergi/v1/report.proto\"\xb8\x05\n" +
 	"\x13SubmitReportRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12*\n" +
@@ -1341,7 +1798,9 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\x06people\x18\n" +
 	" \x03(\v2\x18.sinergi.v1.ReportPersonR\x06people\x12,\n" +
 	"\x05items\x18\v \x03(\v2\x16.sinergi.v1.ReportItemR\x05items\x12>\n" +
-	"\vattachments\x18\f \x03(\v2\x1c.sinergi.v1.ReportAttachmentR\vattachments\"^\n" +
+	"\vattachments\x18\f \x03(\v2\x1c.sinergi.v1.ReportAttachmentR\vattachments\x12#\n" +
+	"\rfacility_code\x18\r \x01(\tR\ffacilityCode\x127\n" +
+	"\x17emergency_justification\x18\x0e \x01(\tR\x16emergencyJustification\"^\n" +
 	"\x14SubmitReportResponse\x12*\n" +
 	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\"U\n" +
@@ -1374,10 +1833,11 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	" \x01(\tR\tpageToken\"k\n" +
 	"\x13ListReportsResponse\x12,\n" +
 	"\areports\x18\x01 \x03(\v2\x12.sinergi.v1.ReportR\areports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"`\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
 	"\x13WatchReportsRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x89\x01\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1b\n" +
+	"\treport_id\x18\x03 \x01(\tR\breportId\"\x89\x01\n" +
 	"\x14WatchReportsResponse\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12-\n" +
 	"\x05event\x18\x02 \x01(\v2\x17.sinergi.v1.ReportEventR\x05event\x12*\n" +
@@ -1398,12 +1858,29 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\tsubstance\x18\x01 \x01(\x0e2\x1b.sinergi.v1.ReportSubstanceR\tsubstance\x122\n" +
 	"\x04unit\x18\x02 \x01(\x0e2\x1e.sinergi.v1.ReportQuantityUnitR\x04unit\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\x01R\bquantity\x12\x14\n" +
-	"\x05items\x18\x04 \x01(\x03R\x05items\"\xb8\x01\n" +
+	"\x05items\x18\x04 \x01(\x03R\x05items\"\xeb\x01\n" +
 	"\x13ReportStatsResponse\x12/\n" +
 	"\x06counts\x18\x01 \x03(\v2\x17.sinergi.v1.ReportCountR\x06counts\x125\n" +
 	"\x06seized\x18\x02 \x03(\v2\x1d.sinergi.v1.ReportSeizedTotalR\x06seized\x12#\n" +
 	"\rphones_seized\x18\x03 \x01(\x03R\fphonesSeized\x12\x14\n" +
-	"\x05total\x18\x04 \x01(\x03R\x05total\"]\n" +
+	"\x05total\x18\x04 \x01(\x03R\x05total\x121\n" +
+	"\x05units\x18\x05 \x03(\v2\x1b.sinergi.v1.ReportUnitStatsR\x05units\"\xdc\x03\n" +
+	"\x0fReportUnitStats\x12)\n" +
+	"\x10institution_code\x18\x01 \x01(\tR\x0finstitutionCode\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x12\x1a\n" +
+	"\breceived\x18\x03 \x01(\x03R\breceived\x12\"\n" +
+	"\facknowledged\x18\x04 \x01(\x03R\facknowledged\x126\n" +
+	"\x17acknowledge_p50_seconds\x18\x05 \x01(\x01R\x15acknowledgeP50Seconds\x126\n" +
+	"\x17acknowledge_p90_seconds\x18\x06 \x01(\x01R\x15acknowledgeP90Seconds\x12\x18\n" +
+	"\aoverdue\x18\a \x01(\x03R\aoverdue\x12\x1c\n" +
+	"\tescalated\x18\b \x01(\x03R\tescalated\x12\x1c\n" +
+	"\toverrides\x18\t \x01(\x03R\toverrides\x12\x1e\n" +
+	"\n" +
+	"dispatches\x18\n" +
+	" \x01(\x03R\n" +
+	"dispatches\x120\n" +
+	"\x14dispatch_p50_seconds\x18\v \x01(\x01R\x12dispatchP50Seconds\x120\n" +
+	"\x14dispatch_p90_seconds\x18\f \x01(\x01R\x12dispatchP90Seconds\"]\n" +
 	"\x18AcknowledgeReportRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"G\n" +
@@ -1422,7 +1899,27 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x125\n" +
 	"\boutcomes\x18\x04 \x03(\x0e2\x19.sinergi.v1.ReportOutcomeR\boutcomes\"G\n" +
 	"\x19AddReportAddendumResponse\x12*\n" +
-	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report2\xb2\x06\n" +
+	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\"\x8e\x02\n" +
+	"\x1cPostCoordinationEntryRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x120\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1c.sinergi.v1.CoordinationKindR\x04kind\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x120\n" +
+	"\bdispatch\x18\x05 \x01(\v2\x14.sinergi.v1.DispatchR\bdispatch\x123\n" +
+	"\aoutcome\x18\x06 \x01(\x0e2\x19.sinergi.v1.ReportOutcomeR\aoutcome\"K\n" +
+	"\x1dPostCoordinationEntryResponse\x12*\n" +
+	"\x06report\x18\x01 \x01(\v2\x12.sinergi.v1.ReportR\x06report\"\x80\x02\n" +
+	"\x1dListEmergencyOverridesRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x85\x01\n" +
+	"\x1eListEmergencyOverridesResponse\x12;\n" +
+	"\toverrides\x18\x01 \x03(\v2\x1d.sinergi.v1.EmergencyOverrideR\toverrides\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x91\b\n" +
 	"\rReportService\x12Q\n" +
 	"\fSubmitReport\x12\x1f.sinergi.v1.SubmitReportRequest\x1a .sinergi.v1.SubmitReportResponse\x12H\n" +
 	"\tGetReport\x12\x1c.sinergi.v1.GetReportRequest\x1a\x1d.sinergi.v1.GetReportResponse\x12f\n" +
@@ -1432,7 +1929,9 @@ const file_sinergi_v1_report_service_proto_rawDesc = "" +
 	"\vReportStats\x12\x1e.sinergi.v1.ReportStatsRequest\x1a\x1f.sinergi.v1.ReportStatsResponse\x12`\n" +
 	"\x11AcknowledgeReport\x12$.sinergi.v1.AcknowledgeReportRequest\x1a%.sinergi.v1.AcknowledgeReportResponse\x12c\n" +
 	"\x12UpdateReportStatus\x12%.sinergi.v1.UpdateReportStatusRequest\x1a&.sinergi.v1.UpdateReportStatusResponse\x12`\n" +
-	"\x11AddReportAddendum\x12$.sinergi.v1.AddReportAddendumRequest\x1a%.sinergi.v1.AddReportAddendumResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x11AddReportAddendum\x12$.sinergi.v1.AddReportAddendumRequest\x1a%.sinergi.v1.AddReportAddendumResponse\x12l\n" +
+	"\x15PostCoordinationEntry\x12(.sinergi.v1.PostCoordinationEntryRequest\x1a).sinergi.v1.PostCoordinationEntryResponse\x12o\n" +
+	"\x16ListEmergencyOverrides\x12).sinergi.v1.ListEmergencyOverridesRequest\x1a*.sinergi.v1.ListEmergencyOverridesResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_report_service_proto_rawDescOnce sync.Once
@@ -1446,111 +1945,133 @@ func file_sinergi_v1_report_service_proto_rawDescGZIP() []byte {
 	return file_sinergi_v1_report_service_proto_rawDescData
 }
 
-var file_sinergi_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_sinergi_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_sinergi_v1_report_service_proto_goTypes = []any{
-	(*SubmitReportRequest)(nil),         // 0: sinergi.v1.SubmitReportRequest
-	(*SubmitReportResponse)(nil),        // 1: sinergi.v1.SubmitReportResponse
-	(*GetReportRequest)(nil),            // 2: sinergi.v1.GetReportRequest
-	(*GetReportResponse)(nil),           // 3: sinergi.v1.GetReportResponse
-	(*GetReportAttachmentRequest)(nil),  // 4: sinergi.v1.GetReportAttachmentRequest
-	(*GetReportAttachmentResponse)(nil), // 5: sinergi.v1.GetReportAttachmentResponse
-	(*ListReportsRequest)(nil),          // 6: sinergi.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),         // 7: sinergi.v1.ListReportsResponse
-	(*WatchReportsRequest)(nil),         // 8: sinergi.v1.WatchReportsRequest
-	(*WatchReportsResponse)(nil),        // 9: sinergi.v1.WatchReportsResponse
-	(*ReportStatsRequest)(nil),          // 10: sinergi.v1.ReportStatsRequest
-	(*ReportCount)(nil),                 // 11: sinergi.v1.ReportCount
-	(*ReportSeizedTotal)(nil),           // 12: sinergi.v1.ReportSeizedTotal
-	(*ReportStatsResponse)(nil),         // 13: sinergi.v1.ReportStatsResponse
-	(*AcknowledgeReportRequest)(nil),    // 14: sinergi.v1.AcknowledgeReportRequest
-	(*AcknowledgeReportResponse)(nil),   // 15: sinergi.v1.AcknowledgeReportResponse
-	(*UpdateReportStatusRequest)(nil),   // 16: sinergi.v1.UpdateReportStatusRequest
-	(*UpdateReportStatusResponse)(nil),  // 17: sinergi.v1.UpdateReportStatusResponse
-	(*AddReportAddendumRequest)(nil),    // 18: sinergi.v1.AddReportAddendumRequest
-	(*AddReportAddendumResponse)(nil),   // 19: sinergi.v1.AddReportAddendumResponse
-	(*AccessContext)(nil),               // 20: sinergi.v1.AccessContext
-	(ReportKind)(0),                     // 21: sinergi.v1.ReportKind
-	(ReportType)(0),                     // 22: sinergi.v1.ReportType
-	(ReportSeverity)(0),                 // 23: sinergi.v1.ReportSeverity
-	(ReportClassification)(0),           // 24: sinergi.v1.ReportClassification
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(*ReportPerson)(nil),                // 26: sinergi.v1.ReportPerson
-	(*ReportItem)(nil),                  // 27: sinergi.v1.ReportItem
-	(*ReportAttachment)(nil),            // 28: sinergi.v1.ReportAttachment
-	(*Report)(nil),                      // 29: sinergi.v1.Report
-	(ReportStatus)(0),                   // 30: sinergi.v1.ReportStatus
-	(*ReportEvent)(nil),                 // 31: sinergi.v1.ReportEvent
-	(ReportSubstance)(0),                // 32: sinergi.v1.ReportSubstance
-	(ReportQuantityUnit)(0),             // 33: sinergi.v1.ReportQuantityUnit
-	(ReportOutcome)(0),                  // 34: sinergi.v1.ReportOutcome
+	(*SubmitReportRequest)(nil),            // 0: sinergi.v1.SubmitReportRequest
+	(*SubmitReportResponse)(nil),           // 1: sinergi.v1.SubmitReportResponse
+	(*GetReportRequest)(nil),               // 2: sinergi.v1.GetReportRequest
+	(*GetReportResponse)(nil),              // 3: sinergi.v1.GetReportResponse
+	(*GetReportAttachmentRequest)(nil),     // 4: sinergi.v1.GetReportAttachmentRequest
+	(*GetReportAttachmentResponse)(nil),    // 5: sinergi.v1.GetReportAttachmentResponse
+	(*ListReportsRequest)(nil),             // 6: sinergi.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),            // 7: sinergi.v1.ListReportsResponse
+	(*WatchReportsRequest)(nil),            // 8: sinergi.v1.WatchReportsRequest
+	(*WatchReportsResponse)(nil),           // 9: sinergi.v1.WatchReportsResponse
+	(*ReportStatsRequest)(nil),             // 10: sinergi.v1.ReportStatsRequest
+	(*ReportCount)(nil),                    // 11: sinergi.v1.ReportCount
+	(*ReportSeizedTotal)(nil),              // 12: sinergi.v1.ReportSeizedTotal
+	(*ReportStatsResponse)(nil),            // 13: sinergi.v1.ReportStatsResponse
+	(*ReportUnitStats)(nil),                // 14: sinergi.v1.ReportUnitStats
+	(*AcknowledgeReportRequest)(nil),       // 15: sinergi.v1.AcknowledgeReportRequest
+	(*AcknowledgeReportResponse)(nil),      // 16: sinergi.v1.AcknowledgeReportResponse
+	(*UpdateReportStatusRequest)(nil),      // 17: sinergi.v1.UpdateReportStatusRequest
+	(*UpdateReportStatusResponse)(nil),     // 18: sinergi.v1.UpdateReportStatusResponse
+	(*AddReportAddendumRequest)(nil),       // 19: sinergi.v1.AddReportAddendumRequest
+	(*AddReportAddendumResponse)(nil),      // 20: sinergi.v1.AddReportAddendumResponse
+	(*PostCoordinationEntryRequest)(nil),   // 21: sinergi.v1.PostCoordinationEntryRequest
+	(*PostCoordinationEntryResponse)(nil),  // 22: sinergi.v1.PostCoordinationEntryResponse
+	(*ListEmergencyOverridesRequest)(nil),  // 23: sinergi.v1.ListEmergencyOverridesRequest
+	(*ListEmergencyOverridesResponse)(nil), // 24: sinergi.v1.ListEmergencyOverridesResponse
+	(*AccessContext)(nil),                  // 25: sinergi.v1.AccessContext
+	(ReportKind)(0),                        // 26: sinergi.v1.ReportKind
+	(ReportType)(0),                        // 27: sinergi.v1.ReportType
+	(ReportSeverity)(0),                    // 28: sinergi.v1.ReportSeverity
+	(ReportClassification)(0),              // 29: sinergi.v1.ReportClassification
+	(*timestamppb.Timestamp)(nil),          // 30: google.protobuf.Timestamp
+	(*ReportPerson)(nil),                   // 31: sinergi.v1.ReportPerson
+	(*ReportItem)(nil),                     // 32: sinergi.v1.ReportItem
+	(*ReportAttachment)(nil),               // 33: sinergi.v1.ReportAttachment
+	(*Report)(nil),                         // 34: sinergi.v1.Report
+	(ReportStatus)(0),                      // 35: sinergi.v1.ReportStatus
+	(*ReportEvent)(nil),                    // 36: sinergi.v1.ReportEvent
+	(ReportSubstance)(0),                   // 37: sinergi.v1.ReportSubstance
+	(ReportQuantityUnit)(0),                // 38: sinergi.v1.ReportQuantityUnit
+	(ReportOutcome)(0),                     // 39: sinergi.v1.ReportOutcome
+	(CoordinationKind)(0),                  // 40: sinergi.v1.CoordinationKind
+	(*Dispatch)(nil),                       // 41: sinergi.v1.Dispatch
+	(*EmergencyOverride)(nil),              // 42: sinergi.v1.EmergencyOverride
 }
 var file_sinergi_v1_report_service_proto_depIdxs = []int32{
-	20, // 0: sinergi.v1.SubmitReportRequest.access:type_name -> sinergi.v1.AccessContext
-	21, // 1: sinergi.v1.SubmitReportRequest.kind:type_name -> sinergi.v1.ReportKind
-	22, // 2: sinergi.v1.SubmitReportRequest.type:type_name -> sinergi.v1.ReportType
-	23, // 3: sinergi.v1.SubmitReportRequest.severity:type_name -> sinergi.v1.ReportSeverity
-	24, // 4: sinergi.v1.SubmitReportRequest.classification:type_name -> sinergi.v1.ReportClassification
-	25, // 5: sinergi.v1.SubmitReportRequest.occur_time:type_name -> google.protobuf.Timestamp
-	26, // 6: sinergi.v1.SubmitReportRequest.people:type_name -> sinergi.v1.ReportPerson
-	27, // 7: sinergi.v1.SubmitReportRequest.items:type_name -> sinergi.v1.ReportItem
-	28, // 8: sinergi.v1.SubmitReportRequest.attachments:type_name -> sinergi.v1.ReportAttachment
-	29, // 9: sinergi.v1.SubmitReportResponse.report:type_name -> sinergi.v1.Report
-	20, // 10: sinergi.v1.GetReportRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 11: sinergi.v1.GetReportResponse.report:type_name -> sinergi.v1.Report
-	20, // 12: sinergi.v1.GetReportAttachmentRequest.access:type_name -> sinergi.v1.AccessContext
-	28, // 13: sinergi.v1.GetReportAttachmentResponse.attachment:type_name -> sinergi.v1.ReportAttachment
-	20, // 14: sinergi.v1.ListReportsRequest.access:type_name -> sinergi.v1.AccessContext
-	21, // 15: sinergi.v1.ListReportsRequest.kind:type_name -> sinergi.v1.ReportKind
-	22, // 16: sinergi.v1.ListReportsRequest.type:type_name -> sinergi.v1.ReportType
-	23, // 17: sinergi.v1.ListReportsRequest.severity:type_name -> sinergi.v1.ReportSeverity
-	30, // 18: sinergi.v1.ListReportsRequest.status:type_name -> sinergi.v1.ReportStatus
-	25, // 19: sinergi.v1.ListReportsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 20: sinergi.v1.ListReportsRequest.end_time:type_name -> google.protobuf.Timestamp
-	29, // 21: sinergi.v1.ListReportsResponse.reports:type_name -> sinergi.v1.Report
-	20, // 22: sinergi.v1.WatchReportsRequest.access:type_name -> sinergi.v1.AccessContext
-	31, // 23: sinergi.v1.WatchReportsResponse.event:type_name -> sinergi.v1.ReportEvent
-	29, // 24: sinergi.v1.WatchReportsResponse.report:type_name -> sinergi.v1.Report
-	25, // 25: sinergi.v1.ReportStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 26: sinergi.v1.ReportStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	21, // 27: sinergi.v1.ReportCount.kind:type_name -> sinergi.v1.ReportKind
-	22, // 28: sinergi.v1.ReportCount.type:type_name -> sinergi.v1.ReportType
-	23, // 29: sinergi.v1.ReportCount.severity:type_name -> sinergi.v1.ReportSeverity
-	32, // 30: sinergi.v1.ReportSeizedTotal.substance:type_name -> sinergi.v1.ReportSubstance
-	33, // 31: sinergi.v1.ReportSeizedTotal.unit:type_name -> sinergi.v1.ReportQuantityUnit
+	25, // 0: sinergi.v1.SubmitReportRequest.access:type_name -> sinergi.v1.AccessContext
+	26, // 1: sinergi.v1.SubmitReportRequest.kind:type_name -> sinergi.v1.ReportKind
+	27, // 2: sinergi.v1.SubmitReportRequest.type:type_name -> sinergi.v1.ReportType
+	28, // 3: sinergi.v1.SubmitReportRequest.severity:type_name -> sinergi.v1.ReportSeverity
+	29, // 4: sinergi.v1.SubmitReportRequest.classification:type_name -> sinergi.v1.ReportClassification
+	30, // 5: sinergi.v1.SubmitReportRequest.occur_time:type_name -> google.protobuf.Timestamp
+	31, // 6: sinergi.v1.SubmitReportRequest.people:type_name -> sinergi.v1.ReportPerson
+	32, // 7: sinergi.v1.SubmitReportRequest.items:type_name -> sinergi.v1.ReportItem
+	33, // 8: sinergi.v1.SubmitReportRequest.attachments:type_name -> sinergi.v1.ReportAttachment
+	34, // 9: sinergi.v1.SubmitReportResponse.report:type_name -> sinergi.v1.Report
+	25, // 10: sinergi.v1.GetReportRequest.access:type_name -> sinergi.v1.AccessContext
+	34, // 11: sinergi.v1.GetReportResponse.report:type_name -> sinergi.v1.Report
+	25, // 12: sinergi.v1.GetReportAttachmentRequest.access:type_name -> sinergi.v1.AccessContext
+	33, // 13: sinergi.v1.GetReportAttachmentResponse.attachment:type_name -> sinergi.v1.ReportAttachment
+	25, // 14: sinergi.v1.ListReportsRequest.access:type_name -> sinergi.v1.AccessContext
+	26, // 15: sinergi.v1.ListReportsRequest.kind:type_name -> sinergi.v1.ReportKind
+	27, // 16: sinergi.v1.ListReportsRequest.type:type_name -> sinergi.v1.ReportType
+	28, // 17: sinergi.v1.ListReportsRequest.severity:type_name -> sinergi.v1.ReportSeverity
+	35, // 18: sinergi.v1.ListReportsRequest.status:type_name -> sinergi.v1.ReportStatus
+	30, // 19: sinergi.v1.ListReportsRequest.start_time:type_name -> google.protobuf.Timestamp
+	30, // 20: sinergi.v1.ListReportsRequest.end_time:type_name -> google.protobuf.Timestamp
+	34, // 21: sinergi.v1.ListReportsResponse.reports:type_name -> sinergi.v1.Report
+	25, // 22: sinergi.v1.WatchReportsRequest.access:type_name -> sinergi.v1.AccessContext
+	36, // 23: sinergi.v1.WatchReportsResponse.event:type_name -> sinergi.v1.ReportEvent
+	34, // 24: sinergi.v1.WatchReportsResponse.report:type_name -> sinergi.v1.Report
+	30, // 25: sinergi.v1.ReportStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	30, // 26: sinergi.v1.ReportStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	26, // 27: sinergi.v1.ReportCount.kind:type_name -> sinergi.v1.ReportKind
+	27, // 28: sinergi.v1.ReportCount.type:type_name -> sinergi.v1.ReportType
+	28, // 29: sinergi.v1.ReportCount.severity:type_name -> sinergi.v1.ReportSeverity
+	37, // 30: sinergi.v1.ReportSeizedTotal.substance:type_name -> sinergi.v1.ReportSubstance
+	38, // 31: sinergi.v1.ReportSeizedTotal.unit:type_name -> sinergi.v1.ReportQuantityUnit
 	11, // 32: sinergi.v1.ReportStatsResponse.counts:type_name -> sinergi.v1.ReportCount
 	12, // 33: sinergi.v1.ReportStatsResponse.seized:type_name -> sinergi.v1.ReportSeizedTotal
-	20, // 34: sinergi.v1.AcknowledgeReportRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 35: sinergi.v1.AcknowledgeReportResponse.report:type_name -> sinergi.v1.Report
-	20, // 36: sinergi.v1.UpdateReportStatusRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 37: sinergi.v1.UpdateReportStatusRequest.status:type_name -> sinergi.v1.ReportStatus
-	34, // 38: sinergi.v1.UpdateReportStatusRequest.outcome:type_name -> sinergi.v1.ReportOutcome
-	29, // 39: sinergi.v1.UpdateReportStatusResponse.report:type_name -> sinergi.v1.Report
-	20, // 40: sinergi.v1.AddReportAddendumRequest.access:type_name -> sinergi.v1.AccessContext
-	34, // 41: sinergi.v1.AddReportAddendumRequest.outcomes:type_name -> sinergi.v1.ReportOutcome
-	29, // 42: sinergi.v1.AddReportAddendumResponse.report:type_name -> sinergi.v1.Report
-	0,  // 43: sinergi.v1.ReportService.SubmitReport:input_type -> sinergi.v1.SubmitReportRequest
-	2,  // 44: sinergi.v1.ReportService.GetReport:input_type -> sinergi.v1.GetReportRequest
-	4,  // 45: sinergi.v1.ReportService.GetReportAttachment:input_type -> sinergi.v1.GetReportAttachmentRequest
-	6,  // 46: sinergi.v1.ReportService.ListReports:input_type -> sinergi.v1.ListReportsRequest
-	8,  // 47: sinergi.v1.ReportService.WatchReports:input_type -> sinergi.v1.WatchReportsRequest
-	10, // 48: sinergi.v1.ReportService.ReportStats:input_type -> sinergi.v1.ReportStatsRequest
-	14, // 49: sinergi.v1.ReportService.AcknowledgeReport:input_type -> sinergi.v1.AcknowledgeReportRequest
-	16, // 50: sinergi.v1.ReportService.UpdateReportStatus:input_type -> sinergi.v1.UpdateReportStatusRequest
-	18, // 51: sinergi.v1.ReportService.AddReportAddendum:input_type -> sinergi.v1.AddReportAddendumRequest
-	1,  // 52: sinergi.v1.ReportService.SubmitReport:output_type -> sinergi.v1.SubmitReportResponse
-	3,  // 53: sinergi.v1.ReportService.GetReport:output_type -> sinergi.v1.GetReportResponse
-	5,  // 54: sinergi.v1.ReportService.GetReportAttachment:output_type -> sinergi.v1.GetReportAttachmentResponse
-	7,  // 55: sinergi.v1.ReportService.ListReports:output_type -> sinergi.v1.ListReportsResponse
-	9,  // 56: sinergi.v1.ReportService.WatchReports:output_type -> sinergi.v1.WatchReportsResponse
-	13, // 57: sinergi.v1.ReportService.ReportStats:output_type -> sinergi.v1.ReportStatsResponse
-	15, // 58: sinergi.v1.ReportService.AcknowledgeReport:output_type -> sinergi.v1.AcknowledgeReportResponse
-	17, // 59: sinergi.v1.ReportService.UpdateReportStatus:output_type -> sinergi.v1.UpdateReportStatusResponse
-	19, // 60: sinergi.v1.ReportService.AddReportAddendum:output_type -> sinergi.v1.AddReportAddendumResponse
-	52, // [52:61] is the sub-list for method output_type
-	43, // [43:52] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	14, // 34: sinergi.v1.ReportStatsResponse.units:type_name -> sinergi.v1.ReportUnitStats
+	25, // 35: sinergi.v1.AcknowledgeReportRequest.access:type_name -> sinergi.v1.AccessContext
+	34, // 36: sinergi.v1.AcknowledgeReportResponse.report:type_name -> sinergi.v1.Report
+	25, // 37: sinergi.v1.UpdateReportStatusRequest.access:type_name -> sinergi.v1.AccessContext
+	35, // 38: sinergi.v1.UpdateReportStatusRequest.status:type_name -> sinergi.v1.ReportStatus
+	39, // 39: sinergi.v1.UpdateReportStatusRequest.outcome:type_name -> sinergi.v1.ReportOutcome
+	34, // 40: sinergi.v1.UpdateReportStatusResponse.report:type_name -> sinergi.v1.Report
+	25, // 41: sinergi.v1.AddReportAddendumRequest.access:type_name -> sinergi.v1.AccessContext
+	39, // 42: sinergi.v1.AddReportAddendumRequest.outcomes:type_name -> sinergi.v1.ReportOutcome
+	34, // 43: sinergi.v1.AddReportAddendumResponse.report:type_name -> sinergi.v1.Report
+	25, // 44: sinergi.v1.PostCoordinationEntryRequest.access:type_name -> sinergi.v1.AccessContext
+	40, // 45: sinergi.v1.PostCoordinationEntryRequest.kind:type_name -> sinergi.v1.CoordinationKind
+	41, // 46: sinergi.v1.PostCoordinationEntryRequest.dispatch:type_name -> sinergi.v1.Dispatch
+	39, // 47: sinergi.v1.PostCoordinationEntryRequest.outcome:type_name -> sinergi.v1.ReportOutcome
+	34, // 48: sinergi.v1.PostCoordinationEntryResponse.report:type_name -> sinergi.v1.Report
+	25, // 49: sinergi.v1.ListEmergencyOverridesRequest.access:type_name -> sinergi.v1.AccessContext
+	30, // 50: sinergi.v1.ListEmergencyOverridesRequest.start_time:type_name -> google.protobuf.Timestamp
+	30, // 51: sinergi.v1.ListEmergencyOverridesRequest.end_time:type_name -> google.protobuf.Timestamp
+	42, // 52: sinergi.v1.ListEmergencyOverridesResponse.overrides:type_name -> sinergi.v1.EmergencyOverride
+	0,  // 53: sinergi.v1.ReportService.SubmitReport:input_type -> sinergi.v1.SubmitReportRequest
+	2,  // 54: sinergi.v1.ReportService.GetReport:input_type -> sinergi.v1.GetReportRequest
+	4,  // 55: sinergi.v1.ReportService.GetReportAttachment:input_type -> sinergi.v1.GetReportAttachmentRequest
+	6,  // 56: sinergi.v1.ReportService.ListReports:input_type -> sinergi.v1.ListReportsRequest
+	8,  // 57: sinergi.v1.ReportService.WatchReports:input_type -> sinergi.v1.WatchReportsRequest
+	10, // 58: sinergi.v1.ReportService.ReportStats:input_type -> sinergi.v1.ReportStatsRequest
+	15, // 59: sinergi.v1.ReportService.AcknowledgeReport:input_type -> sinergi.v1.AcknowledgeReportRequest
+	17, // 60: sinergi.v1.ReportService.UpdateReportStatus:input_type -> sinergi.v1.UpdateReportStatusRequest
+	19, // 61: sinergi.v1.ReportService.AddReportAddendum:input_type -> sinergi.v1.AddReportAddendumRequest
+	21, // 62: sinergi.v1.ReportService.PostCoordinationEntry:input_type -> sinergi.v1.PostCoordinationEntryRequest
+	23, // 63: sinergi.v1.ReportService.ListEmergencyOverrides:input_type -> sinergi.v1.ListEmergencyOverridesRequest
+	1,  // 64: sinergi.v1.ReportService.SubmitReport:output_type -> sinergi.v1.SubmitReportResponse
+	3,  // 65: sinergi.v1.ReportService.GetReport:output_type -> sinergi.v1.GetReportResponse
+	5,  // 66: sinergi.v1.ReportService.GetReportAttachment:output_type -> sinergi.v1.GetReportAttachmentResponse
+	7,  // 67: sinergi.v1.ReportService.ListReports:output_type -> sinergi.v1.ListReportsResponse
+	9,  // 68: sinergi.v1.ReportService.WatchReports:output_type -> sinergi.v1.WatchReportsResponse
+	13, // 69: sinergi.v1.ReportService.ReportStats:output_type -> sinergi.v1.ReportStatsResponse
+	16, // 70: sinergi.v1.ReportService.AcknowledgeReport:output_type -> sinergi.v1.AcknowledgeReportResponse
+	18, // 71: sinergi.v1.ReportService.UpdateReportStatus:output_type -> sinergi.v1.UpdateReportStatusResponse
+	20, // 72: sinergi.v1.ReportService.AddReportAddendum:output_type -> sinergi.v1.AddReportAddendumResponse
+	22, // 73: sinergi.v1.ReportService.PostCoordinationEntry:output_type -> sinergi.v1.PostCoordinationEntryResponse
+	24, // 74: sinergi.v1.ReportService.ListEmergencyOverrides:output_type -> sinergi.v1.ListEmergencyOverridesResponse
+	64, // [64:75] is the sub-list for method output_type
+	53, // [53:64] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_report_service_proto_init() }
@@ -1566,7 +2087,7 @@ func file_sinergi_v1_report_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_report_service_proto_rawDesc), len(file_sinergi_v1_report_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,15 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportService_SubmitReport_FullMethodName        = "/sinergi.v1.ReportService/SubmitReport"
-	ReportService_GetReport_FullMethodName           = "/sinergi.v1.ReportService/GetReport"
-	ReportService_GetReportAttachment_FullMethodName = "/sinergi.v1.ReportService/GetReportAttachment"
-	ReportService_ListReports_FullMethodName         = "/sinergi.v1.ReportService/ListReports"
-	ReportService_WatchReports_FullMethodName        = "/sinergi.v1.ReportService/WatchReports"
-	ReportService_ReportStats_FullMethodName         = "/sinergi.v1.ReportService/ReportStats"
-	ReportService_AcknowledgeReport_FullMethodName   = "/sinergi.v1.ReportService/AcknowledgeReport"
-	ReportService_UpdateReportStatus_FullMethodName  = "/sinergi.v1.ReportService/UpdateReportStatus"
-	ReportService_AddReportAddendum_FullMethodName   = "/sinergi.v1.ReportService/AddReportAddendum"
+	ReportService_SubmitReport_FullMethodName           = "/sinergi.v1.ReportService/SubmitReport"
+	ReportService_GetReport_FullMethodName              = "/sinergi.v1.ReportService/GetReport"
+	ReportService_GetReportAttachment_FullMethodName    = "/sinergi.v1.ReportService/GetReportAttachment"
+	ReportService_ListReports_FullMethodName            = "/sinergi.v1.ReportService/ListReports"
+	ReportService_WatchReports_FullMethodName           = "/sinergi.v1.ReportService/WatchReports"
+	ReportService_ReportStats_FullMethodName            = "/sinergi.v1.ReportService/ReportStats"
+	ReportService_AcknowledgeReport_FullMethodName      = "/sinergi.v1.ReportService/AcknowledgeReport"
+	ReportService_UpdateReportStatus_FullMethodName     = "/sinergi.v1.ReportService/UpdateReportStatus"
+	ReportService_AddReportAddendum_FullMethodName      = "/sinergi.v1.ReportService/AddReportAddendum"
+	ReportService_PostCoordinationEntry_FullMethodName  = "/sinergi.v1.ReportService/PostCoordinationEntry"
+	ReportService_ListEmergencyOverrides_FullMethodName = "/sinergi.v1.ReportService/ListEmergencyOverrides"
 )
 
 // ReportServiceClient is the client API for ReportService service.
@@ -38,15 +40,22 @@ const (
 // incidents, narcotics, threats and requests for assistance, routed to the
 // police units an agreement in force covers, acknowledged by each recipient
 // within a deadline set by severity (or escalated to the unit above), acted
-// on, closed with an outcome, and annotated by both sides.
+// on, closed with an outcome, and annotated by both sides. Police units warn
+// facilities the same way (narcotics and threat intelligence), and an
+// assistance request carries a live coordination thread: dispatch, on
+// scene, stood down, after action.
 //
-// A facility sees the reports it filed, the ministry and a regional office
-// those of their facilities; a police unit sees the reports it received
-// while an agreement in force covers it and the facility for the report's
-// scope. Anything else answers NOT_FOUND, exactly as a report that does not
-// exist. A report's people link only to the reporting facility's records.
+// A facility sees the reports it filed and the warnings it was sent, the
+// ministry and a regional office those of their facilities; a police unit
+// sees the reports it received and the warnings it sent while an agreement
+// in force covers it and the facility for the report's scope, and the
+// emergencies it received by override (without people, items or
+// attachments). Anything else answers NOT_FOUND, exactly as a report that
+// does not exist. A report's people link only to the reporting facility's
+// records.
 type ReportServiceClient interface {
-	// SubmitReport files a report (facilities). Retrying with the same
+	// SubmitReport files a report (facilities), or a warning to a facility
+	// (police units, naming facility_code). Retrying with the same
 	// idempotency key and content returns the same report; the same key with
 	// other content is ALREADY_EXISTS.
 	SubmitReport(ctx context.Context, in *SubmitReportRequest, opts ...grpc.CallOption) (*SubmitReportResponse, error)
@@ -73,6 +82,18 @@ type ReportServiceClient interface {
 	// AddReportAddendum appends a note to a report (the facility or a police
 	// recipient); police addenda may report outcomes.
 	AddReportAddendum(ctx context.Context, in *AddReportAddendumRequest, opts ...grpc.CallOption) (*AddReportAddendumResponse, error)
+	// PostCoordinationEntry appends an entry to an assistance request's
+	// coordination thread: the filing facility and the recipients post
+	// messages; a police recipient that acknowledged dispatches, then reports
+	// on scene, stood down and its after-action account, which closes the
+	// request once every unit it sent has stood down. Watchers of the report
+	// (WatchReports, report_id to follow this one alone) receive each post.
+	PostCoordinationEntry(ctx context.Context, in *PostCoordinationEntryRequest, opts ...grpc.CallOption) (*PostCoordinationEntryResponse, error)
+	// ListEmergencyOverrides lists the emergencies delivered beyond the
+	// agreements in force, latest first, for review by the oversight of both
+	// sides (the ministry and Mabes): who invoked it and why, which units it
+	// reached, whether they acknowledged. It shows no report content.
+	ListEmergencyOverrides(ctx context.Context, in *ListEmergencyOverridesRequest, opts ...grpc.CallOption) (*ListEmergencyOverridesResponse, error)
 }
 
 type reportServiceClient struct {
@@ -182,6 +203,26 @@ func (c *reportServiceClient) AddReportAddendum(ctx context.Context, in *AddRepo
 	return out, nil
 }
 
+func (c *reportServiceClient) PostCoordinationEntry(ctx context.Context, in *PostCoordinationEntryRequest, opts ...grpc.CallOption) (*PostCoordinationEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostCoordinationEntryResponse)
+	err := c.cc.Invoke(ctx, ReportService_PostCoordinationEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportServiceClient) ListEmergencyOverrides(ctx context.Context, in *ListEmergencyOverridesRequest, opts ...grpc.CallOption) (*ListEmergencyOverridesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEmergencyOverridesResponse)
+	err := c.cc.Invoke(ctx, ReportService_ListEmergencyOverrides_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportServiceServer is the server API for ReportService service.
 // All implementations must embed UnimplementedReportServiceServer
 // for forward compatibility.
@@ -190,15 +231,22 @@ func (c *reportServiceClient) AddReportAddendum(ctx context.Context, in *AddRepo
 // incidents, narcotics, threats and requests for assistance, routed to the
 // police units an agreement in force covers, acknowledged by each recipient
 // within a deadline set by severity (or escalated to the unit above), acted
-// on, closed with an outcome, and annotated by both sides.
+// on, closed with an outcome, and annotated by both sides. Police units warn
+// facilities the same way (narcotics and threat intelligence), and an
+// assistance request carries a live coordination thread: dispatch, on
+// scene, stood down, after action.
 //
-// A facility sees the reports it filed, the ministry and a regional office
-// those of their facilities; a police unit sees the reports it received
-// while an agreement in force covers it and the facility for the report's
-// scope. Anything else answers NOT_FOUND, exactly as a report that does not
-// exist. A report's people link only to the reporting facility's records.
+// A facility sees the reports it filed and the warnings it was sent, the
+// ministry and a regional office those of their facilities; a police unit
+// sees the reports it received and the warnings it sent while an agreement
+// in force covers it and the facility for the report's scope, and the
+// emergencies it received by override (without people, items or
+// attachments). Anything else answers NOT_FOUND, exactly as a report that
+// does not exist. A report's people link only to the reporting facility's
+// records.
 type ReportServiceServer interface {
-	// SubmitReport files a report (facilities). Retrying with the same
+	// SubmitReport files a report (facilities), or a warning to a facility
+	// (police units, naming facility_code). Retrying with the same
 	// idempotency key and content returns the same report; the same key with
 	// other content is ALREADY_EXISTS.
 	SubmitReport(context.Context, *SubmitReportRequest) (*SubmitReportResponse, error)
@@ -225,6 +273,18 @@ type ReportServiceServer interface {
 	// AddReportAddendum appends a note to a report (the facility or a police
 	// recipient); police addenda may report outcomes.
 	AddReportAddendum(context.Context, *AddReportAddendumRequest) (*AddReportAddendumResponse, error)
+	// PostCoordinationEntry appends an entry to an assistance request's
+	// coordination thread: the filing facility and the recipients post
+	// messages; a police recipient that acknowledged dispatches, then reports
+	// on scene, stood down and its after-action account, which closes the
+	// request once every unit it sent has stood down. Watchers of the report
+	// (WatchReports, report_id to follow this one alone) receive each post.
+	PostCoordinationEntry(context.Context, *PostCoordinationEntryRequest) (*PostCoordinationEntryResponse, error)
+	// ListEmergencyOverrides lists the emergencies delivered beyond the
+	// agreements in force, latest first, for review by the oversight of both
+	// sides (the ministry and Mabes): who invoked it and why, which units it
+	// reached, whether they acknowledged. It shows no report content.
+	ListEmergencyOverrides(context.Context, *ListEmergencyOverridesRequest) (*ListEmergencyOverridesResponse, error)
 	mustEmbedUnimplementedReportServiceServer()
 }
 
@@ -261,6 +321,12 @@ func (UnimplementedReportServiceServer) UpdateReportStatus(context.Context, *Upd
 }
 func (UnimplementedReportServiceServer) AddReportAddendum(context.Context, *AddReportAddendumRequest) (*AddReportAddendumResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddReportAddendum not implemented")
+}
+func (UnimplementedReportServiceServer) PostCoordinationEntry(context.Context, *PostCoordinationEntryRequest) (*PostCoordinationEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostCoordinationEntry not implemented")
+}
+func (UnimplementedReportServiceServer) ListEmergencyOverrides(context.Context, *ListEmergencyOverridesRequest) (*ListEmergencyOverridesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEmergencyOverrides not implemented")
 }
 func (UnimplementedReportServiceServer) mustEmbedUnimplementedReportServiceServer() {}
 func (UnimplementedReportServiceServer) testEmbeddedByValue()                       {}
@@ -438,6 +504,42 @@ func _ReportService_AddReportAddendum_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportService_PostCoordinationEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostCoordinationEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportServiceServer).PostCoordinationEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportService_PostCoordinationEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportServiceServer).PostCoordinationEntry(ctx, req.(*PostCoordinationEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportService_ListEmergencyOverrides_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEmergencyOverridesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportServiceServer).ListEmergencyOverrides(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportService_ListEmergencyOverrides_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportServiceServer).ListEmergencyOverrides(ctx, req.(*ListEmergencyOverridesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportService_ServiceDesc is the grpc.ServiceDesc for ReportService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -476,6 +578,14 @@ var ReportService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddReportAddendum",
 			Handler:    _ReportService_AddReportAddendum_Handler,
+		},
+		{
+			MethodName: "PostCoordinationEntry",
+			Handler:    _ReportService_PostCoordinationEntry_Handler,
+		},
+		{
+			MethodName: "ListEmergencyOverrides",
+			Handler:    _ReportService_ListEmergencyOverrides_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
