@@ -2,12 +2,16 @@
 // real server, as a reader pastes it into bash after `make run`: the
 // README's examples cannot rot.
 //
-// Each ```sh block that calls sinergictl runs as a bash script, in README
+// Each ```sh block that calls sinergictl (or curl, on the HTTP/JSON
+// listener) runs as a bash script, in README
 // order, on one server with what `make run` loads (the demo directory, 300
 // people, the firearms register and screening lists). The script runs in a
 // directory where .sinergi/bin/sinergictl is this test binary behind a small
 // wrapper that records each call's exit status, and .sinergi/pki is the
-// test's PKI. Besides sinergictl's own lines, only variable assignments run;
+// test's PKI; curl is real curl behind a wrapper that sends the README's
+// https://127.0.0.1:7444 to the test server's HTTP/JSON listener and fails
+// on an HTTP error (--fail-with-body). Besides sinergictl's and curl's
+// lines, only variable assignments run;
 // other commands (make, sinergi, grpcurl, psql) are left to their own tests.
 //
 // What a block says of its commands:
@@ -150,9 +154,10 @@ func parseREADME(t *testing.T, text string) []block {
 	return out
 }
 
-// callsCtl reports whether a line calls sinergictl.
+// callsCtl reports whether a line calls sinergictl, or curl (whose calls
+// are recorded the same way).
 func callsCtl(s string) bool {
-	return regexp.MustCompile(`(^|[\s($])(\.sinergi/bin/)?sinergictl\s`).MatchString(s)
+	return regexp.MustCompile(`(^|[\s($])((\.sinergi/bin/)?sinergictl|curl)\s`).MatchString(s)
 }
 
 // commands picks the lines of a block the script runs, with what the
@@ -297,7 +302,24 @@ func calls(t *testing.T, logDir string, line int) []call {
 	return out
 }
 
-// TestREADME runs every sinergictl command of README.md.
+// curlWrapper is curl in the scripts' PATH: the README's HTTP/JSON address
+// sent to the test server's, an HTTP error a failure, each call recorded
+// like sinergictl's.
+const curlWrapper = `#!/usr/bin/env bash
+rec="$README_LOG/$README_LINE.$$"
+: > "$rec.start"
+args=()
+for a in "$@"; do args+=("${a//https:\/\/127.0.0.1:7444/https://$SINERGI_HTTP_ADDR}"); done
+"$README_CURL" --fail-with-body -sS "${args[@]}" > "$rec.out" 2> "$rec.err"
+code=$?
+cat "$rec.out"
+cat "$rec.out" >> "$rec.err"
+cat "$rec.err" >&2
+echo "$code" > "$rec.code"
+exit "$code"
+`
+
+// TestREADME runs every sinergictl and curl command of README.md.
 func TestREADME(t *testing.T) {
 	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
@@ -343,6 +365,17 @@ func TestREADME(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, ".sinergi", "bin", "sinergictl"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	realCurl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatalf("the README calls the HTTP/JSON listener with curl: %v", err)
+	}
+	curlDir := filepath.Join(work, ".readme-bin")
+	if err := os.MkdirAll(curlDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(curlDir, "curl"), []byte(curlWrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for link, target := range map[string]string{filepath.Join(work, ".sinergi", "pki"): env.PKIDir, filepath.Join(work, "docs"): docs} {
 		if err := os.Symlink(target, link); err != nil {
 			t.Fatal(err)
@@ -371,7 +404,8 @@ func TestREADME(t *testing.T) {
 			cmd := exec.Command("bash", "-c", script(cmds))
 			cmd.Dir = work
 			cmd.Env = append(os.Environ(), "README_LOG="+logDir, "README_TEST_BIN="+self,
-				"SINERGI_ADDR="+env.Addr(), "SINERGI_PKI_DIR=.sinergi/pki", "SINERGI_AS=", "SINERGI_OUTPUT=", asCtl+"=")
+				"SINERGI_ADDR="+env.Addr(), "SINERGI_PKI_DIR=.sinergi/pki", "SINERGI_AS=", "SINERGI_OUTPUT=", asCtl+"=",
+				"SINERGI_HTTP_ADDR="+env.HTTPAddr(), "README_CURL="+realCurl, "PATH="+curlDir+":"+os.Getenv("PATH"))
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out

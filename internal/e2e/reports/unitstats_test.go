@@ -47,10 +47,10 @@ func TestUnitStats(t *testing.T) {
 	}
 	// The Polsek and the Polda let their 10 minutes pass: escalated (the
 	// Polda's to Mabes, which becomes a recipient).
+	// The server's own escalator may pass first at the new time: the
+	// statistics below say who was escalated, whichever pass did it.
 	at(11 * time.Minute)
-	if n := tick(t, env); n != 2 {
-		t.Fatalf("escalated %d, want 2", n)
-	}
+	tick(t, env)
 	at(12 * time.Minute)
 	ack(polsek, policeOfficer, riot)
 	at(30 * time.Minute)
