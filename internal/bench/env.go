@@ -119,7 +119,9 @@ func (e *Env) StartServer(ctx context.Context, binary string) error {
 	if err != nil {
 		return err
 	}
-	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", e.MetricsAddr, "--http-addr", "", "--pprof",
+	// The HTTP/JSON listener runs as in production (on a free port), so that
+	// native gRPC is measured beside it.
+	e.cmd = exec.Command(binary, "serve", "--addr", e.Addr, "--metrics-addr", e.MetricsAddr, "--http-addr", "127.0.0.1:0", "--pprof",
 		"--database-url", e.Roles.App, "--integrator-database-url", e.Roles.Integrator, "--cert", pki.ServerCertPath(e.PKIDir), "--key", pki.ServerKeyPath(e.PKIDir),
 		"--ca", pki.CACertPath(e.PKIDir), "--audit-key", e.AuditKey, "--db-max-conns", serverConns(),
 		// The demo directory's ten police units hold the stalled-watchers
