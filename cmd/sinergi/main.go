@@ -385,10 +385,8 @@ func stopThrowaway(log *slog.Logger) {
 // about a third of its CPU on allocation and collection, on cores it shares
 // with PostgreSQL. It lets the heap grow fourfold between collections; a
 // soft memory limit makes it collect sooner when a large job (a roster
-// upload) fills it. Measured with make bench, GetCustodyRecord at 64
-// callers: GOGC 100 about 6 000/s; GOGC 1000 about 7 800/s. Past that the
-// tail grows with the heap: p99 29-30 ms at GOGC 4000, 24-26 ms at 1000,
-// 21-24 ms at 300 (at the same rate and CPU per call), 24-25 ms at 150.
+// upload) fills it. Past a point the tail latency grows with the heap; the
+// measurements behind the values are in docs/performance.md.
 const (
 	defaultGCPercent      = 300
 	defaultMemoryLimitMiB = 192

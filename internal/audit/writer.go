@@ -62,13 +62,10 @@ type pending struct {
 //
 // One flusher left the database idle while its batch travelled and the
 // callers it released came back, and at 64 writers every other batch was
-// half the writers: 40 000 records/s, not five times the 9 400/s of one
-// INSERT-and-COMMIT each when the disk syncs in 0.12 ms. Two flushers that
-// each took whatever was queued cut batches of one or two records under
-// the server's mixed load, a statement and a commit each: GetCustodyRecord
-// at 64 callers lost 8% of its rate and its p99 rose. With the overlap
-// kept for batches of 32 or more, the audit bench writes 55 000-63 000
-// records/s and GetCustodyRecord keeps its rate and p99 (README, make bench).
+// half the writers. Two flushers that each took whatever was queued cut
+// batches of one or two records under the server's mixed load, a
+// statement and a commit each, and slowed the calls. The overlap is kept
+// for batches of 32 or more (the measurements: docs/performance.md).
 const (
 	Flushers     = 2
 	OverlapBatch = 32

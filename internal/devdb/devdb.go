@@ -7,9 +7,7 @@
 //
 // A local server is reached through its socket rather than the loopback
 // interface because every round trip costs less: the kernel hands the bytes
-// over without running them through TCP. Under GetCustodyRecord load at 64
-// callers (make bench) that was about 7% more calls a second and 2 ms off
-// the 99th percentile.
+// over without running them through TCP (measured in docs/performance.md).
 package devdb
 
 import (

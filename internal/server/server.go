@@ -341,9 +341,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Calls run on long-lived workers rather than a new goroutine each.
 		// A new goroutine starts on a small stack and grows it, copy by
 		// copy, through the interceptor chain and the handler: pprof put
-		// that at 8% of a busy server's CPU. A worker keeps its grown stack
-		// (make bench, GetCustodyRecord at c64: 82 -> 74 us of server CPU a
-		// call). A watch stream holds its worker while it is open; beyond
+		// that at a noticeable share of a busy server's CPU. A worker keeps
+		// its grown stack (docs/performance.md). A watch stream holds its
+		// worker while it is open; beyond
 		// streamWorkers calls at once, gRPC starts goroutines as before.
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(
