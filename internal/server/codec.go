@@ -42,6 +42,7 @@ var undecoded sync.Map
 type failure struct {
 	err  error
 	data []byte
+	json bool // the HTTP/JSON listener's JSON did not decode (err says why)
 }
 
 func (lenientCodec) Name() string { return proto.Name }
@@ -51,8 +52,50 @@ func (lenientCodec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec.
 func (lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if err := protoCodec.Unmarshal(data, v); err != nil {
 		undecoded.Store(v, failure{err: err, data: data.Materialize()})
+		return nil
+	}
+	if m, ok := v.(protoreflect.ProtoMessage); ok {
+		if why, bad := jsonRefusal(m.ProtoReflect().GetUnknown()); bad {
+			undecoded.Store(v, failure{err: errors.New(why), json: true})
+		}
 	}
 	return nil
+}
+
+// jsonMarker is the field number of the unknown field the HTTP/JSON
+// listener's codec puts in an empty request whose JSON did not decode
+// (http.go): the call then reaches the interceptors, which refuse it and
+// record the refusal, as a gRPC request that does not decode is. A gRPC
+// caller who sends the field refuses only its own call.
+const jsonMarker protowire.Number = protowire.MaxValidNumber
+
+// markJSONRefusal is the unknown-field bytes saying why a request's JSON
+// did not decode.
+func markJSONRefusal(why string) []byte {
+	return protowire.AppendBytes(protowire.AppendTag(nil, jsonMarker, protowire.BytesType), []byte(why))
+}
+
+// jsonRefusal finds the marker in a message's unknown fields.
+func jsonRefusal(unknown []byte) (string, bool) {
+	for len(unknown) > 0 {
+		num, typ, n := protowire.ConsumeTag(unknown)
+		if n < 0 {
+			return "", false
+		}
+		unknown = unknown[n:]
+		if num == jsonMarker && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(unknown)
+			if n < 0 {
+				return "", false
+			}
+			return string(v), true
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, unknown); n < 0 {
+			return "", false
+		}
+		unknown = unknown[n:]
+	}
+	return "", false
 }
 
 // decodeFailure takes out and returns why m did not decode; ok is false
@@ -68,6 +111,10 @@ func decodeFailure(m any) (failure, bool) {
 // bytes are in the failure): with the string field that is not UTF-8
 // named when that is why, else as the message.
 func refuseUndecodable(ctx context.Context, m any, f failure) error {
+	if f.json {
+		audit.FromContext(ctx).Refuse("request JSON does not decode: " + f.err.Error())
+		return validate.Error("", "%v", f.err)
+	}
 	audit.FromContext(ctx).Refuse("request message does not decode: " + f.err.Error())
 	if pm, ok := m.(protoreflect.ProtoMessage); ok {
 		if field := notUTF8(pm.ProtoReflect().Descriptor(), f.data, "", 0); field != "" {

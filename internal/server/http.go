@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
-	"connectrpc.com/connect"
 	"connectrpc.com/vanguard"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
@@ -58,16 +58,29 @@ func (s *Server) newHTTPHandler() (http.Handler, error) {
 }
 
 // requestJSON is vanguard's JSON codec (proto3 JSON, every field written,
-// unknown fields ignored as protobuf ignores them), with JSON that does not
-// fit the request message answered INVALID_ARGUMENT, the caller's mistake,
-// rather than UNKNOWN.
+// unknown fields ignored as protobuf ignores them). JSON that does not fit
+// the request message still goes on to the gRPC server, as an empty
+// request marked with why (codec.go): the interceptors refuse it with
+// INVALID_ARGUMENT and the audit trail records the refusal, as for a gRPC
+// request that does not decode. The reason gives where the JSON broke
+// (line and column), never what it held: the caller's values stay out of
+// the trail and the logs.
 type requestJSON struct{ *vanguard.JSONCodec }
 
+// jsonWhere is where protojson says the JSON broke.
+var jsonWhere = regexp.MustCompile(`\(line \d+:\d+\)`)
+
 func (c requestJSON) Unmarshal(data []byte, msg proto.Message) error {
-	if err := c.JSONCodec.Unmarshal(data, msg); err != nil {
-		return connect.NewError(connect.CodeInvalidArgument,
-			fmt.Errorf("the request is not the JSON of a %s: %w", msg.ProtoReflect().Descriptor().FullName(), err))
+	err := c.JSONCodec.Unmarshal(data, msg)
+	if err == nil {
+		return nil
 	}
+	why := fmt.Sprintf("the request body is not the JSON of a %s", msg.ProtoReflect().Descriptor().FullName())
+	if at := jsonWhere.FindString(err.Error()); at != "" {
+		why += " " + at
+	}
+	proto.Reset(msg)
+	msg.ProtoReflect().SetUnknown(markJSONRefusal(why))
 	return nil
 }
 

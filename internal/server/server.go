@@ -14,11 +14,12 @@
 //     reply leaves; outside authentication so that refused
 //     and unauthenticated calls are recorded too (openfga puts
 //     audit last; we need it to see every refusal)
-//  6. undecodable     a request message that did not decode is refused,
-//     INVALID_ARGUMENT, and so recorded (codec.go)
-//  7. authentication  the institution from the mTLS certificate's SPIFFE ID
+//  6. authentication  the institution from the mTLS certificate's SPIFFE ID
 //     (the handshake already checked the certificate as an X.509-SVID:
 //     authn.ServerCredentials, pki.ServerTLS)
+//  7. undecodable     a request message that did not decode (protobuf, or
+//     the HTTP/JSON listener's JSON) is refused, INVALID_ARGUMENT, and so
+//     recorded with its caller (codec.go)
 //  8. authorization   policy table, request validation, AccessContext, reach;
 //     every stream runs under its recheck (authz/recheck.go)
 //  9. recovery        again, inside audit, so a handler panic is recorded as INTERNAL
@@ -353,8 +354,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			selector.UnaryServerInterceptor(unaryLog, notHealth),
 			metrics.UnaryServerInterceptor(),
 			recorder.UnaryServerInterceptor(),
-			undecodableUnary,
 			authenticator.UnaryServerInterceptor(),
+			undecodableUnary,
 			authorizer.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(panicked),
 		),
@@ -365,8 +366,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			selector.StreamServerInterceptor(clientGone(logging.StreamServerInterceptor(logger, logOpts...)), notHealth),
 			metrics.StreamServerInterceptor(),
 			recorder.StreamServerInterceptor(),
-			undecodableStream,
 			authenticator.StreamServerInterceptor(),
+			undecodableStream,
 			authorizer.StreamServerInterceptor(),
 			streamCap(s.Deps.Streams),
 			recovery.StreamServerInterceptor(panicked),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,10 +116,30 @@ func TestJSONCalls(t *testing.T) {
 		}
 	})
 
-	t.Run("malformed JSON is the caller's mistake", func(t *testing.T) {
-		code, body := postJSON(t, hc, addr, sinergiv1.CustodyService_CheckPresence_FullMethodName, "", `{"nik": 12`)
-		if e := decodeError(t, body); code != http.StatusBadRequest || e.Code != "invalid_argument" {
-			t.Errorf("status %d %s, want 400 invalid_argument", code, body)
+	t.Run("malformed JSON is the caller's mistake, refused and recorded", func(t *testing.T) {
+		for name, bad := range map[string]string{
+			"truncated":     `{"nik": 12`,
+			"a wrong type":  `{"nik": {"secret": "Budi Santoso 1872011204890001"}}`,
+			"not JSON":      `Budi Santoso`,
+		} {
+			rid := fmt.Sprintf("http-bad-json-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(name, " ", "-"))
+			code, body := postJSON(t, hc, addr, sinergiv1.CustodyService_CheckPresence_FullMethodName, rid, bad)
+			if e := decodeError(t, body); code != http.StatusBadRequest || e.Code != "invalid_argument" || !strings.Contains(e.Message, "sinergi.v1.CheckPresenceRequest") {
+				t.Errorf("%s: status %d %s, want 400 invalid_argument naming the request message", name, code, body)
+			}
+			var recs []auditRow
+			eventually(t, "the refusal's record", func() bool { recs = auditOf(t, env, rid); return len(recs) > 0 })
+			r := recs[0]
+			if len(recs) != 1 || r.Caller != "polres-metro" || r.Method != sinergiv1.CustodyService_CheckPresence_FullMethodName ||
+				r.Decision != "REFUSED" || r.Status != "InvalidArgument" || !strings.HasPrefix(r.Reason, "request JSON does not decode") {
+				t.Errorf("%s: audit %+v, want one REFUSED InvalidArgument record of polres-metro's CheckPresence", name, recs)
+			}
+			// What the caller sent stays out of the trail and the answer.
+			for _, v := range []string{"Budi", "1872011204890001", "nama_lengkap"} {
+				if strings.Contains(r.Reason, v) || strings.Contains(string(body), v) {
+					t.Errorf("%s: %q reached the trail or the answer: %q / %s", name, v, r.Reason, body)
+				}
+			}
 		}
 	})
 }
