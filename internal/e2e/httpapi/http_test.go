@@ -118,9 +118,9 @@ func TestJSONCalls(t *testing.T) {
 
 	t.Run("malformed JSON is the caller's mistake, refused and recorded", func(t *testing.T) {
 		for name, bad := range map[string]string{
-			"truncated":     `{"nik": 12`,
-			"a wrong type":  `{"nik": {"secret": "Budi Santoso 1872011204890001"}}`,
-			"not JSON":      `Budi Santoso`,
+			"truncated":    `{"nik": 12`,
+			"a wrong type": `{"nik": {"secret": "Budi Santoso 1872011204890001"}}`,
+			"not JSON":     `Budi Santoso`,
 		} {
 			rid := fmt.Sprintf("http-bad-json-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(name, " ", "-"))
 			code, body := postJSON(t, hc, addr, sinergiv1.CustodyService_CheckPresence_FullMethodName, rid, bad)
