@@ -164,7 +164,10 @@ type outbox struct {
 	// ids of records written whose messages are not sent yet; sending: the
 	// first of them is being sent.
 	auditing, sending bool
-	pending           []int64
+	// sendStart: when the send in progress began; caughtUp: when the
+	// consumer last had nothing left to take (the stream's start, at first).
+	sendStart, caughtUp time.Time
+	pending             []int64
 	cond              *sync.Cond
 	progress          chan struct{}
 	lastSent          atomic.Pointer[string]
@@ -187,6 +190,7 @@ func newOutbox(ctx context.Context, s *Streams, domain, cursor string, depth int
 	}
 	o := &outbox{streams: s, domain: domain, stall: stall, queue: make(chan outItem, depth), errc: make(chan error, 1), quit: make(chan struct{})}
 	o.cond = sync.NewCond(&o.mu)
+	o.caughtUp = time.Now()
 	o.progress = make(chan struct{}, 1)
 	o.lastSent.Store(&cursor)
 	go func() {
@@ -264,6 +268,9 @@ func (o *outbox) sentLocked(n int64) {
 	default:
 	}
 	o.queued -= n
+	if o.queued == 0 {
+		o.caughtUp = time.Now()
+	}
 	if over := o.reserved - max(o.queued-o.streams.Allowance, 0); over > 0 {
 		o.reserved -= over
 		o.streams.release(over)
@@ -279,16 +286,45 @@ func (o *outbox) isClosed() bool {
 	}
 }
 
+// consumerStalled reports whether the sender has been blocked sending to
+// the consumer for at least d: the consumer takes nothing. A stream
+// waiting for its own audit records is not the consumer's doing.
+func (o *outbox) consumerStalled(d time.Duration) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sending && time.Since(o.sendStart) >= d
+}
+
 // tooSlow ends a stream whose consumer does not keep up.
 func (o *outbox) tooSlow() error {
 	o.streams.cut.WithLabelValues("too_slow").Inc()
-	return resume(codes.ResourceExhausted, "WATCHER_TOO_SLOW", o.domain, "watcher too far behind", *o.lastSent.Load())
+	return resume(codes.ResourceExhausted, "WATCHER_TOO_SLOW", o.domain, "watcher too far behind", o.stop())
 }
 
 // shuttingDown ends a stream because the server is stopping.
 func (o *outbox) shuttingDown() error {
 	o.streams.cut.WithLabelValues("shutdown").Inc()
-	return resume(codes.Unavailable, "SERVER_SHUTTING_DOWN", o.domain, "the server is shutting down", *o.lastSent.Load())
+	return resume(codes.Unavailable, "SERVER_SHUTTING_DOWN", o.domain, "the server is shutting down", o.stop())
+}
+
+// sendSettle is how long stop waits for a send in progress to end.
+const sendSettle = 100 * time.Millisecond
+
+// stop sends nothing more and returns the cursor to resume from: that of
+// the last message handed to the transport. A send in progress may have
+// handed its message over without having returned yet: stop waits a
+// moment for it. One still blocked after that waits for flow control,
+// with nothing handed over, and fails once the call ends.
+func (o *outbox) stop() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	for deadline := time.Now().Add(sendSettle); o.sending && time.Now().Before(deadline); {
+		o.mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		o.mu.Lock()
+	}
+	return *o.lastSent.Load()
 }
 
 // put queues it, waiting up to Stall for room. While the streams' budget
@@ -323,10 +359,17 @@ func (o *outbox) put(ctx context.Context, it outItem) error {
 			pressure.Stop()
 			continue
 		case <-pressure.C:
+			if !o.consumerStalled(o.streams.Pressure) {
+				continue // waiting for our own audit records, not for the consumer
+			}
 			o.streams.cut.WithLabelValues("budget").Inc()
 			return o.tooSlow()
 		case <-stall.C:
 			pressure.Stop()
+			if !o.consumerStalled(o.stall / 2) {
+				stall.Reset(o.stall / 2)
+				continue
+			}
 			return o.tooSlow()
 		case err := <-o.errc:
 			pressure.Stop()
@@ -347,17 +390,23 @@ func (o *outbox) put(ctx context.Context, it outItem) error {
 	if stall == nil {
 		stall = time.NewTimer(o.stall)
 	}
-	select {
-	case o.queue <- it:
-		return nil
-	case <-stall.C:
-		return o.tooSlow()
-	case err := <-o.errc:
-		return err
-	case <-o.streams.Draining():
-		return o.shuttingDown()
-	case <-ctx.Done():
-		return status.FromContextError(ctx.Err()).Err()
+	for {
+		select {
+		case o.queue <- it:
+			return nil
+		case <-stall.C:
+			if !o.consumerStalled(o.stall / 2) {
+				stall.Reset(o.stall / 2)
+				continue
+			}
+			return o.tooSlow()
+		case err := <-o.errc:
+			return err
+		case <-o.streams.Draining():
+			return o.shuttingDown()
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
 	}
 }
 
@@ -409,7 +458,9 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 		o.auditing = true
 		// A stream whose consumer is behind records its deliveries in the
 		// writer's later lane, behind calls and live streams.
-		behind := o.queued > o.streams.Allowance/2
+		// A consumer that had caught up within the last Pressure is reading:
+		// a burst it has not taken yet does not put it behind the others.
+		behind := o.queued > o.streams.Allowance/2 && time.Since(o.caughtUp) > o.streams.Pressure
 		o.mu.Unlock()
 		deliver := audit.Deliver
 		if behind {
@@ -449,7 +500,7 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 				o.mu.Unlock()
 				return nil
 			}
-			o.sending = true
+			o.sending, o.sendStart = true, time.Now()
 			o.mu.Unlock()
 			err := send(it.msg)
 			o.mu.Lock()
