@@ -277,7 +277,7 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.SyncRosterResponse": fields("received", ClassControl, "inserted", ClassControl, "updated", ClassControl,
 		"unchanged", ClassControl, "rejected", ClassControl, "rejections", nested, "missing", nested,
 		"missing_count", ClassControl, "not_held", nested, "not_held_count", ClassControl),
-	"sinergi.v1.CheckPresenceResponse":        fields("held", ClassPlacement, "placements", nested),
+	"sinergi.v1.CheckPresenceResponse":        fields("held", ClassPlacement, "placements", nested, "remote_hits", nested),
 	"sinergi.v1.GetCustodyRecordResponse":     fields("record", nested),
 	"sinergi.v1.SearchCustodyRecordsResponse": fields("records", nested, "next_page_token", ClassControl),
 	"sinergi.v1.ListCustodyEventsResponse":    fields("events", nested, "next_page_token", ClassControl),
@@ -286,6 +286,22 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.AddWatchResponse":    fields("watch", nested),
 	"sinergi.v1.RemoveWatchResponse": fields("watch", nested),
 	"sinergi.v1.ListWatchesResponse": fields("watches", nested, "next_page_token", ClassControl),
+	// National hit / no-hit: a remote hit says the province alone; a
+	// request and its notices name the record, its facility and who asks.
+	"sinergi.v1.RemoteHit": fields("province_code", ClassPlacement, "province_name", ClassPlacement, "hit_reference", ClassControl,
+		"expire_time", ClassControl),
+	"sinergi.v1.HitRequest": fields("id", ClassControl, "state", ClassControl, "urgency", ClassControl, "requester_code", ClassDirectory,
+		"operator_id", ClassAudit, "purpose", ClassAudit, "case_reference", ClassAudit, "reason", ClassAudit,
+		"province_code", ClassPlacement, "facility_code", ClassPlacement, "record_id", ClassPlacement, "request_time", ClassControl,
+		"due_time", ClassControl, "escalate_time", ClassControl, "escalated_to_code", ClassDirectory, "answer_time", ClassControl,
+		"answered_by_code", ClassDirectory, "answer_operator_id", ClassAudit, "deny_reason", ClassControl, "record", nested),
+	"sinergi.v1.HitNotice": fields("kind", ClassControl, "time", ClassControl, "facility_code", ClassPlacement, "record_id", ClassPlacement,
+		"requester_code", ClassDirectory, "operator_id", ClassAudit, "purpose", ClassAudit, "case_reference", ClassAudit,
+		"hit_request_id", ClassControl, "urgency", ClassControl, "due_time", ClassControl, "state", ClassControl),
+	"sinergi.v1.RequestHitRecordResponse": fields("request", nested, "replayed", ClassControl),
+	"sinergi.v1.GetHitRequestResponse":    fields("request", nested),
+	"sinergi.v1.AnswerHitRequestResponse": fields("request", nested),
+	"sinergi.v1.WatchHitNoticesResponse":  fields("cursor", ClassControl, "notice", nested),
 
 	// Reports: every part of a report is report content, under its kind's scope.
 	"sinergi.v1.Report":                      whole(ClassReport),

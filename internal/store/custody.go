@@ -428,6 +428,8 @@ type Presence struct {
 	RecordID     string
 	FacilityCode string
 	HeldSince    time.Time
+	// A child's record (see custody_records.child).
+	Child bool
 }
 
 // presenceLikeness is how alike a name must be to count as a hit (word
@@ -443,12 +445,12 @@ func (s *Store) FindPresence(ctx context.Context, rs *restrict.Restriction, nik,
 	var err error
 	if nik != "" {
 		args := []any{nik}
-		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time) FROM custody_records r
+		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time), r.child FROM custody_records r
 			WHERE r.nik = $1 AND r.status = 'HELD' AND `+custodyCond(rs, custodyByIdentity, &args)+`
 			ORDER BY r.facility_code, r.register_number`, args...)
 	} else {
 		args := []any{birth, NormalizeName(name), presenceLikeness}
-		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time) FROM custody_records r
+		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time), r.child FROM custody_records r
 			WHERE r.birth_date = $1 AND word_similarity($2, r.search_names) >= $3 AND r.status = 'HELD'
 			  AND `+custodyCond(rs, custodyByIdentity, &args)+`
 			ORDER BY r.facility_code, r.register_number`, args...)
@@ -458,7 +460,7 @@ func (s *Store) FindPresence(ctx context.Context, rs *restrict.Restriction, nik,
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
 		var p Presence
-		err := r.Scan(&p.RecordID, &p.FacilityCode, &p.HeldSince)
+		err := r.Scan(&p.RecordID, &p.FacilityCode, &p.HeldSince, &p.Child)
 		return p, err
 	})
 }

@@ -853,8 +853,11 @@ func (x *Placement) GetHeldSince() *timestamppb.Timestamp {
 type CheckPresenceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Held  bool                   `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
-	// When held: where, and since when. No identity.
-	Placements    []*Placement `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	// When held within the caller's reach: where, and since when. No identity.
+	Placements []*Placement `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	// When held elsewhere in the country: the province and a hit reference
+	// each, nothing of the facility or the person.
+	RemoteHits    []*RemoteHit `protobuf:"bytes,3,rep,name=remote_hits,json=remoteHits,proto3" json:"remote_hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -899,6 +902,13 @@ func (x *CheckPresenceResponse) GetHeld() bool {
 func (x *CheckPresenceResponse) GetPlacements() []*Placement {
 	if x != nil {
 		return x.Placements
+	}
+	return nil
+}
+
+func (x *CheckPresenceResponse) GetRemoteHits() []*RemoteHit {
+	if x != nil {
+		return x.RemoteHits
 	}
 	return nil
 }
@@ -1797,12 +1807,454 @@ func (x *ListWatchesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type RequestHitRecordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An investigation or a warrant, with its case reference.
+	Access *AccessContext `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The hit reference CheckPresence gave the calling unit.
+	HitReference string `protobuf:"bytes,2,opt,name=hit_reference,json=hitReference,proto3" json:"hit_reference,omitempty"`
+	// How soon the facility must answer.
+	Urgency HitUrgency `protobuf:"varint,3,opt,name=urgency,proto3,enum=sinergi.v1.HitUrgency" json:"urgency,omitempty"`
+	// Why the unit needs the record (at least a few words).
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHitRecordRequest) Reset() {
+	*x = RequestHitRecordRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHitRecordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHitRecordRequest) ProtoMessage() {}
+
+func (x *RequestHitRecordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHitRecordRequest.ProtoReflect.Descriptor instead.
+func (*RequestHitRecordRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RequestHitRecordRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *RequestHitRecordRequest) GetHitReference() string {
+	if x != nil {
+		return x.HitReference
+	}
+	return ""
+}
+
+func (x *RequestHitRecordRequest) GetUrgency() HitUrgency {
+	if x != nil {
+		return x.Urgency
+	}
+	return HitUrgency_HIT_URGENCY_UNSPECIFIED
+}
+
+func (x *RequestHitRecordRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RequestHitRecordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PENDING, without the facility or the record until confirmed.
+	Request *HitRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	// The hit had been asked for before: this is that request.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHitRecordResponse) Reset() {
+	*x = RequestHitRecordResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHitRecordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHitRecordResponse) ProtoMessage() {}
+
+func (x *RequestHitRecordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHitRecordResponse.ProtoReflect.Descriptor instead.
+func (*RequestHitRecordResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RequestHitRecordResponse) GetRequest() *HitRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *RequestHitRecordResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type GetHitRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Access        *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHitRequestRequest) Reset() {
+	*x = GetHitRequestRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHitRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHitRequestRequest) ProtoMessage() {}
+
+func (x *GetHitRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHitRequestRequest.ProtoReflect.Descriptor instead.
+func (*GetHitRequestRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetHitRequestRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *GetHitRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetHitRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *HitRequest            `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHitRequestResponse) Reset() {
+	*x = GetHitRequestResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHitRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHitRequestResponse) ProtoMessage() {}
+
+func (x *GetHitRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHitRequestResponse.ProtoReflect.Descriptor instead.
+func (*GetHitRequestResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetHitRequestResponse) GetRequest() *HitRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type AnswerHitRequestRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Answer HitAnswer              `protobuf:"varint,3,opt,name=answer,proto3,enum=sinergi.v1.HitAnswer" json:"answer,omitempty"`
+	// DENY: why the record is not released.
+	DenyReason    string `protobuf:"bytes,4,opt,name=deny_reason,json=denyReason,proto3" json:"deny_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerHitRequestRequest) Reset() {
+	*x = AnswerHitRequestRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerHitRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerHitRequestRequest) ProtoMessage() {}
+
+func (x *AnswerHitRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerHitRequestRequest.ProtoReflect.Descriptor instead.
+func (*AnswerHitRequestRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AnswerHitRequestRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *AnswerHitRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AnswerHitRequestRequest) GetAnswer() HitAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return HitAnswer_HIT_ANSWER_UNSPECIFIED
+}
+
+func (x *AnswerHitRequestRequest) GetDenyReason() string {
+	if x != nil {
+		return x.DenyReason
+	}
+	return ""
+}
+
+type AnswerHitRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *HitRequest            `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerHitRequestResponse) Reset() {
+	*x = AnswerHitRequestResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerHitRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerHitRequestResponse) ProtoMessage() {}
+
+func (x *AnswerHitRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerHitRequestResponse.ProtoReflect.Descriptor instead.
+func (*AnswerHitRequestResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AnswerHitRequestResponse) GetRequest() *HitRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type WatchHitNoticesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The cursor of the last message received; empty to start from now.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHitNoticesRequest) Reset() {
+	*x = WatchHitNoticesRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHitNoticesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHitNoticesRequest) ProtoMessage() {}
+
+func (x *WatchHitNoticesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHitNoticesRequest.ProtoReflect.Descriptor instead.
+func (*WatchHitNoticesRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *WatchHitNoticesRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *WatchHitNoticesRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type WatchHitNoticesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resume after this message with this cursor.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Empty in the first message, which only gives the starting cursor.
+	Notice        *HitNotice `protobuf:"bytes,2,opt,name=notice,proto3" json:"notice,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHitNoticesResponse) Reset() {
+	*x = WatchHitNoticesResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHitNoticesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHitNoticesResponse) ProtoMessage() {}
+
+func (x *WatchHitNoticesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHitNoticesResponse.ProtoReflect.Descriptor instead.
+func (*WatchHitNoticesResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *WatchHitNoticesResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *WatchHitNoticesResponse) GetNotice() *HitNotice {
+	if x != nil {
+		return x.Notice
+	}
+	return nil
+}
+
 var File_sinergi_v1_custody_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\n" +
 	" sinergi/v1/custody_service.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x18sinergi/v1/custody.proto\"O\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x18sinergi/v1/custody.proto\x1a\x19sinergi/v1/presence.proto\"O\n" +
 	"\x1aUpsertCustodyRecordRequest\x121\n" +
 	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"j\n" +
 	"\x1bUpsertCustodyRecordResponse\x121\n" +
@@ -1859,12 +2311,14 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\tPlacement\x12#\n" +
 	"\rfacility_code\x18\x01 \x01(\tR\ffacilityCode\x129\n" +
 	"\n" +
-	"held_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\"b\n" +
+	"held_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\"\x9a\x01\n" +
 	"\x15CheckPresenceResponse\x12\x12\n" +
 	"\x04held\x18\x01 \x01(\bR\x04held\x125\n" +
 	"\n" +
 	"placements\x18\x02 \x03(\v2\x15.sinergi.v1.PlacementR\n" +
-	"placements\"\\\n" +
+	"placements\x126\n" +
+	"\vremote_hits\x18\x03 \x03(\v2\x15.sinergi.v1.RemoteHitR\n" +
+	"remoteHits\"\\\n" +
 	"\x17GetCustodyRecordRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"M\n" +
@@ -1930,11 +2384,39 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
 	"\x13ListWatchesResponse\x12+\n" +
 	"\awatches\x18\x01 \x03(\v2\x11.sinergi.v1.WatchR\awatches\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*n\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n" +
+	"\x17RequestHitRecordRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12#\n" +
+	"\rhit_reference\x18\x02 \x01(\tR\fhitReference\x120\n" +
+	"\aurgency\x18\x03 \x01(\x0e2\x16.sinergi.v1.HitUrgencyR\aurgency\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"h\n" +
+	"\x18RequestHitRecordResponse\x120\n" +
+	"\arequest\x18\x01 \x01(\v2\x16.sinergi.v1.HitRequestR\arequest\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"Y\n" +
+	"\x14GetHitRequestRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"I\n" +
+	"\x15GetHitRequestResponse\x120\n" +
+	"\arequest\x18\x01 \x01(\v2\x16.sinergi.v1.HitRequestR\arequest\"\xac\x01\n" +
+	"\x17AnswerHitRequestRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12-\n" +
+	"\x06answer\x18\x03 \x01(\x0e2\x15.sinergi.v1.HitAnswerR\x06answer\x12\x1f\n" +
+	"\vdeny_reason\x18\x04 \x01(\tR\n" +
+	"denyReason\"L\n" +
+	"\x18AnswerHitRequestResponse\x120\n" +
+	"\arequest\x18\x01 \x01(\v2\x16.sinergi.v1.HitRequestR\arequest\"c\n" +
+	"\x16WatchHitNoticesRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"`\n" +
+	"\x17WatchHitNoticesResponse\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12-\n" +
+	"\x06notice\x18\x02 \x01(\v2\x15.sinergi.v1.HitNoticeR\x06notice*n\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
-	"\x15DELIVERY_REASON_WATCH\x10\x022\xfc\a\n" +
+	"\x15DELIVERY_REASON_WATCH\x10\x022\xee\n" +
+	"\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +
@@ -1947,7 +2429,11 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x12WatchCustodyEvents\x12%.sinergi.v1.WatchCustodyEventsRequest\x1a&.sinergi.v1.WatchCustodyEventsResponse0\x01\x12E\n" +
 	"\bAddWatch\x12\x1b.sinergi.v1.AddWatchRequest\x1a\x1c.sinergi.v1.AddWatchResponse\x12N\n" +
 	"\vRemoveWatch\x12\x1e.sinergi.v1.RemoveWatchRequest\x1a\x1f.sinergi.v1.RemoveWatchResponse\x12N\n" +
-	"\vListWatches\x12\x1e.sinergi.v1.ListWatchesRequest\x1a\x1f.sinergi.v1.ListWatchesResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\vListWatches\x12\x1e.sinergi.v1.ListWatchesRequest\x1a\x1f.sinergi.v1.ListWatchesResponse\x12]\n" +
+	"\x10RequestHitRecord\x12#.sinergi.v1.RequestHitRecordRequest\x1a$.sinergi.v1.RequestHitRecordResponse\x12T\n" +
+	"\rGetHitRequest\x12 .sinergi.v1.GetHitRequestRequest\x1a!.sinergi.v1.GetHitRequestResponse\x12]\n" +
+	"\x10AnswerHitRequest\x12#.sinergi.v1.AnswerHitRequestRequest\x1a$.sinergi.v1.AnswerHitRequestResponse\x12\\\n" +
+	"\x0fWatchHitNotices\x12\".sinergi.v1.WatchHitNoticesRequest\x1a#.sinergi.v1.WatchHitNoticesResponse0\x01B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_custody_service_proto_rawDescOnce sync.Once
@@ -1962,7 +2448,7 @@ func file_sinergi_v1_custody_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_custody_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_sinergi_v1_custody_service_proto_goTypes = []any{
 	(DeliveryReason)(0),                  // 0: sinergi.v1.DeliveryReason
 	(*UpsertCustodyRecordRequest)(nil),   // 1: sinergi.v1.UpsertCustodyRecordRequest
@@ -1992,80 +2478,112 @@ var file_sinergi_v1_custody_service_proto_goTypes = []any{
 	(*RemoveWatchResponse)(nil),          // 25: sinergi.v1.RemoveWatchResponse
 	(*ListWatchesRequest)(nil),           // 26: sinergi.v1.ListWatchesRequest
 	(*ListWatchesResponse)(nil),          // 27: sinergi.v1.ListWatchesResponse
-	(*CustodyRecord)(nil),                // 28: sinergi.v1.CustodyRecord
-	(*CustodyEvent)(nil),                 // 29: sinergi.v1.CustodyEvent
-	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
-	(CustodyStatus)(0),                   // 31: sinergi.v1.CustodyStatus
-	(*AccessContext)(nil),                // 32: sinergi.v1.AccessContext
-	(LegalStatusKind)(0),                 // 33: sinergi.v1.LegalStatusKind
-	(*Identity)(nil),                     // 34: sinergi.v1.Identity
-	(DataClass)(0),                       // 35: sinergi.v1.DataClass
-	(*Watch)(nil),                        // 36: sinergi.v1.Watch
+	(*RequestHitRecordRequest)(nil),      // 28: sinergi.v1.RequestHitRecordRequest
+	(*RequestHitRecordResponse)(nil),     // 29: sinergi.v1.RequestHitRecordResponse
+	(*GetHitRequestRequest)(nil),         // 30: sinergi.v1.GetHitRequestRequest
+	(*GetHitRequestResponse)(nil),        // 31: sinergi.v1.GetHitRequestResponse
+	(*AnswerHitRequestRequest)(nil),      // 32: sinergi.v1.AnswerHitRequestRequest
+	(*AnswerHitRequestResponse)(nil),     // 33: sinergi.v1.AnswerHitRequestResponse
+	(*WatchHitNoticesRequest)(nil),       // 34: sinergi.v1.WatchHitNoticesRequest
+	(*WatchHitNoticesResponse)(nil),      // 35: sinergi.v1.WatchHitNoticesResponse
+	(*CustodyRecord)(nil),                // 36: sinergi.v1.CustodyRecord
+	(*CustodyEvent)(nil),                 // 37: sinergi.v1.CustodyEvent
+	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
+	(CustodyStatus)(0),                   // 39: sinergi.v1.CustodyStatus
+	(*AccessContext)(nil),                // 40: sinergi.v1.AccessContext
+	(*RemoteHit)(nil),                    // 41: sinergi.v1.RemoteHit
+	(LegalStatusKind)(0),                 // 42: sinergi.v1.LegalStatusKind
+	(*Identity)(nil),                     // 43: sinergi.v1.Identity
+	(DataClass)(0),                       // 44: sinergi.v1.DataClass
+	(*Watch)(nil),                        // 45: sinergi.v1.Watch
+	(HitUrgency)(0),                      // 46: sinergi.v1.HitUrgency
+	(*HitRequest)(nil),                   // 47: sinergi.v1.HitRequest
+	(HitAnswer)(0),                       // 48: sinergi.v1.HitAnswer
+	(*HitNotice)(nil),                    // 49: sinergi.v1.HitNotice
 }
 var file_sinergi_v1_custody_service_proto_depIdxs = []int32{
-	28, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
-	28, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	29, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
-	29, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
-	28, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
-	30, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
+	36, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
+	36, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	37, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
+	37, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
+	36, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
+	38, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: sinergi.v1.SyncRosterRequest.header:type_name -> sinergi.v1.RosterHeader
-	28, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
+	36, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
 	7,  // 8: sinergi.v1.RosterRejection.violations:type_name -> sinergi.v1.RosterViolation
-	31, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
+	39, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
 	8,  // 10: sinergi.v1.SyncRosterResponse.rejections:type_name -> sinergi.v1.RosterRejection
 	9,  // 11: sinergi.v1.SyncRosterResponse.missing:type_name -> sinergi.v1.RosterDiscrepancy
 	9,  // 12: sinergi.v1.SyncRosterResponse.not_held:type_name -> sinergi.v1.RosterDiscrepancy
-	32, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
+	40, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
+	38, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
 	12, // 15: sinergi.v1.CheckPresenceResponse.placements:type_name -> sinergi.v1.Placement
-	32, // 16: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
-	28, // 17: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	32, // 18: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
-	31, // 19: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
-	33, // 20: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
-	28, // 21: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
-	32, // 22: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 23: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
-	32, // 24: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 25: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
-	34, // 26: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
-	0,  // 27: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
-	35, // 28: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
-	32, // 29: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 30: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
-	36, // 31: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
-	32, // 32: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	36, // 33: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
-	32, // 34: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
-	36, // 35: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
-	1,  // 36: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
-	3,  // 37: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
-	6,  // 38: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
-	11, // 39: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
-	14, // 40: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
-	16, // 41: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
-	18, // 42: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
-	20, // 43: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
-	22, // 44: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
-	24, // 45: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
-	26, // 46: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
-	2,  // 47: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
-	4,  // 48: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
-	10, // 49: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
-	13, // 50: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
-	15, // 51: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
-	17, // 52: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
-	19, // 53: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
-	21, // 54: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
-	23, // 55: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
-	25, // 56: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
-	27, // 57: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
-	47, // [47:58] is the sub-list for method output_type
-	36, // [36:47] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	41, // 16: sinergi.v1.CheckPresenceResponse.remote_hits:type_name -> sinergi.v1.RemoteHit
+	40, // 17: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	36, // 18: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	40, // 19: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
+	39, // 20: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
+	42, // 21: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
+	36, // 22: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
+	40, // 23: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	37, // 24: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
+	40, // 25: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	37, // 26: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
+	43, // 27: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
+	0,  // 28: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
+	44, // 29: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
+	40, // 30: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	38, // 31: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
+	45, // 32: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
+	40, // 33: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	45, // 34: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
+	40, // 35: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
+	45, // 36: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
+	40, // 37: sinergi.v1.RequestHitRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	46, // 38: sinergi.v1.RequestHitRecordRequest.urgency:type_name -> sinergi.v1.HitUrgency
+	47, // 39: sinergi.v1.RequestHitRecordResponse.request:type_name -> sinergi.v1.HitRequest
+	40, // 40: sinergi.v1.GetHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	47, // 41: sinergi.v1.GetHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	40, // 42: sinergi.v1.AnswerHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	48, // 43: sinergi.v1.AnswerHitRequestRequest.answer:type_name -> sinergi.v1.HitAnswer
+	47, // 44: sinergi.v1.AnswerHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	40, // 45: sinergi.v1.WatchHitNoticesRequest.access:type_name -> sinergi.v1.AccessContext
+	49, // 46: sinergi.v1.WatchHitNoticesResponse.notice:type_name -> sinergi.v1.HitNotice
+	1,  // 47: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
+	3,  // 48: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
+	6,  // 49: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
+	11, // 50: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
+	14, // 51: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
+	16, // 52: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
+	18, // 53: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
+	20, // 54: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
+	22, // 55: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
+	24, // 56: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
+	26, // 57: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
+	28, // 58: sinergi.v1.CustodyService.RequestHitRecord:input_type -> sinergi.v1.RequestHitRecordRequest
+	30, // 59: sinergi.v1.CustodyService.GetHitRequest:input_type -> sinergi.v1.GetHitRequestRequest
+	32, // 60: sinergi.v1.CustodyService.AnswerHitRequest:input_type -> sinergi.v1.AnswerHitRequestRequest
+	34, // 61: sinergi.v1.CustodyService.WatchHitNotices:input_type -> sinergi.v1.WatchHitNoticesRequest
+	2,  // 62: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
+	4,  // 63: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
+	10, // 64: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
+	13, // 65: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
+	15, // 66: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
+	17, // 67: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
+	19, // 68: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
+	21, // 69: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
+	23, // 70: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
+	25, // 71: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
+	27, // 72: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
+	29, // 73: sinergi.v1.CustodyService.RequestHitRecord:output_type -> sinergi.v1.RequestHitRecordResponse
+	31, // 74: sinergi.v1.CustodyService.GetHitRequest:output_type -> sinergi.v1.GetHitRequestResponse
+	33, // 75: sinergi.v1.CustodyService.AnswerHitRequest:output_type -> sinergi.v1.AnswerHitRequestResponse
+	35, // 76: sinergi.v1.CustodyService.WatchHitNotices:output_type -> sinergi.v1.WatchHitNoticesResponse
+	62, // [62:77] is the sub-list for method output_type
+	47, // [47:62] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_custody_service_proto_init() }
@@ -2075,6 +2593,7 @@ func file_sinergi_v1_custody_service_proto_init() {
 	}
 	file_sinergi_v1_common_proto_init()
 	file_sinergi_v1_custody_proto_init()
+	file_sinergi_v1_presence_proto_init()
 	file_sinergi_v1_custody_service_proto_msgTypes[5].OneofWrappers = []any{
 		(*SyncRosterRequest_Header)(nil),
 		(*SyncRosterRequest_Record)(nil),
@@ -2085,7 +2604,7 @@ func file_sinergi_v1_custody_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_custody_service_proto_rawDesc), len(file_sinergi_v1_custody_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

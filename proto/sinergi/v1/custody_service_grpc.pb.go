@@ -30,6 +30,10 @@ const (
 	CustodyService_AddWatch_FullMethodName             = "/sinergi.v1.CustodyService/AddWatch"
 	CustodyService_RemoveWatch_FullMethodName          = "/sinergi.v1.CustodyService/RemoveWatch"
 	CustodyService_ListWatches_FullMethodName          = "/sinergi.v1.CustodyService/ListWatches"
+	CustodyService_RequestHitRecord_FullMethodName     = "/sinergi.v1.CustodyService/RequestHitRecord"
+	CustodyService_GetHitRequest_FullMethodName        = "/sinergi.v1.CustodyService/GetHitRequest"
+	CustodyService_AnswerHitRequest_FullMethodName     = "/sinergi.v1.CustodyService/AnswerHitRequest"
+	CustodyService_WatchHitNotices_FullMethodName      = "/sinergi.v1.CustodyService/WatchHitNotices"
 )
 
 // CustodyServiceClient is the client API for CustodyService service.
@@ -57,7 +61,11 @@ type CustodyServiceClient interface {
 	// are reported, never deleted.
 	SyncRoster(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SyncRosterRequest, SyncRosterResponse], error)
 	// CheckPresence answers only whether a person is held and, if so, where
-	// and since when (the first step of a two-step query, as in Prüm).
+	// and since when (the first step of a two-step query, as in Prüm). A
+	// police unit asks nationally: where an agreement covers it and a
+	// facility outside its reach for custody events, a hit there names only
+	// the facility's province and a hit reference for RequestHitRecord, and
+	// the facility is told of the hit.
 	CheckPresence(ctx context.Context, in *CheckPresenceRequest, opts ...grpc.CallOption) (*CheckPresenceResponse, error)
 	// GetCustodyRecord returns one record.
 	GetCustodyRecord(ctx context.Context, in *GetCustodyRecordRequest, opts ...grpc.CallOption) (*GetCustodyRecordResponse, error)
@@ -79,6 +87,28 @@ type CustodyServiceClient interface {
 	RemoveWatch(ctx context.Context, in *RemoveWatchRequest, opts ...grpc.CallOption) (*RemoveWatchResponse, error)
 	// ListWatches lists the calling unit's watches, newest first.
 	ListWatches(ctx context.Context, in *ListWatchesRequest, opts ...grpc.CallOption) (*ListWatchesResponse, error)
+	// RequestHitRecord is the second step of a remote hit (NCIC YQ): with the
+	// hit reference CheckPresence gave the unit, for an investigation or a
+	// warrant with its case reference, it asks the holding facility to
+	// confirm the hit and release the record. The facility must answer
+	// within 10 minutes (urgent) or an hour (routine); unanswered, the
+	// request is escalated to the facility's regional office. The same hit
+	// asked again gives the same request.
+	RequestHitRecord(ctx context.Context, in *RequestHitRecordRequest, opts ...grpc.CallOption) (*RequestHitRecordResponse, error)
+	// GetHitRequest returns a confirmation request to its requester, its
+	// holding facility, or the regional office it was escalated to; others
+	// get NOT_FOUND. Once confirmed, the requester's carries the record.
+	GetHitRequest(ctx context.Context, in *GetHitRequestRequest, opts ...grpc.CallOption) (*GetHitRequestResponse, error)
+	// AnswerHitRequest is the holding facility's answer (NCIC YR), or, once
+	// escalated, its regional office's: confirm, releasing the record to the
+	// requester, or deny with a reason. A request is answered once.
+	AnswerHitRequest(ctx context.Context, in *AnswerHitRequestRequest, opts ...grpc.CallOption) (*AnswerHitRequestResponse, error)
+	// WatchHitNotices streams what the caller is told of hits, live and in
+	// order: a facility each hit on its records and each confirmation
+	// request, a regional office the requests escalated to it, a police unit
+	// the answers to its requests. The first message carries only a cursor;
+	// reconnecting with the last one resumes with no gap and no duplicate.
+	WatchHitNotices(ctx context.Context, in *WatchHitNoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHitNoticesResponse], error)
 }
 
 type custodyServiceClient struct {
@@ -211,6 +241,55 @@ func (c *custodyServiceClient) ListWatches(ctx context.Context, in *ListWatchesR
 	return out, nil
 }
 
+func (c *custodyServiceClient) RequestHitRecord(ctx context.Context, in *RequestHitRecordRequest, opts ...grpc.CallOption) (*RequestHitRecordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestHitRecordResponse)
+	err := c.cc.Invoke(ctx, CustodyService_RequestHitRecord_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) GetHitRequest(ctx context.Context, in *GetHitRequestRequest, opts ...grpc.CallOption) (*GetHitRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHitRequestResponse)
+	err := c.cc.Invoke(ctx, CustodyService_GetHitRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) AnswerHitRequest(ctx context.Context, in *AnswerHitRequestRequest, opts ...grpc.CallOption) (*AnswerHitRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnswerHitRequestResponse)
+	err := c.cc.Invoke(ctx, CustodyService_AnswerHitRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) WatchHitNotices(ctx context.Context, in *WatchHitNoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHitNoticesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CustodyService_ServiceDesc.Streams[2], CustodyService_WatchHitNotices_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchHitNoticesRequest, WatchHitNoticesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CustodyService_WatchHitNoticesClient = grpc.ServerStreamingClient[WatchHitNoticesResponse]
+
 // CustodyServiceServer is the server API for CustodyService service.
 // All implementations must embed UnimplementedCustodyServiceServer
 // for forward compatibility.
@@ -236,7 +315,11 @@ type CustodyServiceServer interface {
 	// are reported, never deleted.
 	SyncRoster(grpc.ClientStreamingServer[SyncRosterRequest, SyncRosterResponse]) error
 	// CheckPresence answers only whether a person is held and, if so, where
-	// and since when (the first step of a two-step query, as in Prüm).
+	// and since when (the first step of a two-step query, as in Prüm). A
+	// police unit asks nationally: where an agreement covers it and a
+	// facility outside its reach for custody events, a hit there names only
+	// the facility's province and a hit reference for RequestHitRecord, and
+	// the facility is told of the hit.
 	CheckPresence(context.Context, *CheckPresenceRequest) (*CheckPresenceResponse, error)
 	// GetCustodyRecord returns one record.
 	GetCustodyRecord(context.Context, *GetCustodyRecordRequest) (*GetCustodyRecordResponse, error)
@@ -258,6 +341,28 @@ type CustodyServiceServer interface {
 	RemoveWatch(context.Context, *RemoveWatchRequest) (*RemoveWatchResponse, error)
 	// ListWatches lists the calling unit's watches, newest first.
 	ListWatches(context.Context, *ListWatchesRequest) (*ListWatchesResponse, error)
+	// RequestHitRecord is the second step of a remote hit (NCIC YQ): with the
+	// hit reference CheckPresence gave the unit, for an investigation or a
+	// warrant with its case reference, it asks the holding facility to
+	// confirm the hit and release the record. The facility must answer
+	// within 10 minutes (urgent) or an hour (routine); unanswered, the
+	// request is escalated to the facility's regional office. The same hit
+	// asked again gives the same request.
+	RequestHitRecord(context.Context, *RequestHitRecordRequest) (*RequestHitRecordResponse, error)
+	// GetHitRequest returns a confirmation request to its requester, its
+	// holding facility, or the regional office it was escalated to; others
+	// get NOT_FOUND. Once confirmed, the requester's carries the record.
+	GetHitRequest(context.Context, *GetHitRequestRequest) (*GetHitRequestResponse, error)
+	// AnswerHitRequest is the holding facility's answer (NCIC YR), or, once
+	// escalated, its regional office's: confirm, releasing the record to the
+	// requester, or deny with a reason. A request is answered once.
+	AnswerHitRequest(context.Context, *AnswerHitRequestRequest) (*AnswerHitRequestResponse, error)
+	// WatchHitNotices streams what the caller is told of hits, live and in
+	// order: a facility each hit on its records and each confirmation
+	// request, a regional office the requests escalated to it, a police unit
+	// the answers to its requests. The first message carries only a cursor;
+	// reconnecting with the last one resumes with no gap and no duplicate.
+	WatchHitNotices(*WatchHitNoticesRequest, grpc.ServerStreamingServer[WatchHitNoticesResponse]) error
 	mustEmbedUnimplementedCustodyServiceServer()
 }
 
@@ -300,6 +405,18 @@ func (UnimplementedCustodyServiceServer) RemoveWatch(context.Context, *RemoveWat
 }
 func (UnimplementedCustodyServiceServer) ListWatches(context.Context, *ListWatchesRequest) (*ListWatchesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWatches not implemented")
+}
+func (UnimplementedCustodyServiceServer) RequestHitRecord(context.Context, *RequestHitRecordRequest) (*RequestHitRecordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestHitRecord not implemented")
+}
+func (UnimplementedCustodyServiceServer) GetHitRequest(context.Context, *GetHitRequestRequest) (*GetHitRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHitRequest not implemented")
+}
+func (UnimplementedCustodyServiceServer) AnswerHitRequest(context.Context, *AnswerHitRequestRequest) (*AnswerHitRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AnswerHitRequest not implemented")
+}
+func (UnimplementedCustodyServiceServer) WatchHitNotices(*WatchHitNoticesRequest, grpc.ServerStreamingServer[WatchHitNoticesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchHitNotices not implemented")
 }
 func (UnimplementedCustodyServiceServer) mustEmbedUnimplementedCustodyServiceServer() {}
 func (UnimplementedCustodyServiceServer) testEmbeddedByValue()                        {}
@@ -502,6 +619,71 @@ func _CustodyService_ListWatches_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CustodyService_RequestHitRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestHitRecordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).RequestHitRecord(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_RequestHitRecord_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).RequestHitRecord(ctx, req.(*RequestHitRecordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_GetHitRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHitRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).GetHitRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_GetHitRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).GetHitRequest(ctx, req.(*GetHitRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_AnswerHitRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnswerHitRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).AnswerHitRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_AnswerHitRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).AnswerHitRequest(ctx, req.(*AnswerHitRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_WatchHitNotices_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchHitNoticesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CustodyServiceServer).WatchHitNotices(m, &grpc.GenericServerStream[WatchHitNoticesRequest, WatchHitNoticesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CustodyService_WatchHitNoticesServer = grpc.ServerStreamingServer[WatchHitNoticesResponse]
+
 // CustodyService_ServiceDesc is the grpc.ServiceDesc for CustodyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -545,6 +727,18 @@ var CustodyService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListWatches",
 			Handler:    _CustodyService_ListWatches_Handler,
 		},
+		{
+			MethodName: "RequestHitRecord",
+			Handler:    _CustodyService_RequestHitRecord_Handler,
+		},
+		{
+			MethodName: "GetHitRequest",
+			Handler:    _CustodyService_GetHitRequest_Handler,
+		},
+		{
+			MethodName: "AnswerHitRequest",
+			Handler:    _CustodyService_AnswerHitRequest_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -555,6 +749,11 @@ var CustodyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchCustodyEvents",
 			Handler:       _CustodyService_WatchCustodyEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchHitNotices",
+			Handler:       _CustodyService_WatchHitNotices_Handler,
 			ServerStreams: true,
 		},
 	},
