@@ -264,6 +264,19 @@ func checkCustodyEvent(v *validate.Violations, p string, ev *sinergiv1.CustodyEv
 	case !in && rn != "":
 		v.Add(p+".counterpart_register_number", "only for a transfer in")
 	}
+	corr := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION
+	switch {
+	case corr && ev.GetCorrectsEventId() <= 0:
+		v.Add(p+".corrects_event_id", "required for a correction: the id of the event it voids")
+	case !corr && ev.GetCorrectsEventId() != 0:
+		v.Add(p+".corrects_event_id", "only for a CORRECTION")
+	}
+	switch {
+	case corr:
+		custodyText(v, p+".correction_reason", ev.GetCorrectionReason(), custodyMaxNote, true)
+	case ev.GetCorrectionReason() != "":
+		v.Add(p+".correction_reason", "only for a CORRECTION")
+	}
 }
 
 func custodyNameQuery(v *validate.Violations, field, s string, required bool) {
@@ -296,6 +309,9 @@ func init() {
 			}
 		}
 		checkCustodyEvent(v, "event", r.GetEvent())
+		if k := r.GetIdempotencyKey(); k != "" && !reportKeyPattern.MatchString(k) {
+			v.Add("idempotency_key", "must be 8 to 128 characters of A-Z a-z 0-9 . _ : -")
+		}
 	})
 	// A roster upload is checked message by message by its handler, with
 	// this validator: a bad record is rejected alone.

@@ -81,6 +81,8 @@ var watchedTypes = map[sinergiv1.CustodyEventType]bool{
 	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN:  true,
 	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE:      true,
 	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ESCAPE:       true,
+	// A correction may void any of them: whoever was told is told.
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION: true,
 }
 
 // delivery is one message on its way to a watcher, with what it is audited by.

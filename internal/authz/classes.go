@@ -262,7 +262,8 @@ var classTable = map[protoreflect.FullName]messageClasses{
 		"id", ClassEvents, "record_id", ClassEvents, "facility_code", ClassEvents, "register_number", ClassIdentity,
 		"type", ClassEvents, "effective_time", ClassEvents, "release_reason", ClassEvents, "release_note", ClassLegal,
 		"counterpart_facility_code", ClassPlacement, "counterpart_register_number", ClassIdentity,
-		"status_after", ClassPlacement, "record_time", ClassEvents),
+		"status_after", ClassPlacement, "record_time", ClassEvents,
+		"corrects_event_id", ClassEvents, "correction_reason", ClassLegal, "corrected_by_event_id", ClassEvents),
 	"sinergi.v1.Placement": whole(ClassPlacement),
 	"sinergi.v1.Watch": fields(
 		"id", ClassControl, "institution_code", ClassDirectory, "nik", ClassIdentity, "record_id", ClassPlacement,
@@ -273,7 +274,7 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.RosterViolation":             whole(ClassControl),
 	"sinergi.v1.RosterDiscrepancy":           fields("record_id", ClassPlacement, "register_number", ClassIdentity, "status", ClassPlacement),
 	"sinergi.v1.UpsertCustodyRecordResponse": fields("record", nested, "created", ClassControl),
-	"sinergi.v1.RecordCustodyEventResponse":  fields("event", nested, "record", nested),
+	"sinergi.v1.RecordCustodyEventResponse":  fields("event", nested, "record", nested, "replayed", ClassControl),
 	"sinergi.v1.SyncRosterResponse": fields("received", ClassControl, "inserted", ClassControl, "updated", ClassControl,
 		"unchanged", ClassControl, "rejected", ClassControl, "rejections", nested, "missing", nested,
 		"missing_count", ClassControl, "not_held", nested, "not_held_count", ClassControl),

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -33,6 +34,22 @@ type CustodyState struct {
 	// TRANSFER_IN only: the record at the facility of origin; nil when the
 	// facility has no record with that register number.
 	Origin *TransferOrigin
+	// CORRECTION only: the record's events in force (neither corrections
+	// nor corrected), oldest first.
+	InForce []EventInForce
+}
+
+// EventInForce is an event the record's status follows.
+type EventInForce struct {
+	ID            int64
+	Type          sinergiv1.CustodyEventType
+	EffectiveTime time.Time
+	StatusAfter   sinergiv1.CustodyStatus
+}
+
+// admits reports whether events of type t set when a person is held since.
+func admits(t sinergiv1.CustodyEventType) bool {
+	return t == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ADMISSION || t == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN
 }
 
 func eventTypeText(t sinergiv1.CustodyEventType) string {
@@ -40,14 +57,17 @@ func eventTypeText(t sinergiv1.CustodyEventType) string {
 }
 
 const custodyEventColumns = `e.id, e.record_id::text, e.facility_code, r.register_number, e.type, e.effective_time, e.release_reason,
-	e.release_note, e.counterpart_facility_code, e.counterpart_register_number, e.status_after, e.record_time`
+	e.release_note, e.counterpart_facility_code, e.counterpart_register_number, e.status_after, e.record_time,
+	coalesce(e.corrects_event_id, 0), e.correction_reason,
+	coalesce((SELECT x.id FROM custody_events x WHERE x.corrects_event_id = e.id), 0)`
 
 func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error) {
 	ev := &sinergiv1.CustodyEvent{}
 	var typ, reason, after string
 	var eff, recorded time.Time
 	dest := append([]any{&ev.Id, &ev.RecordId, &ev.FacilityCode, &ev.RegisterNumber, &typ, &eff, &reason, &ev.ReleaseNote,
-		&ev.CounterpartFacilityCode, &ev.CounterpartRegisterNumber, &after, &recorded}, extra...)
+		&ev.CounterpartFacilityCode, &ev.CounterpartRegisterNumber, &after, &recorded,
+		&ev.CorrectsEventId, &ev.CorrectionReason, &ev.CorrectedByEventId}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -65,12 +85,16 @@ func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error
 // one transaction that also NOTIFYs the watchers and commits the audit
 // record. decide sees the record locked; its error (a *PreconditionError
 // for an impossible transition) is returned as is.
+//
+// With an idempotency key, the facility's event under that key is given
+// back (replayed) when its content hash is hash, and ErrConflict when it
+// is not. A CORRECTION voids the event it names (decide has checked which)
+// and sets the record's status, times and admission from the events left
+// in force.
 func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, facility, recordID, registerNumber string,
-	ev *sinergiv1.CustodyEvent, now time.Time, decide func(CustodyState) (sinergiv1.CustodyStatus, error),
-) (*sinergiv1.CustodyEvent, *sinergiv1.CustodyRecord, error) {
-	var outEv *sinergiv1.CustodyEvent
-	var outRec *sinergiv1.CustodyRecord
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	ev *sinergiv1.CustodyEvent, key string, hash []byte, now time.Time, decide func(CustodyState) (sinergiv1.CustodyStatus, error),
+) (outEv *sinergiv1.CustodyEvent, outRec *sinergiv1.CustodyRecord, replayed bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var st CustodyState
 		var status string
 		var row pgx.Row
@@ -88,6 +112,51 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 			return err
 		}
 		st.Status = custodyStatusOf(status)
+		if key != "" {
+			var prevID int64
+			var prevRecord string
+			var prevHash []byte
+			err := tx.QueryRow(ctx, `SELECT id, record_id::text, content_hash FROM custody_events WHERE facility_code = $1 AND idempotency_key = $2`,
+				facility, key).Scan(&prevID, &prevRecord, &prevHash)
+			switch {
+			case err == nil && !bytes.Equal(prevHash, hash):
+				return ErrConflict
+			case err == nil:
+				replayed = true
+				if outEv, err = scanCustodyEvent(tx.QueryRow(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e
+					JOIN custody_records r ON r.id = e.record_id WHERE e.id = $1`, prevID)); err != nil {
+					return err
+				}
+				if outRec, err = scanCustody(tx.QueryRow(ctx, `SELECT `+custodyColumns+` FROM custody_records r WHERE r.id = $1`, prevRecord)); err != nil {
+					return err
+				}
+				hook.AddSubjects(CustodySubject(prevRecord))
+				return hook.WriteTx(ctx, tx)
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		correction := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION
+		if correction {
+			rows, err := tx.Query(ctx, `SELECT e.id, e.type, e.effective_time, e.status_after FROM custody_events e
+				WHERE e.record_id = $1 AND e.type <> 'CORRECTION'
+				  AND NOT EXISTS (SELECT 1 FROM custody_events x WHERE x.corrects_event_id = e.id)
+				ORDER BY e.id`, st.RecordID)
+			if err != nil {
+				return err
+			}
+			st.InForce, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventInForce, error) {
+				var e EventInForce
+				var typ, after string
+				err := r.Scan(&e.ID, &typ, &e.EffectiveTime, &after)
+				e.Type = sinergiv1.CustodyEventType(enumValue(sinergiv1.CustodyEventType_value, "CUSTODY_EVENT_TYPE_", typ))
+				e.StatusAfter = custodyStatusOf(after)
+				return e, err
+			})
+			if err != nil {
+				return err
+			}
+		}
 		var counterpartEvent *int64
 		if ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN {
 			o := &TransferOrigin{}
@@ -128,25 +197,48 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 		}
 		eff := ev.GetEffectiveTime().AsTime()
 		var eventID int64
-		err = tx.QueryRow(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, release_reason, release_note,
-				counterpart_facility_code, counterpart_register_number, counterpart_event_id, status_after, record_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
-			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now).Scan(&eventID)
-		if isUniqueViolationOf(err, "custody_events_transfer_in") {
-			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
+		var corrects *int64
+		if correction {
+			id := ev.GetCorrectsEventId()
+			corrects = &id
 		}
-		if err != nil {
+		err = tx.QueryRow(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, release_reason, release_note,
+				counterpart_facility_code, counterpart_register_number, counterpart_event_id, status_after, record_time,
+				idempotency_key, content_hash, corrects_event_id, correction_reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
+			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now,
+			custodyOptText(key), hashOrNil(key, hash), corrects, ev.GetCorrectionReason()).Scan(&eventID)
+		switch {
+		case isUniqueViolationOf(err, "custody_events_transfer_in"):
+			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
+		case isUniqueViolationOf(err, "custody_events_idempotency"):
+			return ErrConflict
+		case isUniqueViolationOf(err, "custody_events_correction"):
+			return &PreconditionError{Reason: "that event has already been corrected"}
+		case err != nil:
 			return err
 		}
-		admits := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ADMISSION ||
-			ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN
-		if _, err := tx.Exec(ctx, `UPDATE custody_records SET
+		if correction {
+			// The status, its time and the admission follow the events left in force.
+			var statusTime, heldSince *time.Time
+			for _, e := range st.InForce[:len(st.InForce)-1] {
+				t := e.EffectiveTime
+				statusTime = &t
+				if admits(e.Type) {
+					heldSince = &t
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE custody_records SET status = $2, status_time = $3, held_since = $4, last_event_time = $3,
+					update_time = $5 WHERE id = $1`, st.RecordID, custodyStatusText(next), statusTime, heldSince, now); err != nil {
+				return err
+			}
+		} else if _, err := tx.Exec(ctx, `UPDATE custody_records SET
 				status = $2,
 				status_time = CASE WHEN status <> $2 OR $3 THEN $4 ELSE status_time END,
 				held_since = CASE WHEN $3 THEN $4 ELSE held_since END,
 				last_event_time = $4, update_time = $5
-			WHERE id = $1`, st.RecordID, custodyStatusText(next), admits, eff, now); err != nil {
+			WHERE id = $1`, st.RecordID, custodyStatusText(next), admits(ev.GetType()), eff, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, CustodyChannel); err != nil {
@@ -162,7 +254,15 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 		hook.AddSubjects(CustodySubject(st.RecordID))
 		return hook.WriteTx(ctx, tx)
 	})
-	return outEv, outRec, err
+	return outEv, outRec, replayed, err
+}
+
+// hashOrNil is an event's content hash as stored: only with a key.
+func hashOrNil(key string, hash []byte) any {
+	if key == "" {
+		return nil
+	}
+	return hash
 }
 
 // ListCustodyEvents returns record id's events after event afterID, oldest

@@ -178,9 +178,14 @@ type RecordCustodyEventRequest struct {
 	RecordId       string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
 	RegisterNumber string `protobuf:"bytes,2,opt,name=register_number,json=registerNumber,proto3" json:"register_number,omitempty"`
 	// The event; output-only fields are ignored.
-	Event         *CustodyEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Event *CustodyEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// Chosen by the facility's system, unique per event (8 to 128 characters
+	// of A-Z a-z 0-9 . _ : -): a retry with the same key and the same request
+	// gives the event recorded the first time; the same key with another
+	// request is ALREADY_EXISTS. Optional.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RecordCustodyEventRequest) Reset() {
@@ -234,10 +239,20 @@ func (x *RecordCustodyEventRequest) GetEvent() *CustodyEvent {
 	return nil
 }
 
+func (x *RecordCustodyEventRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 type RecordCustodyEventResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Event         *CustodyEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
-	Record        *CustodyRecord         `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Event  *CustodyEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Record *CustodyRecord         `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The key had been used for this very request: the event is the one
+	// recorded then, and the record as it stands now.
+	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,6 +299,13 @@ func (x *RecordCustodyEventResponse) GetRecord() *CustodyRecord {
 		return x.Record
 	}
 	return nil
+}
+
+func (x *RecordCustodyEventResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 // RosterHeader opens a roster upload.
@@ -2259,14 +2281,16 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"j\n" +
 	"\x1bUpsertCustodyRecordResponse\x121\n" +
 	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\x91\x01\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xba\x01\n" +
 	"\x19RecordCustodyEventRequest\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12'\n" +
 	"\x0fregister_number\x18\x02 \x01(\tR\x0eregisterNumber\x12.\n" +
-	"\x05event\x18\x03 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\"\x7f\n" +
+	"\x05event\x18\x03 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\x9b\x01\n" +
 	"\x1aRecordCustodyEventResponse\x12.\n" +
 	"\x05event\x18\x01 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\x121\n" +
-	"\x06record\x18\x02 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"_\n" +
+	"\x06record\x18\x02 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"_\n" +
 	"\fRosterHeader\x12\x12\n" +
 	"\x04full\x18\x01 \x01(\bR\x04full\x12;\n" +
 	"\vroster_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +

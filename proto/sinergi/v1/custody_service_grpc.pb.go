@@ -52,7 +52,10 @@ type CustodyServiceClient interface {
 	UpsertCustodyRecord(ctx context.Context, in *UpsertCustodyRecordRequest, opts ...grpc.CallOption) (*UpsertCustodyRecordResponse, error)
 	// RecordCustodyEvent appends an event to one of the calling facility's
 	// records and moves its status. An impossible transition is
-	// FAILED_PRECONDITION with the reason.
+	// FAILED_PRECONDITION with the reason. With an idempotency key, a retry
+	// gives the same event. A wrong event is corrected by a CORRECTION event
+	// naming it: the history keeps both, the status follows the corrected
+	// history, and watchers told of the event are told of the correction.
 	RecordCustodyEvent(ctx context.Context, in *RecordCustodyEventRequest, opts ...grpc.CallOption) (*RecordCustodyEventResponse, error)
 	// SyncRoster uploads the calling facility's roster: an optional header,
 	// then one record per message. Good records are kept when some are bad;
@@ -306,7 +309,10 @@ type CustodyServiceServer interface {
 	UpsertCustodyRecord(context.Context, *UpsertCustodyRecordRequest) (*UpsertCustodyRecordResponse, error)
 	// RecordCustodyEvent appends an event to one of the calling facility's
 	// records and moves its status. An impossible transition is
-	// FAILED_PRECONDITION with the reason.
+	// FAILED_PRECONDITION with the reason. With an idempotency key, a retry
+	// gives the same event. A wrong event is corrected by a CORRECTION event
+	// naming it: the history keeps both, the status follows the corrected
+	// history, and watchers told of the event are told of the correction.
 	RecordCustodyEvent(context.Context, *RecordCustodyEventRequest) (*RecordCustodyEventResponse, error)
 	// SyncRoster uploads the calling facility's roster: an optional header,
 	// then one record per message. Good records are kept when some are bad;
