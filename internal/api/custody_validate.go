@@ -396,6 +396,9 @@ func init() {
 			v.Add("id", "required: a watch id")
 		}
 	})
+	validate.Register(func(r *sinergiv1.ListIncomingTransfersRequest, v *validate.Violations) {
+		checkPageSize(v, r.GetPageSize())
+	})
 	validate.Register(func(r *sinergiv1.ListWatchesRequest, v *validate.Violations) {
 		checkPageSize(v, r.GetPageSize())
 	})

@@ -78,7 +78,8 @@ func (s *Custody) RecordCustodyEvent(ctx context.Context, req *sinergiv1.RecordC
 	if err != nil {
 		return nil, err
 	}
-	outEv, outRec, replayed, err := s.Store.RecordCustodyEvent(ctx, audit.FromContext(ctx), c.Institution.GetCode(), req.GetRecordId(), req.GetRegisterNumber(),
+	outEv, outRec, replayed, err := s.Store.RecordCustodyEvent(ctx, audit.FromContext(ctx), c.Institution.GetCode(),
+		custodyKindText(c.Institution.GetKind()), req.GetRecordId(), req.GetRegisterNumber(),
 		ev, req.GetIdempotencyKey(), hash, now, func(st store.CustodyState) (sinergiv1.CustodyStatus, error) {
 			decide := transition
 			if ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION {
@@ -229,4 +230,36 @@ func transition(facility string, st store.CustodyState, ev *sinergiv1.CustodyEve
 		}
 	}
 	return refuse()
+}
+
+type incomingPosition struct {
+	After int64 `json:"a"`
+}
+
+// ListIncomingTransfers lists the people on their way to the caller.
+func (s *Custody) ListIncomingTransfers(ctx context.Context, req *sinergiv1.ListIncomingTransfersRequest) (*sinergiv1.ListIncomingTransfersResponse, error) {
+	code := caller(ctx).Institution.GetCode()
+	query := custodyQuery("incoming-transfers", code)
+	var pos incomingPosition
+	if req.GetPageToken() != "" {
+		if err := s.Tokens.Open(req.GetPageToken(), query, &pos); err != nil {
+			return nil, s.badToken()
+		}
+	}
+	size := pageSize(req.GetPageSize())
+	list, err := s.Store.ListIncomingTransfers(ctx, code, pos.After, size+1)
+	if err != nil {
+		return nil, s.custodyError(ctx, err)
+	}
+	resp := &sinergiv1.ListIncomingTransfersResponse{}
+	if len(list) > size {
+		list = list[:size]
+		if resp.NextPageToken, err = s.Tokens.Seal(query, incomingPosition{After: list[size-1].Event.GetId()}); err != nil {
+			return nil, err
+		}
+	}
+	for _, in := range list {
+		resp.Transfers = append(resp.Transfers, &sinergiv1.IncomingTransfer{Record: in.Record, TransferOut: in.Event})
+	}
+	return resp, nil
 }

@@ -284,9 +284,11 @@ var classTable = map[protoreflect.FullName]messageClasses{
 	"sinergi.v1.ListCustodyEventsResponse":    fields("events", nested, "next_page_token", ClassControl),
 	"sinergi.v1.WatchCustodyEventsResponse": fields("cursor", ClassControl, "event", nested, "subject", ClassIdentity,
 		"identity_masked", ClassControl, "reason", ClassControl, "watch_id", ClassControl, "withheld_classes", ClassControl),
-	"sinergi.v1.AddWatchResponse":    fields("watch", nested),
-	"sinergi.v1.RemoveWatchResponse": fields("watch", nested),
-	"sinergi.v1.ListWatchesResponse": fields("watches", nested, "next_page_token", ClassControl),
+	"sinergi.v1.IncomingTransfer":              fields("record", nested, "transfer_out", nested),
+	"sinergi.v1.ListIncomingTransfersResponse": fields("transfers", nested, "next_page_token", ClassControl),
+	"sinergi.v1.AddWatchResponse":              fields("watch", nested),
+	"sinergi.v1.RemoveWatchResponse":           fields("watch", nested),
+	"sinergi.v1.ListWatchesResponse":           fields("watches", nested, "next_page_token", ClassControl),
 	// National hit / no-hit: a remote hit says the province alone; a
 	// request and its notices name the record, its facility and who asks.
 	"sinergi.v1.RemoteHit": fields("province_code", ClassPlacement, "province_name", ClassPlacement, "hit_reference", ClassControl,

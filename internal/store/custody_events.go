@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,7 +92,7 @@ func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error
 // is not. A CORRECTION voids the event it names (decide has checked which)
 // and sets the record's status, times and admission from the events left
 // in force.
-func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, facility, recordID, registerNumber string,
+func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, facility, facilityKind, recordID, registerNumber string,
 	ev *sinergiv1.CustodyEvent, key string, hash []byte, now time.Time, decide func(CustodyState) (sinergiv1.CustodyStatus, error),
 ) (outEv *sinergiv1.CustodyEvent, outRec *sinergiv1.CustodyRecord, replayed bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -105,10 +106,18 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 			row = tx.QueryRow(ctx, `SELECT id::text, register_number, status, last_event_time FROM custody_records
 				WHERE register_number = $1 AND facility_code = $2 FOR UPDATE`, registerNumber, facility)
 		}
-		if err := row.Scan(&st.RecordID, &st.RegisterNumber, &status, &st.LastEventTime); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return ErrNotFound
+		err := row.Scan(&st.RecordID, &st.RegisterNumber, &status, &st.LastEventTime)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) && recordID == "" && ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN:
+			// Received without retyping: the record is made from the
+			// origin's; the transition below checks the transfer out.
+			if st.RecordID, err = receiveFromOrigin(ctx, tx, facility, facilityKind, registerNumber, ev, now); err != nil {
+				return err
 			}
+			st.RegisterNumber, status = registerNumber, custodyRegistered
+		case errors.Is(err, pgx.ErrNoRows):
+			return ErrNotFound
+		case err != nil:
 			return err
 		}
 		st.Status = custodyStatusOf(status)
@@ -255,6 +264,79 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 		return hook.WriteTx(ctx, tx)
 	})
 	return outEv, outRec, replayed, err
+}
+
+// errNoTransferToReceive is the one answer for a transfer in the origin
+// does not back, whatever the origin holds: a transfer in cannot probe
+// another facility's records.
+var errNoTransferToReceive = &PreconditionError{Reason: "cannot record transfer in: the facility of origin has no transfer out of that register number to this facility awaiting receipt"}
+
+// receiveFromOrigin makes facility's record registerNumber from the
+// origin's record that ev names (identity, legal status, case, risk flags,
+// photo hash), REGISTERED until the transfer in is recorded.
+func receiveFromOrigin(ctx context.Context, tx pgx.Tx, facility, facilityKind, registerNumber string, ev *sinergiv1.CustodyEvent, now time.Time) (string, error) {
+	if err := lockFacilityRecords(ctx, tx, facility); err != nil {
+		return "", err
+	}
+	cols := strings.Join(custodyContentColumns, ", ")
+	var id string
+	err := tx.QueryRow(ctx, `INSERT INTO custody_records (facility_code, facility_kind, register_number, `+cols+`, status, create_time, update_time)
+		SELECT $1, $2, $3, `+cols+`, 'REGISTERED', $4, $4 FROM custody_records
+		WHERE facility_code = $5 AND register_number = $6 AND status = 'TRANSFERRED_OUT'
+		RETURNING id::text`, facility, facilityKind, registerNumber, now, ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber()).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errNoTransferToReceive
+	}
+	return id, err
+}
+
+// IncomingTransfer is a person transferred out to a facility and not yet
+// received: the origin's record and its transfer out.
+type IncomingTransfer struct {
+	Record *sinergiv1.CustodyRecord
+	Event  *sinergiv1.CustodyEvent
+}
+
+// ListIncomingTransfers returns up to limit people transferred out to
+// facility and not received, by the transfer out's id after afterID: each
+// record's latest transfer out, in force (not corrected), with the record
+// still transferred out and no transfer in completing it.
+func (s *Store) ListIncomingTransfers(ctx context.Context, facility string, afterID int64, limit int) ([]IncomingTransfer, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e
+		JOIN custody_records r ON r.id = e.record_id
+		WHERE e.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = $1 AND e.id > $2 AND r.status = 'TRANSFERRED_OUT'
+		  AND e.id = (SELECT max(y.id) FROM custody_events y WHERE y.record_id = r.id AND y.type = 'TRANSFER_OUT')
+		  AND NOT EXISTS (SELECT 1 FROM custody_events x WHERE x.counterpart_event_id = e.id AND x.type = 'TRANSFER_IN')
+		  AND NOT EXISTS (SELECT 1 FROM custody_events c WHERE c.corrects_event_id = e.id)
+		ORDER BY e.id LIMIT $3`, facility, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.CustodyEvent, error) { return scanCustodyEvent(r) })
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.GetRecordId()
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT `+custodyColumns+` FROM custody_records r WHERE r.id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.CustodyRecord, error) { return scanCustody(r) })
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*sinergiv1.CustodyRecord, len(recs))
+	for _, r := range recs {
+		byID[r.GetId()] = r
+	}
+	out := make([]IncomingTransfer, 0, len(events))
+	for _, ev := range events {
+		out = append(out, IncomingTransfer{Record: byID[ev.GetRecordId()], Event: ev})
+	}
+	return out, nil
 }
 
 // hashOrNil is an event's content hash as stored: only with a key.

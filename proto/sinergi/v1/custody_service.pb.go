@@ -2271,6 +2271,174 @@ func (x *WatchHitNoticesResponse) GetNotice() *HitNotice {
 	return nil
 }
 
+type ListIncomingTransfersRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncomingTransfersRequest) Reset() {
+	*x = ListIncomingTransfersRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncomingTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncomingTransfersRequest) ProtoMessage() {}
+
+func (x *ListIncomingTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncomingTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ListIncomingTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListIncomingTransfersRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ListIncomingTransfersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIncomingTransfersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// IncomingTransfer is a person on the way to the calling facility.
+type IncomingTransfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record at the facility of origin, as it stands.
+	Record *CustodyRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The TRANSFER_OUT that announced the person.
+	TransferOut   *CustodyEvent `protobuf:"bytes,2,opt,name=transfer_out,json=transferOut,proto3" json:"transfer_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncomingTransfer) Reset() {
+	*x = IncomingTransfer{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncomingTransfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncomingTransfer) ProtoMessage() {}
+
+func (x *IncomingTransfer) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncomingTransfer.ProtoReflect.Descriptor instead.
+func (*IncomingTransfer) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *IncomingTransfer) GetRecord() *CustodyRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *IncomingTransfer) GetTransferOut() *CustodyEvent {
+	if x != nil {
+		return x.TransferOut
+	}
+	return nil
+}
+
+type ListIncomingTransfersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfers     []*IncomingTransfer    `protobuf:"bytes,1,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncomingTransfersResponse) Reset() {
+	*x = ListIncomingTransfersResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncomingTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncomingTransfersResponse) ProtoMessage() {}
+
+func (x *ListIncomingTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncomingTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ListIncomingTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListIncomingTransfersResponse) GetTransfers() []*IncomingTransfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+func (x *ListIncomingTransfersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_sinergi_v1_custody_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_custody_service_proto_rawDesc = "" +
@@ -2435,12 +2603,22 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"`\n" +
 	"\x17WatchHitNoticesResponse\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12-\n" +
-	"\x06notice\x18\x02 \x01(\v2\x15.sinergi.v1.HitNoticeR\x06notice*n\n" +
+	"\x06notice\x18\x02 \x01(\v2\x15.sinergi.v1.HitNoticeR\x06notice\"\x8d\x01\n" +
+	"\x1cListIncomingTransfersRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x82\x01\n" +
+	"\x10IncomingTransfer\x121\n" +
+	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\x12;\n" +
+	"\ftransfer_out\x18\x02 \x01(\v2\x18.sinergi.v1.CustodyEventR\vtransferOut\"\x83\x01\n" +
+	"\x1dListIncomingTransfersResponse\x12:\n" +
+	"\ttransfers\x18\x01 \x03(\v2\x1c.sinergi.v1.IncomingTransferR\ttransfers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*n\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
-	"\x15DELIVERY_REASON_WATCH\x10\x022\xee\n" +
-	"\n" +
+	"\x15DELIVERY_REASON_WATCH\x10\x022\xdc\v\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +
@@ -2457,7 +2635,8 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x10RequestHitRecord\x12#.sinergi.v1.RequestHitRecordRequest\x1a$.sinergi.v1.RequestHitRecordResponse\x12T\n" +
 	"\rGetHitRequest\x12 .sinergi.v1.GetHitRequestRequest\x1a!.sinergi.v1.GetHitRequestResponse\x12]\n" +
 	"\x10AnswerHitRequest\x12#.sinergi.v1.AnswerHitRequestRequest\x1a$.sinergi.v1.AnswerHitRequestResponse\x12\\\n" +
-	"\x0fWatchHitNotices\x12\".sinergi.v1.WatchHitNoticesRequest\x1a#.sinergi.v1.WatchHitNoticesResponse0\x01B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x0fWatchHitNotices\x12\".sinergi.v1.WatchHitNoticesRequest\x1a#.sinergi.v1.WatchHitNoticesResponse0\x01\x12l\n" +
+	"\x15ListIncomingTransfers\x12(.sinergi.v1.ListIncomingTransfersRequest\x1a).sinergi.v1.ListIncomingTransfersResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_custody_service_proto_rawDescOnce sync.Once
@@ -2472,142 +2651,151 @@ func file_sinergi_v1_custody_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_custody_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_sinergi_v1_custody_service_proto_goTypes = []any{
-	(DeliveryReason)(0),                  // 0: sinergi.v1.DeliveryReason
-	(*UpsertCustodyRecordRequest)(nil),   // 1: sinergi.v1.UpsertCustodyRecordRequest
-	(*UpsertCustodyRecordResponse)(nil),  // 2: sinergi.v1.UpsertCustodyRecordResponse
-	(*RecordCustodyEventRequest)(nil),    // 3: sinergi.v1.RecordCustodyEventRequest
-	(*RecordCustodyEventResponse)(nil),   // 4: sinergi.v1.RecordCustodyEventResponse
-	(*RosterHeader)(nil),                 // 5: sinergi.v1.RosterHeader
-	(*SyncRosterRequest)(nil),            // 6: sinergi.v1.SyncRosterRequest
-	(*RosterViolation)(nil),              // 7: sinergi.v1.RosterViolation
-	(*RosterRejection)(nil),              // 8: sinergi.v1.RosterRejection
-	(*RosterDiscrepancy)(nil),            // 9: sinergi.v1.RosterDiscrepancy
-	(*SyncRosterResponse)(nil),           // 10: sinergi.v1.SyncRosterResponse
-	(*CheckPresenceRequest)(nil),         // 11: sinergi.v1.CheckPresenceRequest
-	(*Placement)(nil),                    // 12: sinergi.v1.Placement
-	(*CheckPresenceResponse)(nil),        // 13: sinergi.v1.CheckPresenceResponse
-	(*GetCustodyRecordRequest)(nil),      // 14: sinergi.v1.GetCustodyRecordRequest
-	(*GetCustodyRecordResponse)(nil),     // 15: sinergi.v1.GetCustodyRecordResponse
-	(*SearchCustodyRecordsRequest)(nil),  // 16: sinergi.v1.SearchCustodyRecordsRequest
-	(*SearchCustodyRecordsResponse)(nil), // 17: sinergi.v1.SearchCustodyRecordsResponse
-	(*ListCustodyEventsRequest)(nil),     // 18: sinergi.v1.ListCustodyEventsRequest
-	(*ListCustodyEventsResponse)(nil),    // 19: sinergi.v1.ListCustodyEventsResponse
-	(*WatchCustodyEventsRequest)(nil),    // 20: sinergi.v1.WatchCustodyEventsRequest
-	(*WatchCustodyEventsResponse)(nil),   // 21: sinergi.v1.WatchCustodyEventsResponse
-	(*AddWatchRequest)(nil),              // 22: sinergi.v1.AddWatchRequest
-	(*AddWatchResponse)(nil),             // 23: sinergi.v1.AddWatchResponse
-	(*RemoveWatchRequest)(nil),           // 24: sinergi.v1.RemoveWatchRequest
-	(*RemoveWatchResponse)(nil),          // 25: sinergi.v1.RemoveWatchResponse
-	(*ListWatchesRequest)(nil),           // 26: sinergi.v1.ListWatchesRequest
-	(*ListWatchesResponse)(nil),          // 27: sinergi.v1.ListWatchesResponse
-	(*RequestHitRecordRequest)(nil),      // 28: sinergi.v1.RequestHitRecordRequest
-	(*RequestHitRecordResponse)(nil),     // 29: sinergi.v1.RequestHitRecordResponse
-	(*GetHitRequestRequest)(nil),         // 30: sinergi.v1.GetHitRequestRequest
-	(*GetHitRequestResponse)(nil),        // 31: sinergi.v1.GetHitRequestResponse
-	(*AnswerHitRequestRequest)(nil),      // 32: sinergi.v1.AnswerHitRequestRequest
-	(*AnswerHitRequestResponse)(nil),     // 33: sinergi.v1.AnswerHitRequestResponse
-	(*WatchHitNoticesRequest)(nil),       // 34: sinergi.v1.WatchHitNoticesRequest
-	(*WatchHitNoticesResponse)(nil),      // 35: sinergi.v1.WatchHitNoticesResponse
-	(*CustodyRecord)(nil),                // 36: sinergi.v1.CustodyRecord
-	(*CustodyEvent)(nil),                 // 37: sinergi.v1.CustodyEvent
-	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
-	(CustodyStatus)(0),                   // 39: sinergi.v1.CustodyStatus
-	(*AccessContext)(nil),                // 40: sinergi.v1.AccessContext
-	(*RemoteHit)(nil),                    // 41: sinergi.v1.RemoteHit
-	(LegalStatusKind)(0),                 // 42: sinergi.v1.LegalStatusKind
-	(*Identity)(nil),                     // 43: sinergi.v1.Identity
-	(DataClass)(0),                       // 44: sinergi.v1.DataClass
-	(*Watch)(nil),                        // 45: sinergi.v1.Watch
-	(HitUrgency)(0),                      // 46: sinergi.v1.HitUrgency
-	(*HitRequest)(nil),                   // 47: sinergi.v1.HitRequest
-	(HitAnswer)(0),                       // 48: sinergi.v1.HitAnswer
-	(*HitNotice)(nil),                    // 49: sinergi.v1.HitNotice
+	(DeliveryReason)(0),                   // 0: sinergi.v1.DeliveryReason
+	(*UpsertCustodyRecordRequest)(nil),    // 1: sinergi.v1.UpsertCustodyRecordRequest
+	(*UpsertCustodyRecordResponse)(nil),   // 2: sinergi.v1.UpsertCustodyRecordResponse
+	(*RecordCustodyEventRequest)(nil),     // 3: sinergi.v1.RecordCustodyEventRequest
+	(*RecordCustodyEventResponse)(nil),    // 4: sinergi.v1.RecordCustodyEventResponse
+	(*RosterHeader)(nil),                  // 5: sinergi.v1.RosterHeader
+	(*SyncRosterRequest)(nil),             // 6: sinergi.v1.SyncRosterRequest
+	(*RosterViolation)(nil),               // 7: sinergi.v1.RosterViolation
+	(*RosterRejection)(nil),               // 8: sinergi.v1.RosterRejection
+	(*RosterDiscrepancy)(nil),             // 9: sinergi.v1.RosterDiscrepancy
+	(*SyncRosterResponse)(nil),            // 10: sinergi.v1.SyncRosterResponse
+	(*CheckPresenceRequest)(nil),          // 11: sinergi.v1.CheckPresenceRequest
+	(*Placement)(nil),                     // 12: sinergi.v1.Placement
+	(*CheckPresenceResponse)(nil),         // 13: sinergi.v1.CheckPresenceResponse
+	(*GetCustodyRecordRequest)(nil),       // 14: sinergi.v1.GetCustodyRecordRequest
+	(*GetCustodyRecordResponse)(nil),      // 15: sinergi.v1.GetCustodyRecordResponse
+	(*SearchCustodyRecordsRequest)(nil),   // 16: sinergi.v1.SearchCustodyRecordsRequest
+	(*SearchCustodyRecordsResponse)(nil),  // 17: sinergi.v1.SearchCustodyRecordsResponse
+	(*ListCustodyEventsRequest)(nil),      // 18: sinergi.v1.ListCustodyEventsRequest
+	(*ListCustodyEventsResponse)(nil),     // 19: sinergi.v1.ListCustodyEventsResponse
+	(*WatchCustodyEventsRequest)(nil),     // 20: sinergi.v1.WatchCustodyEventsRequest
+	(*WatchCustodyEventsResponse)(nil),    // 21: sinergi.v1.WatchCustodyEventsResponse
+	(*AddWatchRequest)(nil),               // 22: sinergi.v1.AddWatchRequest
+	(*AddWatchResponse)(nil),              // 23: sinergi.v1.AddWatchResponse
+	(*RemoveWatchRequest)(nil),            // 24: sinergi.v1.RemoveWatchRequest
+	(*RemoveWatchResponse)(nil),           // 25: sinergi.v1.RemoveWatchResponse
+	(*ListWatchesRequest)(nil),            // 26: sinergi.v1.ListWatchesRequest
+	(*ListWatchesResponse)(nil),           // 27: sinergi.v1.ListWatchesResponse
+	(*RequestHitRecordRequest)(nil),       // 28: sinergi.v1.RequestHitRecordRequest
+	(*RequestHitRecordResponse)(nil),      // 29: sinergi.v1.RequestHitRecordResponse
+	(*GetHitRequestRequest)(nil),          // 30: sinergi.v1.GetHitRequestRequest
+	(*GetHitRequestResponse)(nil),         // 31: sinergi.v1.GetHitRequestResponse
+	(*AnswerHitRequestRequest)(nil),       // 32: sinergi.v1.AnswerHitRequestRequest
+	(*AnswerHitRequestResponse)(nil),      // 33: sinergi.v1.AnswerHitRequestResponse
+	(*WatchHitNoticesRequest)(nil),        // 34: sinergi.v1.WatchHitNoticesRequest
+	(*WatchHitNoticesResponse)(nil),       // 35: sinergi.v1.WatchHitNoticesResponse
+	(*ListIncomingTransfersRequest)(nil),  // 36: sinergi.v1.ListIncomingTransfersRequest
+	(*IncomingTransfer)(nil),              // 37: sinergi.v1.IncomingTransfer
+	(*ListIncomingTransfersResponse)(nil), // 38: sinergi.v1.ListIncomingTransfersResponse
+	(*CustodyRecord)(nil),                 // 39: sinergi.v1.CustodyRecord
+	(*CustodyEvent)(nil),                  // 40: sinergi.v1.CustodyEvent
+	(*timestamppb.Timestamp)(nil),         // 41: google.protobuf.Timestamp
+	(CustodyStatus)(0),                    // 42: sinergi.v1.CustodyStatus
+	(*AccessContext)(nil),                 // 43: sinergi.v1.AccessContext
+	(*RemoteHit)(nil),                     // 44: sinergi.v1.RemoteHit
+	(LegalStatusKind)(0),                  // 45: sinergi.v1.LegalStatusKind
+	(*Identity)(nil),                      // 46: sinergi.v1.Identity
+	(DataClass)(0),                        // 47: sinergi.v1.DataClass
+	(*Watch)(nil),                         // 48: sinergi.v1.Watch
+	(HitUrgency)(0),                       // 49: sinergi.v1.HitUrgency
+	(*HitRequest)(nil),                    // 50: sinergi.v1.HitRequest
+	(HitAnswer)(0),                        // 51: sinergi.v1.HitAnswer
+	(*HitNotice)(nil),                     // 52: sinergi.v1.HitNotice
 }
 var file_sinergi_v1_custody_service_proto_depIdxs = []int32{
-	36, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
-	36, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	37, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
-	37, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
-	36, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
-	38, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
+	39, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
+	39, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	40, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
+	40, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
+	39, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
+	41, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: sinergi.v1.SyncRosterRequest.header:type_name -> sinergi.v1.RosterHeader
-	36, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
+	39, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
 	7,  // 8: sinergi.v1.RosterRejection.violations:type_name -> sinergi.v1.RosterViolation
-	39, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
+	42, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
 	8,  // 10: sinergi.v1.SyncRosterResponse.rejections:type_name -> sinergi.v1.RosterRejection
 	9,  // 11: sinergi.v1.SyncRosterResponse.missing:type_name -> sinergi.v1.RosterDiscrepancy
 	9,  // 12: sinergi.v1.SyncRosterResponse.not_held:type_name -> sinergi.v1.RosterDiscrepancy
-	40, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
-	38, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
+	43, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
+	41, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
 	12, // 15: sinergi.v1.CheckPresenceResponse.placements:type_name -> sinergi.v1.Placement
-	41, // 16: sinergi.v1.CheckPresenceResponse.remote_hits:type_name -> sinergi.v1.RemoteHit
-	40, // 17: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
-	36, // 18: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	40, // 19: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
-	39, // 20: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
-	42, // 21: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
-	36, // 22: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
-	40, // 23: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	37, // 24: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
-	40, // 25: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	37, // 26: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
-	43, // 27: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
+	44, // 16: sinergi.v1.CheckPresenceResponse.remote_hits:type_name -> sinergi.v1.RemoteHit
+	43, // 17: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	39, // 18: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	43, // 19: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
+	42, // 20: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
+	45, // 21: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
+	39, // 22: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
+	43, // 23: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	40, // 24: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
+	43, // 25: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	40, // 26: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
+	46, // 27: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
 	0,  // 28: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
-	44, // 29: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
-	40, // 30: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	38, // 31: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
-	45, // 32: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
-	40, // 33: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	45, // 34: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
-	40, // 35: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
-	45, // 36: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
-	40, // 37: sinergi.v1.RequestHitRecordRequest.access:type_name -> sinergi.v1.AccessContext
-	46, // 38: sinergi.v1.RequestHitRecordRequest.urgency:type_name -> sinergi.v1.HitUrgency
-	47, // 39: sinergi.v1.RequestHitRecordResponse.request:type_name -> sinergi.v1.HitRequest
-	40, // 40: sinergi.v1.GetHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
-	47, // 41: sinergi.v1.GetHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
-	40, // 42: sinergi.v1.AnswerHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
-	48, // 43: sinergi.v1.AnswerHitRequestRequest.answer:type_name -> sinergi.v1.HitAnswer
-	47, // 44: sinergi.v1.AnswerHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
-	40, // 45: sinergi.v1.WatchHitNoticesRequest.access:type_name -> sinergi.v1.AccessContext
-	49, // 46: sinergi.v1.WatchHitNoticesResponse.notice:type_name -> sinergi.v1.HitNotice
-	1,  // 47: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
-	3,  // 48: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
-	6,  // 49: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
-	11, // 50: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
-	14, // 51: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
-	16, // 52: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
-	18, // 53: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
-	20, // 54: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
-	22, // 55: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
-	24, // 56: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
-	26, // 57: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
-	28, // 58: sinergi.v1.CustodyService.RequestHitRecord:input_type -> sinergi.v1.RequestHitRecordRequest
-	30, // 59: sinergi.v1.CustodyService.GetHitRequest:input_type -> sinergi.v1.GetHitRequestRequest
-	32, // 60: sinergi.v1.CustodyService.AnswerHitRequest:input_type -> sinergi.v1.AnswerHitRequestRequest
-	34, // 61: sinergi.v1.CustodyService.WatchHitNotices:input_type -> sinergi.v1.WatchHitNoticesRequest
-	2,  // 62: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
-	4,  // 63: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
-	10, // 64: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
-	13, // 65: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
-	15, // 66: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
-	17, // 67: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
-	19, // 68: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
-	21, // 69: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
-	23, // 70: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
-	25, // 71: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
-	27, // 72: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
-	29, // 73: sinergi.v1.CustodyService.RequestHitRecord:output_type -> sinergi.v1.RequestHitRecordResponse
-	31, // 74: sinergi.v1.CustodyService.GetHitRequest:output_type -> sinergi.v1.GetHitRequestResponse
-	33, // 75: sinergi.v1.CustodyService.AnswerHitRequest:output_type -> sinergi.v1.AnswerHitRequestResponse
-	35, // 76: sinergi.v1.CustodyService.WatchHitNotices:output_type -> sinergi.v1.WatchHitNoticesResponse
-	62, // [62:77] is the sub-list for method output_type
-	47, // [47:62] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	47, // 29: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
+	43, // 30: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	41, // 31: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
+	48, // 32: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
+	43, // 33: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	48, // 34: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
+	43, // 35: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
+	48, // 36: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
+	43, // 37: sinergi.v1.RequestHitRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	49, // 38: sinergi.v1.RequestHitRecordRequest.urgency:type_name -> sinergi.v1.HitUrgency
+	50, // 39: sinergi.v1.RequestHitRecordResponse.request:type_name -> sinergi.v1.HitRequest
+	43, // 40: sinergi.v1.GetHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	50, // 41: sinergi.v1.GetHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	43, // 42: sinergi.v1.AnswerHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	51, // 43: sinergi.v1.AnswerHitRequestRequest.answer:type_name -> sinergi.v1.HitAnswer
+	50, // 44: sinergi.v1.AnswerHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	43, // 45: sinergi.v1.WatchHitNoticesRequest.access:type_name -> sinergi.v1.AccessContext
+	52, // 46: sinergi.v1.WatchHitNoticesResponse.notice:type_name -> sinergi.v1.HitNotice
+	43, // 47: sinergi.v1.ListIncomingTransfersRequest.access:type_name -> sinergi.v1.AccessContext
+	39, // 48: sinergi.v1.IncomingTransfer.record:type_name -> sinergi.v1.CustodyRecord
+	40, // 49: sinergi.v1.IncomingTransfer.transfer_out:type_name -> sinergi.v1.CustodyEvent
+	37, // 50: sinergi.v1.ListIncomingTransfersResponse.transfers:type_name -> sinergi.v1.IncomingTransfer
+	1,  // 51: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
+	3,  // 52: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
+	6,  // 53: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
+	11, // 54: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
+	14, // 55: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
+	16, // 56: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
+	18, // 57: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
+	20, // 58: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
+	22, // 59: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
+	24, // 60: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
+	26, // 61: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
+	28, // 62: sinergi.v1.CustodyService.RequestHitRecord:input_type -> sinergi.v1.RequestHitRecordRequest
+	30, // 63: sinergi.v1.CustodyService.GetHitRequest:input_type -> sinergi.v1.GetHitRequestRequest
+	32, // 64: sinergi.v1.CustodyService.AnswerHitRequest:input_type -> sinergi.v1.AnswerHitRequestRequest
+	34, // 65: sinergi.v1.CustodyService.WatchHitNotices:input_type -> sinergi.v1.WatchHitNoticesRequest
+	36, // 66: sinergi.v1.CustodyService.ListIncomingTransfers:input_type -> sinergi.v1.ListIncomingTransfersRequest
+	2,  // 67: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
+	4,  // 68: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
+	10, // 69: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
+	13, // 70: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
+	15, // 71: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
+	17, // 72: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
+	19, // 73: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
+	21, // 74: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
+	23, // 75: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
+	25, // 76: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
+	27, // 77: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
+	29, // 78: sinergi.v1.CustodyService.RequestHitRecord:output_type -> sinergi.v1.RequestHitRecordResponse
+	31, // 79: sinergi.v1.CustodyService.GetHitRequest:output_type -> sinergi.v1.GetHitRequestResponse
+	33, // 80: sinergi.v1.CustodyService.AnswerHitRequest:output_type -> sinergi.v1.AnswerHitRequestResponse
+	35, // 81: sinergi.v1.CustodyService.WatchHitNotices:output_type -> sinergi.v1.WatchHitNoticesResponse
+	38, // 82: sinergi.v1.CustodyService.ListIncomingTransfers:output_type -> sinergi.v1.ListIncomingTransfersResponse
+	67, // [67:83] is the sub-list for method output_type
+	51, // [51:67] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_custody_service_proto_init() }
@@ -2628,7 +2816,7 @@ func file_sinergi_v1_custody_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_custody_service_proto_rawDesc), len(file_sinergi_v1_custody_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,21 +19,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CustodyService_UpsertCustodyRecord_FullMethodName  = "/sinergi.v1.CustodyService/UpsertCustodyRecord"
-	CustodyService_RecordCustodyEvent_FullMethodName   = "/sinergi.v1.CustodyService/RecordCustodyEvent"
-	CustodyService_SyncRoster_FullMethodName           = "/sinergi.v1.CustodyService/SyncRoster"
-	CustodyService_CheckPresence_FullMethodName        = "/sinergi.v1.CustodyService/CheckPresence"
-	CustodyService_GetCustodyRecord_FullMethodName     = "/sinergi.v1.CustodyService/GetCustodyRecord"
-	CustodyService_SearchCustodyRecords_FullMethodName = "/sinergi.v1.CustodyService/SearchCustodyRecords"
-	CustodyService_ListCustodyEvents_FullMethodName    = "/sinergi.v1.CustodyService/ListCustodyEvents"
-	CustodyService_WatchCustodyEvents_FullMethodName   = "/sinergi.v1.CustodyService/WatchCustodyEvents"
-	CustodyService_AddWatch_FullMethodName             = "/sinergi.v1.CustodyService/AddWatch"
-	CustodyService_RemoveWatch_FullMethodName          = "/sinergi.v1.CustodyService/RemoveWatch"
-	CustodyService_ListWatches_FullMethodName          = "/sinergi.v1.CustodyService/ListWatches"
-	CustodyService_RequestHitRecord_FullMethodName     = "/sinergi.v1.CustodyService/RequestHitRecord"
-	CustodyService_GetHitRequest_FullMethodName        = "/sinergi.v1.CustodyService/GetHitRequest"
-	CustodyService_AnswerHitRequest_FullMethodName     = "/sinergi.v1.CustodyService/AnswerHitRequest"
-	CustodyService_WatchHitNotices_FullMethodName      = "/sinergi.v1.CustodyService/WatchHitNotices"
+	CustodyService_UpsertCustodyRecord_FullMethodName   = "/sinergi.v1.CustodyService/UpsertCustodyRecord"
+	CustodyService_RecordCustodyEvent_FullMethodName    = "/sinergi.v1.CustodyService/RecordCustodyEvent"
+	CustodyService_SyncRoster_FullMethodName            = "/sinergi.v1.CustodyService/SyncRoster"
+	CustodyService_CheckPresence_FullMethodName         = "/sinergi.v1.CustodyService/CheckPresence"
+	CustodyService_GetCustodyRecord_FullMethodName      = "/sinergi.v1.CustodyService/GetCustodyRecord"
+	CustodyService_SearchCustodyRecords_FullMethodName  = "/sinergi.v1.CustodyService/SearchCustodyRecords"
+	CustodyService_ListCustodyEvents_FullMethodName     = "/sinergi.v1.CustodyService/ListCustodyEvents"
+	CustodyService_WatchCustodyEvents_FullMethodName    = "/sinergi.v1.CustodyService/WatchCustodyEvents"
+	CustodyService_AddWatch_FullMethodName              = "/sinergi.v1.CustodyService/AddWatch"
+	CustodyService_RemoveWatch_FullMethodName           = "/sinergi.v1.CustodyService/RemoveWatch"
+	CustodyService_ListWatches_FullMethodName           = "/sinergi.v1.CustodyService/ListWatches"
+	CustodyService_RequestHitRecord_FullMethodName      = "/sinergi.v1.CustodyService/RequestHitRecord"
+	CustodyService_GetHitRequest_FullMethodName         = "/sinergi.v1.CustodyService/GetHitRequest"
+	CustodyService_AnswerHitRequest_FullMethodName      = "/sinergi.v1.CustodyService/AnswerHitRequest"
+	CustodyService_WatchHitNotices_FullMethodName       = "/sinergi.v1.CustodyService/WatchHitNotices"
+	CustodyService_ListIncomingTransfers_FullMethodName = "/sinergi.v1.CustodyService/ListIncomingTransfers"
 )
 
 // CustodyServiceClient is the client API for CustodyService service.
@@ -56,6 +57,9 @@ type CustodyServiceClient interface {
 	// gives the same event. A wrong event is corrected by a CORRECTION event
 	// naming it: the history keeps both, the status follows the corrected
 	// history, and watchers told of the event are told of the correction.
+	// A TRANSFER_IN by register number that the facility does not hold yet
+	// makes the record from the origin's (identity, legal status, case, risk
+	// flags): the receiving facility does not retype the person.
 	RecordCustodyEvent(ctx context.Context, in *RecordCustodyEventRequest, opts ...grpc.CallOption) (*RecordCustodyEventResponse, error)
 	// SyncRoster uploads the calling facility's roster: an optional header,
 	// then one record per message. Good records are kept when some are bad;
@@ -112,6 +116,12 @@ type CustodyServiceClient interface {
 	// the answers to its requests. The first message carries only a cursor;
 	// reconnecting with the last one resumes with no gap and no duplicate.
 	WatchHitNotices(ctx context.Context, in *WatchHitNoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHitNoticesResponse], error)
+	// ListIncomingTransfers lists the people a TRANSFER_OUT announced to the
+	// calling facility and no TRANSFER_IN has received yet, oldest first:
+	// the origin's record (identity, legal status, case, risk flags) and its
+	// transfer out. Receive one with a TRANSFER_IN naming the origin and its
+	// register number.
+	ListIncomingTransfers(ctx context.Context, in *ListIncomingTransfersRequest, opts ...grpc.CallOption) (*ListIncomingTransfersResponse, error)
 }
 
 type custodyServiceClient struct {
@@ -293,6 +303,16 @@ func (c *custodyServiceClient) WatchHitNotices(ctx context.Context, in *WatchHit
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CustodyService_WatchHitNoticesClient = grpc.ServerStreamingClient[WatchHitNoticesResponse]
 
+func (c *custodyServiceClient) ListIncomingTransfers(ctx context.Context, in *ListIncomingTransfersRequest, opts ...grpc.CallOption) (*ListIncomingTransfersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIncomingTransfersResponse)
+	err := c.cc.Invoke(ctx, CustodyService_ListIncomingTransfers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CustodyServiceServer is the server API for CustodyService service.
 // All implementations must embed UnimplementedCustodyServiceServer
 // for forward compatibility.
@@ -313,6 +333,9 @@ type CustodyServiceServer interface {
 	// gives the same event. A wrong event is corrected by a CORRECTION event
 	// naming it: the history keeps both, the status follows the corrected
 	// history, and watchers told of the event are told of the correction.
+	// A TRANSFER_IN by register number that the facility does not hold yet
+	// makes the record from the origin's (identity, legal status, case, risk
+	// flags): the receiving facility does not retype the person.
 	RecordCustodyEvent(context.Context, *RecordCustodyEventRequest) (*RecordCustodyEventResponse, error)
 	// SyncRoster uploads the calling facility's roster: an optional header,
 	// then one record per message. Good records are kept when some are bad;
@@ -369,6 +392,12 @@ type CustodyServiceServer interface {
 	// the answers to its requests. The first message carries only a cursor;
 	// reconnecting with the last one resumes with no gap and no duplicate.
 	WatchHitNotices(*WatchHitNoticesRequest, grpc.ServerStreamingServer[WatchHitNoticesResponse]) error
+	// ListIncomingTransfers lists the people a TRANSFER_OUT announced to the
+	// calling facility and no TRANSFER_IN has received yet, oldest first:
+	// the origin's record (identity, legal status, case, risk flags) and its
+	// transfer out. Receive one with a TRANSFER_IN naming the origin and its
+	// register number.
+	ListIncomingTransfers(context.Context, *ListIncomingTransfersRequest) (*ListIncomingTransfersResponse, error)
 	mustEmbedUnimplementedCustodyServiceServer()
 }
 
@@ -423,6 +452,9 @@ func (UnimplementedCustodyServiceServer) AnswerHitRequest(context.Context, *Answ
 }
 func (UnimplementedCustodyServiceServer) WatchHitNotices(*WatchHitNoticesRequest, grpc.ServerStreamingServer[WatchHitNoticesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchHitNotices not implemented")
+}
+func (UnimplementedCustodyServiceServer) ListIncomingTransfers(context.Context, *ListIncomingTransfersRequest) (*ListIncomingTransfersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIncomingTransfers not implemented")
 }
 func (UnimplementedCustodyServiceServer) mustEmbedUnimplementedCustodyServiceServer() {}
 func (UnimplementedCustodyServiceServer) testEmbeddedByValue()                        {}
@@ -690,6 +722,24 @@ func _CustodyService_WatchHitNotices_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CustodyService_WatchHitNoticesServer = grpc.ServerStreamingServer[WatchHitNoticesResponse]
 
+func _CustodyService_ListIncomingTransfers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIncomingTransfersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).ListIncomingTransfers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_ListIncomingTransfers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).ListIncomingTransfers(ctx, req.(*ListIncomingTransfersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CustodyService_ServiceDesc is the grpc.ServiceDesc for CustodyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -744,6 +794,10 @@ var CustodyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AnswerHitRequest",
 			Handler:    _CustodyService_AnswerHitRequest_Handler,
+		},
+		{
+			MethodName: "ListIncomingTransfers",
+			Handler:    _CustodyService_ListIncomingTransfers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
