@@ -339,6 +339,32 @@ func (s *Store) ListIncomingTransfers(ctx context.Context, facility string, afte
 	return out, nil
 }
 
+// TransferSuccessors maps the records a person was received under after
+// leaving each of records (transfer in completing a transfer out, one
+// facility after another) to the record of records they come from.
+func (s *Store) TransferSuccessors(ctx context.Context, records []string) (map[string]string, error) {
+	rows, err := s.Pool.Query(ctx, `WITH RECURSIVE chain (origin, rec) AS (
+			SELECT w, w FROM unnest($1::uuid[]) AS w
+			UNION
+			SELECT c.origin, i.record_id FROM chain c
+			JOIN custody_events o ON o.record_id = c.rec AND o.type = 'TRANSFER_OUT'
+			JOIN custody_events i ON i.counterpart_event_id = o.id AND i.type = 'TRANSFER_IN'
+		) SELECT origin::text, rec::text FROM chain WHERE rec <> origin`, records)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var origin, rec string
+		if err := rows.Scan(&origin, &rec); err != nil {
+			return nil, err
+		}
+		out[rec] = origin
+	}
+	return out, rows.Err()
+}
+
 // hashOrNil is an event's content hash as stored: only with a key.
 func hashOrNil(key string, hash []byte) any {
 	if key == "" {
@@ -442,7 +468,8 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, o.seq, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child
 		FROM custody_event_order o JOIN custody_events e ON e.id = o.event_id JOIN custody_records r ON r.id = e.record_id
 		WHERE o.seq > $1 AND o.seq <= $2
-		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[])))
+		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[]))
+		       OR (o.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = ANY($4::text[])))
 		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records))
 	if err != nil {
 		return nil, err

@@ -105,3 +105,69 @@ func TestTransferHandOver(t *testing.T) {
 		t.Fatalf("a second receipt: %v", err)
 	}
 }
+
+// nextOf reads w until an event of one of records.
+func (w *watcher) nextOf(records ...string) *sinergiv1.WatchCustodyEventsResponse {
+	w.t.Helper()
+	for {
+		if m := w.next(1)[0]; slices.Contains(records, m.GetEvent().GetRecordId()) {
+			return m
+		}
+	}
+}
+
+// TestTransferToldAheadAndFollowed: Lapas Metro transfers a person Polres
+// Metro watches by record to Lapas Cipinang. Polres Metro Jakarta Timur,
+// whose jurisdiction holds Cipinang, is told of the transfer out before the
+// person arrives (INCOMING_TRANSFER), with who it is; Polres Metro, of its
+// own jurisdiction and its watch. Once Cipinang has received the person
+// under a record of its own, the watch follows: Polres Metro is told of
+// the transfer in and of the release at Cipinang.
+func TestTransferToldAheadAndFollowed(t *testing.T) {
+	env := servertest.Start(t, db, servertest.Options{})
+	ctx := context.Background()
+	metro := custodyAs(t, env, "lapas-metro")
+	cipinang := custodyAs(t, env, "lapas-cipinang")
+	lampung := custodyAs(t, env, "polres-metro")
+	at := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	p := person(unique("TF."), "Agus Salim", date("1977-07-07"), sinergiv1.Sex_SEX_MALE, "187201")
+	rec := admitted(t, metro, p, at)
+	if _, err := lampung.AddWatch(ctx, &sinergiv1.AddWatchRequest{Access: investigator, RecordId: rec.GetId(), Reason: "saksi perkara LP/B/77",
+		ExpireTime: timestamppb.New(time.Now().Add(24 * time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	origin := watch(t, ctx, lampung, analyst, "")
+	destination := watch(t, ctx, custodyAs(t, env, "polres-metro-jakarta-timur"), analyst, "")
+
+	out, err := event(ctx, metro, rec.GetId(), transOut, at.Add(time.Hour), toward("lapas-cipinang", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := destination.nextOf(rec.GetId())
+	if ahead.GetEvent().GetId() != out.GetEvent().GetId() || ahead.GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER ||
+		ahead.GetSubject().GetNik() != p.GetIdentity().GetNik() {
+		t.Fatalf("the destination's police were told %v, want the transfer out ahead, with who", ahead)
+	}
+	if m := origin.nextOf(rec.GetId()); m.GetEvent().GetId() != out.GetEvent().GetId() {
+		t.Fatalf("the origin's police were told %v", m)
+	}
+
+	received, err := cipinang.RecordCustodyEvent(ctx, &sinergiv1.RecordCustodyEventRequest{RegisterNumber: unique("CPN."),
+		Event: &sinergiv1.CustodyEvent{Type: transIn, EffectiveTime: timestamppb.New(at.Add(5 * time.Hour)),
+			CounterpartFacilityCode: "lapas-metro", CounterpartRegisterNumber: rec.GetRegisterNumber()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := received.GetRecord().GetId()
+	if m := origin.nextOf(rec.GetId(), moved); m.GetEvent().GetId() != received.GetEvent().GetId() ||
+		m.GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_WATCH {
+		t.Fatalf("the watch was told %v, want the transfer in at Cipinang", m)
+	}
+	freed, err := event(ctx, cipinang, moved, release, at.Add(6*time.Hour), withReason(sinergiv1.ReleaseReason_RELEASE_REASON_PAROLE, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := origin.nextOf(rec.GetId(), moved); m.GetEvent().GetId() != freed.GetEvent().GetId() || m.GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_WATCH {
+		t.Fatalf("the watch was told %v, want the release at Cipinang", m)
+	}
+}

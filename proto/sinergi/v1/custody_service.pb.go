@@ -31,6 +31,9 @@ const (
 	DeliveryReason_DELIVERY_REASON_JURISDICTION DeliveryReason = 1
 	// The person is on the watcher's watch list.
 	DeliveryReason_DELIVERY_REASON_WATCH DeliveryReason = 2
+	// A transfer out to a facility in the watcher's jurisdiction: told
+	// before the person arrives.
+	DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER DeliveryReason = 3
 )
 
 // Enum value maps for DeliveryReason.
@@ -39,11 +42,13 @@ var (
 		0: "DELIVERY_REASON_UNSPECIFIED",
 		1: "DELIVERY_REASON_JURISDICTION",
 		2: "DELIVERY_REASON_WATCH",
+		3: "DELIVERY_REASON_INCOMING_TRANSFER",
 	}
 	DeliveryReason_value = map[string]int32{
-		"DELIVERY_REASON_UNSPECIFIED":  0,
-		"DELIVERY_REASON_JURISDICTION": 1,
-		"DELIVERY_REASON_WATCH":        2,
+		"DELIVERY_REASON_UNSPECIFIED":       0,
+		"DELIVERY_REASON_JURISDICTION":      1,
+		"DELIVERY_REASON_WATCH":             2,
+		"DELIVERY_REASON_INCOMING_TRANSFER": 3,
 	}
 )
 
@@ -2614,11 +2619,12 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\ftransfer_out\x18\x02 \x01(\v2\x18.sinergi.v1.CustodyEventR\vtransferOut\"\x83\x01\n" +
 	"\x1dListIncomingTransfersResponse\x12:\n" +
 	"\ttransfers\x18\x01 \x03(\v2\x1c.sinergi.v1.IncomingTransferR\ttransfers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*n\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x95\x01\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
-	"\x15DELIVERY_REASON_WATCH\x10\x022\xdc\v\n" +
+	"\x15DELIVERY_REASON_WATCH\x10\x02\x12%\n" +
+	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x032\xdc\v\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +

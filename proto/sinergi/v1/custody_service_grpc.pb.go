@@ -81,9 +81,10 @@ type CustodyServiceClient interface {
 	// ListCustodyEvents lists one record's events, oldest first.
 	ListCustodyEvents(ctx context.Context, in *ListCustodyEventsRequest, opts ...grpc.CallOption) (*ListCustodyEventsResponse, error)
 	// WatchCustodyEvents streams the custody events the caller may see, live
-	// and in order: those of facilities in its jurisdiction, and admissions,
-	// transfers, releases and escapes of the people on its watch list
-	// anywhere. The first message carries only a cursor. Each message carries
+	// and in order: those of facilities in its jurisdiction, transfers out to
+	// them, and admissions, transfers, releases, escapes and corrections of
+	// the people on its watch list anywhere (a watch on a record follows the
+	// person to the records of the facilities that received them). The first message carries only a cursor. Each message carries
 	// a cursor; reconnecting with the last one resumes with no gap and no
 	// duplicate. A consumer that falls too far behind is ended with
 	// RESOURCE_EXHAUSTED naming the cursor to resume from.
@@ -357,9 +358,10 @@ type CustodyServiceServer interface {
 	// ListCustodyEvents lists one record's events, oldest first.
 	ListCustodyEvents(context.Context, *ListCustodyEventsRequest) (*ListCustodyEventsResponse, error)
 	// WatchCustodyEvents streams the custody events the caller may see, live
-	// and in order: those of facilities in its jurisdiction, and admissions,
-	// transfers, releases and escapes of the people on its watch list
-	// anywhere. The first message carries only a cursor. Each message carries
+	// and in order: those of facilities in its jurisdiction, transfers out to
+	// them, and admissions, transfers, releases, escapes and corrections of
+	// the people on its watch list anywhere (a watch on a record follows the
+	// person to the records of the facilities that received them). The first message carries only a cursor. Each message carries
 	// a cursor; reconnecting with the last one resumes with no gap and no
 	// duplicate. A consumer that falls too far behind is ended with
 	// RESOURCE_EXHAUSTED naming the cursor to resume from.
