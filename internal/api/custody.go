@@ -163,7 +163,8 @@ func (s *Custody) SearchCustodyRecords(ctx context.Context, req *sinergiv1.Searc
 	f := store.CustodyFilter{
 		Restriction: rs,
 		NIK:         req.GetNik(), RegisterNumber: req.GetRegisterNumber(), Name: req.GetName(), FacilityCode: req.GetFacilityCode(),
-		Status: req.GetStatus(), LegalKind: req.GetLegalStatus(),
+		Passport: req.GetPassportNumber(),
+		Status:   req.GetStatus(), LegalKind: req.GetLegalStatus(),
 	}
 	if req.GetBirthDate() != "" {
 		b := custodyParseDate(req.GetBirthDate())
@@ -171,7 +172,7 @@ func (s *Custody) SearchCustodyRecords(ctx context.Context, req *sinergiv1.Searc
 		f.BirthFrom, f.BirthTo = b.Add(-tol), b.Add(tol)
 	}
 	query := custodyQuery("custody-search", reach.Caller.GetCode(), f.NIK, f.RegisterNumber, store.NormalizeName(f.Name), req.GetBirthDate(),
-		req.GetBirthDateToleranceDays(), f.FacilityCode, f.Status, f.LegalKind)
+		req.GetBirthDateToleranceDays(), f.FacilityCode, f.Status, f.LegalKind, store.NormalizePassport(f.Passport))
 	var pos custodySearchPosition
 	if req.GetPageToken() != "" {
 		if err := s.Tokens.Open(req.GetPageToken(), query, &pos); err != nil {

@@ -344,8 +344,12 @@ func init() {
 	})
 	validate.Register(func(r *sinergiv1.SearchCustodyRecordsRequest, v *validate.Violations) {
 		checkPageSize(v, r.GetPageSize())
-		if r.GetNik() == "" && r.GetRegisterNumber() == "" && strings.TrimSpace(r.GetName()) == "" && r.GetBirthDate() == "" && r.GetFacilityCode() == "" {
-			v.Add("name", "at least one of nik, register_number, name, birth_date, facility_code is required")
+		if r.GetNik() == "" && r.GetRegisterNumber() == "" && strings.TrimSpace(r.GetName()) == "" && r.GetBirthDate() == "" && r.GetFacilityCode() == "" &&
+			r.GetPassportNumber() == "" {
+			v.Add("name", "at least one of nik, register_number, name, birth_date, facility_code, passport_number is required")
+		}
+		if p := store.NormalizePassport(r.GetPassportNumber()); r.GetPassportNumber() != "" && !allIn(p, 5, 20, upperOrDigit) {
+			v.Add("passport_number", "not a passport number (5 to 20 letters and digits)")
 		}
 		if r.GetNik() != "" {
 			custodyNIK(v, "nik", r.GetNik(), time.Time{}, sinergiv1.Sex_SEX_UNSPECIFIED)

@@ -1039,12 +1039,14 @@ func (x *GetCustodyRecordResponse) GetRecord() *CustodyRecord {
 type SearchCustodyRecordsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
-	// At least one of nik, register_number, name, birth_date, facility_code.
+	// At least one of nik, register_number, name, birth_date, facility_code,
+	// passport_number.
 	// NIK, exactly.
 	Nik string `protobuf:"bytes,2,opt,name=nik,proto3" json:"nik,omitempty"`
 	// Register number, exactly.
 	RegisterNumber string `protobuf:"bytes,3,opt,name=register_number,json=registerNumber,proto3" json:"register_number,omitempty"`
-	// Name, fuzzily, aliases included; results are ranked by likeness.
+	// Name, fuzzily, aliases included, in today's spelling or the old one
+	// ("Joesoef" finds "Yusuf"); results are ranked by likeness.
 	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
 	// YYYY-MM-DD, within birth_date_tolerance_days either side.
 	BirthDate              string          `protobuf:"bytes,5,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
@@ -1053,10 +1055,12 @@ type SearchCustodyRecordsRequest struct {
 	Status                 CustodyStatus   `protobuf:"varint,8,opt,name=status,proto3,enum=sinergi.v1.CustodyStatus" json:"status,omitempty"`
 	LegalStatus            LegalStatusKind `protobuf:"varint,9,opt,name=legal_status,json=legalStatus,proto3,enum=sinergi.v1.LegalStatusKind" json:"legal_status,omitempty"`
 	// At most this many (default 50, at most 500).
-	PageSize      int32  `protobuf:"varint,10,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,11,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageSize  int32  `protobuf:"varint,10,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,11,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Passport number, exactly (spaces and case aside): for foreign nationals.
+	PassportNumber string `protobuf:"bytes,12,opt,name=passport_number,json=passportNumber,proto3" json:"passport_number,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchCustodyRecordsRequest) Reset() {
@@ -1162,6 +1166,13 @@ func (x *SearchCustodyRecordsRequest) GetPageSize() int32 {
 func (x *SearchCustodyRecordsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SearchCustodyRecordsRequest) GetPassportNumber() string {
+	if x != nil {
+		return x.PassportNumber
 	}
 	return ""
 }
@@ -2520,7 +2531,7 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"M\n" +
 	"\x18GetCustodyRecordResponse\x121\n" +
-	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\xcd\x03\n" +
+	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\xf6\x03\n" +
 	"\x1bSearchCustodyRecordsRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
 	"\x03nik\x18\x02 \x01(\tR\x03nik\x12'\n" +
@@ -2535,7 +2546,8 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\tpage_size\x18\n" +
 	" \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\v \x01(\tR\tpageToken\"{\n" +
+	"page_token\x18\v \x01(\tR\tpageToken\x12'\n" +
+	"\x0fpassport_number\x18\f \x01(\tR\x0epassportNumber\"{\n" +
 	"\x1cSearchCustodyRecordsResponse\x123\n" +
 	"\arecords\x18\x01 \x03(\v2\x19.sinergi.v1.CustodyRecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x01\n" +
