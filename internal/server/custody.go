@@ -6,6 +6,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/api"
 	"github.com/sinergi-id/sinergi/internal/fanout"
 	"github.com/sinergi-id/sinergi/internal/presence"
+	"github.com/sinergi-id/sinergi/internal/releases"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -46,8 +47,9 @@ const (
 const hitNoticeSequencerLock = 0x484954534551
 
 // registerPresence adds the workers of national hit / no-hit: the
-// sequencer that orders hit notices for their watchers, and the escalator
-// of confirmation requests left unanswered. Every process runs each; the
+// sequencer that orders hit notices for their watchers, the escalator of
+// confirmation requests left unanswered, and the notifier of releases
+// ahead (whose notices travel with the hit notices). Every process runs each; the
 // leader works.
 func registerPresence(s *Server) {
 	seq := &fanout.Sequencer{Name: "hit notice", Store: s.Store, LockKey: hitNoticeSequencerLock,
@@ -56,4 +58,6 @@ func registerPresence(s *Server) {
 	s.AddWorker(seq.Run)
 	esc := &presence.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
 	s.AddWorker(esc.Run)
+	rel := &releases.Notifier{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	s.AddWorker(rel.Run)
 }

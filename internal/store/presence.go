@@ -62,11 +62,11 @@ func queueHitNotices(b *pgx.Batch, notices []HitNoticeRow) {
 			purpose = enumText(m.GetPurpose().String(), purposePrefix)
 		}
 		b.Queue(`INSERT INTO hit_notices (audience, kind, at, facility_code, record_id, requester_code, operator_id, purpose,
-				case_reference, hit_request_id, urgency, due_time, state)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				case_reference, hit_request_id, urgency, due_time, state, expected_release_date, days_left)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			n.Audience, enumText(m.GetKind().String(), hitNoticePrefix), m.GetTime().AsTime(), m.GetFacilityCode(),
 			custodyOptText(m.GetRecordId()), m.GetRequesterCode(), m.GetOperatorId(), purpose, m.GetCaseReference(),
-			custodyOptText(m.GetHitRequestId()), urgency, tsOrNil(m.GetDueTime()), state)
+			custodyOptText(m.GetHitRequestId()), urgency, tsOrNil(m.GetDueTime()), state, custodyDate(m.GetExpectedReleaseDate()), m.GetDaysLeft())
 	}
 }
 
@@ -293,7 +293,7 @@ func (s *Store) HitNoticesHead(ctx context.Context) (int64, error) {
 // after, in order.
 func (s *Store) HitNoticesAfter(ctx context.Context, audience string, after int64, limit int) ([]HitNoticeAt, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT seq, kind, at, facility_code, coalesce(record_id::text, ''), requester_code, operator_id, purpose,
-			case_reference, coalesce(hit_request_id::text, ''), urgency, due_time, state
+			case_reference, coalesce(hit_request_id::text, ''), urgency, due_time, state, expected_release_date, days_left
 		FROM hit_notices WHERE audience = $1 AND seq > $2 AND seq IS NOT NULL ORDER BY seq LIMIT $3`, audience, after, limit)
 	if err != nil {
 		return nil, err
@@ -304,10 +304,12 @@ func (s *Store) HitNoticesAfter(ctx context.Context, audience string, after int6
 		var kind, purpose, urgency, state string
 		var at time.Time
 		var due pgtype.Timestamptz
+		var expected pgtype.Date
 		if err := row.Scan(&out.Seq, &kind, &at, &m.FacilityCode, &m.RecordId, &m.RequesterCode, &m.OperatorId, &purpose,
-			&m.CaseReference, &m.HitRequestId, &urgency, &due, &state); err != nil {
+			&m.CaseReference, &m.HitRequestId, &urgency, &due, &state, &expected, &m.DaysLeft); err != nil {
 			return out, err
 		}
+		m.ExpectedReleaseDate = dateText(expected)
 		m.Kind = sinergiv1.HitNoticeKind(enumValue(sinergiv1.HitNoticeKind_value, hitNoticePrefix, kind))
 		m.Time, m.DueTime = timestamppb.New(at), timestampOf(due)
 		if purpose != "" {
@@ -322,4 +324,92 @@ func (s *Store) HitNoticesAfter(ctx context.Context, audience string, after int6
 		out.Notice = m
 		return out, nil
 	})
+}
+
+// DueRelease is a person held whose expected release is near, and the
+// notice due for it: the smallest of 30, 7 and 1 days its date is within,
+// not given yet for that date.
+type DueRelease struct {
+	RecordID, Facility, NIK string
+	Expected                time.Time
+	DaysLeft, Threshold     int
+}
+
+// DueReleases returns up to limit people held whose expected release date
+// is today or within 30 days of today (a date) and whose notice for the
+// threshold it is within has not been given, on db (the pool when nil).
+func DueReleases(ctx context.Context, db DB, today time.Time, limit int) ([]DueRelease, error) {
+	rows, err := db.Query(ctx, `SELECT id, facility_code, nik, d, days, th FROM (
+			SELECT r.id::text AS id, r.facility_code, coalesce(r.nik, '') AS nik, r.expected_release_date AS d,
+			       r.expected_release_date - $1::date AS days,
+			       CASE WHEN r.expected_release_date - $1::date <= 1 THEN 1
+			            WHEN r.expected_release_date - $1::date <= 7 THEN 7 ELSE 30 END AS th, r.id AS rid
+			FROM custody_records r
+			WHERE r.status = 'HELD' AND r.expected_release_date IS NOT NULL
+			  AND r.expected_release_date >= $1::date AND r.expected_release_date <= $1::date + 30) due
+		WHERE NOT EXISTS (SELECT 1 FROM release_notices n WHERE n.record_id = due.rid AND n.expected_date = due.d AND n.threshold <= due.th)
+		ORDER BY d, id LIMIT $2`, today, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DueRelease, error) {
+		var d DueRelease
+		err := r.Scan(&d.RecordID, &d.Facility, &d.NIK, &d.Expected, &d.DaysLeft, &d.Threshold)
+		return d, err
+	})
+}
+
+// WatchersOf lists the police units whose watches in force at now follow
+// record id or nik (when not empty).
+func (s *Store) WatchersOf(ctx context.Context, recordID, nik string, now time.Time) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT DISTINCT institution_code FROM custody_watches
+		WHERE remove_time IS NULL AND expire_time > $3 AND (record_id = $1 OR ($2 <> '' AND nik = $2)) ORDER BY 1`, recordID, nik, now)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// RecordReleaseNotice marks d's notice given and writes its notices with
+// the audit record (hook), in one transaction on db (the pool when nil).
+// A notice another process gave meanwhile is not given twice: given
+// reports whether this call gave it.
+func (s *Store) RecordReleaseNotice(ctx context.Context, db DB, hook TxHook, d DueRelease, notices []HitNoticeRow, now time.Time) (given bool, err error) {
+	if db == nil {
+		db = s.Pool
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	// A notice for a threshold covers the larger ones not given (a person
+	// first seen 5 days ahead is told once, at 7).
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO release_notices (record_id, expected_date, threshold, notice_time)
+		SELECT $1, $2, t, $4 FROM unnest(ARRAY[30, 7, 1]) AS t WHERE t >= $3 ON CONFLICT DO NOTHING`, d.RecordID, d.Expected, d.Threshold, now)
+	queueHitNotices(b, notices)
+	br := tx.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	if err == nil && tag.RowsAffected() == 0 {
+		br.Close()
+		return false, nil
+	}
+	if err != nil {
+		br.Close()
+		return false, err
+	}
+	if err := br.Close(); err != nil {
+		return false, err
+	}
+	if err := hook.WriteTx(ctx, tx); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, err
+	}
+	if len(notices) > 0 {
+		s.wakeHitSequencer(ctx)
+	}
+	return true, nil
 }

@@ -199,6 +199,10 @@ const (
 	// The request was answered: told to the requester (and to the regional
 	// office when it was escalated).
 	HitNoticeKind_HIT_NOTICE_KIND_ANSWERED HitNoticeKind = 4
+	// A person held is expected to be released in days_left days (30, 7,
+	// 1): told to the police units of the region the person's NIK was
+	// registered in and to those watching the person (VINE).
+	HitNoticeKind_HIT_NOTICE_KIND_RELEASE_DUE HitNoticeKind = 5
 )
 
 // Enum value maps for HitNoticeKind.
@@ -209,6 +213,7 @@ var (
 		2: "HIT_NOTICE_KIND_CONFIRMATION_REQUESTED",
 		3: "HIT_NOTICE_KIND_ESCALATED",
 		4: "HIT_NOTICE_KIND_ANSWERED",
+		5: "HIT_NOTICE_KIND_RELEASE_DUE",
 	}
 	HitNoticeKind_value = map[string]int32{
 		"HIT_NOTICE_KIND_UNSPECIFIED":            0,
@@ -216,6 +221,7 @@ var (
 		"HIT_NOTICE_KIND_CONFIRMATION_REQUESTED": 2,
 		"HIT_NOTICE_KIND_ESCALATED":              3,
 		"HIT_NOTICE_KIND_ANSWERED":               4,
+		"HIT_NOTICE_KIND_RELEASE_DUE":            5,
 	}
 )
 
@@ -533,7 +539,8 @@ func (x *HitRequest) GetRecord() *CustodyRecord {
 	return nil
 }
 
-// HitNotice is one thing an institution is told about hits on custody records.
+// HitNotice is one thing an institution is told about hits on custody
+// records, or about a release ahead.
 type HitNotice struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  HitNoticeKind          `protobuf:"varint,1,opt,name=kind,proto3,enum=sinergi.v1.HitNoticeKind" json:"kind,omitempty"`
@@ -547,12 +554,15 @@ type HitNotice struct {
 	Purpose       Purpose `protobuf:"varint,7,opt,name=purpose,proto3,enum=sinergi.v1.Purpose" json:"purpose,omitempty"`
 	CaseReference string  `protobuf:"bytes,8,opt,name=case_reference,json=caseReference,proto3" json:"case_reference,omitempty"`
 	// The confirmation request (all kinds but HIT), its urgency, due time and state.
-	HitRequestId  string                 `protobuf:"bytes,9,opt,name=hit_request_id,json=hitRequestId,proto3" json:"hit_request_id,omitempty"`
-	Urgency       HitUrgency             `protobuf:"varint,10,opt,name=urgency,proto3,enum=sinergi.v1.HitUrgency" json:"urgency,omitempty"`
-	DueTime       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
-	State         HitRequestState        `protobuf:"varint,12,opt,name=state,proto3,enum=sinergi.v1.HitRequestState" json:"state,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HitRequestId string                 `protobuf:"bytes,9,opt,name=hit_request_id,json=hitRequestId,proto3" json:"hit_request_id,omitempty"`
+	Urgency      HitUrgency             `protobuf:"varint,10,opt,name=urgency,proto3,enum=sinergi.v1.HitUrgency" json:"urgency,omitempty"`
+	DueTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	State        HitRequestState        `protobuf:"varint,12,opt,name=state,proto3,enum=sinergi.v1.HitRequestState" json:"state,omitempty"`
+	// RELEASE_DUE: the expected release date (YYYY-MM-DD) and the days left.
+	ExpectedReleaseDate string `protobuf:"bytes,13,opt,name=expected_release_date,json=expectedReleaseDate,proto3" json:"expected_release_date,omitempty"`
+	DaysLeft            int32  `protobuf:"varint,14,opt,name=days_left,json=daysLeft,proto3" json:"days_left,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *HitNotice) Reset() {
@@ -669,6 +679,20 @@ func (x *HitNotice) GetState() HitRequestState {
 	return HitRequestState_HIT_REQUEST_STATE_UNSPECIFIED
 }
 
+func (x *HitNotice) GetExpectedReleaseDate() string {
+	if x != nil {
+		return x.ExpectedReleaseDate
+	}
+	return ""
+}
+
+func (x *HitNotice) GetDaysLeft() int32 {
+	if x != nil {
+		return x.DaysLeft
+	}
+	return 0
+}
+
 var File_sinergi_v1_presence_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_presence_proto_rawDesc = "" +
@@ -706,7 +730,7 @@ const file_sinergi_v1_presence_proto_rawDesc = "" +
 	"\x12answer_operator_id\x18\x12 \x01(\tR\x10answerOperatorId\x12\x1f\n" +
 	"\vdeny_reason\x18\x13 \x01(\tR\n" +
 	"denyReason\x121\n" +
-	"\x06record\x18\x14 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\x8c\x04\n" +
+	"\x06record\x18\x14 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\xdd\x04\n" +
 	"\tHitNotice\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.sinergi.v1.HitNoticeKindR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12#\n" +
@@ -721,7 +745,9 @@ const file_sinergi_v1_presence_proto_rawDesc = "" +
 	"\aurgency\x18\n" +
 	" \x01(\x0e2\x16.sinergi.v1.HitUrgencyR\aurgency\x125\n" +
 	"\bdue_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x121\n" +
-	"\x05state\x18\f \x01(\x0e2\x1b.sinergi.v1.HitRequestStateR\x05state*Z\n" +
+	"\x05state\x18\f \x01(\x0e2\x1b.sinergi.v1.HitRequestStateR\x05state\x122\n" +
+	"\x15expected_release_date\x18\r \x01(\tR\x13expectedReleaseDate\x12\x1b\n" +
+	"\tdays_left\x18\x0e \x01(\x05R\bdaysLeft*Z\n" +
 	"\n" +
 	"HitUrgency\x12\x1b\n" +
 	"\x17HIT_URGENCY_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -735,13 +761,14 @@ const file_sinergi_v1_presence_proto_rawDesc = "" +
 	"\tHitAnswer\x12\x1a\n" +
 	"\x16HIT_ANSWER_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12HIT_ANSWER_CONFIRM\x10\x01\x12\x13\n" +
-	"\x0fHIT_ANSWER_DENY\x10\x02*\xb2\x01\n" +
+	"\x0fHIT_ANSWER_DENY\x10\x02*\xd3\x01\n" +
 	"\rHitNoticeKind\x12\x1f\n" +
 	"\x1bHIT_NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13HIT_NOTICE_KIND_HIT\x10\x01\x12*\n" +
 	"&HIT_NOTICE_KIND_CONFIRMATION_REQUESTED\x10\x02\x12\x1d\n" +
 	"\x19HIT_NOTICE_KIND_ESCALATED\x10\x03\x12\x1c\n" +
-	"\x18HIT_NOTICE_KIND_ANSWERED\x10\x04B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x18HIT_NOTICE_KIND_ANSWERED\x10\x04\x12\x1f\n" +
+	"\x1bHIT_NOTICE_KIND_RELEASE_DUE\x10\x05B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_presence_proto_rawDescOnce sync.Once
