@@ -6,6 +6,7 @@ import (
 	"github.com/sinergi-id/sinergi/internal/api"
 	"github.com/sinergi-id/sinergi/internal/fanout"
 	"github.com/sinergi-id/sinergi/internal/presence"
+	"github.com/sinergi-id/sinergi/internal/reconcile"
 	"github.com/sinergi-id/sinergi/internal/releases"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
@@ -60,4 +61,6 @@ func registerPresence(s *Server) {
 	s.AddWorker(esc.Run)
 	rel := &releases.Notifier{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
 	s.AddWorker(rel.Run)
+	rec := &reconcile.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	s.AddWorker(rec.Run)
 }

@@ -62,11 +62,12 @@ func queueHitNotices(b *pgx.Batch, notices []HitNoticeRow) {
 			purpose = enumText(m.GetPurpose().String(), purposePrefix)
 		}
 		b.Queue(`INSERT INTO hit_notices (audience, kind, at, facility_code, record_id, requester_code, operator_id, purpose,
-				case_reference, hit_request_id, urgency, due_time, state, expected_release_date, days_left)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+				case_reference, hit_request_id, urgency, due_time, state, expected_release_date, days_left, reconciliation_item_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			n.Audience, enumText(m.GetKind().String(), hitNoticePrefix), m.GetTime().AsTime(), m.GetFacilityCode(),
 			custodyOptText(m.GetRecordId()), m.GetRequesterCode(), m.GetOperatorId(), purpose, m.GetCaseReference(),
-			custodyOptText(m.GetHitRequestId()), urgency, tsOrNil(m.GetDueTime()), state, custodyDate(m.GetExpectedReleaseDate()), m.GetDaysLeft())
+			custodyOptText(m.GetHitRequestId()), urgency, tsOrNil(m.GetDueTime()), state, custodyDate(m.GetExpectedReleaseDate()), m.GetDaysLeft(),
+			custodyOptText(m.GetReconciliationItemId()))
 	}
 }
 
@@ -293,7 +294,8 @@ func (s *Store) HitNoticesHead(ctx context.Context) (int64, error) {
 // after, in order.
 func (s *Store) HitNoticesAfter(ctx context.Context, audience string, after int64, limit int) ([]HitNoticeAt, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT seq, kind, at, facility_code, coalesce(record_id::text, ''), requester_code, operator_id, purpose,
-			case_reference, coalesce(hit_request_id::text, ''), urgency, due_time, state, expected_release_date, days_left
+			case_reference, coalesce(hit_request_id::text, ''), urgency, due_time, state, expected_release_date, days_left,
+			coalesce(reconciliation_item_id::text, '')
 		FROM hit_notices WHERE audience = $1 AND seq > $2 AND seq IS NOT NULL ORDER BY seq LIMIT $3`, audience, after, limit)
 	if err != nil {
 		return nil, err
@@ -306,7 +308,8 @@ func (s *Store) HitNoticesAfter(ctx context.Context, audience string, after int6
 		var due pgtype.Timestamptz
 		var expected pgtype.Date
 		if err := row.Scan(&out.Seq, &kind, &at, &m.FacilityCode, &m.RecordId, &m.RequesterCode, &m.OperatorId, &purpose,
-			&m.CaseReference, &m.HitRequestId, &urgency, &due, &state, &expected, &m.DaysLeft); err != nil {
+			&m.CaseReference, &m.HitRequestId, &urgency, &due, &state, &expected, &m.DaysLeft,
+			&m.ReconciliationItemId); err != nil {
 			return out, err
 		}
 		m.ExpectedReleaseDate = dateText(expected)

@@ -648,10 +648,13 @@ type SyncRosterResponse struct {
 	// Records in the roster whose status says they are not held (released,
 	// transferred out, escaped...): the roster or the events are wrong (the
 	// first 1000, by register number).
-	NotHeld       []*RosterDiscrepancy `protobuf:"bytes,9,rep,name=not_held,json=notHeld,proto3" json:"not_held,omitempty"`
-	NotHeldCount  int64                `protobuf:"varint,10,opt,name=not_held_count,json=notHeldCount,proto3" json:"not_held_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NotHeld      []*RosterDiscrepancy `protobuf:"bytes,9,rep,name=not_held,json=notHeld,proto3" json:"not_held,omitempty"`
+	NotHeldCount int64                `protobuf:"varint,10,opt,name=not_held_count,json=notHeldCount,proto3" json:"not_held_count,omitempty"`
+	// Full rosters: the reconciliation items opened for missing people (one
+	// open item per person; see ListReconciliationItems).
+	ReconciliationItemsOpened int64 `protobuf:"varint,11,opt,name=reconciliation_items_opened,json=reconciliationItemsOpened,proto3" json:"reconciliation_items_opened,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *SyncRosterResponse) Reset() {
@@ -750,6 +753,13 @@ func (x *SyncRosterResponse) GetNotHeld() []*RosterDiscrepancy {
 func (x *SyncRosterResponse) GetNotHeldCount() int64 {
 	if x != nil {
 		return x.NotHeldCount
+	}
+	return 0
+}
+
+func (x *SyncRosterResponse) GetReconciliationItemsOpened() int64 {
+	if x != nil {
+		return x.ReconciliationItemsOpened
 	}
 	return 0
 }
@@ -2455,6 +2465,241 @@ func (x *ListIncomingTransfersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListReconciliationItemsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// Include resolved items.
+	IncludeResolved bool `protobuf:"varint,2,opt,name=include_resolved,json=includeResolved,proto3" json:"include_resolved,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReconciliationItemsRequest) Reset() {
+	*x = ListReconciliationItemsRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReconciliationItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReconciliationItemsRequest) ProtoMessage() {}
+
+func (x *ListReconciliationItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReconciliationItemsRequest.ProtoReflect.Descriptor instead.
+func (*ListReconciliationItemsRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListReconciliationItemsRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ListReconciliationItemsRequest) GetIncludeResolved() bool {
+	if x != nil {
+		return x.IncludeResolved
+	}
+	return false
+}
+
+func (x *ListReconciliationItemsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReconciliationItemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListReconciliationItemsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*ReconciliationItem  `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReconciliationItemsResponse) Reset() {
+	*x = ListReconciliationItemsResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReconciliationItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReconciliationItemsResponse) ProtoMessage() {}
+
+func (x *ListReconciliationItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReconciliationItemsResponse.ProtoReflect.Descriptor instead.
+func (*ListReconciliationItemsResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListReconciliationItemsResponse) GetItems() []*ReconciliationItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListReconciliationItemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ResolveReconciliationItemRequest struct {
+	state      protoimpl.MessageState   `protogen:"open.v1"`
+	Access     *AccessContext           `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	Id         string                   `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Resolution ReconciliationResolution `protobuf:"varint,3,opt,name=resolution,proto3,enum=sinergi.v1.ReconciliationResolution" json:"resolution,omitempty"`
+	// Why, in the facility's words.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveReconciliationItemRequest) Reset() {
+	*x = ResolveReconciliationItemRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveReconciliationItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveReconciliationItemRequest) ProtoMessage() {}
+
+func (x *ResolveReconciliationItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveReconciliationItemRequest.ProtoReflect.Descriptor instead.
+func (*ResolveReconciliationItemRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ResolveReconciliationItemRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ResolveReconciliationItemRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ResolveReconciliationItemRequest) GetResolution() ReconciliationResolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return ReconciliationResolution_RECONCILIATION_RESOLUTION_UNSPECIFIED
+}
+
+func (x *ResolveReconciliationItemRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ResolveReconciliationItemResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Item          *ReconciliationItem    `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveReconciliationItemResponse) Reset() {
+	*x = ResolveReconciliationItemResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveReconciliationItemResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveReconciliationItemResponse) ProtoMessage() {}
+
+func (x *ResolveReconciliationItemResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveReconciliationItemResponse.ProtoReflect.Descriptor instead.
+func (*ResolveReconciliationItemResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResolveReconciliationItemResponse) GetItem() *ReconciliationItem {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
 var File_sinergi_v1_custody_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_custody_service_proto_rawDesc = "" +
@@ -2495,7 +2740,7 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x11RosterDiscrepancy\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12'\n" +
 	"\x0fregister_number\x18\x02 \x01(\tR\x0eregisterNumber\x121\n" +
-	"\x06status\x18\x03 \x01(\x0e2\x19.sinergi.v1.CustodyStatusR\x06status\"\x9b\x03\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x19.sinergi.v1.CustodyStatusR\x06status\"\xdb\x03\n" +
 	"\x12SyncRosterResponse\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x03R\breceived\x12\x1a\n" +
 	"\binserted\x18\x02 \x01(\x03R\binserted\x12\x18\n" +
@@ -2509,7 +2754,8 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\rmissing_count\x18\b \x01(\x03R\fmissingCount\x128\n" +
 	"\bnot_held\x18\t \x03(\v2\x1d.sinergi.v1.RosterDiscrepancyR\anotHeld\x12$\n" +
 	"\x0enot_held_count\x18\n" +
-	" \x01(\x03R\fnotHeldCount\"\x97\x01\n" +
+	" \x01(\x03R\fnotHeldCount\x12>\n" +
+	"\x1breconciliation_items_opened\x18\v \x01(\x03R\x19reconciliationItemsOpened\"\x97\x01\n" +
 	"\x14CheckPresenceRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
 	"\x03nik\x18\x02 \x01(\tR\x03nik\x12\x1b\n" +
@@ -2631,12 +2877,30 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\ftransfer_out\x18\x02 \x01(\v2\x18.sinergi.v1.CustodyEventR\vtransferOut\"\x83\x01\n" +
 	"\x1dListIncomingTransfersResponse\x12:\n" +
 	"\ttransfers\x18\x01 \x03(\v2\x1c.sinergi.v1.IncomingTransferR\ttransfers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x95\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x01\n" +
+	"\x1eListReconciliationItemsRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12)\n" +
+	"\x10include_resolved\x18\x02 \x01(\bR\x0fincludeResolved\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x7f\n" +
+	"\x1fListReconciliationItemsResponse\x124\n" +
+	"\x05items\x18\x01 \x03(\v2\x1e.sinergi.v1.ReconciliationItemR\x05items\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x01\n" +
+	" ResolveReconciliationItemRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12D\n" +
+	"\n" +
+	"resolution\x18\x03 \x01(\x0e2$.sinergi.v1.ReconciliationResolutionR\n" +
+	"resolution\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"W\n" +
+	"!ResolveReconciliationItemResponse\x122\n" +
+	"\x04item\x18\x01 \x01(\v2\x1e.sinergi.v1.ReconciliationItemR\x04item*\x95\x01\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
 	"\x15DELIVERY_REASON_WATCH\x10\x02\x12%\n" +
-	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x032\xdc\v\n" +
+	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x032\xca\r\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +
@@ -2654,7 +2918,9 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\rGetHitRequest\x12 .sinergi.v1.GetHitRequestRequest\x1a!.sinergi.v1.GetHitRequestResponse\x12]\n" +
 	"\x10AnswerHitRequest\x12#.sinergi.v1.AnswerHitRequestRequest\x1a$.sinergi.v1.AnswerHitRequestResponse\x12\\\n" +
 	"\x0fWatchHitNotices\x12\".sinergi.v1.WatchHitNoticesRequest\x1a#.sinergi.v1.WatchHitNoticesResponse0\x01\x12l\n" +
-	"\x15ListIncomingTransfers\x12(.sinergi.v1.ListIncomingTransfersRequest\x1a).sinergi.v1.ListIncomingTransfersResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x15ListIncomingTransfers\x12(.sinergi.v1.ListIncomingTransfersRequest\x1a).sinergi.v1.ListIncomingTransfersResponse\x12r\n" +
+	"\x17ListReconciliationItems\x12*.sinergi.v1.ListReconciliationItemsRequest\x1a+.sinergi.v1.ListReconciliationItemsResponse\x12x\n" +
+	"\x19ResolveReconciliationItem\x12,.sinergi.v1.ResolveReconciliationItemRequest\x1a-.sinergi.v1.ResolveReconciliationItemResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_custody_service_proto_rawDescOnce sync.Once
@@ -2669,151 +2935,166 @@ func file_sinergi_v1_custody_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_custody_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_sinergi_v1_custody_service_proto_goTypes = []any{
-	(DeliveryReason)(0),                   // 0: sinergi.v1.DeliveryReason
-	(*UpsertCustodyRecordRequest)(nil),    // 1: sinergi.v1.UpsertCustodyRecordRequest
-	(*UpsertCustodyRecordResponse)(nil),   // 2: sinergi.v1.UpsertCustodyRecordResponse
-	(*RecordCustodyEventRequest)(nil),     // 3: sinergi.v1.RecordCustodyEventRequest
-	(*RecordCustodyEventResponse)(nil),    // 4: sinergi.v1.RecordCustodyEventResponse
-	(*RosterHeader)(nil),                  // 5: sinergi.v1.RosterHeader
-	(*SyncRosterRequest)(nil),             // 6: sinergi.v1.SyncRosterRequest
-	(*RosterViolation)(nil),               // 7: sinergi.v1.RosterViolation
-	(*RosterRejection)(nil),               // 8: sinergi.v1.RosterRejection
-	(*RosterDiscrepancy)(nil),             // 9: sinergi.v1.RosterDiscrepancy
-	(*SyncRosterResponse)(nil),            // 10: sinergi.v1.SyncRosterResponse
-	(*CheckPresenceRequest)(nil),          // 11: sinergi.v1.CheckPresenceRequest
-	(*Placement)(nil),                     // 12: sinergi.v1.Placement
-	(*CheckPresenceResponse)(nil),         // 13: sinergi.v1.CheckPresenceResponse
-	(*GetCustodyRecordRequest)(nil),       // 14: sinergi.v1.GetCustodyRecordRequest
-	(*GetCustodyRecordResponse)(nil),      // 15: sinergi.v1.GetCustodyRecordResponse
-	(*SearchCustodyRecordsRequest)(nil),   // 16: sinergi.v1.SearchCustodyRecordsRequest
-	(*SearchCustodyRecordsResponse)(nil),  // 17: sinergi.v1.SearchCustodyRecordsResponse
-	(*ListCustodyEventsRequest)(nil),      // 18: sinergi.v1.ListCustodyEventsRequest
-	(*ListCustodyEventsResponse)(nil),     // 19: sinergi.v1.ListCustodyEventsResponse
-	(*WatchCustodyEventsRequest)(nil),     // 20: sinergi.v1.WatchCustodyEventsRequest
-	(*WatchCustodyEventsResponse)(nil),    // 21: sinergi.v1.WatchCustodyEventsResponse
-	(*AddWatchRequest)(nil),               // 22: sinergi.v1.AddWatchRequest
-	(*AddWatchResponse)(nil),              // 23: sinergi.v1.AddWatchResponse
-	(*RemoveWatchRequest)(nil),            // 24: sinergi.v1.RemoveWatchRequest
-	(*RemoveWatchResponse)(nil),           // 25: sinergi.v1.RemoveWatchResponse
-	(*ListWatchesRequest)(nil),            // 26: sinergi.v1.ListWatchesRequest
-	(*ListWatchesResponse)(nil),           // 27: sinergi.v1.ListWatchesResponse
-	(*RequestHitRecordRequest)(nil),       // 28: sinergi.v1.RequestHitRecordRequest
-	(*RequestHitRecordResponse)(nil),      // 29: sinergi.v1.RequestHitRecordResponse
-	(*GetHitRequestRequest)(nil),          // 30: sinergi.v1.GetHitRequestRequest
-	(*GetHitRequestResponse)(nil),         // 31: sinergi.v1.GetHitRequestResponse
-	(*AnswerHitRequestRequest)(nil),       // 32: sinergi.v1.AnswerHitRequestRequest
-	(*AnswerHitRequestResponse)(nil),      // 33: sinergi.v1.AnswerHitRequestResponse
-	(*WatchHitNoticesRequest)(nil),        // 34: sinergi.v1.WatchHitNoticesRequest
-	(*WatchHitNoticesResponse)(nil),       // 35: sinergi.v1.WatchHitNoticesResponse
-	(*ListIncomingTransfersRequest)(nil),  // 36: sinergi.v1.ListIncomingTransfersRequest
-	(*IncomingTransfer)(nil),              // 37: sinergi.v1.IncomingTransfer
-	(*ListIncomingTransfersResponse)(nil), // 38: sinergi.v1.ListIncomingTransfersResponse
-	(*CustodyRecord)(nil),                 // 39: sinergi.v1.CustodyRecord
-	(*CustodyEvent)(nil),                  // 40: sinergi.v1.CustodyEvent
-	(*timestamppb.Timestamp)(nil),         // 41: google.protobuf.Timestamp
-	(CustodyStatus)(0),                    // 42: sinergi.v1.CustodyStatus
-	(*AccessContext)(nil),                 // 43: sinergi.v1.AccessContext
-	(*RemoteHit)(nil),                     // 44: sinergi.v1.RemoteHit
-	(LegalStatusKind)(0),                  // 45: sinergi.v1.LegalStatusKind
-	(*Identity)(nil),                      // 46: sinergi.v1.Identity
-	(DataClass)(0),                        // 47: sinergi.v1.DataClass
-	(*Watch)(nil),                         // 48: sinergi.v1.Watch
-	(HitUrgency)(0),                       // 49: sinergi.v1.HitUrgency
-	(*HitRequest)(nil),                    // 50: sinergi.v1.HitRequest
-	(HitAnswer)(0),                        // 51: sinergi.v1.HitAnswer
-	(*HitNotice)(nil),                     // 52: sinergi.v1.HitNotice
+	(DeliveryReason)(0),                       // 0: sinergi.v1.DeliveryReason
+	(*UpsertCustodyRecordRequest)(nil),        // 1: sinergi.v1.UpsertCustodyRecordRequest
+	(*UpsertCustodyRecordResponse)(nil),       // 2: sinergi.v1.UpsertCustodyRecordResponse
+	(*RecordCustodyEventRequest)(nil),         // 3: sinergi.v1.RecordCustodyEventRequest
+	(*RecordCustodyEventResponse)(nil),        // 4: sinergi.v1.RecordCustodyEventResponse
+	(*RosterHeader)(nil),                      // 5: sinergi.v1.RosterHeader
+	(*SyncRosterRequest)(nil),                 // 6: sinergi.v1.SyncRosterRequest
+	(*RosterViolation)(nil),                   // 7: sinergi.v1.RosterViolation
+	(*RosterRejection)(nil),                   // 8: sinergi.v1.RosterRejection
+	(*RosterDiscrepancy)(nil),                 // 9: sinergi.v1.RosterDiscrepancy
+	(*SyncRosterResponse)(nil),                // 10: sinergi.v1.SyncRosterResponse
+	(*CheckPresenceRequest)(nil),              // 11: sinergi.v1.CheckPresenceRequest
+	(*Placement)(nil),                         // 12: sinergi.v1.Placement
+	(*CheckPresenceResponse)(nil),             // 13: sinergi.v1.CheckPresenceResponse
+	(*GetCustodyRecordRequest)(nil),           // 14: sinergi.v1.GetCustodyRecordRequest
+	(*GetCustodyRecordResponse)(nil),          // 15: sinergi.v1.GetCustodyRecordResponse
+	(*SearchCustodyRecordsRequest)(nil),       // 16: sinergi.v1.SearchCustodyRecordsRequest
+	(*SearchCustodyRecordsResponse)(nil),      // 17: sinergi.v1.SearchCustodyRecordsResponse
+	(*ListCustodyEventsRequest)(nil),          // 18: sinergi.v1.ListCustodyEventsRequest
+	(*ListCustodyEventsResponse)(nil),         // 19: sinergi.v1.ListCustodyEventsResponse
+	(*WatchCustodyEventsRequest)(nil),         // 20: sinergi.v1.WatchCustodyEventsRequest
+	(*WatchCustodyEventsResponse)(nil),        // 21: sinergi.v1.WatchCustodyEventsResponse
+	(*AddWatchRequest)(nil),                   // 22: sinergi.v1.AddWatchRequest
+	(*AddWatchResponse)(nil),                  // 23: sinergi.v1.AddWatchResponse
+	(*RemoveWatchRequest)(nil),                // 24: sinergi.v1.RemoveWatchRequest
+	(*RemoveWatchResponse)(nil),               // 25: sinergi.v1.RemoveWatchResponse
+	(*ListWatchesRequest)(nil),                // 26: sinergi.v1.ListWatchesRequest
+	(*ListWatchesResponse)(nil),               // 27: sinergi.v1.ListWatchesResponse
+	(*RequestHitRecordRequest)(nil),           // 28: sinergi.v1.RequestHitRecordRequest
+	(*RequestHitRecordResponse)(nil),          // 29: sinergi.v1.RequestHitRecordResponse
+	(*GetHitRequestRequest)(nil),              // 30: sinergi.v1.GetHitRequestRequest
+	(*GetHitRequestResponse)(nil),             // 31: sinergi.v1.GetHitRequestResponse
+	(*AnswerHitRequestRequest)(nil),           // 32: sinergi.v1.AnswerHitRequestRequest
+	(*AnswerHitRequestResponse)(nil),          // 33: sinergi.v1.AnswerHitRequestResponse
+	(*WatchHitNoticesRequest)(nil),            // 34: sinergi.v1.WatchHitNoticesRequest
+	(*WatchHitNoticesResponse)(nil),           // 35: sinergi.v1.WatchHitNoticesResponse
+	(*ListIncomingTransfersRequest)(nil),      // 36: sinergi.v1.ListIncomingTransfersRequest
+	(*IncomingTransfer)(nil),                  // 37: sinergi.v1.IncomingTransfer
+	(*ListIncomingTransfersResponse)(nil),     // 38: sinergi.v1.ListIncomingTransfersResponse
+	(*ListReconciliationItemsRequest)(nil),    // 39: sinergi.v1.ListReconciliationItemsRequest
+	(*ListReconciliationItemsResponse)(nil),   // 40: sinergi.v1.ListReconciliationItemsResponse
+	(*ResolveReconciliationItemRequest)(nil),  // 41: sinergi.v1.ResolveReconciliationItemRequest
+	(*ResolveReconciliationItemResponse)(nil), // 42: sinergi.v1.ResolveReconciliationItemResponse
+	(*CustodyRecord)(nil),                     // 43: sinergi.v1.CustodyRecord
+	(*CustodyEvent)(nil),                      // 44: sinergi.v1.CustodyEvent
+	(*timestamppb.Timestamp)(nil),             // 45: google.protobuf.Timestamp
+	(CustodyStatus)(0),                        // 46: sinergi.v1.CustodyStatus
+	(*AccessContext)(nil),                     // 47: sinergi.v1.AccessContext
+	(*RemoteHit)(nil),                         // 48: sinergi.v1.RemoteHit
+	(LegalStatusKind)(0),                      // 49: sinergi.v1.LegalStatusKind
+	(*Identity)(nil),                          // 50: sinergi.v1.Identity
+	(DataClass)(0),                            // 51: sinergi.v1.DataClass
+	(*Watch)(nil),                             // 52: sinergi.v1.Watch
+	(HitUrgency)(0),                           // 53: sinergi.v1.HitUrgency
+	(*HitRequest)(nil),                        // 54: sinergi.v1.HitRequest
+	(HitAnswer)(0),                            // 55: sinergi.v1.HitAnswer
+	(*HitNotice)(nil),                         // 56: sinergi.v1.HitNotice
+	(*ReconciliationItem)(nil),                // 57: sinergi.v1.ReconciliationItem
+	(ReconciliationResolution)(0),             // 58: sinergi.v1.ReconciliationResolution
 }
 var file_sinergi_v1_custody_service_proto_depIdxs = []int32{
-	39, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
-	39, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	40, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
-	40, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
-	39, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
-	41, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
+	43, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
+	43, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	44, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
+	44, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
+	43, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
+	45, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: sinergi.v1.SyncRosterRequest.header:type_name -> sinergi.v1.RosterHeader
-	39, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
+	43, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
 	7,  // 8: sinergi.v1.RosterRejection.violations:type_name -> sinergi.v1.RosterViolation
-	42, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
+	46, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
 	8,  // 10: sinergi.v1.SyncRosterResponse.rejections:type_name -> sinergi.v1.RosterRejection
 	9,  // 11: sinergi.v1.SyncRosterResponse.missing:type_name -> sinergi.v1.RosterDiscrepancy
 	9,  // 12: sinergi.v1.SyncRosterResponse.not_held:type_name -> sinergi.v1.RosterDiscrepancy
-	43, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
-	41, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
+	47, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
+	45, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
 	12, // 15: sinergi.v1.CheckPresenceResponse.placements:type_name -> sinergi.v1.Placement
-	44, // 16: sinergi.v1.CheckPresenceResponse.remote_hits:type_name -> sinergi.v1.RemoteHit
-	43, // 17: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
-	39, // 18: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	43, // 19: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
-	42, // 20: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
-	45, // 21: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
-	39, // 22: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
-	43, // 23: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	40, // 24: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
-	43, // 25: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	40, // 26: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
-	46, // 27: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
+	48, // 16: sinergi.v1.CheckPresenceResponse.remote_hits:type_name -> sinergi.v1.RemoteHit
+	47, // 17: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	43, // 18: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	47, // 19: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
+	46, // 20: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
+	49, // 21: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
+	43, // 22: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
+	47, // 23: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	44, // 24: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
+	47, // 25: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	44, // 26: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
+	50, // 27: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
 	0,  // 28: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
-	47, // 29: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
-	43, // 30: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	41, // 31: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
-	48, // 32: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
-	43, // 33: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	48, // 34: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
-	43, // 35: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
-	48, // 36: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
-	43, // 37: sinergi.v1.RequestHitRecordRequest.access:type_name -> sinergi.v1.AccessContext
-	49, // 38: sinergi.v1.RequestHitRecordRequest.urgency:type_name -> sinergi.v1.HitUrgency
-	50, // 39: sinergi.v1.RequestHitRecordResponse.request:type_name -> sinergi.v1.HitRequest
-	43, // 40: sinergi.v1.GetHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
-	50, // 41: sinergi.v1.GetHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
-	43, // 42: sinergi.v1.AnswerHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
-	51, // 43: sinergi.v1.AnswerHitRequestRequest.answer:type_name -> sinergi.v1.HitAnswer
-	50, // 44: sinergi.v1.AnswerHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
-	43, // 45: sinergi.v1.WatchHitNoticesRequest.access:type_name -> sinergi.v1.AccessContext
-	52, // 46: sinergi.v1.WatchHitNoticesResponse.notice:type_name -> sinergi.v1.HitNotice
-	43, // 47: sinergi.v1.ListIncomingTransfersRequest.access:type_name -> sinergi.v1.AccessContext
-	39, // 48: sinergi.v1.IncomingTransfer.record:type_name -> sinergi.v1.CustodyRecord
-	40, // 49: sinergi.v1.IncomingTransfer.transfer_out:type_name -> sinergi.v1.CustodyEvent
+	51, // 29: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
+	47, // 30: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	45, // 31: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
+	52, // 32: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
+	47, // 33: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	52, // 34: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
+	47, // 35: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
+	52, // 36: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
+	47, // 37: sinergi.v1.RequestHitRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	53, // 38: sinergi.v1.RequestHitRecordRequest.urgency:type_name -> sinergi.v1.HitUrgency
+	54, // 39: sinergi.v1.RequestHitRecordResponse.request:type_name -> sinergi.v1.HitRequest
+	47, // 40: sinergi.v1.GetHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	54, // 41: sinergi.v1.GetHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	47, // 42: sinergi.v1.AnswerHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	55, // 43: sinergi.v1.AnswerHitRequestRequest.answer:type_name -> sinergi.v1.HitAnswer
+	54, // 44: sinergi.v1.AnswerHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	47, // 45: sinergi.v1.WatchHitNoticesRequest.access:type_name -> sinergi.v1.AccessContext
+	56, // 46: sinergi.v1.WatchHitNoticesResponse.notice:type_name -> sinergi.v1.HitNotice
+	47, // 47: sinergi.v1.ListIncomingTransfersRequest.access:type_name -> sinergi.v1.AccessContext
+	43, // 48: sinergi.v1.IncomingTransfer.record:type_name -> sinergi.v1.CustodyRecord
+	44, // 49: sinergi.v1.IncomingTransfer.transfer_out:type_name -> sinergi.v1.CustodyEvent
 	37, // 50: sinergi.v1.ListIncomingTransfersResponse.transfers:type_name -> sinergi.v1.IncomingTransfer
-	1,  // 51: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
-	3,  // 52: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
-	6,  // 53: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
-	11, // 54: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
-	14, // 55: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
-	16, // 56: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
-	18, // 57: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
-	20, // 58: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
-	22, // 59: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
-	24, // 60: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
-	26, // 61: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
-	28, // 62: sinergi.v1.CustodyService.RequestHitRecord:input_type -> sinergi.v1.RequestHitRecordRequest
-	30, // 63: sinergi.v1.CustodyService.GetHitRequest:input_type -> sinergi.v1.GetHitRequestRequest
-	32, // 64: sinergi.v1.CustodyService.AnswerHitRequest:input_type -> sinergi.v1.AnswerHitRequestRequest
-	34, // 65: sinergi.v1.CustodyService.WatchHitNotices:input_type -> sinergi.v1.WatchHitNoticesRequest
-	36, // 66: sinergi.v1.CustodyService.ListIncomingTransfers:input_type -> sinergi.v1.ListIncomingTransfersRequest
-	2,  // 67: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
-	4,  // 68: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
-	10, // 69: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
-	13, // 70: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
-	15, // 71: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
-	17, // 72: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
-	19, // 73: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
-	21, // 74: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
-	23, // 75: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
-	25, // 76: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
-	27, // 77: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
-	29, // 78: sinergi.v1.CustodyService.RequestHitRecord:output_type -> sinergi.v1.RequestHitRecordResponse
-	31, // 79: sinergi.v1.CustodyService.GetHitRequest:output_type -> sinergi.v1.GetHitRequestResponse
-	33, // 80: sinergi.v1.CustodyService.AnswerHitRequest:output_type -> sinergi.v1.AnswerHitRequestResponse
-	35, // 81: sinergi.v1.CustodyService.WatchHitNotices:output_type -> sinergi.v1.WatchHitNoticesResponse
-	38, // 82: sinergi.v1.CustodyService.ListIncomingTransfers:output_type -> sinergi.v1.ListIncomingTransfersResponse
-	67, // [67:83] is the sub-list for method output_type
-	51, // [51:67] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	47, // 51: sinergi.v1.ListReconciliationItemsRequest.access:type_name -> sinergi.v1.AccessContext
+	57, // 52: sinergi.v1.ListReconciliationItemsResponse.items:type_name -> sinergi.v1.ReconciliationItem
+	47, // 53: sinergi.v1.ResolveReconciliationItemRequest.access:type_name -> sinergi.v1.AccessContext
+	58, // 54: sinergi.v1.ResolveReconciliationItemRequest.resolution:type_name -> sinergi.v1.ReconciliationResolution
+	57, // 55: sinergi.v1.ResolveReconciliationItemResponse.item:type_name -> sinergi.v1.ReconciliationItem
+	1,  // 56: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
+	3,  // 57: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
+	6,  // 58: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
+	11, // 59: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
+	14, // 60: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
+	16, // 61: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
+	18, // 62: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
+	20, // 63: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
+	22, // 64: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
+	24, // 65: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
+	26, // 66: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
+	28, // 67: sinergi.v1.CustodyService.RequestHitRecord:input_type -> sinergi.v1.RequestHitRecordRequest
+	30, // 68: sinergi.v1.CustodyService.GetHitRequest:input_type -> sinergi.v1.GetHitRequestRequest
+	32, // 69: sinergi.v1.CustodyService.AnswerHitRequest:input_type -> sinergi.v1.AnswerHitRequestRequest
+	34, // 70: sinergi.v1.CustodyService.WatchHitNotices:input_type -> sinergi.v1.WatchHitNoticesRequest
+	36, // 71: sinergi.v1.CustodyService.ListIncomingTransfers:input_type -> sinergi.v1.ListIncomingTransfersRequest
+	39, // 72: sinergi.v1.CustodyService.ListReconciliationItems:input_type -> sinergi.v1.ListReconciliationItemsRequest
+	41, // 73: sinergi.v1.CustodyService.ResolveReconciliationItem:input_type -> sinergi.v1.ResolveReconciliationItemRequest
+	2,  // 74: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
+	4,  // 75: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
+	10, // 76: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
+	13, // 77: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
+	15, // 78: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
+	17, // 79: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
+	19, // 80: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
+	21, // 81: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
+	23, // 82: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
+	25, // 83: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
+	27, // 84: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
+	29, // 85: sinergi.v1.CustodyService.RequestHitRecord:output_type -> sinergi.v1.RequestHitRecordResponse
+	31, // 86: sinergi.v1.CustodyService.GetHitRequest:output_type -> sinergi.v1.GetHitRequestResponse
+	33, // 87: sinergi.v1.CustodyService.AnswerHitRequest:output_type -> sinergi.v1.AnswerHitRequestResponse
+	35, // 88: sinergi.v1.CustodyService.WatchHitNotices:output_type -> sinergi.v1.WatchHitNoticesResponse
+	38, // 89: sinergi.v1.CustodyService.ListIncomingTransfers:output_type -> sinergi.v1.ListIncomingTransfersResponse
+	40, // 90: sinergi.v1.CustodyService.ListReconciliationItems:output_type -> sinergi.v1.ListReconciliationItemsResponse
+	42, // 91: sinergi.v1.CustodyService.ResolveReconciliationItem:output_type -> sinergi.v1.ResolveReconciliationItemResponse
+	74, // [74:92] is the sub-list for method output_type
+	56, // [56:74] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_custody_service_proto_init() }
@@ -2834,7 +3115,7 @@ func file_sinergi_v1_custody_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_custody_service_proto_rawDesc), len(file_sinergi_v1_custody_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,22 +19,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CustodyService_UpsertCustodyRecord_FullMethodName   = "/sinergi.v1.CustodyService/UpsertCustodyRecord"
-	CustodyService_RecordCustodyEvent_FullMethodName    = "/sinergi.v1.CustodyService/RecordCustodyEvent"
-	CustodyService_SyncRoster_FullMethodName            = "/sinergi.v1.CustodyService/SyncRoster"
-	CustodyService_CheckPresence_FullMethodName         = "/sinergi.v1.CustodyService/CheckPresence"
-	CustodyService_GetCustodyRecord_FullMethodName      = "/sinergi.v1.CustodyService/GetCustodyRecord"
-	CustodyService_SearchCustodyRecords_FullMethodName  = "/sinergi.v1.CustodyService/SearchCustodyRecords"
-	CustodyService_ListCustodyEvents_FullMethodName     = "/sinergi.v1.CustodyService/ListCustodyEvents"
-	CustodyService_WatchCustodyEvents_FullMethodName    = "/sinergi.v1.CustodyService/WatchCustodyEvents"
-	CustodyService_AddWatch_FullMethodName              = "/sinergi.v1.CustodyService/AddWatch"
-	CustodyService_RemoveWatch_FullMethodName           = "/sinergi.v1.CustodyService/RemoveWatch"
-	CustodyService_ListWatches_FullMethodName           = "/sinergi.v1.CustodyService/ListWatches"
-	CustodyService_RequestHitRecord_FullMethodName      = "/sinergi.v1.CustodyService/RequestHitRecord"
-	CustodyService_GetHitRequest_FullMethodName         = "/sinergi.v1.CustodyService/GetHitRequest"
-	CustodyService_AnswerHitRequest_FullMethodName      = "/sinergi.v1.CustodyService/AnswerHitRequest"
-	CustodyService_WatchHitNotices_FullMethodName       = "/sinergi.v1.CustodyService/WatchHitNotices"
-	CustodyService_ListIncomingTransfers_FullMethodName = "/sinergi.v1.CustodyService/ListIncomingTransfers"
+	CustodyService_UpsertCustodyRecord_FullMethodName       = "/sinergi.v1.CustodyService/UpsertCustodyRecord"
+	CustodyService_RecordCustodyEvent_FullMethodName        = "/sinergi.v1.CustodyService/RecordCustodyEvent"
+	CustodyService_SyncRoster_FullMethodName                = "/sinergi.v1.CustodyService/SyncRoster"
+	CustodyService_CheckPresence_FullMethodName             = "/sinergi.v1.CustodyService/CheckPresence"
+	CustodyService_GetCustodyRecord_FullMethodName          = "/sinergi.v1.CustodyService/GetCustodyRecord"
+	CustodyService_SearchCustodyRecords_FullMethodName      = "/sinergi.v1.CustodyService/SearchCustodyRecords"
+	CustodyService_ListCustodyEvents_FullMethodName         = "/sinergi.v1.CustodyService/ListCustodyEvents"
+	CustodyService_WatchCustodyEvents_FullMethodName        = "/sinergi.v1.CustodyService/WatchCustodyEvents"
+	CustodyService_AddWatch_FullMethodName                  = "/sinergi.v1.CustodyService/AddWatch"
+	CustodyService_RemoveWatch_FullMethodName               = "/sinergi.v1.CustodyService/RemoveWatch"
+	CustodyService_ListWatches_FullMethodName               = "/sinergi.v1.CustodyService/ListWatches"
+	CustodyService_RequestHitRecord_FullMethodName          = "/sinergi.v1.CustodyService/RequestHitRecord"
+	CustodyService_GetHitRequest_FullMethodName             = "/sinergi.v1.CustodyService/GetHitRequest"
+	CustodyService_AnswerHitRequest_FullMethodName          = "/sinergi.v1.CustodyService/AnswerHitRequest"
+	CustodyService_WatchHitNotices_FullMethodName           = "/sinergi.v1.CustodyService/WatchHitNotices"
+	CustodyService_ListIncomingTransfers_FullMethodName     = "/sinergi.v1.CustodyService/ListIncomingTransfers"
+	CustodyService_ListReconciliationItems_FullMethodName   = "/sinergi.v1.CustodyService/ListReconciliationItems"
+	CustodyService_ResolveReconciliationItem_FullMethodName = "/sinergi.v1.CustodyService/ResolveReconciliationItem"
 )
 
 // CustodyServiceClient is the client API for CustodyService service.
@@ -123,6 +125,13 @@ type CustodyServiceClient interface {
 	// transfer out. Receive one with a TRANSFER_IN naming the origin and its
 	// register number.
 	ListIncomingTransfers(ctx context.Context, in *ListIncomingTransfersRequest, opts ...grpc.CallOption) (*ListIncomingTransfersResponse, error)
+	// ListReconciliationItems lists a facility's reconciliation items (people
+	// missing from a full roster), oldest first, or, for a regional office,
+	// those escalated to it.
+	ListReconciliationItems(ctx context.Context, in *ListReconciliationItemsRequest, opts ...grpc.CallOption) (*ListReconciliationItemsResponse, error)
+	// ResolveReconciliationItem says what became of a person missing from a
+	// full roster (the facility's own items, once each).
+	ResolveReconciliationItem(ctx context.Context, in *ResolveReconciliationItemRequest, opts ...grpc.CallOption) (*ResolveReconciliationItemResponse, error)
 }
 
 type custodyServiceClient struct {
@@ -314,6 +323,26 @@ func (c *custodyServiceClient) ListIncomingTransfers(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *custodyServiceClient) ListReconciliationItems(ctx context.Context, in *ListReconciliationItemsRequest, opts ...grpc.CallOption) (*ListReconciliationItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReconciliationItemsResponse)
+	err := c.cc.Invoke(ctx, CustodyService_ListReconciliationItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) ResolveReconciliationItem(ctx context.Context, in *ResolveReconciliationItemRequest, opts ...grpc.CallOption) (*ResolveReconciliationItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveReconciliationItemResponse)
+	err := c.cc.Invoke(ctx, CustodyService_ResolveReconciliationItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CustodyServiceServer is the server API for CustodyService service.
 // All implementations must embed UnimplementedCustodyServiceServer
 // for forward compatibility.
@@ -400,6 +429,13 @@ type CustodyServiceServer interface {
 	// transfer out. Receive one with a TRANSFER_IN naming the origin and its
 	// register number.
 	ListIncomingTransfers(context.Context, *ListIncomingTransfersRequest) (*ListIncomingTransfersResponse, error)
+	// ListReconciliationItems lists a facility's reconciliation items (people
+	// missing from a full roster), oldest first, or, for a regional office,
+	// those escalated to it.
+	ListReconciliationItems(context.Context, *ListReconciliationItemsRequest) (*ListReconciliationItemsResponse, error)
+	// ResolveReconciliationItem says what became of a person missing from a
+	// full roster (the facility's own items, once each).
+	ResolveReconciliationItem(context.Context, *ResolveReconciliationItemRequest) (*ResolveReconciliationItemResponse, error)
 	mustEmbedUnimplementedCustodyServiceServer()
 }
 
@@ -457,6 +493,12 @@ func (UnimplementedCustodyServiceServer) WatchHitNotices(*WatchHitNoticesRequest
 }
 func (UnimplementedCustodyServiceServer) ListIncomingTransfers(context.Context, *ListIncomingTransfersRequest) (*ListIncomingTransfersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListIncomingTransfers not implemented")
+}
+func (UnimplementedCustodyServiceServer) ListReconciliationItems(context.Context, *ListReconciliationItemsRequest) (*ListReconciliationItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReconciliationItems not implemented")
+}
+func (UnimplementedCustodyServiceServer) ResolveReconciliationItem(context.Context, *ResolveReconciliationItemRequest) (*ResolveReconciliationItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveReconciliationItem not implemented")
 }
 func (UnimplementedCustodyServiceServer) mustEmbedUnimplementedCustodyServiceServer() {}
 func (UnimplementedCustodyServiceServer) testEmbeddedByValue()                        {}
@@ -742,6 +784,42 @@ func _CustodyService_ListIncomingTransfers_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CustodyService_ListReconciliationItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReconciliationItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).ListReconciliationItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_ListReconciliationItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).ListReconciliationItems(ctx, req.(*ListReconciliationItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_ResolveReconciliationItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveReconciliationItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).ResolveReconciliationItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_ResolveReconciliationItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).ResolveReconciliationItem(ctx, req.(*ResolveReconciliationItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CustodyService_ServiceDesc is the grpc.ServiceDesc for CustodyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -800,6 +878,14 @@ var CustodyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListIncomingTransfers",
 			Handler:    _CustodyService_ListIncomingTransfers_Handler,
+		},
+		{
+			MethodName: "ListReconciliationItems",
+			Handler:    _CustodyService_ListReconciliationItems_Handler,
+		},
+		{
+			MethodName: "ResolveReconciliationItem",
+			Handler:    _CustodyService_ResolveReconciliationItem_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -203,6 +203,13 @@ const (
 	// 1): told to the police units of the region the person's NIK was
 	// registered in and to those watching the person (VINE).
 	HitNoticeKind_HIT_NOTICE_KIND_RELEASE_DUE HitNoticeKind = 5
+	// A person held on record but missing from a full roster was not
+	// reconciled within a day: told to the regional office it is escalated
+	// to, and to the facility.
+	HitNoticeKind_HIT_NOTICE_KIND_RECONCILIATION_ESCALATED HitNoticeKind = 6
+	// The same, told to the police units watching the person: where the
+	// person is is not settled.
+	HitNoticeKind_HIT_NOTICE_KIND_RECONCILIATION_UNRESOLVED HitNoticeKind = 7
 )
 
 // Enum value maps for HitNoticeKind.
@@ -214,14 +221,18 @@ var (
 		3: "HIT_NOTICE_KIND_ESCALATED",
 		4: "HIT_NOTICE_KIND_ANSWERED",
 		5: "HIT_NOTICE_KIND_RELEASE_DUE",
+		6: "HIT_NOTICE_KIND_RECONCILIATION_ESCALATED",
+		7: "HIT_NOTICE_KIND_RECONCILIATION_UNRESOLVED",
 	}
 	HitNoticeKind_value = map[string]int32{
-		"HIT_NOTICE_KIND_UNSPECIFIED":            0,
-		"HIT_NOTICE_KIND_HIT":                    1,
-		"HIT_NOTICE_KIND_CONFIRMATION_REQUESTED": 2,
-		"HIT_NOTICE_KIND_ESCALATED":              3,
-		"HIT_NOTICE_KIND_ANSWERED":               4,
-		"HIT_NOTICE_KIND_RELEASE_DUE":            5,
+		"HIT_NOTICE_KIND_UNSPECIFIED":               0,
+		"HIT_NOTICE_KIND_HIT":                       1,
+		"HIT_NOTICE_KIND_CONFIRMATION_REQUESTED":    2,
+		"HIT_NOTICE_KIND_ESCALATED":                 3,
+		"HIT_NOTICE_KIND_ANSWERED":                  4,
+		"HIT_NOTICE_KIND_RELEASE_DUE":               5,
+		"HIT_NOTICE_KIND_RECONCILIATION_ESCALATED":  6,
+		"HIT_NOTICE_KIND_RECONCILIATION_UNRESOLVED": 7,
 	}
 )
 
@@ -250,6 +261,62 @@ func (x HitNoticeKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use HitNoticeKind.Descriptor instead.
 func (HitNoticeKind) EnumDescriptor() ([]byte, []int) {
 	return file_sinergi_v1_presence_proto_rawDescGZIP(), []int{3}
+}
+
+// ReconciliationResolution is what became of a person missing from a full roster.
+type ReconciliationResolution int32
+
+const (
+	ReconciliationResolution_RECONCILIATION_RESOLUTION_UNSPECIFIED ReconciliationResolution = 0
+	// Released: the release is (or is now) recorded.
+	ReconciliationResolution_RECONCILIATION_RESOLUTION_RELEASED ReconciliationResolution = 1
+	// Transferred: the transfer out is (or is now) recorded.
+	ReconciliationResolution_RECONCILIATION_RESOLUTION_TRANSFERRED ReconciliationResolution = 2
+	// The roster was wrong: the person is held.
+	ReconciliationResolution_RECONCILIATION_RESOLUTION_ERROR ReconciliationResolution = 3
+)
+
+// Enum value maps for ReconciliationResolution.
+var (
+	ReconciliationResolution_name = map[int32]string{
+		0: "RECONCILIATION_RESOLUTION_UNSPECIFIED",
+		1: "RECONCILIATION_RESOLUTION_RELEASED",
+		2: "RECONCILIATION_RESOLUTION_TRANSFERRED",
+		3: "RECONCILIATION_RESOLUTION_ERROR",
+	}
+	ReconciliationResolution_value = map[string]int32{
+		"RECONCILIATION_RESOLUTION_UNSPECIFIED": 0,
+		"RECONCILIATION_RESOLUTION_RELEASED":    1,
+		"RECONCILIATION_RESOLUTION_TRANSFERRED": 2,
+		"RECONCILIATION_RESOLUTION_ERROR":       3,
+	}
+)
+
+func (x ReconciliationResolution) Enum() *ReconciliationResolution {
+	p := new(ReconciliationResolution)
+	*p = x
+	return p
+}
+
+func (x ReconciliationResolution) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReconciliationResolution) Descriptor() protoreflect.EnumDescriptor {
+	return file_sinergi_v1_presence_proto_enumTypes[4].Descriptor()
+}
+
+func (ReconciliationResolution) Type() protoreflect.EnumType {
+	return &file_sinergi_v1_presence_proto_enumTypes[4]
+}
+
+func (x ReconciliationResolution) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReconciliationResolution.Descriptor instead.
+func (ReconciliationResolution) EnumDescriptor() ([]byte, []int) {
+	return file_sinergi_v1_presence_proto_rawDescGZIP(), []int{4}
 }
 
 // RemoteHit is a person found held outside the caller's jurisdiction, under
@@ -561,8 +628,10 @@ type HitNotice struct {
 	// RELEASE_DUE: the expected release date (YYYY-MM-DD) and the days left.
 	ExpectedReleaseDate string `protobuf:"bytes,13,opt,name=expected_release_date,json=expectedReleaseDate,proto3" json:"expected_release_date,omitempty"`
 	DaysLeft            int32  `protobuf:"varint,14,opt,name=days_left,json=daysLeft,proto3" json:"days_left,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// RECONCILIATION_*: the reconciliation item (its due time in due_time).
+	ReconciliationItemId string `protobuf:"bytes,15,opt,name=reconciliation_item_id,json=reconciliationItemId,proto3" json:"reconciliation_item_id,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *HitNotice) Reset() {
@@ -693,6 +762,152 @@ func (x *HitNotice) GetDaysLeft() int32 {
 	return 0
 }
 
+func (x *HitNotice) GetReconciliationItemId() string {
+	if x != nil {
+		return x.ReconciliationItemId
+	}
+	return ""
+}
+
+// ReconciliationItem is a person a facility holds on record who was missing
+// from its full roster: the facility must say within a day what became of
+// them; unresolved, it is escalated to the regional office, and the police
+// watching the person are told.
+type ReconciliationItem struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	FacilityCode   string                 `protobuf:"bytes,2,opt,name=facility_code,json=facilityCode,proto3" json:"facility_code,omitempty"`
+	RecordId       string                 `protobuf:"bytes,3,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	RegisterNumber string                 `protobuf:"bytes,4,opt,name=register_number,json=registerNumber,proto3" json:"register_number,omitempty"`
+	// The roster upload that missed the person, and when it must be resolved.
+	OpenTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=open_time,json=openTime,proto3" json:"open_time,omitempty"`
+	DueTime  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// Set once resolved: what, why, when, by whom.
+	Resolution        ReconciliationResolution `protobuf:"varint,7,opt,name=resolution,proto3,enum=sinergi.v1.ReconciliationResolution" json:"resolution,omitempty"`
+	Note              string                   `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	ResolveTime       *timestamppb.Timestamp   `protobuf:"bytes,9,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	ResolveOperatorId string                   `protobuf:"bytes,10,opt,name=resolve_operator_id,json=resolveOperatorId,proto3" json:"resolve_operator_id,omitempty"`
+	// Set when due_time passed unresolved.
+	EscalateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=escalate_time,json=escalateTime,proto3" json:"escalate_time,omitempty"`
+	EscalatedToCode string                 `protobuf:"bytes,12,opt,name=escalated_to_code,json=escalatedToCode,proto3" json:"escalated_to_code,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ReconciliationItem) Reset() {
+	*x = ReconciliationItem{}
+	mi := &file_sinergi_v1_presence_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconciliationItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconciliationItem) ProtoMessage() {}
+
+func (x *ReconciliationItem) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_presence_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconciliationItem.ProtoReflect.Descriptor instead.
+func (*ReconciliationItem) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_presence_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReconciliationItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReconciliationItem) GetFacilityCode() string {
+	if x != nil {
+		return x.FacilityCode
+	}
+	return ""
+}
+
+func (x *ReconciliationItem) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *ReconciliationItem) GetRegisterNumber() string {
+	if x != nil {
+		return x.RegisterNumber
+	}
+	return ""
+}
+
+func (x *ReconciliationItem) GetOpenTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenTime
+	}
+	return nil
+}
+
+func (x *ReconciliationItem) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *ReconciliationItem) GetResolution() ReconciliationResolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return ReconciliationResolution_RECONCILIATION_RESOLUTION_UNSPECIFIED
+}
+
+func (x *ReconciliationItem) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ReconciliationItem) GetResolveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolveTime
+	}
+	return nil
+}
+
+func (x *ReconciliationItem) GetResolveOperatorId() string {
+	if x != nil {
+		return x.ResolveOperatorId
+	}
+	return ""
+}
+
+func (x *ReconciliationItem) GetEscalateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EscalateTime
+	}
+	return nil
+}
+
+func (x *ReconciliationItem) GetEscalatedToCode() string {
+	if x != nil {
+		return x.EscalatedToCode
+	}
+	return ""
+}
+
 var File_sinergi_v1_presence_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_presence_proto_rawDesc = "" +
@@ -730,7 +945,7 @@ const file_sinergi_v1_presence_proto_rawDesc = "" +
 	"\x12answer_operator_id\x18\x12 \x01(\tR\x10answerOperatorId\x12\x1f\n" +
 	"\vdeny_reason\x18\x13 \x01(\tR\n" +
 	"denyReason\x121\n" +
-	"\x06record\x18\x14 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\xdd\x04\n" +
+	"\x06record\x18\x14 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\x93\x05\n" +
 	"\tHitNotice\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.sinergi.v1.HitNoticeKindR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12#\n" +
@@ -747,7 +962,24 @@ const file_sinergi_v1_presence_proto_rawDesc = "" +
 	"\bdue_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x121\n" +
 	"\x05state\x18\f \x01(\x0e2\x1b.sinergi.v1.HitRequestStateR\x05state\x122\n" +
 	"\x15expected_release_date\x18\r \x01(\tR\x13expectedReleaseDate\x12\x1b\n" +
-	"\tdays_left\x18\x0e \x01(\x05R\bdaysLeft*Z\n" +
+	"\tdays_left\x18\x0e \x01(\x05R\bdaysLeft\x124\n" +
+	"\x16reconciliation_item_id\x18\x0f \x01(\tR\x14reconciliationItemId\"\xb5\x04\n" +
+	"\x12ReconciliationItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rfacility_code\x18\x02 \x01(\tR\ffacilityCode\x12\x1b\n" +
+	"\trecord_id\x18\x03 \x01(\tR\brecordId\x12'\n" +
+	"\x0fregister_number\x18\x04 \x01(\tR\x0eregisterNumber\x127\n" +
+	"\topen_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x125\n" +
+	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12D\n" +
+	"\n" +
+	"resolution\x18\a \x01(\x0e2$.sinergi.v1.ReconciliationResolutionR\n" +
+	"resolution\x12\x12\n" +
+	"\x04note\x18\b \x01(\tR\x04note\x12=\n" +
+	"\fresolve_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12.\n" +
+	"\x13resolve_operator_id\x18\n" +
+	" \x01(\tR\x11resolveOperatorId\x12?\n" +
+	"\rescalate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fescalateTime\x12*\n" +
+	"\x11escalated_to_code\x18\f \x01(\tR\x0fescalatedToCode*Z\n" +
 	"\n" +
 	"HitUrgency\x12\x1b\n" +
 	"\x17HIT_URGENCY_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -761,14 +993,21 @@ const file_sinergi_v1_presence_proto_rawDesc = "" +
 	"\tHitAnswer\x12\x1a\n" +
 	"\x16HIT_ANSWER_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12HIT_ANSWER_CONFIRM\x10\x01\x12\x13\n" +
-	"\x0fHIT_ANSWER_DENY\x10\x02*\xd3\x01\n" +
+	"\x0fHIT_ANSWER_DENY\x10\x02*\xb0\x02\n" +
 	"\rHitNoticeKind\x12\x1f\n" +
 	"\x1bHIT_NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13HIT_NOTICE_KIND_HIT\x10\x01\x12*\n" +
 	"&HIT_NOTICE_KIND_CONFIRMATION_REQUESTED\x10\x02\x12\x1d\n" +
 	"\x19HIT_NOTICE_KIND_ESCALATED\x10\x03\x12\x1c\n" +
 	"\x18HIT_NOTICE_KIND_ANSWERED\x10\x04\x12\x1f\n" +
-	"\x1bHIT_NOTICE_KIND_RELEASE_DUE\x10\x05B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\x1bHIT_NOTICE_KIND_RELEASE_DUE\x10\x05\x12,\n" +
+	"(HIT_NOTICE_KIND_RECONCILIATION_ESCALATED\x10\x06\x12-\n" +
+	")HIT_NOTICE_KIND_RECONCILIATION_UNRESOLVED\x10\a*\xbd\x01\n" +
+	"\x18ReconciliationResolution\x12)\n" +
+	"%RECONCILIATION_RESOLUTION_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"RECONCILIATION_RESOLUTION_RELEASED\x10\x01\x12)\n" +
+	"%RECONCILIATION_RESOLUTION_TRANSFERRED\x10\x02\x12#\n" +
+	"\x1fRECONCILIATION_RESOLUTION_ERROR\x10\x03B:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_presence_proto_rawDescOnce sync.Once
@@ -782,41 +1021,48 @@ func file_sinergi_v1_presence_proto_rawDescGZIP() []byte {
 	return file_sinergi_v1_presence_proto_rawDescData
 }
 
-var file_sinergi_v1_presence_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sinergi_v1_presence_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_sinergi_v1_presence_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_sinergi_v1_presence_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_sinergi_v1_presence_proto_goTypes = []any{
 	(HitUrgency)(0),               // 0: sinergi.v1.HitUrgency
 	(HitRequestState)(0),          // 1: sinergi.v1.HitRequestState
 	(HitAnswer)(0),                // 2: sinergi.v1.HitAnswer
 	(HitNoticeKind)(0),            // 3: sinergi.v1.HitNoticeKind
-	(*RemoteHit)(nil),             // 4: sinergi.v1.RemoteHit
-	(*HitRequest)(nil),            // 5: sinergi.v1.HitRequest
-	(*HitNotice)(nil),             // 6: sinergi.v1.HitNotice
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(Purpose)(0),                  // 8: sinergi.v1.Purpose
-	(*CustodyRecord)(nil),         // 9: sinergi.v1.CustodyRecord
+	(ReconciliationResolution)(0), // 4: sinergi.v1.ReconciliationResolution
+	(*RemoteHit)(nil),             // 5: sinergi.v1.RemoteHit
+	(*HitRequest)(nil),            // 6: sinergi.v1.HitRequest
+	(*HitNotice)(nil),             // 7: sinergi.v1.HitNotice
+	(*ReconciliationItem)(nil),    // 8: sinergi.v1.ReconciliationItem
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(Purpose)(0),                  // 10: sinergi.v1.Purpose
+	(*CustodyRecord)(nil),         // 11: sinergi.v1.CustodyRecord
 }
 var file_sinergi_v1_presence_proto_depIdxs = []int32{
-	7,  // 0: sinergi.v1.RemoteHit.expire_time:type_name -> google.protobuf.Timestamp
+	9,  // 0: sinergi.v1.RemoteHit.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: sinergi.v1.HitRequest.state:type_name -> sinergi.v1.HitRequestState
 	0,  // 2: sinergi.v1.HitRequest.urgency:type_name -> sinergi.v1.HitUrgency
-	8,  // 3: sinergi.v1.HitRequest.purpose:type_name -> sinergi.v1.Purpose
-	7,  // 4: sinergi.v1.HitRequest.request_time:type_name -> google.protobuf.Timestamp
-	7,  // 5: sinergi.v1.HitRequest.due_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: sinergi.v1.HitRequest.escalate_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: sinergi.v1.HitRequest.answer_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: sinergi.v1.HitRequest.record:type_name -> sinergi.v1.CustodyRecord
+	10, // 3: sinergi.v1.HitRequest.purpose:type_name -> sinergi.v1.Purpose
+	9,  // 4: sinergi.v1.HitRequest.request_time:type_name -> google.protobuf.Timestamp
+	9,  // 5: sinergi.v1.HitRequest.due_time:type_name -> google.protobuf.Timestamp
+	9,  // 6: sinergi.v1.HitRequest.escalate_time:type_name -> google.protobuf.Timestamp
+	9,  // 7: sinergi.v1.HitRequest.answer_time:type_name -> google.protobuf.Timestamp
+	11, // 8: sinergi.v1.HitRequest.record:type_name -> sinergi.v1.CustodyRecord
 	3,  // 9: sinergi.v1.HitNotice.kind:type_name -> sinergi.v1.HitNoticeKind
-	7,  // 10: sinergi.v1.HitNotice.time:type_name -> google.protobuf.Timestamp
-	8,  // 11: sinergi.v1.HitNotice.purpose:type_name -> sinergi.v1.Purpose
+	9,  // 10: sinergi.v1.HitNotice.time:type_name -> google.protobuf.Timestamp
+	10, // 11: sinergi.v1.HitNotice.purpose:type_name -> sinergi.v1.Purpose
 	0,  // 12: sinergi.v1.HitNotice.urgency:type_name -> sinergi.v1.HitUrgency
-	7,  // 13: sinergi.v1.HitNotice.due_time:type_name -> google.protobuf.Timestamp
+	9,  // 13: sinergi.v1.HitNotice.due_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: sinergi.v1.HitNotice.state:type_name -> sinergi.v1.HitRequestState
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 15: sinergi.v1.ReconciliationItem.open_time:type_name -> google.protobuf.Timestamp
+	9,  // 16: sinergi.v1.ReconciliationItem.due_time:type_name -> google.protobuf.Timestamp
+	4,  // 17: sinergi.v1.ReconciliationItem.resolution:type_name -> sinergi.v1.ReconciliationResolution
+	9,  // 18: sinergi.v1.ReconciliationItem.resolve_time:type_name -> google.protobuf.Timestamp
+	9,  // 19: sinergi.v1.ReconciliationItem.escalate_time:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_presence_proto_init() }
@@ -831,8 +1077,8 @@ func file_sinergi_v1_presence_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_presence_proto_rawDesc), len(file_sinergi_v1_presence_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   3,
+			NumEnums:      5,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
