@@ -125,6 +125,11 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller, withWatches bool) (
 		byRecord: map[string]*sinergiv1.Watch{}, byNIK: map[string]*sinergiv1.Watch{},
 	}
 	p.filter.Facilities = p.jurisdiction.Facilities()
+	// The unit's region as the start of the NIKs registered in it
+	// ("18.72" -> "1872"): its people's releases reach it from anywhere.
+	if r := inst.GetRegionCode(); r != "" {
+		p.filter.NIKPrefix = strings.ReplaceAll(r, ".", "")
+	}
 	if !withWatches {
 		return p, nil
 	}
@@ -214,6 +219,12 @@ func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
 			g, _ = p.jurisdiction.Grant(to)
 			d = delivery{reach: p.jurisdiction, agreements: g.Agreements,
 				msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER}}
+		case ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE && p.filter.NIKPrefix != "" &&
+			strings.HasPrefix(se.Subject.GetNik(), p.filter.NIKPrefix) &&
+			p.anywhere.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode(), Child: se.Child}):
+			// A NIK singles the person out, as a watch by NIK does.
+			g, _ = p.anywhere.Grant(ev.GetFacilityCode())
+			d = delivery{reach: p.anywhere, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_HOME_REGION}}
 		default:
 			return d, false
 		}

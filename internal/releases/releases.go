@@ -5,7 +5,8 @@
 // province) and the units watching the person are told 30, 7 and 1 days
 // before the expected release date, each once for a date, where an
 // agreement in force covers the unit and the holding facility for custody
-// events. The release itself reaches them as a custody event.
+// events. The release itself reaches them as a custody event (the home
+// region's units by WatchCustodyEvents' HOME_REGION route).
 package releases
 
 import (

@@ -456,6 +456,8 @@ type EventFilter struct {
 	Facilities []string
 	Types      []string
 	Records    []string
+	// NIKPrefix, when set: releases of people whose NIK starts with it.
+	NIKPrefix string
 }
 
 // CustodyEventsAfter returns the events ordered in (pos, upto] that f
@@ -469,8 +471,9 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 		FROM custody_event_order o JOIN custody_events e ON e.id = o.event_id JOIN custody_records r ON r.id = e.record_id
 		WHERE o.seq > $1 AND o.seq <= $2
 		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[]))
-		       OR (o.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = ANY($4::text[])))
-		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records))
+		       OR (o.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = ANY($4::text[]))
+		       OR ($7 <> '' AND o.type = 'RELEASE' AND r.nik LIKE $7 || '%'))
+		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records), f.NIKPrefix)
 	if err != nil {
 		return nil, err
 	}

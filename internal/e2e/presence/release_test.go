@@ -17,7 +17,8 @@ import (
 // at Lapas Cipinang, to be released in 20 days; Polres Cilacap watches his
 // NIK. Polres Metro and Polda Lampung (his home region) and Polres Cilacap
 // are told now (within 30 days), again at 7 days and at 1, once each;
-// Polres Kutai Kartanegara, neither home nor watching, is never told.
+// Polres Kutai Kartanegara, neither home nor watching, is never told. At
+// the release itself, Polres Metro's event stream tells it (home region).
 func TestReleaseToldAhead(t *testing.T) {
 	env := servertest.Start(t, pgtest.Fresh(t), servertest.Options{})
 	ctx := context.Background()
@@ -68,5 +69,37 @@ func TestReleaseToldAhead(t *testing.T) {
 	}
 	if far != 0 || total != 9 {
 		t.Fatalf("%d notices to an unconcerned unit, %d in all; want 0 and 9 (3 units, 3 times)", far, total)
+	}
+
+	// At the release, Polres Metro is told again: the person is from its
+	// region, though held far outside its jurisdiction.
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	w, err := custodyAs(t, env, "polres-metro").WatchCustodyEvents(wctx, &sinergiv1.WatchCustodyEventsRequest{Access: analyst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	freed, err := c.RecordCustodyEvent(ctx, &sinergiv1.RecordCustodyEventRequest{RecordId: rec, Event: &sinergiv1.CustodyEvent{
+		Type: sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE, ReleaseReason: sinergiv1.ReleaseReason_RELEASE_REASON_END_OF_SENTENCE,
+		EffectiveTime: timestamppb.New(env.Clock.Now().Add(-time.Minute))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := w.Recv()
+		if err != nil {
+			t.Fatalf("waiting for the release: %v", err)
+		}
+		if m.GetEvent().GetRecordId() != rec {
+			continue
+		}
+		if m.GetEvent().GetId() != freed.GetEvent().GetId() || m.GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_HOME_REGION ||
+			m.GetSubject().GetNik() != id {
+			t.Fatalf("Polres Metro was told %v, want the release, by home region", m)
+		}
+		break
 	}
 }

@@ -34,6 +34,9 @@ const (
 	// A transfer out to a facility in the watcher's jurisdiction: told
 	// before the person arrives.
 	DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER DeliveryReason = 3
+	// A release of a person whose NIK was registered in the watcher's
+	// region (their home), wherever they were held.
+	DeliveryReason_DELIVERY_REASON_HOME_REGION DeliveryReason = 4
 )
 
 // Enum value maps for DeliveryReason.
@@ -43,12 +46,14 @@ var (
 		1: "DELIVERY_REASON_JURISDICTION",
 		2: "DELIVERY_REASON_WATCH",
 		3: "DELIVERY_REASON_INCOMING_TRANSFER",
+		4: "DELIVERY_REASON_HOME_REGION",
 	}
 	DeliveryReason_value = map[string]int32{
 		"DELIVERY_REASON_UNSPECIFIED":       0,
 		"DELIVERY_REASON_JURISDICTION":      1,
 		"DELIVERY_REASON_WATCH":             2,
 		"DELIVERY_REASON_INCOMING_TRANSFER": 3,
+		"DELIVERY_REASON_HOME_REGION":       4,
 	}
 )
 
@@ -2895,12 +2900,13 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"resolution\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\"W\n" +
 	"!ResolveReconciliationItemResponse\x122\n" +
-	"\x04item\x18\x01 \x01(\v2\x1e.sinergi.v1.ReconciliationItemR\x04item*\x95\x01\n" +
+	"\x04item\x18\x01 \x01(\v2\x1e.sinergi.v1.ReconciliationItemR\x04item*\xb6\x01\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
 	"\x15DELIVERY_REASON_WATCH\x10\x02\x12%\n" +
-	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x032\xca\r\n" +
+	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x03\x12\x1f\n" +
+	"\x1bDELIVERY_REASON_HOME_REGION\x10\x042\xca\r\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +

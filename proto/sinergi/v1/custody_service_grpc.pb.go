@@ -84,7 +84,8 @@ type CustodyServiceClient interface {
 	ListCustodyEvents(ctx context.Context, in *ListCustodyEventsRequest, opts ...grpc.CallOption) (*ListCustodyEventsResponse, error)
 	// WatchCustodyEvents streams the custody events the caller may see, live
 	// and in order: those of facilities in its jurisdiction, transfers out to
-	// them, and admissions, transfers, releases, escapes and corrections of
+	// them, releases of people whose NIK was registered in its region, and
+	// admissions, transfers, releases, escapes and corrections of
 	// the people on its watch list anywhere (a watch on a record follows the
 	// person to the records of the facilities that received them). The first message carries only a cursor. Each message carries
 	// a cursor; reconnecting with the last one resumes with no gap and no
@@ -388,7 +389,8 @@ type CustodyServiceServer interface {
 	ListCustodyEvents(context.Context, *ListCustodyEventsRequest) (*ListCustodyEventsResponse, error)
 	// WatchCustodyEvents streams the custody events the caller may see, live
 	// and in order: those of facilities in its jurisdiction, transfers out to
-	// them, and admissions, transfers, releases, escapes and corrections of
+	// them, releases of people whose NIK was registered in its region, and
+	// admissions, transfers, releases, escapes and corrections of
 	// the people on its watch list anywhere (a watch on a record follows the
 	// person to the records of the facilities that received them). The first message carries only a cursor. Each message carries
 	// a cursor; reconnecting with the last one resumes with no gap and no
