@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -263,6 +264,18 @@ func checkCustodyEvent(v *validate.Violations, p string, ev *sinergiv1.CustodyEv
 		v.Add(p+".counterpart_register_number", "required for a transfer in: the register number at the facility of origin")
 	case !in && rn != "":
 		v.Add(p+".counterpart_register_number", "only for a transfer in")
+	}
+	switch es := ev.GetEscortCodes(); {
+	case len(es) > 0 && !out:
+		v.Add(p+".escort_codes", "only for a transfer out")
+	case len(es) > 10:
+		v.Add(p+".escort_codes", "at most 10")
+	default:
+		for i, c := range es {
+			if !validate.Code.MatchString(c) {
+				v.Add(fmt.Sprintf("%s.escort_codes[%d]", p, i), "not an institution code")
+			}
+		}
 	}
 	corr := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION
 	switch {

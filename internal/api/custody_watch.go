@@ -130,6 +130,7 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller, withWatches bool) (
 	if r := inst.GetRegionCode(); r != "" {
 		p.filter.NIKPrefix = strings.ReplaceAll(r, ".", "")
 	}
+	p.filter.Escort = inst.GetCode()
 	if !withWatches {
 		return p, nil
 	}
@@ -219,6 +220,12 @@ func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
 			g, _ = p.jurisdiction.Grant(to)
 			d = delivery{reach: p.jurisdiction, agreements: g.Agreements,
 				msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER}}
+		case ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_OUT && slices.Contains(ev.GetEscortCodes(), p.filter.Escort) &&
+			p.anywhere.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode()}):
+			// Named as an escort or on the route: told under its
+			// agreements with the facility of origin, wherever it is.
+			g, _ = p.anywhere.Grant(ev.GetFacilityCode())
+			d = delivery{reach: p.anywhere, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_ESCORT}}
 		case ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE && p.filter.NIKPrefix != "" &&
 			strings.HasPrefix(se.Subject.GetNik(), p.filter.NIKPrefix) &&
 			p.anywhere.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode(), Child: se.Child}):

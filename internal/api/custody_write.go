@@ -71,6 +71,11 @@ func (s *Custody) RecordCustodyEvent(ctx context.Context, req *sinergiv1.RecordC
 			v.Add("event.counterpart_facility_code", "must be another facility")
 		}
 	}
+	for i, code := range ev.GetEscortCodes() {
+		if in := c.Directory.Institution(code); in == nil || directory.SideOf(in.GetKind()) != sinergiv1.Side_SIDE_POLRI {
+			v.Add(fmt.Sprintf("event.escort_codes[%d]", i), "not a police unit of the directory")
+		}
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

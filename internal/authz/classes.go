@@ -263,7 +263,8 @@ var classTable = map[protoreflect.FullName]messageClasses{
 		"type", ClassEvents, "effective_time", ClassEvents, "release_reason", ClassEvents, "release_note", ClassLegal,
 		"counterpart_facility_code", ClassPlacement, "counterpart_register_number", ClassIdentity,
 		"status_after", ClassPlacement, "record_time", ClassEvents,
-		"corrects_event_id", ClassEvents, "correction_reason", ClassLegal, "corrected_by_event_id", ClassEvents),
+		"corrects_event_id", ClassEvents, "correction_reason", ClassLegal, "corrected_by_event_id", ClassEvents,
+		"escort_codes", ClassEvents),
 	"sinergi.v1.Placement": whole(ClassPlacement),
 	"sinergi.v1.Watch": fields(
 		"id", ClassControl, "institution_code", ClassDirectory, "nik", ClassIdentity, "record_id", ClassPlacement,

@@ -60,7 +60,7 @@ func eventTypeText(t sinergiv1.CustodyEventType) string {
 const custodyEventColumns = `e.id, e.record_id::text, e.facility_code, r.register_number, e.type, e.effective_time, e.release_reason,
 	e.release_note, e.counterpart_facility_code, e.counterpart_register_number, e.status_after, e.record_time,
 	coalesce(e.corrects_event_id, 0), e.correction_reason,
-	coalesce((SELECT x.id FROM custody_events x WHERE x.corrects_event_id = e.id), 0)`
+	coalesce((SELECT x.id FROM custody_events x WHERE x.corrects_event_id = e.id), 0), e.escort_codes`
 
 func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error) {
 	ev := &sinergiv1.CustodyEvent{}
@@ -68,9 +68,12 @@ func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error
 	var eff, recorded time.Time
 	dest := append([]any{&ev.Id, &ev.RecordId, &ev.FacilityCode, &ev.RegisterNumber, &typ, &eff, &reason, &ev.ReleaseNote,
 		&ev.CounterpartFacilityCode, &ev.CounterpartRegisterNumber, &after, &recorded,
-		&ev.CorrectsEventId, &ev.CorrectionReason, &ev.CorrectedByEventId}, extra...)
+		&ev.CorrectsEventId, &ev.CorrectionReason, &ev.CorrectedByEventId, &ev.EscortCodes}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if len(ev.EscortCodes) == 0 {
+		ev.EscortCodes = nil
 	}
 	ev.Type = sinergiv1.CustodyEventType(enumValue(sinergiv1.CustodyEventType_value, "CUSTODY_EVENT_TYPE_", typ))
 	if reason != "" {
@@ -213,11 +216,11 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, release_reason, release_note,
 				counterpart_facility_code, counterpart_register_number, counterpart_event_id, status_after, record_time,
-				idempotency_key, content_hash, corrects_event_id, correction_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+				idempotency_key, content_hash, corrects_event_id, correction_reason, escort_codes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
 			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now,
-			custodyOptText(key), hashOrNil(key, hash), corrects, ev.GetCorrectionReason()).Scan(&eventID)
+			custodyOptText(key), hashOrNil(key, hash), corrects, ev.GetCorrectionReason(), nonNil(ev.GetEscortCodes())).Scan(&eventID)
 		switch {
 		case isUniqueViolationOf(err, "custody_events_transfer_in"):
 			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
@@ -458,6 +461,8 @@ type EventFilter struct {
 	Records    []string
 	// NIKPrefix, when set: releases of people whose NIK starts with it.
 	NIKPrefix string
+	// Escort, when set: transfers out that name it among their escorts.
+	Escort string
 }
 
 // CustodyEventsAfter returns the events ordered in (pos, upto] that f
@@ -472,8 +477,9 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 		WHERE o.seq > $1 AND o.seq <= $2
 		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[]))
 		       OR (o.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = ANY($4::text[]))
-		       OR ($7 <> '' AND o.type = 'RELEASE' AND r.nik LIKE $7 || '%'))
-		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records), f.NIKPrefix)
+		       OR ($7 <> '' AND o.type = 'RELEASE' AND r.nik LIKE $7 || '%')
+		       OR ($8 <> '' AND o.type = 'TRANSFER_OUT' AND $8 = ANY(e.escort_codes)))
+		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records), f.NIKPrefix, f.Escort)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/servertest"
+	"github.com/sinergi-id/sinergi/internal/validate"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
@@ -169,5 +170,33 @@ func TestTransferToldAheadAndFollowed(t *testing.T) {
 	}
 	if m := origin.nextOf(rec.GetId(), moved); m.GetEvent().GetId() != freed.GetEvent().GetId() || m.GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_WATCH {
 		t.Fatalf("the watch was told %v, want the release at Cipinang", m)
+	}
+}
+
+// TestTransferEscortsTold: a transfer out names its escort (and units on
+// its route): each is told of it, with who, wherever it is; a code that is
+// not a police unit is refused naming it.
+func TestTransferEscortsTold(t *testing.T) {
+	env := servertest.Start(t, db, servertest.Options{})
+	ctx := context.Background()
+	permisan := custodyAs(t, env, "lapas-permisan")
+	at := time.Now().Add(-5 * 24 * time.Hour).Truncate(time.Second)
+	p := person(unique("ES."), "Rudi Hartono", date("1979-09-09"), sinergiv1.Sex_SEX_MALE, "330101")
+	rec := admitted(t, permisan, p, at)
+	escort := watch(t, ctx, custodyAs(t, env, "polda-kalimantan-timur"), analyst, "")
+	_, err := event(ctx, permisan, rec.GetId(), transOut, at.Add(time.Hour), toward("lapas-cipinang", ""),
+		func(e *sinergiv1.CustodyEvent) { e.EscortCodes = []string{"lapas-metro"} })
+	if f := validate.FieldsOf(err); !slices.Equal(f, []string{"event.escort_codes[0]"}) {
+		t.Fatalf("a facility as escort: %v", err)
+	}
+	out, err := event(ctx, permisan, rec.GetId(), transOut, at.Add(time.Hour), toward("lapas-cipinang", ""),
+		func(e *sinergiv1.CustodyEvent) { e.EscortCodes = []string{"polda-kalimantan-timur"} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := escort.nextOf(rec.GetId())
+	if m.GetEvent().GetId() != out.GetEvent().GetId() || m.GetReason() != sinergiv1.DeliveryReason_DELIVERY_REASON_ESCORT ||
+		m.GetSubject().GetNik() != p.GetIdentity().GetNik() || !slices.Equal(m.GetEvent().GetEscortCodes(), []string{"polda-kalimantan-timur"}) {
+		t.Fatalf("the escort was told %v", m)
 	}
 }

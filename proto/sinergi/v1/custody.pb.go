@@ -831,8 +831,11 @@ type CustodyEvent struct {
 	// Output only: the CORRECTION that voided this event; the status no
 	// longer follows it.
 	CorrectedByEventId int64 `protobuf:"varint,15,opt,name=corrected_by_event_id,json=correctedByEventId,proto3" json:"corrected_by_event_id,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// TRANSFER_OUT: the police units that escort the transfer or whose
+	// regions it crosses (at most 10): told of it as the destination's are.
+	EscortCodes   []string `protobuf:"bytes,16,rep,name=escort_codes,json=escortCodes,proto3" json:"escort_codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CustodyEvent) Reset() {
@@ -968,6 +971,13 @@ func (x *CustodyEvent) GetCorrectedByEventId() int64 {
 		return x.CorrectedByEventId
 	}
 	return 0
+}
+
+func (x *CustodyEvent) GetEscortCodes() []string {
+	if x != nil {
+		return x.EscortCodes
+	}
+	return nil
 }
 
 // Watch is a police unit's request to be told when a person is admitted,
@@ -1177,7 +1187,7 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12@\n" +
-	"\x10withheld_classes\x18\x10 \x03(\x0e2\x15.sinergi.v1.DataClassR\x0fwithheldClasses\"\xe6\x05\n" +
+	"\x10withheld_classes\x18\x10 \x03(\x0e2\x15.sinergi.v1.DataClassR\x0fwithheldClasses\"\x89\x06\n" +
 	"\fCustodyEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
 	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12#\n" +
@@ -1195,7 +1205,8 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"recordTime\x12*\n" +
 	"\x11corrects_event_id\x18\r \x01(\x03R\x0fcorrectsEventId\x12+\n" +
 	"\x11correction_reason\x18\x0e \x01(\tR\x10correctionReason\x121\n" +
-	"\x15corrected_by_event_id\x18\x0f \x01(\x03R\x12correctedByEventId\"\x85\x04\n" +
+	"\x15corrected_by_event_id\x18\x0f \x01(\x03R\x12correctedByEventId\x12!\n" +
+	"\fescort_codes\x18\x10 \x03(\tR\vescortCodes\"\x85\x04\n" +
 	"\x05Watch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
 	"\x10institution_code\x18\x02 \x01(\tR\x0finstitutionCode\x12\x10\n" +

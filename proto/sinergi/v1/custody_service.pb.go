@@ -37,6 +37,8 @@ const (
 	// A release of a person whose NIK was registered in the watcher's
 	// region (their home), wherever they were held.
 	DeliveryReason_DELIVERY_REASON_HOME_REGION DeliveryReason = 4
+	// A transfer out the watcher escorts, or whose route crosses its region.
+	DeliveryReason_DELIVERY_REASON_ESCORT DeliveryReason = 5
 )
 
 // Enum value maps for DeliveryReason.
@@ -47,6 +49,7 @@ var (
 		2: "DELIVERY_REASON_WATCH",
 		3: "DELIVERY_REASON_INCOMING_TRANSFER",
 		4: "DELIVERY_REASON_HOME_REGION",
+		5: "DELIVERY_REASON_ESCORT",
 	}
 	DeliveryReason_value = map[string]int32{
 		"DELIVERY_REASON_UNSPECIFIED":       0,
@@ -54,6 +57,7 @@ var (
 		"DELIVERY_REASON_WATCH":             2,
 		"DELIVERY_REASON_INCOMING_TRANSFER": 3,
 		"DELIVERY_REASON_HOME_REGION":       4,
+		"DELIVERY_REASON_ESCORT":            5,
 	}
 )
 
@@ -2900,13 +2904,14 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"resolution\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\"W\n" +
 	"!ResolveReconciliationItemResponse\x122\n" +
-	"\x04item\x18\x01 \x01(\v2\x1e.sinergi.v1.ReconciliationItemR\x04item*\xb6\x01\n" +
+	"\x04item\x18\x01 \x01(\v2\x1e.sinergi.v1.ReconciliationItemR\x04item*\xd2\x01\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
 	"\x15DELIVERY_REASON_WATCH\x10\x02\x12%\n" +
 	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x03\x12\x1f\n" +
-	"\x1bDELIVERY_REASON_HOME_REGION\x10\x042\xca\r\n" +
+	"\x1bDELIVERY_REASON_HOME_REGION\x10\x04\x12\x1a\n" +
+	"\x16DELIVERY_REASON_ESCORT\x10\x052\xca\r\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +
