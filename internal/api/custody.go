@@ -19,6 +19,7 @@ import (
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/authz"
+	"github.com/sinergi-id/sinergi/internal/presence"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -162,7 +163,8 @@ func (s *Custody) SearchCustodyRecords(ctx context.Context, req *sinergiv1.Searc
 	f := store.CustodyFilter{
 		Restriction: rs,
 		NIK:         req.GetNik(), RegisterNumber: req.GetRegisterNumber(), Name: req.GetName(), FacilityCode: req.GetFacilityCode(),
-		Status: req.GetStatus(), LegalKind: req.GetLegalStatus(),
+		Passport: req.GetPassportNumber(),
+		Status:   req.GetStatus(), LegalKind: req.GetLegalStatus(),
 	}
 	if req.GetBirthDate() != "" {
 		b := custodyParseDate(req.GetBirthDate())
@@ -170,7 +172,7 @@ func (s *Custody) SearchCustodyRecords(ctx context.Context, req *sinergiv1.Searc
 		f.BirthFrom, f.BirthTo = b.Add(-tol), b.Add(tol)
 	}
 	query := custodyQuery("custody-search", reach.Caller.GetCode(), f.NIK, f.RegisterNumber, store.NormalizeName(f.Name), req.GetBirthDate(),
-		req.GetBirthDateToleranceDays(), f.FacilityCode, f.Status, f.LegalKind)
+		req.GetBirthDateToleranceDays(), f.FacilityCode, f.Status, f.LegalKind, store.NormalizePassport(f.Passport))
 	var pos custodySearchPosition
 	if req.GetPageToken() != "" {
 		if err := s.Tokens.Open(req.GetPageToken(), query, &pos); err != nil {
@@ -239,11 +241,20 @@ func (s *Custody) ListCustodyEvents(ctx context.Context, req *sinergiv1.ListCust
 	return resp, nil
 }
 
-// CheckPresence answers hit or no hit: where and since when, nothing else.
+// CheckPresence answers hit or no hit: where and since when within the
+// caller's reach, nothing else. A police unit asks nationally (see
+// presence.go): a person held beyond its reach, where an agreement covers
+// the two for custody events, is a remote hit.
 func (s *Custody) CheckPresence(ctx context.Context, req *sinergiv1.CheckPresenceRequest) (*sinergiv1.CheckPresenceResponse, error) {
 	rs, reach, err := authz.RestrictionFrom(ctx)
 	if err != nil {
 		return nil, err
+	}
+	c := caller(ctx)
+	var national *authz.Reach
+	if presence.National(c.Institution.GetKind()) {
+		national = authz.NationalReach(c.Directory, c.Institution, sinergiv1.Scope_SCOPE_CUSTODY_EVENTS, s.Now())
+		rs = national.Restriction()
 	}
 	hits, err := s.Store.FindPresence(ctx, rs, req.GetNik(), req.GetFullName(), custodyParseDate(req.GetBirthDate()))
 	if err != nil {
@@ -252,13 +263,26 @@ func (s *Custody) CheckPresence(ctx context.Context, req *sinergiv1.CheckPresenc
 	// The answer carries no record, so the interceptor cannot see what was
 	// disclosed: a hit names its record here.
 	e := audit.FromContext(ctx)
-	resp := &sinergiv1.CheckPresenceResponse{Held: len(hits) > 0}
+	resp := &sinergiv1.CheckPresenceResponse{}
+	var remote []store.Presence
 	for _, h := range hits {
-		e.AddSubjects(store.CustodySubject(h.RecordID))
-		if g, ok := reach.Grant(h.FacilityCode); ok {
-			e.AddAgreements(g.Agreements...)
+		g, ok := reach.Grant(h.FacilityCode)
+		switch {
+		case !ok:
+			remote = append(remote, h)
+			continue
+		case h.Child && !g.Children:
+			continue // as the caller's own reach finds it: not at all
 		}
+		e.AddSubjects(store.CustodySubject(h.RecordID))
+		e.AddAgreements(g.Agreements...)
 		resp.Placements = append(resp.Placements, &sinergiv1.Placement{FacilityCode: h.FacilityCode, HeldSince: timestamppb.New(h.HeldSince)})
 	}
+	if len(remote) > 0 {
+		if err := s.remoteHits(ctx, c, national, req.GetAccess(), remote, resp); err != nil {
+			return nil, err
+		}
+	}
+	resp.Held = len(resp.Placements)+len(resp.RemoteHits) > 0
 	return resp, nil
 }

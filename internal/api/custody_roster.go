@@ -155,6 +155,7 @@ func (s *Custody) SyncRoster(stream sinergiv1.CustodyService_SyncRosterServer) (
 	resp = &sinergiv1.SyncRosterResponse{
 		Received: position, Inserted: res.Inserted, Updated: res.Updated, Unchanged: res.Unchanged, Rejected: rejected,
 		Rejections: rejections, MissingCount: res.MissingCount, NotHeldCount: res.NotHeldCount,
+		ReconciliationItemsOpened: res.ReconciliationOpened,
 	}
 	for _, m := range res.Missing {
 		resp.Missing = append(resp.Missing, &sinergiv1.RosterDiscrepancy{RecordId: m.RecordID, RegisterNumber: m.RegisterNumber, Status: m.Status})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -264,6 +265,31 @@ func checkCustodyEvent(v *validate.Violations, p string, ev *sinergiv1.CustodyEv
 	case !in && rn != "":
 		v.Add(p+".counterpart_register_number", "only for a transfer in")
 	}
+	switch es := ev.GetEscortCodes(); {
+	case len(es) > 0 && !out:
+		v.Add(p+".escort_codes", "only for a transfer out")
+	case len(es) > 10:
+		v.Add(p+".escort_codes", "at most 10")
+	default:
+		for i, c := range es {
+			if !validate.Code.MatchString(c) {
+				v.Add(fmt.Sprintf("%s.escort_codes[%d]", p, i), "not an institution code")
+			}
+		}
+	}
+	corr := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION
+	switch {
+	case corr && ev.GetCorrectsEventId() <= 0:
+		v.Add(p+".corrects_event_id", "required for a correction: the id of the event it voids")
+	case !corr && ev.GetCorrectsEventId() != 0:
+		v.Add(p+".corrects_event_id", "only for a CORRECTION")
+	}
+	switch {
+	case corr:
+		custodyText(v, p+".correction_reason", ev.GetCorrectionReason(), custodyMaxNote, true)
+	case ev.GetCorrectionReason() != "":
+		v.Add(p+".correction_reason", "only for a CORRECTION")
+	}
 }
 
 func custodyNameQuery(v *validate.Violations, field, s string, required bool) {
@@ -296,6 +322,9 @@ func init() {
 			}
 		}
 		checkCustodyEvent(v, "event", r.GetEvent())
+		if k := r.GetIdempotencyKey(); k != "" && !reportKeyPattern.MatchString(k) {
+			v.Add("idempotency_key", "must be 8 to 128 characters of A-Z a-z 0-9 . _ : -")
+		}
 	})
 	// A roster upload is checked message by message by its handler, with
 	// this validator: a bad record is rejected alone.
@@ -328,8 +357,12 @@ func init() {
 	})
 	validate.Register(func(r *sinergiv1.SearchCustodyRecordsRequest, v *validate.Violations) {
 		checkPageSize(v, r.GetPageSize())
-		if r.GetNik() == "" && r.GetRegisterNumber() == "" && strings.TrimSpace(r.GetName()) == "" && r.GetBirthDate() == "" && r.GetFacilityCode() == "" {
-			v.Add("name", "at least one of nik, register_number, name, birth_date, facility_code is required")
+		if r.GetNik() == "" && r.GetRegisterNumber() == "" && strings.TrimSpace(r.GetName()) == "" && r.GetBirthDate() == "" && r.GetFacilityCode() == "" &&
+			r.GetPassportNumber() == "" {
+			v.Add("name", "at least one of nik, register_number, name, birth_date, facility_code, passport_number is required")
+		}
+		if p := store.NormalizePassport(r.GetPassportNumber()); r.GetPassportNumber() != "" && !allIn(p, 5, 20, upperOrDigit) {
+			v.Add("passport_number", "not a passport number (5 to 20 letters and digits)")
 		}
 		if r.GetNik() != "" {
 			custodyNIK(v, "nik", r.GetNik(), time.Time{}, sinergiv1.Sex_SEX_UNSPECIFIED)
@@ -379,6 +412,9 @@ func init() {
 		if !store.IsCustodyRecordID(r.GetId()) {
 			v.Add("id", "required: a watch id")
 		}
+	})
+	validate.Register(func(r *sinergiv1.ListIncomingTransfersRequest, v *validate.Violations) {
+		checkPageSize(v, r.GetPageSize())
 	})
 	validate.Register(func(r *sinergiv1.ListWatchesRequest, v *validate.Violations) {
 		checkPageSize(v, r.GetPageSize())

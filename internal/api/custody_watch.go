@@ -81,6 +81,8 @@ var watchedTypes = map[sinergiv1.CustodyEventType]bool{
 	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN:  true,
 	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE:      true,
 	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ESCAPE:       true,
+	// A correction may void any of them: whoever was told is told.
+	sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION: true,
 }
 
 // delivery is one message on its way to a watcher, with what it is audited by.
@@ -88,6 +90,9 @@ type delivery struct {
 	msg   *sinergiv1.WatchCustodyEventsResponse
 	reach *authz.Reach
 	watch *sinergiv1.Watch
+	// agreements behind a delivery the message's own facility does not
+	// explain (a transfer out, told under the destination's grant).
+	agreements []string
 }
 
 // watchPlan decides, for one batch of events, what the watcher may be told:
@@ -120,6 +125,12 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller, withWatches bool) (
 		byRecord: map[string]*sinergiv1.Watch{}, byNIK: map[string]*sinergiv1.Watch{},
 	}
 	p.filter.Facilities = p.jurisdiction.Facilities()
+	// The unit's region as the start of the NIKs registered in it
+	// ("18.72" -> "1872"): its people's releases reach it from anywhere.
+	if r := inst.GetRegionCode(); r != "" {
+		p.filter.NIKPrefix = strings.ReplaceAll(r, ".", "")
+	}
+	p.filter.Escort = inst.GetCode()
 	if !withWatches {
 		return p, nil
 	}
@@ -136,6 +147,24 @@ func (s *Custody) plan(ctx context.Context, c *authn.Caller, withWatches bool) (
 		} else {
 			p.byNIK[w.GetNik()] = w
 			niks = append(niks, w.GetNik())
+		}
+	}
+	// A watch on a record follows the person: to the records the
+	// facilities that received them made (transfer in after transfer out).
+	if len(p.byRecord) > 0 {
+		watched := make([]string, 0, len(p.byRecord))
+		for id := range p.byRecord {
+			watched = append(watched, id)
+		}
+		next, err := s.Store.TransferSuccessors(ctx, watched)
+		if err != nil {
+			return nil, err
+		}
+		for succ, from := range next {
+			if p.byRecord[succ] == nil {
+				p.byRecord[succ] = p.byRecord[from]
+				p.filter.Records = append(p.filter.Records, succ)
+			}
 		}
 	}
 	held, err := s.Store.CustodyRecordsByNIK(ctx, niks)
@@ -180,11 +209,32 @@ func (p *watchPlan) route(se store.SettledEvent) (delivery, bool) {
 		}
 	}
 	if d.msg == nil {
-		if !p.jurisdiction.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode()}) {
+		here := p.jurisdiction.Restriction()
+		switch to := ev.GetCounterpartFacilityCode(); {
+		case here.Admits(restrict.Row{Facility: ev.GetFacilityCode()}):
+			d = delivery{reach: p.jurisdiction, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_JURISDICTION}}
+			g, _ = p.jurisdiction.Grant(ev.GetFacilityCode())
+		case ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_OUT && to != "" && here.Admits(restrict.Row{Facility: to}):
+			// The police of the destination are told ahead, as the
+			// destination will be of its own people.
+			g, _ = p.jurisdiction.Grant(to)
+			d = delivery{reach: p.jurisdiction, agreements: g.Agreements,
+				msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER}}
+		case ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_OUT && slices.Contains(ev.GetEscortCodes(), p.filter.Escort) &&
+			p.anywhere.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode()}):
+			// Named as an escort or on the route: told under its
+			// agreements with the facility of origin, wherever it is.
+			g, _ = p.anywhere.Grant(ev.GetFacilityCode())
+			d = delivery{reach: p.anywhere, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_ESCORT}}
+		case ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_RELEASE && p.filter.NIKPrefix != "" &&
+			strings.HasPrefix(se.Subject.GetNik(), p.filter.NIKPrefix) &&
+			p.anywhere.Restriction().Admits(restrict.Row{Facility: ev.GetFacilityCode(), Child: se.Child}):
+			// A NIK singles the person out, as a watch by NIK does.
+			g, _ = p.anywhere.Grant(ev.GetFacilityCode())
+			d = delivery{reach: p.anywhere, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_HOME_REGION}}
+		default:
 			return d, false
 		}
-		d = delivery{reach: p.jurisdiction, msg: &sinergiv1.WatchCustodyEventsResponse{Reason: sinergiv1.DeliveryReason_DELIVERY_REASON_JURISDICTION}}
-		g, _ = p.jurisdiction.Grant(ev.GetFacilityCode())
 	}
 	// The event and subject are shared with every watcher (the tail): a
 	// message that masks them masks copies.
@@ -322,6 +372,7 @@ func (s *Custody) deliveryEntry(ctx context.Context, d delivery) *audit.Entry {
 		e = audit.FromContext(ctx).Derive(now)
 	}
 	authz.Attribute(e, d.reach, d.msg)
+	e.AddAgreements(d.agreements...)
 	return e
 }
 

@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/directory"
@@ -68,21 +71,75 @@ func (s *Custody) RecordCustodyEvent(ctx context.Context, req *sinergiv1.RecordC
 			v.Add("event.counterpart_facility_code", "must be another facility")
 		}
 	}
+	for i, code := range ev.GetEscortCodes() {
+		if in := c.Directory.Institution(code); in == nil || directory.SideOf(in.GetKind()) != sinergiv1.Side_SIDE_POLRI {
+			v.Add(fmt.Sprintf("event.escort_codes[%d]", i), "not a police unit of the directory")
+		}
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	outEv, outRec, err := s.Store.RecordCustodyEvent(ctx, audit.FromContext(ctx), c.Institution.GetCode(), req.GetRecordId(), req.GetRegisterNumber(),
-		ev, now, func(st store.CustodyState) (sinergiv1.CustodyStatus, error) {
-			next, reason := transition(c.Institution.GetCode(), st, ev)
+	hash, err := custodyEventHash(req)
+	if err != nil {
+		return nil, err
+	}
+	outEv, outRec, replayed, err := s.Store.RecordCustodyEvent(ctx, audit.FromContext(ctx), c.Institution.GetCode(),
+		custodyKindText(c.Institution.GetKind()), req.GetRecordId(), req.GetRegisterNumber(),
+		ev, req.GetIdempotencyKey(), hash, now, func(st store.CustodyState) (sinergiv1.CustodyStatus, error) {
+			decide := transition
+			if ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION {
+				decide = correction
+			}
+			next, reason := decide(c.Institution.GetCode(), st, ev)
 			if reason != "" {
 				return 0, &store.PreconditionError{Reason: reason}
 			}
 			return next, nil
 		})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, status.Error(codes.AlreadyExists, "idempotency_key was used for another event: choose a new key for a new event")
+	}
 	if err != nil {
 		return nil, s.custodyError(ctx, err)
 	}
-	return &sinergiv1.RecordCustodyEventResponse{Event: outEv, Record: outRec}, nil
+	return &sinergiv1.RecordCustodyEventResponse{Event: outEv, Record: outRec, Replayed: replayed}, nil
+}
+
+// custodyEventHash identifies an event request's content: its
+// deterministic encoding without the idempotency key (as a report's).
+func custodyEventHash(req *sinergiv1.RecordCustodyEventRequest) ([]byte, error) {
+	c := proto.Clone(req).(*sinergiv1.RecordCustodyEventRequest)
+	c.IdempotencyKey = ""
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}
+
+// correction decides a CORRECTION of a record in state st: only the
+// record's latest event in force can be voided (what came after a wrong
+// event was recorded on its strength: it is corrected first), and a
+// transfer is not voided (the other facility acted on it: the transfer
+// back is recorded instead). The status returns to what it was before the
+// voided event: the previous event's, or REGISTERED.
+func correction(_ string, st store.CustodyState, ev *sinergiv1.CustodyEvent) (sinergiv1.CustodyStatus, string) {
+	n := len(st.InForce)
+	if n == 0 {
+		return 0, "cannot correct: the record has no event in force"
+	}
+	last := st.InForce[n-1]
+	switch {
+	case ev.GetCorrectsEventId() != last.ID:
+		return 0, fmt.Sprintf("cannot correct event %d: only the record's latest event in force can be corrected, event %d (%s)",
+			ev.GetCorrectsEventId(), last.ID, custodyEventWord(last.Type))
+	case last.Type == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_OUT || last.Type == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN:
+		return 0, "cannot correct a transfer: the other facility acted on it; record the transfer back instead"
+	case n == 1:
+		return sinergiv1.CustodyStatus_CUSTODY_STATUS_REGISTERED, ""
+	}
+	return st.InForce[n-2].StatusAfter, ""
 }
 
 // transition decides what event ev does to a record in state st held by
@@ -178,4 +235,36 @@ func transition(facility string, st store.CustodyState, ev *sinergiv1.CustodyEve
 		}
 	}
 	return refuse()
+}
+
+type incomingPosition struct {
+	After int64 `json:"a"`
+}
+
+// ListIncomingTransfers lists the people on their way to the caller.
+func (s *Custody) ListIncomingTransfers(ctx context.Context, req *sinergiv1.ListIncomingTransfersRequest) (*sinergiv1.ListIncomingTransfersResponse, error) {
+	code := caller(ctx).Institution.GetCode()
+	query := custodyQuery("incoming-transfers", code)
+	var pos incomingPosition
+	if req.GetPageToken() != "" {
+		if err := s.Tokens.Open(req.GetPageToken(), query, &pos); err != nil {
+			return nil, s.badToken()
+		}
+	}
+	size := pageSize(req.GetPageSize())
+	list, err := s.Store.ListIncomingTransfers(ctx, code, pos.After, size+1)
+	if err != nil {
+		return nil, s.custodyError(ctx, err)
+	}
+	resp := &sinergiv1.ListIncomingTransfersResponse{}
+	if len(list) > size {
+		list = list[:size]
+		if resp.NextPageToken, err = s.Tokens.Seal(query, incomingPosition{After: list[size-1].Event.GetId()}); err != nil {
+			return nil, err
+		}
+	}
+	for _, in := range list {
+		resp.Transfers = append(resp.Transfers, &sinergiv1.IncomingTransfer{Record: in.Record, TransferOut: in.Event})
+	}
+	return resp, nil
 }

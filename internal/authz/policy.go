@@ -116,7 +116,7 @@ var directoryPolicy = map[string]Rule{
 }
 
 // Policy is the one table: every method the server serves has an entry.
-var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy, firearmsPolicy, screeningPolicy)
+var Policy = merge(directoryPolicy, custodyPolicy, reportPolicy, firearmsPolicy, screeningPolicy, presencePolicy)
 
 func merge(tables ...map[string]Rule) map[string]Rule {
 	out := map[string]Rule{}

@@ -27,10 +27,25 @@ import (
 //     of events within the agreements' reach (their jurisdiction, or the
 //     people they watch anywhere). Every delivery carries personal data, so
 //     the stream carries an AccessContext and each delivery is audited.
+//
+// incomingTransfers: a facility prepares a reception for its security or
+// the escort.
+var incomingTransfers = Purposes{Facility: {sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION, sinergiv1.Purpose_PURPOSE_TRANSFER_ESCORT}}
+
+// reconciling: a facility settles its register for its security.
+var reconciling = Purposes{Facility: {sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION}}
+
 var custodyPolicy = map[string]Rule{
 	sinergiv1.CustodyService_UpsertCustodyRecord_FullMethodName: {Kinds: facilities, Subjects: []string{SubjectCustody}},
 	sinergiv1.CustodyService_RecordCustodyEvent_FullMethodName:  {Kinds: facilities, Subjects: []string{SubjectCustody}},
 	sinergiv1.CustodyService_SyncRoster_FullMethodName:          {Kinds: facilities, Subjects: []string{SubjectCustody}, Stream: RecheckInstitution},
+	// A facility sees the people transferred out to it before it receives
+	// them: the corrections side's own data, handed over within it.
+	sinergiv1.CustodyService_ListIncomingTransfers_FullMethodName: {Kinds: facilities, Purposes: incomingTransfers, Subjects: []string{SubjectCustody}},
+	// A facility's reconciliation items are its own; a regional office
+	// reads those escalated to it (corrections oversight).
+	sinergiv1.CustodyService_ListReconciliationItems_FullMethodName:   {Kinds: answerers, Purposes: hitAnswering, Subjects: []string{SubjectCustody}},
+	sinergiv1.CustodyService_ResolveReconciliationItem_FullMethodName: {Kinds: facilities, Purposes: reconciling, Subjects: []string{SubjectCustody}},
 
 	sinergiv1.CustodyService_CheckPresence_FullMethodName: {Kinds: dataReaders,
 		Scopes: []sinergiv1.Scope{sinergiv1.Scope_SCOPE_CUSTODY_EVENTS}, Purposes: custodyReads, Subjects: []string{SubjectCustody}},

@@ -150,6 +150,23 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 			}
 			return nil
 		}},
+		{"check presence nationally", func() error {
+			// Polres Metro (Lampung) asks about people of every facility:
+			// beyond its jurisdiction each hit is recorded, its facility
+			// told, and a hit reference sealed (internal/presence).
+			c := sinergiv1.NewCustodyServiceClient(metroPolice)
+			l := Run(ctx, 64, cfg.Duration, func(ctx context.Context, w int, i int64) error {
+				_, err := c.CheckPresence(ctx, &sinergiv1.CheckPresenceRequest{Access: analyst, Nik: s.niks[int(i)%len(s.niks)]})
+				return err
+			})
+			if l.FirstErr != nil {
+				return l.FirstErr
+			}
+			r.Add(Figure{Key: "check_presence_national_c64_rps", What: "CheckPresence by a Polres about anyone in the country (remote hits recorded) at concurrency 64",
+				Value: l.Rate(), Unit: "/s"})
+			r.Add(Figure{Key: "check_presence_national_c64_p99_ms", Value: l.Percentile(99), Op: "<=", Target: 20, Unit: "ms"})
+			return nil
+		}},
 		{"search by name", func() error {
 			c := sinergiv1.NewCustodyServiceClient(mabes)
 			l := Run(ctx, 16, cfg.Duration, func(ctx context.Context, w int, i int64) error {

@@ -5,6 +5,9 @@ import (
 
 	"github.com/sinergi-id/sinergi/internal/api"
 	"github.com/sinergi-id/sinergi/internal/fanout"
+	"github.com/sinergi-id/sinergi/internal/presence"
+	"github.com/sinergi-id/sinergi/internal/reconcile"
+	"github.com/sinergi-id/sinergi/internal/releases"
 	"github.com/sinergi-id/sinergi/internal/store"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
@@ -29,4 +32,35 @@ func registerCustody(s *Server) {
 		Pass: store.SequenceCustodyEvents, Batch: 5000, Wake: s.Hub.Subscribe(custodyChannel),
 		Safety: time.Second, Log: s.cfg.Log}
 	s.AddWorker(seq.Run)
+	registerPresence(s)
+}
+
+// hitNoticesChannel is NOTIFYed after hit notices commit (by the store);
+// hitNoticesOrderedChannel when the sequencer has ordered them, which is
+// what their watchers wait on.
+const (
+	hitNoticesChannel        = store.HitNoticesChannel
+	hitNoticesOrderedChannel = store.HitNoticesOrderedChannel
+)
+
+// hitNoticeSequencerLock is the advisory lock of the one hit notice
+// sequencer of a database ("HITSEQ").
+const hitNoticeSequencerLock = 0x484954534551
+
+// registerPresence adds the workers of national hit / no-hit: the
+// sequencer that orders hit notices for their watchers, the escalator of
+// confirmation requests left unanswered, and the notifier of releases
+// ahead (whose notices travel with the hit notices). Every process runs each; the
+// leader works.
+func registerPresence(s *Server) {
+	seq := &fanout.Sequencer{Name: "hit notice", Store: s.Store, LockKey: hitNoticeSequencerLock,
+		Pass: store.SequenceHitNotices, Batch: 5000, Wake: s.Hub.Subscribe(hitNoticesChannel),
+		Safety: time.Second, Log: s.cfg.Log}
+	s.AddWorker(seq.Run)
+	esc := &presence.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	s.AddWorker(esc.Run)
+	rel := &releases.Notifier{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	s.AddWorker(rel.Run)
+	rec := &reconcile.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	s.AddWorker(rec.Run)
 }

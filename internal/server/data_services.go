@@ -2,7 +2,8 @@ package server
 
 // fanoutChannels are the NOTIFY channels the process listens on; each data
 // service names its own in its file.
-var fanoutChannels = []string{custodyChannel, custodyOrderedChannel, reportChannel, firearmsChannel, screeningChannel}
+var fanoutChannels = []string{custodyChannel, custodyOrderedChannel, reportChannel, firearmsChannel, screeningChannel,
+	hitNoticesChannel, hitNoticesOrderedChannel}
 
 // registerDataServices registers the data services (custody, reports, the
 // firearms register, screening); each lives in its own file beside this one.

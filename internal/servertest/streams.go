@@ -81,6 +81,18 @@ var Streams = map[string]StreamCase{
 			}
 			return func() error { return drain(s.Recv) }, nil
 		}},
+	sinergiv1.CustodyService_WatchHitNotices_FullMethodName: {As: "lapas-permisan",
+		Open: func(ctx context.Context, conn *grpc.ClientConn) (func() error, error) {
+			s, err := sinergiv1.NewCustodyServiceClient(conn).WatchHitNotices(ctx, &sinergiv1.WatchHitNoticesRequest{
+				Access: &sinergiv1.AccessContext{OperatorId: "198503152010011001", Purpose: sinergiv1.Purpose_PURPOSE_SECURITY_COORDINATION}})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.Recv(); err != nil {
+				return nil, err
+			}
+			return func() error { return drain(s.Recv) }, nil
+		}},
 	sinergiv1.CustodyService_SyncRoster_FullMethodName: {As: "lapas-permisan",
 		Open: func(ctx context.Context, conn *grpc.ClientConn) (func() error, error) {
 			s, err := sinergiv1.NewCustodyServiceClient(conn).SyncRoster(ctx)

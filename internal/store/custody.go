@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/authz/restrict"
+	"github.com/sinergi-id/sinergi/internal/names"
 	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
@@ -161,6 +162,11 @@ func NormalizeName(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
 }
 
+// SearchName is a name as searches look it up: normalized, in today's
+// spelling (internal/names), which search_names holds besides the name as
+// written.
+func SearchName(s string) string { return names.Modern(NormalizeName(s)) }
+
 func custodySearchNames(id *sinergiv1.Identity) string {
 	parts := []string{NormalizeName(id.GetFullName())}
 	for _, a := range id.GetAliases() {
@@ -168,7 +174,18 @@ func custodySearchNames(id *sinergiv1.Identity) string {
 			parts = append(parts, n)
 		}
 	}
+	// Names in the old spellings are found in today's too.
+	for _, p := range parts[:len(parts):len(parts)] {
+		if m := names.Modern(p); m != p {
+			parts = append(parts, m)
+		}
+	}
 	return strings.Join(parts, " | ")
+}
+
+// NormalizePassport is a passport number as compared: upper case, no spaces.
+func NormalizePassport(s string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(s), ""))
 }
 
 // ContentHash identifies what a facility sent of a record: identity,
@@ -335,6 +352,8 @@ type CustodyFilter struct {
 	Restriction *restrict.Restriction
 
 	NIK, RegisterNumber, Name string
+	// Passport number, exactly (NormalizePassport).
+	Passport string
 	// BirthFrom and BirthTo bound the birth date (zero: unbounded).
 	BirthFrom, BirthTo time.Time
 	FacilityCode       string
@@ -350,7 +369,7 @@ type CustodyFilter struct {
 
 // identifying reports whether f matches on identity.
 func (f CustodyFilter) identifying() bool {
-	return f.NIK != "" || f.Name != "" || !f.BirthFrom.IsZero() || !f.BirthTo.IsZero()
+	return f.NIK != "" || f.Name != "" || f.Passport != "" || !f.BirthFrom.IsZero() || !f.BirthTo.IsZero()
 }
 
 // SearchCustodyRecords returns the records matching f: ranked by name
@@ -373,6 +392,9 @@ func (s *Store) SearchCustodyRecords(ctx context.Context, f CustodyFilter) ([]*s
 	if f.RegisterNumber != "" {
 		add("r.register_number = $%d", f.RegisterNumber)
 	}
+	if f.Passport != "" {
+		add("r.passport_number <> '' AND upper(replace(r.passport_number, ' ', '')) = $%d", NormalizePassport(f.Passport))
+	}
 	if !f.BirthFrom.IsZero() {
 		add("r.birth_date >= $%d", f.BirthFrom)
 	}
@@ -389,7 +411,7 @@ func (s *Store) SearchCustodyRecords(ctx context.Context, f CustodyFilter) ([]*s
 		add("r.legal_kind = $%d", enumText(f.LegalKind.String(), "LEGAL_STATUS_KIND_"))
 	}
 	var q string
-	if name := NormalizeName(f.Name); name != "" {
+	if name := SearchName(f.Name); name != "" {
 		// search_names %> name: word similarity of name within the names at
 		// least pg_trgm.word_similarity_threshold; the trigram index serves it.
 		add("r.search_names %%> $%d", name)
@@ -428,6 +450,8 @@ type Presence struct {
 	RecordID     string
 	FacilityCode string
 	HeldSince    time.Time
+	// A child's record (see custody_records.child).
+	Child bool
 }
 
 // presenceLikeness is how alike a name must be to count as a hit (word
@@ -443,12 +467,12 @@ func (s *Store) FindPresence(ctx context.Context, rs *restrict.Restriction, nik,
 	var err error
 	if nik != "" {
 		args := []any{nik}
-		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time) FROM custody_records r
+		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time), r.child FROM custody_records r
 			WHERE r.nik = $1 AND r.status = 'HELD' AND `+custodyCond(rs, custodyByIdentity, &args)+`
 			ORDER BY r.facility_code, r.register_number`, args...)
 	} else {
-		args := []any{birth, NormalizeName(name), presenceLikeness}
-		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time) FROM custody_records r
+		args := []any{birth, SearchName(name), presenceLikeness}
+		rows, err = s.Pool.Query(ctx, `SELECT r.id::text, r.facility_code, coalesce(r.held_since, r.create_time), r.child FROM custody_records r
 			WHERE r.birth_date = $1 AND word_similarity($2, r.search_names) >= $3 AND r.status = 'HELD'
 			  AND `+custodyCond(rs, custodyByIdentity, &args)+`
 			ORDER BY r.facility_code, r.register_number`, args...)
@@ -458,7 +482,7 @@ func (s *Store) FindPresence(ctx context.Context, rs *restrict.Restriction, nik,
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
 		var p Presence
-		err := r.Scan(&p.RecordID, &p.FacilityCode, &p.HeldSince)
+		err := r.Scan(&p.RecordID, &p.FacilityCode, &p.HeldSince, &p.Child)
 		return p, err
 	})
 }

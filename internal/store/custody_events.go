@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +35,22 @@ type CustodyState struct {
 	// TRANSFER_IN only: the record at the facility of origin; nil when the
 	// facility has no record with that register number.
 	Origin *TransferOrigin
+	// CORRECTION only: the record's events in force (neither corrections
+	// nor corrected), oldest first.
+	InForce []EventInForce
+}
+
+// EventInForce is an event the record's status follows.
+type EventInForce struct {
+	ID            int64
+	Type          sinergiv1.CustodyEventType
+	EffectiveTime time.Time
+	StatusAfter   sinergiv1.CustodyStatus
+}
+
+// admits reports whether events of type t set when a person is held since.
+func admits(t sinergiv1.CustodyEventType) bool {
+	return t == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ADMISSION || t == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN
 }
 
 func eventTypeText(t sinergiv1.CustodyEventType) string {
@@ -40,16 +58,22 @@ func eventTypeText(t sinergiv1.CustodyEventType) string {
 }
 
 const custodyEventColumns = `e.id, e.record_id::text, e.facility_code, r.register_number, e.type, e.effective_time, e.release_reason,
-	e.release_note, e.counterpart_facility_code, e.counterpart_register_number, e.status_after, e.record_time`
+	e.release_note, e.counterpart_facility_code, e.counterpart_register_number, e.status_after, e.record_time,
+	coalesce(e.corrects_event_id, 0), e.correction_reason,
+	coalesce((SELECT x.id FROM custody_events x WHERE x.corrects_event_id = e.id), 0), e.escort_codes`
 
 func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error) {
 	ev := &sinergiv1.CustodyEvent{}
 	var typ, reason, after string
 	var eff, recorded time.Time
 	dest := append([]any{&ev.Id, &ev.RecordId, &ev.FacilityCode, &ev.RegisterNumber, &typ, &eff, &reason, &ev.ReleaseNote,
-		&ev.CounterpartFacilityCode, &ev.CounterpartRegisterNumber, &after, &recorded}, extra...)
+		&ev.CounterpartFacilityCode, &ev.CounterpartRegisterNumber, &after, &recorded,
+		&ev.CorrectsEventId, &ev.CorrectionReason, &ev.CorrectedByEventId, &ev.EscortCodes}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if len(ev.EscortCodes) == 0 {
+		ev.EscortCodes = nil
 	}
 	ev.Type = sinergiv1.CustodyEventType(enumValue(sinergiv1.CustodyEventType_value, "CUSTODY_EVENT_TYPE_", typ))
 	if reason != "" {
@@ -65,12 +89,16 @@ func scanCustodyEvent(row pgx.Row, extra ...any) (*sinergiv1.CustodyEvent, error
 // one transaction that also NOTIFYs the watchers and commits the audit
 // record. decide sees the record locked; its error (a *PreconditionError
 // for an impossible transition) is returned as is.
-func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, facility, recordID, registerNumber string,
-	ev *sinergiv1.CustodyEvent, now time.Time, decide func(CustodyState) (sinergiv1.CustodyStatus, error),
-) (*sinergiv1.CustodyEvent, *sinergiv1.CustodyRecord, error) {
-	var outEv *sinergiv1.CustodyEvent
-	var outRec *sinergiv1.CustodyRecord
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+//
+// With an idempotency key, the facility's event under that key is given
+// back (replayed) when its content hash is hash, and ErrConflict when it
+// is not. A CORRECTION voids the event it names (decide has checked which)
+// and sets the record's status, times and admission from the events left
+// in force.
+func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, facility, facilityKind, recordID, registerNumber string,
+	ev *sinergiv1.CustodyEvent, key string, hash []byte, now time.Time, decide func(CustodyState) (sinergiv1.CustodyStatus, error),
+) (outEv *sinergiv1.CustodyEvent, outRec *sinergiv1.CustodyRecord, replayed bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var st CustodyState
 		var status string
 		var row pgx.Row
@@ -81,13 +109,66 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 			row = tx.QueryRow(ctx, `SELECT id::text, register_number, status, last_event_time FROM custody_records
 				WHERE register_number = $1 AND facility_code = $2 FOR UPDATE`, registerNumber, facility)
 		}
-		if err := row.Scan(&st.RecordID, &st.RegisterNumber, &status, &st.LastEventTime); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return ErrNotFound
+		err := row.Scan(&st.RecordID, &st.RegisterNumber, &status, &st.LastEventTime)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) && recordID == "" && ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN:
+			// Received without retyping: the record is made from the
+			// origin's; the transition below checks the transfer out.
+			if st.RecordID, err = receiveFromOrigin(ctx, tx, facility, facilityKind, registerNumber, ev, now); err != nil {
+				return err
 			}
+			st.RegisterNumber, status = registerNumber, custodyRegistered
+		case errors.Is(err, pgx.ErrNoRows):
+			return ErrNotFound
+		case err != nil:
 			return err
 		}
 		st.Status = custodyStatusOf(status)
+		if key != "" {
+			var prevID int64
+			var prevRecord string
+			var prevHash []byte
+			err := tx.QueryRow(ctx, `SELECT id, record_id::text, content_hash FROM custody_events WHERE facility_code = $1 AND idempotency_key = $2`,
+				facility, key).Scan(&prevID, &prevRecord, &prevHash)
+			switch {
+			case err == nil && !bytes.Equal(prevHash, hash):
+				return ErrConflict
+			case err == nil:
+				replayed = true
+				if outEv, err = scanCustodyEvent(tx.QueryRow(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e
+					JOIN custody_records r ON r.id = e.record_id WHERE e.id = $1`, prevID)); err != nil {
+					return err
+				}
+				if outRec, err = scanCustody(tx.QueryRow(ctx, `SELECT `+custodyColumns+` FROM custody_records r WHERE r.id = $1`, prevRecord)); err != nil {
+					return err
+				}
+				hook.AddSubjects(CustodySubject(prevRecord))
+				return hook.WriteTx(ctx, tx)
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		correction := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION
+		if correction {
+			rows, err := tx.Query(ctx, `SELECT e.id, e.type, e.effective_time, e.status_after FROM custody_events e
+				WHERE e.record_id = $1 AND e.type <> 'CORRECTION'
+				  AND NOT EXISTS (SELECT 1 FROM custody_events x WHERE x.corrects_event_id = e.id)
+				ORDER BY e.id`, st.RecordID)
+			if err != nil {
+				return err
+			}
+			st.InForce, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventInForce, error) {
+				var e EventInForce
+				var typ, after string
+				err := r.Scan(&e.ID, &typ, &e.EffectiveTime, &after)
+				e.Type = sinergiv1.CustodyEventType(enumValue(sinergiv1.CustodyEventType_value, "CUSTODY_EVENT_TYPE_", typ))
+				e.StatusAfter = custodyStatusOf(after)
+				return e, err
+			})
+			if err != nil {
+				return err
+			}
+		}
 		var counterpartEvent *int64
 		if ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN {
 			o := &TransferOrigin{}
@@ -128,25 +209,48 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 		}
 		eff := ev.GetEffectiveTime().AsTime()
 		var eventID int64
-		err = tx.QueryRow(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, release_reason, release_note,
-				counterpart_facility_code, counterpart_register_number, counterpart_event_id, status_after, record_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
-			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now).Scan(&eventID)
-		if isUniqueViolationOf(err, "custody_events_transfer_in") {
-			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
+		var corrects *int64
+		if correction {
+			id := ev.GetCorrectsEventId()
+			corrects = &id
 		}
-		if err != nil {
+		err = tx.QueryRow(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, release_reason, release_note,
+				counterpart_facility_code, counterpart_register_number, counterpart_event_id, status_after, record_time,
+				idempotency_key, content_hash, corrects_event_id, correction_reason, escort_codes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+			st.RecordID, facility, eventTypeText(ev.GetType()), eff, reason, ev.GetReleaseNote(),
+			ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber(), counterpartEvent, custodyStatusText(next), now,
+			custodyOptText(key), hashOrNil(key, hash), corrects, ev.GetCorrectionReason(), nonNil(ev.GetEscortCodes())).Scan(&eventID)
+		switch {
+		case isUniqueViolationOf(err, "custody_events_transfer_in"):
+			return &PreconditionError{Reason: "that transfer out has already been received by a transfer in"}
+		case isUniqueViolationOf(err, "custody_events_idempotency"):
+			return ErrConflict
+		case isUniqueViolationOf(err, "custody_events_correction"):
+			return &PreconditionError{Reason: "that event has already been corrected"}
+		case err != nil:
 			return err
 		}
-		admits := ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_ADMISSION ||
-			ev.GetType() == sinergiv1.CustodyEventType_CUSTODY_EVENT_TYPE_TRANSFER_IN
-		if _, err := tx.Exec(ctx, `UPDATE custody_records SET
+		if correction {
+			// The status, its time and the admission follow the events left in force.
+			var statusTime, heldSince *time.Time
+			for _, e := range st.InForce[:len(st.InForce)-1] {
+				t := e.EffectiveTime
+				statusTime = &t
+				if admits(e.Type) {
+					heldSince = &t
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE custody_records SET status = $2, status_time = $3, held_since = $4, last_event_time = $3,
+					update_time = $5 WHERE id = $1`, st.RecordID, custodyStatusText(next), statusTime, heldSince, now); err != nil {
+				return err
+			}
+		} else if _, err := tx.Exec(ctx, `UPDATE custody_records SET
 				status = $2,
 				status_time = CASE WHEN status <> $2 OR $3 THEN $4 ELSE status_time END,
 				held_since = CASE WHEN $3 THEN $4 ELSE held_since END,
 				last_event_time = $4, update_time = $5
-			WHERE id = $1`, st.RecordID, custodyStatusText(next), admits, eff, now); err != nil {
+			WHERE id = $1`, st.RecordID, custodyStatusText(next), admits(ev.GetType()), eff, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, CustodyChannel); err != nil {
@@ -162,7 +266,114 @@ func (s *Store) RecordCustodyEvent(ctx context.Context, hook SubjectTxHook, faci
 		hook.AddSubjects(CustodySubject(st.RecordID))
 		return hook.WriteTx(ctx, tx)
 	})
-	return outEv, outRec, err
+	return outEv, outRec, replayed, err
+}
+
+// errNoTransferToReceive is the one answer for a transfer in the origin
+// does not back, whatever the origin holds: a transfer in cannot probe
+// another facility's records.
+var errNoTransferToReceive = &PreconditionError{Reason: "cannot record transfer in: the facility of origin has no transfer out of that register number to this facility awaiting receipt"}
+
+// receiveFromOrigin makes facility's record registerNumber from the
+// origin's record that ev names (identity, legal status, case, risk flags,
+// photo hash), REGISTERED until the transfer in is recorded.
+func receiveFromOrigin(ctx context.Context, tx pgx.Tx, facility, facilityKind, registerNumber string, ev *sinergiv1.CustodyEvent, now time.Time) (string, error) {
+	if err := lockFacilityRecords(ctx, tx, facility); err != nil {
+		return "", err
+	}
+	cols := strings.Join(custodyContentColumns, ", ")
+	var id string
+	err := tx.QueryRow(ctx, `INSERT INTO custody_records (facility_code, facility_kind, register_number, `+cols+`, status, create_time, update_time)
+		SELECT $1, $2, $3, `+cols+`, 'REGISTERED', $4, $4 FROM custody_records
+		WHERE facility_code = $5 AND register_number = $6 AND status = 'TRANSFERRED_OUT'
+		RETURNING id::text`, facility, facilityKind, registerNumber, now, ev.GetCounterpartFacilityCode(), ev.GetCounterpartRegisterNumber()).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errNoTransferToReceive
+	}
+	return id, err
+}
+
+// IncomingTransfer is a person transferred out to a facility and not yet
+// received: the origin's record and its transfer out.
+type IncomingTransfer struct {
+	Record *sinergiv1.CustodyRecord
+	Event  *sinergiv1.CustodyEvent
+}
+
+// ListIncomingTransfers returns up to limit people transferred out to
+// facility and not received, by the transfer out's id after afterID: each
+// record's latest transfer out, in force (not corrected), with the record
+// still transferred out and no transfer in completing it.
+func (s *Store) ListIncomingTransfers(ctx context.Context, facility string, afterID int64, limit int) ([]IncomingTransfer, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+` FROM custody_events e
+		JOIN custody_records r ON r.id = e.record_id
+		WHERE e.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = $1 AND e.id > $2 AND r.status = 'TRANSFERRED_OUT'
+		  AND e.id = (SELECT max(y.id) FROM custody_events y WHERE y.record_id = r.id AND y.type = 'TRANSFER_OUT')
+		  AND NOT EXISTS (SELECT 1 FROM custody_events x WHERE x.counterpart_event_id = e.id AND x.type = 'TRANSFER_IN')
+		  AND NOT EXISTS (SELECT 1 FROM custody_events c WHERE c.corrects_event_id = e.id)
+		ORDER BY e.id LIMIT $3`, facility, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.CustodyEvent, error) { return scanCustodyEvent(r) })
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.GetRecordId()
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT `+custodyColumns+` FROM custody_records r WHERE r.id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*sinergiv1.CustodyRecord, error) { return scanCustody(r) })
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*sinergiv1.CustodyRecord, len(recs))
+	for _, r := range recs {
+		byID[r.GetId()] = r
+	}
+	out := make([]IncomingTransfer, 0, len(events))
+	for _, ev := range events {
+		out = append(out, IncomingTransfer{Record: byID[ev.GetRecordId()], Event: ev})
+	}
+	return out, nil
+}
+
+// TransferSuccessors maps the records a person was received under after
+// leaving each of records (transfer in completing a transfer out, one
+// facility after another) to the record of records they come from.
+func (s *Store) TransferSuccessors(ctx context.Context, records []string) (map[string]string, error) {
+	rows, err := s.Pool.Query(ctx, `WITH RECURSIVE chain (origin, rec) AS (
+			SELECT w, w FROM unnest($1::uuid[]) AS w
+			UNION
+			SELECT c.origin, i.record_id FROM chain c
+			JOIN custody_events o ON o.record_id = c.rec AND o.type = 'TRANSFER_OUT'
+			JOIN custody_events i ON i.counterpart_event_id = o.id AND i.type = 'TRANSFER_IN'
+		) SELECT origin::text, rec::text FROM chain WHERE rec <> origin`, records)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var origin, rec string
+		if err := rows.Scan(&origin, &rec); err != nil {
+			return nil, err
+		}
+		out[rec] = origin
+	}
+	return out, rows.Err()
+}
+
+// hashOrNil is an event's content hash as stored: only with a key.
+func hashOrNil(key string, hash []byte) any {
+	if key == "" {
+		return nil
+	}
+	return hash
 }
 
 // ListCustodyEvents returns record id's events after event afterID, oldest
@@ -248,6 +459,10 @@ type EventFilter struct {
 	Facilities []string
 	Types      []string
 	Records    []string
+	// NIKPrefix, when set: releases of people whose NIK starts with it.
+	NIKPrefix string
+	// Escort, when set: transfers out that name it among their escorts.
+	Escort string
 }
 
 // CustodyEventsAfter returns the events ordered in (pos, upto] that f
@@ -260,8 +475,11 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 	rows, err := s.Pool.Query(ctx, `SELECT `+custodyEventColumns+`, o.seq, r.full_name, coalesce(r.nik, ''), r.birth_date, r.sex, r.child
 		FROM custody_event_order o JOIN custody_events e ON e.id = o.event_id JOIN custody_records r ON r.id = e.record_id
 		WHERE o.seq > $1 AND o.seq <= $2
-		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[])))
-		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records))
+		  AND ($3 OR o.facility_code = ANY($4::text[]) OR (o.type = ANY($5::text[]) AND o.record_id = ANY($6::uuid[]))
+		       OR (o.type = 'TRANSFER_OUT' AND e.counterpart_facility_code = ANY($4::text[]))
+		       OR ($7 <> '' AND o.type = 'RELEASE' AND r.nik LIKE $7 || '%')
+		       OR ($8 <> '' AND o.type = 'TRANSFER_OUT' AND $8 = ANY(e.escort_codes)))
+		ORDER BY o.seq`, pos.Seq, upto, f.All, nonNil(f.Facilities), nonNil(f.Types), nonNil(f.Records), f.NIKPrefix, f.Escort)
 	if err != nil {
 		return nil, err
 	}

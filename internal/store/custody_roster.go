@@ -152,6 +152,8 @@ type RosterResult struct {
 	MissingCount int64
 	NotHeld      []RosterDiscrepancy
 	NotHeldCount int64
+	// Full rosters: the reconciliation items opened for the missing.
+	ReconciliationOpened int64
 }
 
 // Merge applies the upload to facility's records in one transaction:
@@ -279,6 +281,19 @@ func (u *RosterUpload) Merge(ctx context.Context, hook SubjectTxHook, facility, 
 				  AND NOT EXISTS (SELECT 1 FROM roster_upload s WHERE s.register_number = r.register_number)
 				ORDER BY r.register_number LIMIT $2`, &res.MissingCount); err != nil {
 				return err
+			}
+			if res.MissingCount > 0 {
+				// Each missing person is an item the facility must resolve
+				// within a day (one open item per record).
+				tag, err := tx.Exec(ctx, `INSERT INTO reconciliation_items (id, facility_code, record_id, open_time, due_time)
+					SELECT gen_random_uuid(), r.facility_code, r.id, $2::timestamptz, $2::timestamptz + interval '1 day' FROM custody_records r
+					WHERE r.facility_code = $1 AND r.status = 'HELD'
+					  AND NOT EXISTS (SELECT 1 FROM roster_upload s WHERE s.register_number = r.register_number)
+					ON CONFLICT DO NOTHING`, facility, now)
+				if err != nil {
+					return err
+				}
+				res.ReconciliationOpened = tag.RowsAffected()
 			}
 		}
 		if len(admitted)+len(inserted) > 0 {

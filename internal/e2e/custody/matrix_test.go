@@ -187,14 +187,15 @@ func TestPolicyMatrix(t *testing.T) {
 		if status.Code(outWatch) != codes.NotFound || outWatch.Error() != missingWatch.Error() {
 			t.Fatalf("watch out of reach: %v; missing: %v: want the same NOT_FOUND", outWatch, missingWatch)
 		}
-		// And search never returns it; presence says not held.
+		// And search never returns it; presence, national, says held in
+		// DKI Jakarta and nothing of where (internal/e2e/presence).
 		s, err := c.SearchCustodyRecords(ctx, &sinergiv1.SearchCustodyRecordsRequest{Access: analyst, Nik: inCipinang.GetIdentity().GetNik()})
 		if err != nil || len(s.GetRecords()) != 0 {
 			t.Fatalf("search out of reach: %v %v", s, err)
 		}
 		p, err := c.CheckPresence(ctx, &sinergiv1.CheckPresenceRequest{Access: analyst, Nik: inCipinang.GetIdentity().GetNik()})
-		if err != nil || p.GetHeld() {
-			t.Fatalf("presence out of reach: %v %v", p, err)
+		if err != nil || !p.GetHeld() || len(p.GetPlacements()) != 0 || len(p.GetRemoteHits()) != 1 || p.GetRemoteHits()[0].GetProvinceCode() != "31" {
+			t.Fatalf("presence out of reach: %v %v, want a remote hit in province 31 alone", p, err)
 		}
 	})
 

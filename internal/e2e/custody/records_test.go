@@ -254,14 +254,17 @@ func TestSearchAndPresence(t *testing.T) {
 			req   *sinergiv1.CheckPresenceRequest
 			want  []string
 			since time.Time
+			// The provinces of remote hits.
+			remote []string
 		}{
-			{"by NIK, in reach", "polres-metro", &sinergiv1.CheckPresenceRequest{Nik: inA.GetIdentity().GetNik()}, []string{"lapas-metro"}, since},
-			{"by NIK, out of reach", "polres-metro", &sinergiv1.CheckPresenceRequest{Nik: inFar.GetIdentity().GetNik()}, nil, time.Time{}},
-			{"by NIK, Mabes", "mabes-polri", &sinergiv1.CheckPresenceRequest{Nik: inFar.GetIdentity().GetNik()}, []string{"lapas-cipinang"}, since},
-			{"by name and birth date", "polres-metro", &sinergiv1.CheckPresenceRequest{FullName: name, BirthDate: "1990-03-18"}, []string{"lapas-metro"}, since},
-			{"by name and birth date, two places", "mabes-polri", &sinergiv1.CheckPresenceRequest{FullName: name, BirthDate: "1990-03-15"}, []string{"lapas-cipinang", "lapas-metro"}, since},
-			{"registered is not held", "polres-metro", &sinergiv1.CheckPresenceRequest{FullName: name, BirthDate: "1970-01-01"}, nil, time.Time{}},
-			{"nobody", "polres-metro", &sinergiv1.CheckPresenceRequest{Nik: "1872991503900999"}, nil, time.Time{}},
+			{"by NIK, in reach", "polres-metro", &sinergiv1.CheckPresenceRequest{Nik: inA.GetIdentity().GetNik()}, []string{"lapas-metro"}, since, nil},
+			// Beyond its reach, a Polres learns the province alone (a remote hit).
+			{name: "by NIK, out of reach", as: "polres-metro", req: &sinergiv1.CheckPresenceRequest{Nik: inFar.GetIdentity().GetNik()}, remote: []string{"31"}},
+			{"by NIK, Mabes", "mabes-polri", &sinergiv1.CheckPresenceRequest{Nik: inFar.GetIdentity().GetNik()}, []string{"lapas-cipinang"}, since, nil},
+			{"by name and birth date", "polres-metro", &sinergiv1.CheckPresenceRequest{FullName: name, BirthDate: "1990-03-18"}, []string{"lapas-metro"}, since, nil},
+			{"by name and birth date, two places", "mabes-polri", &sinergiv1.CheckPresenceRequest{FullName: name, BirthDate: "1990-03-15"}, []string{"lapas-cipinang", "lapas-metro"}, since, nil},
+			{"registered is not held", "polres-metro", &sinergiv1.CheckPresenceRequest{FullName: name, BirthDate: "1970-01-01"}, nil, time.Time{}, nil},
+			{"nobody", "polres-metro", &sinergiv1.CheckPresenceRequest{Nik: "1872991503900999"}, nil, time.Time{}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				tc.req.Access = analyst
@@ -277,21 +280,27 @@ func TestSearchAndPresence(t *testing.T) {
 						t.Errorf("held since %v, want %v", p.GetHeldSince().AsTime(), tc.since)
 					}
 				}
-				if resp.GetHeld() != (len(tc.want) > 0) || !cmp.Equal(where, tc.want) {
-					t.Fatalf("held=%v at %v, want %v", resp.GetHeld(), where, tc.want)
+				var provinces []string
+				for _, h := range resp.GetRemoteHits() {
+					provinces = append(provinces, h.GetProvinceCode())
+				}
+				if resp.GetHeld() != (len(tc.want)+len(tc.remote) > 0) || !cmp.Equal(where, tc.want) || !cmp.Equal(provinces, tc.remote) {
+					t.Fatalf("held=%v at %v and provinces %v, want %v and %v", resp.GetHeld(), where, provinces, tc.want, tc.remote)
 				}
 				// A hit names its record in the audit trail; a miss names none.
 				a := auditOf(t, env, rid)
-				if len(a) != 1 || len(a[0].Subjects) != len(tc.want) {
-					t.Fatalf("audit %+v, want %d subjects", a, len(tc.want))
+				if len(a) != 1 || len(a[0].Subjects) != len(tc.want)+len(tc.remote) {
+					t.Fatalf("audit %+v, want %d subjects", a, len(tc.want)+len(tc.remote))
 				}
 			})
 		}
-		// The answer holds nothing but held, where and since when.
+		// The answer holds nothing but held, where and since when, and for a
+		// remote hit the province and the reference.
 		fields := (&sinergiv1.CheckPresenceResponse{}).ProtoReflect().Descriptor().Fields()
 		placement := (&sinergiv1.Placement{}).ProtoReflect().Descriptor().Fields()
-		if fields.Len() != 2 || placement.Len() != 2 {
-			t.Fatalf("presence answer grew fields: %d, %d", fields.Len(), placement.Len())
+		remote := (&sinergiv1.RemoteHit{}).ProtoReflect().Descriptor().Fields()
+		if fields.Len() != 3 || placement.Len() != 2 || remote.Len() != 4 {
+			t.Fatalf("presence answer grew fields: %d, %d, %d", fields.Len(), placement.Len(), remote.Len())
 		}
 	})
 

@@ -162,6 +162,8 @@ func TestSyncRoster(t *testing.T) {
 			}, MissingCount: 2,
 			NotHeld:      []*sinergiv1.RosterDiscrepancy{{RecordId: stored["BI.0004"].GetId(), RegisterNumber: "BI.0004", Status: releasedSt}},
 			NotHeldCount: 1,
+			// Each missing person is an item to reconcile.
+			ReconciliationItemsOpened: 2,
 		}
 		if diff := cmp.Diff(want, full, protocmp.Transform()); diff != "" {
 			t.Fatalf("full upload (-want +got):\n%s", diff)

@@ -270,21 +270,27 @@ const (
 	CustodyEventType_CUSTODY_EVENT_TYPE_COURT_APPEARANCE CustodyEventType = 8
 	// The person is taken to hospital under guard: still held.
 	CustodyEventType_CUSTODY_EVENT_TYPE_HOSPITAL CustodyEventType = 9
+	// Corrects a wrong event: corrects_event_id, the record's latest event in
+	// force, is voided for correction_reason. It stays in the history
+	// (corrected_by_event_id), and the status returns to what it was before
+	// it. Everyone told of the event is told of its correction.
+	CustodyEventType_CUSTODY_EVENT_TYPE_CORRECTION CustodyEventType = 10
 )
 
 // Enum value maps for CustodyEventType.
 var (
 	CustodyEventType_name = map[int32]string{
-		0: "CUSTODY_EVENT_TYPE_UNSPECIFIED",
-		1: "CUSTODY_EVENT_TYPE_ADMISSION",
-		2: "CUSTODY_EVENT_TYPE_TRANSFER_OUT",
-		3: "CUSTODY_EVENT_TYPE_TRANSFER_IN",
-		4: "CUSTODY_EVENT_TYPE_RELEASE",
-		5: "CUSTODY_EVENT_TYPE_ESCAPE",
-		6: "CUSTODY_EVENT_TYPE_RECAPTURE",
-		7: "CUSTODY_EVENT_TYPE_DEATH",
-		8: "CUSTODY_EVENT_TYPE_COURT_APPEARANCE",
-		9: "CUSTODY_EVENT_TYPE_HOSPITAL",
+		0:  "CUSTODY_EVENT_TYPE_UNSPECIFIED",
+		1:  "CUSTODY_EVENT_TYPE_ADMISSION",
+		2:  "CUSTODY_EVENT_TYPE_TRANSFER_OUT",
+		3:  "CUSTODY_EVENT_TYPE_TRANSFER_IN",
+		4:  "CUSTODY_EVENT_TYPE_RELEASE",
+		5:  "CUSTODY_EVENT_TYPE_ESCAPE",
+		6:  "CUSTODY_EVENT_TYPE_RECAPTURE",
+		7:  "CUSTODY_EVENT_TYPE_DEATH",
+		8:  "CUSTODY_EVENT_TYPE_COURT_APPEARANCE",
+		9:  "CUSTODY_EVENT_TYPE_HOSPITAL",
+		10: "CUSTODY_EVENT_TYPE_CORRECTION",
 	}
 	CustodyEventType_value = map[string]int32{
 		"CUSTODY_EVENT_TYPE_UNSPECIFIED":      0,
@@ -297,6 +303,7 @@ var (
 		"CUSTODY_EVENT_TYPE_DEATH":            7,
 		"CUSTODY_EVENT_TYPE_COURT_APPEARANCE": 8,
 		"CUSTODY_EVENT_TYPE_HOSPITAL":         9,
+		"CUSTODY_EVENT_TYPE_CORRECTION":       10,
 	}
 )
 
@@ -817,7 +824,16 @@ type CustodyEvent struct {
 	// Output only: the record's status after the event.
 	StatusAfter CustodyStatus `protobuf:"varint,11,opt,name=status_after,json=statusAfter,proto3,enum=sinergi.v1.CustodyStatus" json:"status_after,omitempty"`
 	// Output only: when the service recorded it.
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// CORRECTION: the event it voids, and why that event was wrong.
+	CorrectsEventId  int64  `protobuf:"varint,13,opt,name=corrects_event_id,json=correctsEventId,proto3" json:"corrects_event_id,omitempty"`
+	CorrectionReason string `protobuf:"bytes,14,opt,name=correction_reason,json=correctionReason,proto3" json:"correction_reason,omitempty"`
+	// Output only: the CORRECTION that voided this event; the status no
+	// longer follows it.
+	CorrectedByEventId int64 `protobuf:"varint,15,opt,name=corrected_by_event_id,json=correctedByEventId,proto3" json:"corrected_by_event_id,omitempty"`
+	// TRANSFER_OUT: the police units that escort the transfer or whose
+	// regions it crosses (at most 10): told of it as the destination's are.
+	EscortCodes   []string `protobuf:"bytes,16,rep,name=escort_codes,json=escortCodes,proto3" json:"escort_codes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -932,6 +948,34 @@ func (x *CustodyEvent) GetStatusAfter() CustodyStatus {
 func (x *CustodyEvent) GetRecordTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *CustodyEvent) GetCorrectsEventId() int64 {
+	if x != nil {
+		return x.CorrectsEventId
+	}
+	return 0
+}
+
+func (x *CustodyEvent) GetCorrectionReason() string {
+	if x != nil {
+		return x.CorrectionReason
+	}
+	return ""
+}
+
+func (x *CustodyEvent) GetCorrectedByEventId() int64 {
+	if x != nil {
+		return x.CorrectedByEventId
+	}
+	return 0
+}
+
+func (x *CustodyEvent) GetEscortCodes() []string {
+	if x != nil {
+		return x.EscortCodes
 	}
 	return nil
 }
@@ -1143,7 +1187,7 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12@\n" +
-	"\x10withheld_classes\x18\x10 \x03(\x0e2\x15.sinergi.v1.DataClassR\x0fwithheldClasses\"\xda\x04\n" +
+	"\x10withheld_classes\x18\x10 \x03(\x0e2\x15.sinergi.v1.DataClassR\x0fwithheldClasses\"\x89\x06\n" +
 	"\fCustodyEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
 	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12#\n" +
@@ -1158,7 +1202,11 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	" \x01(\tR\x19counterpartRegisterNumber\x12<\n" +
 	"\fstatus_after\x18\v \x01(\x0e2\x19.sinergi.v1.CustodyStatusR\vstatusAfter\x12;\n" +
 	"\vrecord_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\x85\x04\n" +
+	"recordTime\x12*\n" +
+	"\x11corrects_event_id\x18\r \x01(\x03R\x0fcorrectsEventId\x12+\n" +
+	"\x11correction_reason\x18\x0e \x01(\tR\x10correctionReason\x121\n" +
+	"\x15corrected_by_event_id\x18\x0f \x01(\x03R\x12correctedByEventId\x12!\n" +
+	"\fescort_codes\x18\x10 \x03(\tR\vescortCodes\"\x85\x04\n" +
 	"\x05Watch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
 	"\x10institution_code\x18\x02 \x01(\tR\x0finstitutionCode\x12\x10\n" +
@@ -1201,7 +1249,7 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"\x1eCUSTODY_STATUS_TRANSFERRED_OUT\x10\x03\x12\x1b\n" +
 	"\x17CUSTODY_STATUS_RELEASED\x10\x04\x12\x1a\n" +
 	"\x16CUSTODY_STATUS_ESCAPED\x10\x05\x12\x1b\n" +
-	"\x17CUSTODY_STATUS_DECEASED\x10\x06*\xea\x02\n" +
+	"\x17CUSTODY_STATUS_DECEASED\x10\x06*\x8d\x03\n" +
 	"\x10CustodyEventType\x12\"\n" +
 	"\x1eCUSTODY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cCUSTODY_EVENT_TYPE_ADMISSION\x10\x01\x12#\n" +
@@ -1212,7 +1260,9 @@ const file_sinergi_v1_custody_proto_rawDesc = "" +
 	"\x1cCUSTODY_EVENT_TYPE_RECAPTURE\x10\x06\x12\x1c\n" +
 	"\x18CUSTODY_EVENT_TYPE_DEATH\x10\a\x12'\n" +
 	"#CUSTODY_EVENT_TYPE_COURT_APPEARANCE\x10\b\x12\x1f\n" +
-	"\x1bCUSTODY_EVENT_TYPE_HOSPITAL\x10\t*\xcc\x01\n" +
+	"\x1bCUSTODY_EVENT_TYPE_HOSPITAL\x10\t\x12!\n" +
+	"\x1dCUSTODY_EVENT_TYPE_CORRECTION\x10\n" +
+	"*\xcc\x01\n" +
 	"\rReleaseReason\x12\x1e\n" +
 	"\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eRELEASE_REASON_END_OF_SENTENCE\x10\x01\x12\x19\n" +

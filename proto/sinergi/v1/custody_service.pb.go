@@ -31,6 +31,14 @@ const (
 	DeliveryReason_DELIVERY_REASON_JURISDICTION DeliveryReason = 1
 	// The person is on the watcher's watch list.
 	DeliveryReason_DELIVERY_REASON_WATCH DeliveryReason = 2
+	// A transfer out to a facility in the watcher's jurisdiction: told
+	// before the person arrives.
+	DeliveryReason_DELIVERY_REASON_INCOMING_TRANSFER DeliveryReason = 3
+	// A release of a person whose NIK was registered in the watcher's
+	// region (their home), wherever they were held.
+	DeliveryReason_DELIVERY_REASON_HOME_REGION DeliveryReason = 4
+	// A transfer out the watcher escorts, or whose route crosses its region.
+	DeliveryReason_DELIVERY_REASON_ESCORT DeliveryReason = 5
 )
 
 // Enum value maps for DeliveryReason.
@@ -39,11 +47,17 @@ var (
 		0: "DELIVERY_REASON_UNSPECIFIED",
 		1: "DELIVERY_REASON_JURISDICTION",
 		2: "DELIVERY_REASON_WATCH",
+		3: "DELIVERY_REASON_INCOMING_TRANSFER",
+		4: "DELIVERY_REASON_HOME_REGION",
+		5: "DELIVERY_REASON_ESCORT",
 	}
 	DeliveryReason_value = map[string]int32{
-		"DELIVERY_REASON_UNSPECIFIED":  0,
-		"DELIVERY_REASON_JURISDICTION": 1,
-		"DELIVERY_REASON_WATCH":        2,
+		"DELIVERY_REASON_UNSPECIFIED":       0,
+		"DELIVERY_REASON_JURISDICTION":      1,
+		"DELIVERY_REASON_WATCH":             2,
+		"DELIVERY_REASON_INCOMING_TRANSFER": 3,
+		"DELIVERY_REASON_HOME_REGION":       4,
+		"DELIVERY_REASON_ESCORT":            5,
 	}
 )
 
@@ -178,9 +192,14 @@ type RecordCustodyEventRequest struct {
 	RecordId       string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
 	RegisterNumber string `protobuf:"bytes,2,opt,name=register_number,json=registerNumber,proto3" json:"register_number,omitempty"`
 	// The event; output-only fields are ignored.
-	Event         *CustodyEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Event *CustodyEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// Chosen by the facility's system, unique per event (8 to 128 characters
+	// of A-Z a-z 0-9 . _ : -): a retry with the same key and the same request
+	// gives the event recorded the first time; the same key with another
+	// request is ALREADY_EXISTS. Optional.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RecordCustodyEventRequest) Reset() {
@@ -234,10 +253,20 @@ func (x *RecordCustodyEventRequest) GetEvent() *CustodyEvent {
 	return nil
 }
 
+func (x *RecordCustodyEventRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 type RecordCustodyEventResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Event         *CustodyEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
-	Record        *CustodyRecord         `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Event  *CustodyEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Record *CustodyRecord         `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The key had been used for this very request: the event is the one
+	// recorded then, and the record as it stands now.
+	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,6 +313,13 @@ func (x *RecordCustodyEventResponse) GetRecord() *CustodyRecord {
 		return x.Record
 	}
 	return nil
+}
+
+func (x *RecordCustodyEventResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 // RosterHeader opens a roster upload.
@@ -621,10 +657,13 @@ type SyncRosterResponse struct {
 	// Records in the roster whose status says they are not held (released,
 	// transferred out, escaped...): the roster or the events are wrong (the
 	// first 1000, by register number).
-	NotHeld       []*RosterDiscrepancy `protobuf:"bytes,9,rep,name=not_held,json=notHeld,proto3" json:"not_held,omitempty"`
-	NotHeldCount  int64                `protobuf:"varint,10,opt,name=not_held_count,json=notHeldCount,proto3" json:"not_held_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NotHeld      []*RosterDiscrepancy `protobuf:"bytes,9,rep,name=not_held,json=notHeld,proto3" json:"not_held,omitempty"`
+	NotHeldCount int64                `protobuf:"varint,10,opt,name=not_held_count,json=notHeldCount,proto3" json:"not_held_count,omitempty"`
+	// Full rosters: the reconciliation items opened for missing people (one
+	// open item per person; see ListReconciliationItems).
+	ReconciliationItemsOpened int64 `protobuf:"varint,11,opt,name=reconciliation_items_opened,json=reconciliationItemsOpened,proto3" json:"reconciliation_items_opened,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *SyncRosterResponse) Reset() {
@@ -723,6 +762,13 @@ func (x *SyncRosterResponse) GetNotHeld() []*RosterDiscrepancy {
 func (x *SyncRosterResponse) GetNotHeldCount() int64 {
 	if x != nil {
 		return x.NotHeldCount
+	}
+	return 0
+}
+
+func (x *SyncRosterResponse) GetReconciliationItemsOpened() int64 {
+	if x != nil {
+		return x.ReconciliationItemsOpened
 	}
 	return 0
 }
@@ -853,8 +899,11 @@ func (x *Placement) GetHeldSince() *timestamppb.Timestamp {
 type CheckPresenceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Held  bool                   `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
-	// When held: where, and since when. No identity.
-	Placements    []*Placement `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	// When held within the caller's reach: where, and since when. No identity.
+	Placements []*Placement `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	// When held elsewhere in the country: the province and a hit reference
+	// each, nothing of the facility or the person.
+	RemoteHits    []*RemoteHit `protobuf:"bytes,3,rep,name=remote_hits,json=remoteHits,proto3" json:"remote_hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -899,6 +948,13 @@ func (x *CheckPresenceResponse) GetHeld() bool {
 func (x *CheckPresenceResponse) GetPlacements() []*Placement {
 	if x != nil {
 		return x.Placements
+	}
+	return nil
+}
+
+func (x *CheckPresenceResponse) GetRemoteHits() []*RemoteHit {
+	if x != nil {
+		return x.RemoteHits
 	}
 	return nil
 }
@@ -1002,12 +1058,14 @@ func (x *GetCustodyRecordResponse) GetRecord() *CustodyRecord {
 type SearchCustodyRecordsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
-	// At least one of nik, register_number, name, birth_date, facility_code.
+	// At least one of nik, register_number, name, birth_date, facility_code,
+	// passport_number.
 	// NIK, exactly.
 	Nik string `protobuf:"bytes,2,opt,name=nik,proto3" json:"nik,omitempty"`
 	// Register number, exactly.
 	RegisterNumber string `protobuf:"bytes,3,opt,name=register_number,json=registerNumber,proto3" json:"register_number,omitempty"`
-	// Name, fuzzily, aliases included; results are ranked by likeness.
+	// Name, fuzzily, aliases included, in today's spelling or the old one
+	// ("Joesoef" finds "Yusuf"); results are ranked by likeness.
 	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
 	// YYYY-MM-DD, within birth_date_tolerance_days either side.
 	BirthDate              string          `protobuf:"bytes,5,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
@@ -1016,10 +1074,12 @@ type SearchCustodyRecordsRequest struct {
 	Status                 CustodyStatus   `protobuf:"varint,8,opt,name=status,proto3,enum=sinergi.v1.CustodyStatus" json:"status,omitempty"`
 	LegalStatus            LegalStatusKind `protobuf:"varint,9,opt,name=legal_status,json=legalStatus,proto3,enum=sinergi.v1.LegalStatusKind" json:"legal_status,omitempty"`
 	// At most this many (default 50, at most 500).
-	PageSize      int32  `protobuf:"varint,10,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,11,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageSize  int32  `protobuf:"varint,10,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,11,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Passport number, exactly (spaces and case aside): for foreign nationals.
+	PassportNumber string `protobuf:"bytes,12,opt,name=passport_number,json=passportNumber,proto3" json:"passport_number,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchCustodyRecordsRequest) Reset() {
@@ -1125,6 +1185,13 @@ func (x *SearchCustodyRecordsRequest) GetPageSize() int32 {
 func (x *SearchCustodyRecordsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SearchCustodyRecordsRequest) GetPassportNumber() string {
+	if x != nil {
+		return x.PassportNumber
 	}
 	return ""
 }
@@ -1797,24 +1864,871 @@ func (x *ListWatchesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type RequestHitRecordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An investigation or a warrant, with its case reference.
+	Access *AccessContext `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The hit reference CheckPresence gave the calling unit.
+	HitReference string `protobuf:"bytes,2,opt,name=hit_reference,json=hitReference,proto3" json:"hit_reference,omitempty"`
+	// How soon the facility must answer.
+	Urgency HitUrgency `protobuf:"varint,3,opt,name=urgency,proto3,enum=sinergi.v1.HitUrgency" json:"urgency,omitempty"`
+	// Why the unit needs the record (at least a few words).
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHitRecordRequest) Reset() {
+	*x = RequestHitRecordRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHitRecordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHitRecordRequest) ProtoMessage() {}
+
+func (x *RequestHitRecordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHitRecordRequest.ProtoReflect.Descriptor instead.
+func (*RequestHitRecordRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RequestHitRecordRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *RequestHitRecordRequest) GetHitReference() string {
+	if x != nil {
+		return x.HitReference
+	}
+	return ""
+}
+
+func (x *RequestHitRecordRequest) GetUrgency() HitUrgency {
+	if x != nil {
+		return x.Urgency
+	}
+	return HitUrgency_HIT_URGENCY_UNSPECIFIED
+}
+
+func (x *RequestHitRecordRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RequestHitRecordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PENDING, without the facility or the record until confirmed.
+	Request *HitRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	// The hit had been asked for before: this is that request.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHitRecordResponse) Reset() {
+	*x = RequestHitRecordResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHitRecordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHitRecordResponse) ProtoMessage() {}
+
+func (x *RequestHitRecordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHitRecordResponse.ProtoReflect.Descriptor instead.
+func (*RequestHitRecordResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RequestHitRecordResponse) GetRequest() *HitRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *RequestHitRecordResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type GetHitRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Access        *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHitRequestRequest) Reset() {
+	*x = GetHitRequestRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHitRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHitRequestRequest) ProtoMessage() {}
+
+func (x *GetHitRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHitRequestRequest.ProtoReflect.Descriptor instead.
+func (*GetHitRequestRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetHitRequestRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *GetHitRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetHitRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *HitRequest            `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHitRequestResponse) Reset() {
+	*x = GetHitRequestResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHitRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHitRequestResponse) ProtoMessage() {}
+
+func (x *GetHitRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHitRequestResponse.ProtoReflect.Descriptor instead.
+func (*GetHitRequestResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetHitRequestResponse) GetRequest() *HitRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type AnswerHitRequestRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Answer HitAnswer              `protobuf:"varint,3,opt,name=answer,proto3,enum=sinergi.v1.HitAnswer" json:"answer,omitempty"`
+	// DENY: why the record is not released.
+	DenyReason    string `protobuf:"bytes,4,opt,name=deny_reason,json=denyReason,proto3" json:"deny_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerHitRequestRequest) Reset() {
+	*x = AnswerHitRequestRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerHitRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerHitRequestRequest) ProtoMessage() {}
+
+func (x *AnswerHitRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerHitRequestRequest.ProtoReflect.Descriptor instead.
+func (*AnswerHitRequestRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AnswerHitRequestRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *AnswerHitRequestRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AnswerHitRequestRequest) GetAnswer() HitAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return HitAnswer_HIT_ANSWER_UNSPECIFIED
+}
+
+func (x *AnswerHitRequestRequest) GetDenyReason() string {
+	if x != nil {
+		return x.DenyReason
+	}
+	return ""
+}
+
+type AnswerHitRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *HitRequest            `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerHitRequestResponse) Reset() {
+	*x = AnswerHitRequestResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerHitRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerHitRequestResponse) ProtoMessage() {}
+
+func (x *AnswerHitRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerHitRequestResponse.ProtoReflect.Descriptor instead.
+func (*AnswerHitRequestResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AnswerHitRequestResponse) GetRequest() *HitRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type WatchHitNoticesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// The cursor of the last message received; empty to start from now.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHitNoticesRequest) Reset() {
+	*x = WatchHitNoticesRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHitNoticesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHitNoticesRequest) ProtoMessage() {}
+
+func (x *WatchHitNoticesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHitNoticesRequest.ProtoReflect.Descriptor instead.
+func (*WatchHitNoticesRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *WatchHitNoticesRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *WatchHitNoticesRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type WatchHitNoticesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resume after this message with this cursor.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Empty in the first message, which only gives the starting cursor.
+	Notice        *HitNotice `protobuf:"bytes,2,opt,name=notice,proto3" json:"notice,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHitNoticesResponse) Reset() {
+	*x = WatchHitNoticesResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHitNoticesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHitNoticesResponse) ProtoMessage() {}
+
+func (x *WatchHitNoticesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHitNoticesResponse.ProtoReflect.Descriptor instead.
+func (*WatchHitNoticesResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *WatchHitNoticesResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *WatchHitNoticesResponse) GetNotice() *HitNotice {
+	if x != nil {
+		return x.Notice
+	}
+	return nil
+}
+
+type ListIncomingTransfersRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncomingTransfersRequest) Reset() {
+	*x = ListIncomingTransfersRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncomingTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncomingTransfersRequest) ProtoMessage() {}
+
+func (x *ListIncomingTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncomingTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ListIncomingTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListIncomingTransfersRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ListIncomingTransfersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIncomingTransfersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// IncomingTransfer is a person on the way to the calling facility.
+type IncomingTransfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record at the facility of origin, as it stands.
+	Record *CustodyRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The TRANSFER_OUT that announced the person.
+	TransferOut   *CustodyEvent `protobuf:"bytes,2,opt,name=transfer_out,json=transferOut,proto3" json:"transfer_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncomingTransfer) Reset() {
+	*x = IncomingTransfer{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncomingTransfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncomingTransfer) ProtoMessage() {}
+
+func (x *IncomingTransfer) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncomingTransfer.ProtoReflect.Descriptor instead.
+func (*IncomingTransfer) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *IncomingTransfer) GetRecord() *CustodyRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *IncomingTransfer) GetTransferOut() *CustodyEvent {
+	if x != nil {
+		return x.TransferOut
+	}
+	return nil
+}
+
+type ListIncomingTransfersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfers     []*IncomingTransfer    `protobuf:"bytes,1,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncomingTransfersResponse) Reset() {
+	*x = ListIncomingTransfersResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncomingTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncomingTransfersResponse) ProtoMessage() {}
+
+func (x *ListIncomingTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncomingTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ListIncomingTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListIncomingTransfersResponse) GetTransfers() []*IncomingTransfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+func (x *ListIncomingTransfersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListReconciliationItemsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Access *AccessContext         `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	// Include resolved items.
+	IncludeResolved bool `protobuf:"varint,2,opt,name=include_resolved,json=includeResolved,proto3" json:"include_resolved,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReconciliationItemsRequest) Reset() {
+	*x = ListReconciliationItemsRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReconciliationItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReconciliationItemsRequest) ProtoMessage() {}
+
+func (x *ListReconciliationItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReconciliationItemsRequest.ProtoReflect.Descriptor instead.
+func (*ListReconciliationItemsRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListReconciliationItemsRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ListReconciliationItemsRequest) GetIncludeResolved() bool {
+	if x != nil {
+		return x.IncludeResolved
+	}
+	return false
+}
+
+func (x *ListReconciliationItemsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReconciliationItemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListReconciliationItemsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*ReconciliationItem  `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReconciliationItemsResponse) Reset() {
+	*x = ListReconciliationItemsResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReconciliationItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReconciliationItemsResponse) ProtoMessage() {}
+
+func (x *ListReconciliationItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReconciliationItemsResponse.ProtoReflect.Descriptor instead.
+func (*ListReconciliationItemsResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListReconciliationItemsResponse) GetItems() []*ReconciliationItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListReconciliationItemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ResolveReconciliationItemRequest struct {
+	state      protoimpl.MessageState   `protogen:"open.v1"`
+	Access     *AccessContext           `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
+	Id         string                   `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Resolution ReconciliationResolution `protobuf:"varint,3,opt,name=resolution,proto3,enum=sinergi.v1.ReconciliationResolution" json:"resolution,omitempty"`
+	// Why, in the facility's words.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveReconciliationItemRequest) Reset() {
+	*x = ResolveReconciliationItemRequest{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveReconciliationItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveReconciliationItemRequest) ProtoMessage() {}
+
+func (x *ResolveReconciliationItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveReconciliationItemRequest.ProtoReflect.Descriptor instead.
+func (*ResolveReconciliationItemRequest) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ResolveReconciliationItemRequest) GetAccess() *AccessContext {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ResolveReconciliationItemRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ResolveReconciliationItemRequest) GetResolution() ReconciliationResolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return ReconciliationResolution_RECONCILIATION_RESOLUTION_UNSPECIFIED
+}
+
+func (x *ResolveReconciliationItemRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ResolveReconciliationItemResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Item          *ReconciliationItem    `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveReconciliationItemResponse) Reset() {
+	*x = ResolveReconciliationItemResponse{}
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveReconciliationItemResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveReconciliationItemResponse) ProtoMessage() {}
+
+func (x *ResolveReconciliationItemResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sinergi_v1_custody_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveReconciliationItemResponse.ProtoReflect.Descriptor instead.
+func (*ResolveReconciliationItemResponse) Descriptor() ([]byte, []int) {
+	return file_sinergi_v1_custody_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResolveReconciliationItemResponse) GetItem() *ReconciliationItem {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
 var File_sinergi_v1_custody_service_proto protoreflect.FileDescriptor
 
 const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\n" +
 	" sinergi/v1/custody_service.proto\x12\n" +
-	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x18sinergi/v1/custody.proto\"O\n" +
+	"sinergi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17sinergi/v1/common.proto\x1a\x18sinergi/v1/custody.proto\x1a\x19sinergi/v1/presence.proto\"O\n" +
 	"\x1aUpsertCustodyRecordRequest\x121\n" +
 	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"j\n" +
 	"\x1bUpsertCustodyRecordResponse\x121\n" +
 	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\x91\x01\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xba\x01\n" +
 	"\x19RecordCustodyEventRequest\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12'\n" +
 	"\x0fregister_number\x18\x02 \x01(\tR\x0eregisterNumber\x12.\n" +
-	"\x05event\x18\x03 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\"\x7f\n" +
+	"\x05event\x18\x03 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\x9b\x01\n" +
 	"\x1aRecordCustodyEventResponse\x12.\n" +
 	"\x05event\x18\x01 \x01(\v2\x18.sinergi.v1.CustodyEventR\x05event\x121\n" +
-	"\x06record\x18\x02 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"_\n" +
+	"\x06record\x18\x02 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"_\n" +
 	"\fRosterHeader\x12\x12\n" +
 	"\x04full\x18\x01 \x01(\bR\x04full\x12;\n" +
 	"\vroster_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1835,7 +2749,7 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x11RosterDiscrepancy\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12'\n" +
 	"\x0fregister_number\x18\x02 \x01(\tR\x0eregisterNumber\x121\n" +
-	"\x06status\x18\x03 \x01(\x0e2\x19.sinergi.v1.CustodyStatusR\x06status\"\x9b\x03\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x19.sinergi.v1.CustodyStatusR\x06status\"\xdb\x03\n" +
 	"\x12SyncRosterResponse\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x03R\breceived\x12\x1a\n" +
 	"\binserted\x18\x02 \x01(\x03R\binserted\x12\x18\n" +
@@ -1849,7 +2763,8 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\rmissing_count\x18\b \x01(\x03R\fmissingCount\x128\n" +
 	"\bnot_held\x18\t \x03(\v2\x1d.sinergi.v1.RosterDiscrepancyR\anotHeld\x12$\n" +
 	"\x0enot_held_count\x18\n" +
-	" \x01(\x03R\fnotHeldCount\"\x97\x01\n" +
+	" \x01(\x03R\fnotHeldCount\x12>\n" +
+	"\x1breconciliation_items_opened\x18\v \x01(\x03R\x19reconciliationItemsOpened\"\x97\x01\n" +
 	"\x14CheckPresenceRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
 	"\x03nik\x18\x02 \x01(\tR\x03nik\x12\x1b\n" +
@@ -1859,17 +2774,19 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\tPlacement\x12#\n" +
 	"\rfacility_code\x18\x01 \x01(\tR\ffacilityCode\x129\n" +
 	"\n" +
-	"held_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\"b\n" +
+	"held_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\"\x9a\x01\n" +
 	"\x15CheckPresenceResponse\x12\x12\n" +
 	"\x04held\x18\x01 \x01(\bR\x04held\x125\n" +
 	"\n" +
 	"placements\x18\x02 \x03(\v2\x15.sinergi.v1.PlacementR\n" +
-	"placements\"\\\n" +
+	"placements\x126\n" +
+	"\vremote_hits\x18\x03 \x03(\v2\x15.sinergi.v1.RemoteHitR\n" +
+	"remoteHits\"\\\n" +
 	"\x17GetCustodyRecordRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"M\n" +
 	"\x18GetCustodyRecordResponse\x121\n" +
-	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\xcd\x03\n" +
+	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\"\xf6\x03\n" +
 	"\x1bSearchCustodyRecordsRequest\x121\n" +
 	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x10\n" +
 	"\x03nik\x18\x02 \x01(\tR\x03nik\x12'\n" +
@@ -1884,7 +2801,8 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\tpage_size\x18\n" +
 	" \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\v \x01(\tR\tpageToken\"{\n" +
+	"page_token\x18\v \x01(\tR\tpageToken\x12'\n" +
+	"\x0fpassport_number\x18\f \x01(\tR\x0epassportNumber\"{\n" +
 	"\x1cSearchCustodyRecordsResponse\x123\n" +
 	"\arecords\x18\x01 \x03(\v2\x19.sinergi.v1.CustodyRecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x01\n" +
@@ -1930,11 +2848,70 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
 	"\x13ListWatchesResponse\x12+\n" +
 	"\awatches\x18\x01 \x03(\v2\x11.sinergi.v1.WatchR\awatches\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*n\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n" +
+	"\x17RequestHitRecordRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12#\n" +
+	"\rhit_reference\x18\x02 \x01(\tR\fhitReference\x120\n" +
+	"\aurgency\x18\x03 \x01(\x0e2\x16.sinergi.v1.HitUrgencyR\aurgency\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"h\n" +
+	"\x18RequestHitRecordResponse\x120\n" +
+	"\arequest\x18\x01 \x01(\v2\x16.sinergi.v1.HitRequestR\arequest\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"Y\n" +
+	"\x14GetHitRequestRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"I\n" +
+	"\x15GetHitRequestResponse\x120\n" +
+	"\arequest\x18\x01 \x01(\v2\x16.sinergi.v1.HitRequestR\arequest\"\xac\x01\n" +
+	"\x17AnswerHitRequestRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12-\n" +
+	"\x06answer\x18\x03 \x01(\x0e2\x15.sinergi.v1.HitAnswerR\x06answer\x12\x1f\n" +
+	"\vdeny_reason\x18\x04 \x01(\tR\n" +
+	"denyReason\"L\n" +
+	"\x18AnswerHitRequestResponse\x120\n" +
+	"\arequest\x18\x01 \x01(\v2\x16.sinergi.v1.HitRequestR\arequest\"c\n" +
+	"\x16WatchHitNoticesRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"`\n" +
+	"\x17WatchHitNoticesResponse\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12-\n" +
+	"\x06notice\x18\x02 \x01(\v2\x15.sinergi.v1.HitNoticeR\x06notice\"\x8d\x01\n" +
+	"\x1cListIncomingTransfersRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x82\x01\n" +
+	"\x10IncomingTransfer\x121\n" +
+	"\x06record\x18\x01 \x01(\v2\x19.sinergi.v1.CustodyRecordR\x06record\x12;\n" +
+	"\ftransfer_out\x18\x02 \x01(\v2\x18.sinergi.v1.CustodyEventR\vtransferOut\"\x83\x01\n" +
+	"\x1dListIncomingTransfersResponse\x12:\n" +
+	"\ttransfers\x18\x01 \x03(\v2\x1c.sinergi.v1.IncomingTransferR\ttransfers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x01\n" +
+	"\x1eListReconciliationItemsRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12)\n" +
+	"\x10include_resolved\x18\x02 \x01(\bR\x0fincludeResolved\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x7f\n" +
+	"\x1fListReconciliationItemsResponse\x124\n" +
+	"\x05items\x18\x01 \x03(\v2\x1e.sinergi.v1.ReconciliationItemR\x05items\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x01\n" +
+	" ResolveReconciliationItemRequest\x121\n" +
+	"\x06access\x18\x01 \x01(\v2\x19.sinergi.v1.AccessContextR\x06access\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12D\n" +
+	"\n" +
+	"resolution\x18\x03 \x01(\x0e2$.sinergi.v1.ReconciliationResolutionR\n" +
+	"resolution\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"W\n" +
+	"!ResolveReconciliationItemResponse\x122\n" +
+	"\x04item\x18\x01 \x01(\v2\x1e.sinergi.v1.ReconciliationItemR\x04item*\xd2\x01\n" +
 	"\x0eDeliveryReason\x12\x1f\n" +
 	"\x1bDELIVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDELIVERY_REASON_JURISDICTION\x10\x01\x12\x19\n" +
-	"\x15DELIVERY_REASON_WATCH\x10\x022\xfc\a\n" +
+	"\x15DELIVERY_REASON_WATCH\x10\x02\x12%\n" +
+	"!DELIVERY_REASON_INCOMING_TRANSFER\x10\x03\x12\x1f\n" +
+	"\x1bDELIVERY_REASON_HOME_REGION\x10\x04\x12\x1a\n" +
+	"\x16DELIVERY_REASON_ESCORT\x10\x052\xca\r\n" +
 	"\x0eCustodyService\x12f\n" +
 	"\x13UpsertCustodyRecord\x12&.sinergi.v1.UpsertCustodyRecordRequest\x1a'.sinergi.v1.UpsertCustodyRecordResponse\x12c\n" +
 	"\x12RecordCustodyEvent\x12%.sinergi.v1.RecordCustodyEventRequest\x1a&.sinergi.v1.RecordCustodyEventResponse\x12M\n" +
@@ -1947,7 +2924,14 @@ const file_sinergi_v1_custody_service_proto_rawDesc = "" +
 	"\x12WatchCustodyEvents\x12%.sinergi.v1.WatchCustodyEventsRequest\x1a&.sinergi.v1.WatchCustodyEventsResponse0\x01\x12E\n" +
 	"\bAddWatch\x12\x1b.sinergi.v1.AddWatchRequest\x1a\x1c.sinergi.v1.AddWatchResponse\x12N\n" +
 	"\vRemoveWatch\x12\x1e.sinergi.v1.RemoveWatchRequest\x1a\x1f.sinergi.v1.RemoveWatchResponse\x12N\n" +
-	"\vListWatches\x12\x1e.sinergi.v1.ListWatchesRequest\x1a\x1f.sinergi.v1.ListWatchesResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
+	"\vListWatches\x12\x1e.sinergi.v1.ListWatchesRequest\x1a\x1f.sinergi.v1.ListWatchesResponse\x12]\n" +
+	"\x10RequestHitRecord\x12#.sinergi.v1.RequestHitRecordRequest\x1a$.sinergi.v1.RequestHitRecordResponse\x12T\n" +
+	"\rGetHitRequest\x12 .sinergi.v1.GetHitRequestRequest\x1a!.sinergi.v1.GetHitRequestResponse\x12]\n" +
+	"\x10AnswerHitRequest\x12#.sinergi.v1.AnswerHitRequestRequest\x1a$.sinergi.v1.AnswerHitRequestResponse\x12\\\n" +
+	"\x0fWatchHitNotices\x12\".sinergi.v1.WatchHitNoticesRequest\x1a#.sinergi.v1.WatchHitNoticesResponse0\x01\x12l\n" +
+	"\x15ListIncomingTransfers\x12(.sinergi.v1.ListIncomingTransfersRequest\x1a).sinergi.v1.ListIncomingTransfersResponse\x12r\n" +
+	"\x17ListReconciliationItems\x12*.sinergi.v1.ListReconciliationItemsRequest\x1a+.sinergi.v1.ListReconciliationItemsResponse\x12x\n" +
+	"\x19ResolveReconciliationItem\x12,.sinergi.v1.ResolveReconciliationItemRequest\x1a-.sinergi.v1.ResolveReconciliationItemResponseB:Z8github.com/sinergi-id/sinergi/proto/sinergi/v1;sinergiv1b\x06proto3"
 
 var (
 	file_sinergi_v1_custody_service_proto_rawDescOnce sync.Once
@@ -1962,110 +2946,166 @@ func file_sinergi_v1_custody_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sinergi_v1_custody_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_sinergi_v1_custody_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_sinergi_v1_custody_service_proto_goTypes = []any{
-	(DeliveryReason)(0),                  // 0: sinergi.v1.DeliveryReason
-	(*UpsertCustodyRecordRequest)(nil),   // 1: sinergi.v1.UpsertCustodyRecordRequest
-	(*UpsertCustodyRecordResponse)(nil),  // 2: sinergi.v1.UpsertCustodyRecordResponse
-	(*RecordCustodyEventRequest)(nil),    // 3: sinergi.v1.RecordCustodyEventRequest
-	(*RecordCustodyEventResponse)(nil),   // 4: sinergi.v1.RecordCustodyEventResponse
-	(*RosterHeader)(nil),                 // 5: sinergi.v1.RosterHeader
-	(*SyncRosterRequest)(nil),            // 6: sinergi.v1.SyncRosterRequest
-	(*RosterViolation)(nil),              // 7: sinergi.v1.RosterViolation
-	(*RosterRejection)(nil),              // 8: sinergi.v1.RosterRejection
-	(*RosterDiscrepancy)(nil),            // 9: sinergi.v1.RosterDiscrepancy
-	(*SyncRosterResponse)(nil),           // 10: sinergi.v1.SyncRosterResponse
-	(*CheckPresenceRequest)(nil),         // 11: sinergi.v1.CheckPresenceRequest
-	(*Placement)(nil),                    // 12: sinergi.v1.Placement
-	(*CheckPresenceResponse)(nil),        // 13: sinergi.v1.CheckPresenceResponse
-	(*GetCustodyRecordRequest)(nil),      // 14: sinergi.v1.GetCustodyRecordRequest
-	(*GetCustodyRecordResponse)(nil),     // 15: sinergi.v1.GetCustodyRecordResponse
-	(*SearchCustodyRecordsRequest)(nil),  // 16: sinergi.v1.SearchCustodyRecordsRequest
-	(*SearchCustodyRecordsResponse)(nil), // 17: sinergi.v1.SearchCustodyRecordsResponse
-	(*ListCustodyEventsRequest)(nil),     // 18: sinergi.v1.ListCustodyEventsRequest
-	(*ListCustodyEventsResponse)(nil),    // 19: sinergi.v1.ListCustodyEventsResponse
-	(*WatchCustodyEventsRequest)(nil),    // 20: sinergi.v1.WatchCustodyEventsRequest
-	(*WatchCustodyEventsResponse)(nil),   // 21: sinergi.v1.WatchCustodyEventsResponse
-	(*AddWatchRequest)(nil),              // 22: sinergi.v1.AddWatchRequest
-	(*AddWatchResponse)(nil),             // 23: sinergi.v1.AddWatchResponse
-	(*RemoveWatchRequest)(nil),           // 24: sinergi.v1.RemoveWatchRequest
-	(*RemoveWatchResponse)(nil),          // 25: sinergi.v1.RemoveWatchResponse
-	(*ListWatchesRequest)(nil),           // 26: sinergi.v1.ListWatchesRequest
-	(*ListWatchesResponse)(nil),          // 27: sinergi.v1.ListWatchesResponse
-	(*CustodyRecord)(nil),                // 28: sinergi.v1.CustodyRecord
-	(*CustodyEvent)(nil),                 // 29: sinergi.v1.CustodyEvent
-	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
-	(CustodyStatus)(0),                   // 31: sinergi.v1.CustodyStatus
-	(*AccessContext)(nil),                // 32: sinergi.v1.AccessContext
-	(LegalStatusKind)(0),                 // 33: sinergi.v1.LegalStatusKind
-	(*Identity)(nil),                     // 34: sinergi.v1.Identity
-	(DataClass)(0),                       // 35: sinergi.v1.DataClass
-	(*Watch)(nil),                        // 36: sinergi.v1.Watch
+	(DeliveryReason)(0),                       // 0: sinergi.v1.DeliveryReason
+	(*UpsertCustodyRecordRequest)(nil),        // 1: sinergi.v1.UpsertCustodyRecordRequest
+	(*UpsertCustodyRecordResponse)(nil),       // 2: sinergi.v1.UpsertCustodyRecordResponse
+	(*RecordCustodyEventRequest)(nil),         // 3: sinergi.v1.RecordCustodyEventRequest
+	(*RecordCustodyEventResponse)(nil),        // 4: sinergi.v1.RecordCustodyEventResponse
+	(*RosterHeader)(nil),                      // 5: sinergi.v1.RosterHeader
+	(*SyncRosterRequest)(nil),                 // 6: sinergi.v1.SyncRosterRequest
+	(*RosterViolation)(nil),                   // 7: sinergi.v1.RosterViolation
+	(*RosterRejection)(nil),                   // 8: sinergi.v1.RosterRejection
+	(*RosterDiscrepancy)(nil),                 // 9: sinergi.v1.RosterDiscrepancy
+	(*SyncRosterResponse)(nil),                // 10: sinergi.v1.SyncRosterResponse
+	(*CheckPresenceRequest)(nil),              // 11: sinergi.v1.CheckPresenceRequest
+	(*Placement)(nil),                         // 12: sinergi.v1.Placement
+	(*CheckPresenceResponse)(nil),             // 13: sinergi.v1.CheckPresenceResponse
+	(*GetCustodyRecordRequest)(nil),           // 14: sinergi.v1.GetCustodyRecordRequest
+	(*GetCustodyRecordResponse)(nil),          // 15: sinergi.v1.GetCustodyRecordResponse
+	(*SearchCustodyRecordsRequest)(nil),       // 16: sinergi.v1.SearchCustodyRecordsRequest
+	(*SearchCustodyRecordsResponse)(nil),      // 17: sinergi.v1.SearchCustodyRecordsResponse
+	(*ListCustodyEventsRequest)(nil),          // 18: sinergi.v1.ListCustodyEventsRequest
+	(*ListCustodyEventsResponse)(nil),         // 19: sinergi.v1.ListCustodyEventsResponse
+	(*WatchCustodyEventsRequest)(nil),         // 20: sinergi.v1.WatchCustodyEventsRequest
+	(*WatchCustodyEventsResponse)(nil),        // 21: sinergi.v1.WatchCustodyEventsResponse
+	(*AddWatchRequest)(nil),                   // 22: sinergi.v1.AddWatchRequest
+	(*AddWatchResponse)(nil),                  // 23: sinergi.v1.AddWatchResponse
+	(*RemoveWatchRequest)(nil),                // 24: sinergi.v1.RemoveWatchRequest
+	(*RemoveWatchResponse)(nil),               // 25: sinergi.v1.RemoveWatchResponse
+	(*ListWatchesRequest)(nil),                // 26: sinergi.v1.ListWatchesRequest
+	(*ListWatchesResponse)(nil),               // 27: sinergi.v1.ListWatchesResponse
+	(*RequestHitRecordRequest)(nil),           // 28: sinergi.v1.RequestHitRecordRequest
+	(*RequestHitRecordResponse)(nil),          // 29: sinergi.v1.RequestHitRecordResponse
+	(*GetHitRequestRequest)(nil),              // 30: sinergi.v1.GetHitRequestRequest
+	(*GetHitRequestResponse)(nil),             // 31: sinergi.v1.GetHitRequestResponse
+	(*AnswerHitRequestRequest)(nil),           // 32: sinergi.v1.AnswerHitRequestRequest
+	(*AnswerHitRequestResponse)(nil),          // 33: sinergi.v1.AnswerHitRequestResponse
+	(*WatchHitNoticesRequest)(nil),            // 34: sinergi.v1.WatchHitNoticesRequest
+	(*WatchHitNoticesResponse)(nil),           // 35: sinergi.v1.WatchHitNoticesResponse
+	(*ListIncomingTransfersRequest)(nil),      // 36: sinergi.v1.ListIncomingTransfersRequest
+	(*IncomingTransfer)(nil),                  // 37: sinergi.v1.IncomingTransfer
+	(*ListIncomingTransfersResponse)(nil),     // 38: sinergi.v1.ListIncomingTransfersResponse
+	(*ListReconciliationItemsRequest)(nil),    // 39: sinergi.v1.ListReconciliationItemsRequest
+	(*ListReconciliationItemsResponse)(nil),   // 40: sinergi.v1.ListReconciliationItemsResponse
+	(*ResolveReconciliationItemRequest)(nil),  // 41: sinergi.v1.ResolveReconciliationItemRequest
+	(*ResolveReconciliationItemResponse)(nil), // 42: sinergi.v1.ResolveReconciliationItemResponse
+	(*CustodyRecord)(nil),                     // 43: sinergi.v1.CustodyRecord
+	(*CustodyEvent)(nil),                      // 44: sinergi.v1.CustodyEvent
+	(*timestamppb.Timestamp)(nil),             // 45: google.protobuf.Timestamp
+	(CustodyStatus)(0),                        // 46: sinergi.v1.CustodyStatus
+	(*AccessContext)(nil),                     // 47: sinergi.v1.AccessContext
+	(*RemoteHit)(nil),                         // 48: sinergi.v1.RemoteHit
+	(LegalStatusKind)(0),                      // 49: sinergi.v1.LegalStatusKind
+	(*Identity)(nil),                          // 50: sinergi.v1.Identity
+	(DataClass)(0),                            // 51: sinergi.v1.DataClass
+	(*Watch)(nil),                             // 52: sinergi.v1.Watch
+	(HitUrgency)(0),                           // 53: sinergi.v1.HitUrgency
+	(*HitRequest)(nil),                        // 54: sinergi.v1.HitRequest
+	(HitAnswer)(0),                            // 55: sinergi.v1.HitAnswer
+	(*HitNotice)(nil),                         // 56: sinergi.v1.HitNotice
+	(*ReconciliationItem)(nil),                // 57: sinergi.v1.ReconciliationItem
+	(ReconciliationResolution)(0),             // 58: sinergi.v1.ReconciliationResolution
 }
 var file_sinergi_v1_custody_service_proto_depIdxs = []int32{
-	28, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
-	28, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	29, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
-	29, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
-	28, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
-	30, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
+	43, // 0: sinergi.v1.UpsertCustodyRecordRequest.record:type_name -> sinergi.v1.CustodyRecord
+	43, // 1: sinergi.v1.UpsertCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	44, // 2: sinergi.v1.RecordCustodyEventRequest.event:type_name -> sinergi.v1.CustodyEvent
+	44, // 3: sinergi.v1.RecordCustodyEventResponse.event:type_name -> sinergi.v1.CustodyEvent
+	43, // 4: sinergi.v1.RecordCustodyEventResponse.record:type_name -> sinergi.v1.CustodyRecord
+	45, // 5: sinergi.v1.RosterHeader.roster_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: sinergi.v1.SyncRosterRequest.header:type_name -> sinergi.v1.RosterHeader
-	28, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
+	43, // 7: sinergi.v1.SyncRosterRequest.record:type_name -> sinergi.v1.CustodyRecord
 	7,  // 8: sinergi.v1.RosterRejection.violations:type_name -> sinergi.v1.RosterViolation
-	31, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
+	46, // 9: sinergi.v1.RosterDiscrepancy.status:type_name -> sinergi.v1.CustodyStatus
 	8,  // 10: sinergi.v1.SyncRosterResponse.rejections:type_name -> sinergi.v1.RosterRejection
 	9,  // 11: sinergi.v1.SyncRosterResponse.missing:type_name -> sinergi.v1.RosterDiscrepancy
 	9,  // 12: sinergi.v1.SyncRosterResponse.not_held:type_name -> sinergi.v1.RosterDiscrepancy
-	32, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
+	47, // 13: sinergi.v1.CheckPresenceRequest.access:type_name -> sinergi.v1.AccessContext
+	45, // 14: sinergi.v1.Placement.held_since:type_name -> google.protobuf.Timestamp
 	12, // 15: sinergi.v1.CheckPresenceResponse.placements:type_name -> sinergi.v1.Placement
-	32, // 16: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
-	28, // 17: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
-	32, // 18: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
-	31, // 19: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
-	33, // 20: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
-	28, // 21: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
-	32, // 22: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 23: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
-	32, // 24: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
-	29, // 25: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
-	34, // 26: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
-	0,  // 27: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
-	35, // 28: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
-	32, // 29: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	30, // 30: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
-	36, // 31: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
-	32, // 32: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
-	36, // 33: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
-	32, // 34: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
-	36, // 35: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
-	1,  // 36: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
-	3,  // 37: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
-	6,  // 38: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
-	11, // 39: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
-	14, // 40: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
-	16, // 41: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
-	18, // 42: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
-	20, // 43: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
-	22, // 44: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
-	24, // 45: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
-	26, // 46: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
-	2,  // 47: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
-	4,  // 48: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
-	10, // 49: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
-	13, // 50: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
-	15, // 51: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
-	17, // 52: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
-	19, // 53: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
-	21, // 54: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
-	23, // 55: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
-	25, // 56: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
-	27, // 57: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
-	47, // [47:58] is the sub-list for method output_type
-	36, // [36:47] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	48, // 16: sinergi.v1.CheckPresenceResponse.remote_hits:type_name -> sinergi.v1.RemoteHit
+	47, // 17: sinergi.v1.GetCustodyRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	43, // 18: sinergi.v1.GetCustodyRecordResponse.record:type_name -> sinergi.v1.CustodyRecord
+	47, // 19: sinergi.v1.SearchCustodyRecordsRequest.access:type_name -> sinergi.v1.AccessContext
+	46, // 20: sinergi.v1.SearchCustodyRecordsRequest.status:type_name -> sinergi.v1.CustodyStatus
+	49, // 21: sinergi.v1.SearchCustodyRecordsRequest.legal_status:type_name -> sinergi.v1.LegalStatusKind
+	43, // 22: sinergi.v1.SearchCustodyRecordsResponse.records:type_name -> sinergi.v1.CustodyRecord
+	47, // 23: sinergi.v1.ListCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	44, // 24: sinergi.v1.ListCustodyEventsResponse.events:type_name -> sinergi.v1.CustodyEvent
+	47, // 25: sinergi.v1.WatchCustodyEventsRequest.access:type_name -> sinergi.v1.AccessContext
+	44, // 26: sinergi.v1.WatchCustodyEventsResponse.event:type_name -> sinergi.v1.CustodyEvent
+	50, // 27: sinergi.v1.WatchCustodyEventsResponse.subject:type_name -> sinergi.v1.Identity
+	0,  // 28: sinergi.v1.WatchCustodyEventsResponse.reason:type_name -> sinergi.v1.DeliveryReason
+	51, // 29: sinergi.v1.WatchCustodyEventsResponse.withheld_classes:type_name -> sinergi.v1.DataClass
+	47, // 30: sinergi.v1.AddWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	45, // 31: sinergi.v1.AddWatchRequest.expire_time:type_name -> google.protobuf.Timestamp
+	52, // 32: sinergi.v1.AddWatchResponse.watch:type_name -> sinergi.v1.Watch
+	47, // 33: sinergi.v1.RemoveWatchRequest.access:type_name -> sinergi.v1.AccessContext
+	52, // 34: sinergi.v1.RemoveWatchResponse.watch:type_name -> sinergi.v1.Watch
+	47, // 35: sinergi.v1.ListWatchesRequest.access:type_name -> sinergi.v1.AccessContext
+	52, // 36: sinergi.v1.ListWatchesResponse.watches:type_name -> sinergi.v1.Watch
+	47, // 37: sinergi.v1.RequestHitRecordRequest.access:type_name -> sinergi.v1.AccessContext
+	53, // 38: sinergi.v1.RequestHitRecordRequest.urgency:type_name -> sinergi.v1.HitUrgency
+	54, // 39: sinergi.v1.RequestHitRecordResponse.request:type_name -> sinergi.v1.HitRequest
+	47, // 40: sinergi.v1.GetHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	54, // 41: sinergi.v1.GetHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	47, // 42: sinergi.v1.AnswerHitRequestRequest.access:type_name -> sinergi.v1.AccessContext
+	55, // 43: sinergi.v1.AnswerHitRequestRequest.answer:type_name -> sinergi.v1.HitAnswer
+	54, // 44: sinergi.v1.AnswerHitRequestResponse.request:type_name -> sinergi.v1.HitRequest
+	47, // 45: sinergi.v1.WatchHitNoticesRequest.access:type_name -> sinergi.v1.AccessContext
+	56, // 46: sinergi.v1.WatchHitNoticesResponse.notice:type_name -> sinergi.v1.HitNotice
+	47, // 47: sinergi.v1.ListIncomingTransfersRequest.access:type_name -> sinergi.v1.AccessContext
+	43, // 48: sinergi.v1.IncomingTransfer.record:type_name -> sinergi.v1.CustodyRecord
+	44, // 49: sinergi.v1.IncomingTransfer.transfer_out:type_name -> sinergi.v1.CustodyEvent
+	37, // 50: sinergi.v1.ListIncomingTransfersResponse.transfers:type_name -> sinergi.v1.IncomingTransfer
+	47, // 51: sinergi.v1.ListReconciliationItemsRequest.access:type_name -> sinergi.v1.AccessContext
+	57, // 52: sinergi.v1.ListReconciliationItemsResponse.items:type_name -> sinergi.v1.ReconciliationItem
+	47, // 53: sinergi.v1.ResolveReconciliationItemRequest.access:type_name -> sinergi.v1.AccessContext
+	58, // 54: sinergi.v1.ResolveReconciliationItemRequest.resolution:type_name -> sinergi.v1.ReconciliationResolution
+	57, // 55: sinergi.v1.ResolveReconciliationItemResponse.item:type_name -> sinergi.v1.ReconciliationItem
+	1,  // 56: sinergi.v1.CustodyService.UpsertCustodyRecord:input_type -> sinergi.v1.UpsertCustodyRecordRequest
+	3,  // 57: sinergi.v1.CustodyService.RecordCustodyEvent:input_type -> sinergi.v1.RecordCustodyEventRequest
+	6,  // 58: sinergi.v1.CustodyService.SyncRoster:input_type -> sinergi.v1.SyncRosterRequest
+	11, // 59: sinergi.v1.CustodyService.CheckPresence:input_type -> sinergi.v1.CheckPresenceRequest
+	14, // 60: sinergi.v1.CustodyService.GetCustodyRecord:input_type -> sinergi.v1.GetCustodyRecordRequest
+	16, // 61: sinergi.v1.CustodyService.SearchCustodyRecords:input_type -> sinergi.v1.SearchCustodyRecordsRequest
+	18, // 62: sinergi.v1.CustodyService.ListCustodyEvents:input_type -> sinergi.v1.ListCustodyEventsRequest
+	20, // 63: sinergi.v1.CustodyService.WatchCustodyEvents:input_type -> sinergi.v1.WatchCustodyEventsRequest
+	22, // 64: sinergi.v1.CustodyService.AddWatch:input_type -> sinergi.v1.AddWatchRequest
+	24, // 65: sinergi.v1.CustodyService.RemoveWatch:input_type -> sinergi.v1.RemoveWatchRequest
+	26, // 66: sinergi.v1.CustodyService.ListWatches:input_type -> sinergi.v1.ListWatchesRequest
+	28, // 67: sinergi.v1.CustodyService.RequestHitRecord:input_type -> sinergi.v1.RequestHitRecordRequest
+	30, // 68: sinergi.v1.CustodyService.GetHitRequest:input_type -> sinergi.v1.GetHitRequestRequest
+	32, // 69: sinergi.v1.CustodyService.AnswerHitRequest:input_type -> sinergi.v1.AnswerHitRequestRequest
+	34, // 70: sinergi.v1.CustodyService.WatchHitNotices:input_type -> sinergi.v1.WatchHitNoticesRequest
+	36, // 71: sinergi.v1.CustodyService.ListIncomingTransfers:input_type -> sinergi.v1.ListIncomingTransfersRequest
+	39, // 72: sinergi.v1.CustodyService.ListReconciliationItems:input_type -> sinergi.v1.ListReconciliationItemsRequest
+	41, // 73: sinergi.v1.CustodyService.ResolveReconciliationItem:input_type -> sinergi.v1.ResolveReconciliationItemRequest
+	2,  // 74: sinergi.v1.CustodyService.UpsertCustodyRecord:output_type -> sinergi.v1.UpsertCustodyRecordResponse
+	4,  // 75: sinergi.v1.CustodyService.RecordCustodyEvent:output_type -> sinergi.v1.RecordCustodyEventResponse
+	10, // 76: sinergi.v1.CustodyService.SyncRoster:output_type -> sinergi.v1.SyncRosterResponse
+	13, // 77: sinergi.v1.CustodyService.CheckPresence:output_type -> sinergi.v1.CheckPresenceResponse
+	15, // 78: sinergi.v1.CustodyService.GetCustodyRecord:output_type -> sinergi.v1.GetCustodyRecordResponse
+	17, // 79: sinergi.v1.CustodyService.SearchCustodyRecords:output_type -> sinergi.v1.SearchCustodyRecordsResponse
+	19, // 80: sinergi.v1.CustodyService.ListCustodyEvents:output_type -> sinergi.v1.ListCustodyEventsResponse
+	21, // 81: sinergi.v1.CustodyService.WatchCustodyEvents:output_type -> sinergi.v1.WatchCustodyEventsResponse
+	23, // 82: sinergi.v1.CustodyService.AddWatch:output_type -> sinergi.v1.AddWatchResponse
+	25, // 83: sinergi.v1.CustodyService.RemoveWatch:output_type -> sinergi.v1.RemoveWatchResponse
+	27, // 84: sinergi.v1.CustodyService.ListWatches:output_type -> sinergi.v1.ListWatchesResponse
+	29, // 85: sinergi.v1.CustodyService.RequestHitRecord:output_type -> sinergi.v1.RequestHitRecordResponse
+	31, // 86: sinergi.v1.CustodyService.GetHitRequest:output_type -> sinergi.v1.GetHitRequestResponse
+	33, // 87: sinergi.v1.CustodyService.AnswerHitRequest:output_type -> sinergi.v1.AnswerHitRequestResponse
+	35, // 88: sinergi.v1.CustodyService.WatchHitNotices:output_type -> sinergi.v1.WatchHitNoticesResponse
+	38, // 89: sinergi.v1.CustodyService.ListIncomingTransfers:output_type -> sinergi.v1.ListIncomingTransfersResponse
+	40, // 90: sinergi.v1.CustodyService.ListReconciliationItems:output_type -> sinergi.v1.ListReconciliationItemsResponse
+	42, // 91: sinergi.v1.CustodyService.ResolveReconciliationItem:output_type -> sinergi.v1.ResolveReconciliationItemResponse
+	74, // [74:92] is the sub-list for method output_type
+	56, // [56:74] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_sinergi_v1_custody_service_proto_init() }
@@ -2075,6 +3115,7 @@ func file_sinergi_v1_custody_service_proto_init() {
 	}
 	file_sinergi_v1_common_proto_init()
 	file_sinergi_v1_custody_proto_init()
+	file_sinergi_v1_presence_proto_init()
 	file_sinergi_v1_custody_service_proto_msgTypes[5].OneofWrappers = []any{
 		(*SyncRosterRequest_Header)(nil),
 		(*SyncRosterRequest_Record)(nil),
@@ -2085,7 +3126,7 @@ func file_sinergi_v1_custody_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sinergi_v1_custody_service_proto_rawDesc), len(file_sinergi_v1_custody_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

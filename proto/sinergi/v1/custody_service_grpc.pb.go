@@ -19,17 +19,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CustodyService_UpsertCustodyRecord_FullMethodName  = "/sinergi.v1.CustodyService/UpsertCustodyRecord"
-	CustodyService_RecordCustodyEvent_FullMethodName   = "/sinergi.v1.CustodyService/RecordCustodyEvent"
-	CustodyService_SyncRoster_FullMethodName           = "/sinergi.v1.CustodyService/SyncRoster"
-	CustodyService_CheckPresence_FullMethodName        = "/sinergi.v1.CustodyService/CheckPresence"
-	CustodyService_GetCustodyRecord_FullMethodName     = "/sinergi.v1.CustodyService/GetCustodyRecord"
-	CustodyService_SearchCustodyRecords_FullMethodName = "/sinergi.v1.CustodyService/SearchCustodyRecords"
-	CustodyService_ListCustodyEvents_FullMethodName    = "/sinergi.v1.CustodyService/ListCustodyEvents"
-	CustodyService_WatchCustodyEvents_FullMethodName   = "/sinergi.v1.CustodyService/WatchCustodyEvents"
-	CustodyService_AddWatch_FullMethodName             = "/sinergi.v1.CustodyService/AddWatch"
-	CustodyService_RemoveWatch_FullMethodName          = "/sinergi.v1.CustodyService/RemoveWatch"
-	CustodyService_ListWatches_FullMethodName          = "/sinergi.v1.CustodyService/ListWatches"
+	CustodyService_UpsertCustodyRecord_FullMethodName       = "/sinergi.v1.CustodyService/UpsertCustodyRecord"
+	CustodyService_RecordCustodyEvent_FullMethodName        = "/sinergi.v1.CustodyService/RecordCustodyEvent"
+	CustodyService_SyncRoster_FullMethodName                = "/sinergi.v1.CustodyService/SyncRoster"
+	CustodyService_CheckPresence_FullMethodName             = "/sinergi.v1.CustodyService/CheckPresence"
+	CustodyService_GetCustodyRecord_FullMethodName          = "/sinergi.v1.CustodyService/GetCustodyRecord"
+	CustodyService_SearchCustodyRecords_FullMethodName      = "/sinergi.v1.CustodyService/SearchCustodyRecords"
+	CustodyService_ListCustodyEvents_FullMethodName         = "/sinergi.v1.CustodyService/ListCustodyEvents"
+	CustodyService_WatchCustodyEvents_FullMethodName        = "/sinergi.v1.CustodyService/WatchCustodyEvents"
+	CustodyService_AddWatch_FullMethodName                  = "/sinergi.v1.CustodyService/AddWatch"
+	CustodyService_RemoveWatch_FullMethodName               = "/sinergi.v1.CustodyService/RemoveWatch"
+	CustodyService_ListWatches_FullMethodName               = "/sinergi.v1.CustodyService/ListWatches"
+	CustodyService_RequestHitRecord_FullMethodName          = "/sinergi.v1.CustodyService/RequestHitRecord"
+	CustodyService_GetHitRequest_FullMethodName             = "/sinergi.v1.CustodyService/GetHitRequest"
+	CustodyService_AnswerHitRequest_FullMethodName          = "/sinergi.v1.CustodyService/AnswerHitRequest"
+	CustodyService_WatchHitNotices_FullMethodName           = "/sinergi.v1.CustodyService/WatchHitNotices"
+	CustodyService_ListIncomingTransfers_FullMethodName     = "/sinergi.v1.CustodyService/ListIncomingTransfers"
+	CustodyService_ListReconciliationItems_FullMethodName   = "/sinergi.v1.CustodyService/ListReconciliationItems"
+	CustodyService_ResolveReconciliationItem_FullMethodName = "/sinergi.v1.CustodyService/ResolveReconciliationItem"
 )
 
 // CustodyServiceClient is the client API for CustodyService service.
@@ -48,7 +55,13 @@ type CustodyServiceClient interface {
 	UpsertCustodyRecord(ctx context.Context, in *UpsertCustodyRecordRequest, opts ...grpc.CallOption) (*UpsertCustodyRecordResponse, error)
 	// RecordCustodyEvent appends an event to one of the calling facility's
 	// records and moves its status. An impossible transition is
-	// FAILED_PRECONDITION with the reason.
+	// FAILED_PRECONDITION with the reason. With an idempotency key, a retry
+	// gives the same event. A wrong event is corrected by a CORRECTION event
+	// naming it: the history keeps both, the status follows the corrected
+	// history, and watchers told of the event are told of the correction.
+	// A TRANSFER_IN by register number that the facility does not hold yet
+	// makes the record from the origin's (identity, legal status, case, risk
+	// flags): the receiving facility does not retype the person.
 	RecordCustodyEvent(ctx context.Context, in *RecordCustodyEventRequest, opts ...grpc.CallOption) (*RecordCustodyEventResponse, error)
 	// SyncRoster uploads the calling facility's roster: an optional header,
 	// then one record per message. Good records are kept when some are bad;
@@ -57,7 +70,11 @@ type CustodyServiceClient interface {
 	// are reported, never deleted.
 	SyncRoster(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SyncRosterRequest, SyncRosterResponse], error)
 	// CheckPresence answers only whether a person is held and, if so, where
-	// and since when (the first step of a two-step query, as in Prüm).
+	// and since when (the first step of a two-step query, as in Prüm). A
+	// police unit asks nationally: where an agreement covers it and a
+	// facility outside its reach for custody events, a hit there names only
+	// the facility's province and a hit reference for RequestHitRecord, and
+	// the facility is told of the hit.
 	CheckPresence(ctx context.Context, in *CheckPresenceRequest, opts ...grpc.CallOption) (*CheckPresenceResponse, error)
 	// GetCustodyRecord returns one record.
 	GetCustodyRecord(ctx context.Context, in *GetCustodyRecordRequest, opts ...grpc.CallOption) (*GetCustodyRecordResponse, error)
@@ -66,9 +83,11 @@ type CustodyServiceClient interface {
 	// ListCustodyEvents lists one record's events, oldest first.
 	ListCustodyEvents(ctx context.Context, in *ListCustodyEventsRequest, opts ...grpc.CallOption) (*ListCustodyEventsResponse, error)
 	// WatchCustodyEvents streams the custody events the caller may see, live
-	// and in order: those of facilities in its jurisdiction, and admissions,
-	// transfers, releases and escapes of the people on its watch list
-	// anywhere. The first message carries only a cursor. Each message carries
+	// and in order: those of facilities in its jurisdiction, transfers out to
+	// them, releases of people whose NIK was registered in its region, and
+	// admissions, transfers, releases, escapes and corrections of
+	// the people on its watch list anywhere (a watch on a record follows the
+	// person to the records of the facilities that received them). The first message carries only a cursor. Each message carries
 	// a cursor; reconnecting with the last one resumes with no gap and no
 	// duplicate. A consumer that falls too far behind is ended with
 	// RESOURCE_EXHAUSTED naming the cursor to resume from.
@@ -79,6 +98,41 @@ type CustodyServiceClient interface {
 	RemoveWatch(ctx context.Context, in *RemoveWatchRequest, opts ...grpc.CallOption) (*RemoveWatchResponse, error)
 	// ListWatches lists the calling unit's watches, newest first.
 	ListWatches(ctx context.Context, in *ListWatchesRequest, opts ...grpc.CallOption) (*ListWatchesResponse, error)
+	// RequestHitRecord is the second step of a remote hit (NCIC YQ): with the
+	// hit reference CheckPresence gave the unit, for an investigation or a
+	// warrant with its case reference, it asks the holding facility to
+	// confirm the hit and release the record. The facility must answer
+	// within 10 minutes (urgent) or an hour (routine); unanswered, the
+	// request is escalated to the facility's regional office. The same hit
+	// asked again gives the same request.
+	RequestHitRecord(ctx context.Context, in *RequestHitRecordRequest, opts ...grpc.CallOption) (*RequestHitRecordResponse, error)
+	// GetHitRequest returns a confirmation request to its requester, its
+	// holding facility, or the regional office it was escalated to; others
+	// get NOT_FOUND. Once confirmed, the requester's carries the record.
+	GetHitRequest(ctx context.Context, in *GetHitRequestRequest, opts ...grpc.CallOption) (*GetHitRequestResponse, error)
+	// AnswerHitRequest is the holding facility's answer (NCIC YR), or, once
+	// escalated, its regional office's: confirm, releasing the record to the
+	// requester, or deny with a reason. A request is answered once.
+	AnswerHitRequest(ctx context.Context, in *AnswerHitRequestRequest, opts ...grpc.CallOption) (*AnswerHitRequestResponse, error)
+	// WatchHitNotices streams what the caller is told of hits, live and in
+	// order: a facility each hit on its records and each confirmation
+	// request, a regional office the requests escalated to it, a police unit
+	// the answers to its requests. The first message carries only a cursor;
+	// reconnecting with the last one resumes with no gap and no duplicate.
+	WatchHitNotices(ctx context.Context, in *WatchHitNoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHitNoticesResponse], error)
+	// ListIncomingTransfers lists the people a TRANSFER_OUT announced to the
+	// calling facility and no TRANSFER_IN has received yet, oldest first:
+	// the origin's record (identity, legal status, case, risk flags) and its
+	// transfer out. Receive one with a TRANSFER_IN naming the origin and its
+	// register number.
+	ListIncomingTransfers(ctx context.Context, in *ListIncomingTransfersRequest, opts ...grpc.CallOption) (*ListIncomingTransfersResponse, error)
+	// ListReconciliationItems lists a facility's reconciliation items (people
+	// missing from a full roster), oldest first, or, for a regional office,
+	// those escalated to it.
+	ListReconciliationItems(ctx context.Context, in *ListReconciliationItemsRequest, opts ...grpc.CallOption) (*ListReconciliationItemsResponse, error)
+	// ResolveReconciliationItem says what became of a person missing from a
+	// full roster (the facility's own items, once each).
+	ResolveReconciliationItem(ctx context.Context, in *ResolveReconciliationItemRequest, opts ...grpc.CallOption) (*ResolveReconciliationItemResponse, error)
 }
 
 type custodyServiceClient struct {
@@ -211,6 +265,85 @@ func (c *custodyServiceClient) ListWatches(ctx context.Context, in *ListWatchesR
 	return out, nil
 }
 
+func (c *custodyServiceClient) RequestHitRecord(ctx context.Context, in *RequestHitRecordRequest, opts ...grpc.CallOption) (*RequestHitRecordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestHitRecordResponse)
+	err := c.cc.Invoke(ctx, CustodyService_RequestHitRecord_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) GetHitRequest(ctx context.Context, in *GetHitRequestRequest, opts ...grpc.CallOption) (*GetHitRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHitRequestResponse)
+	err := c.cc.Invoke(ctx, CustodyService_GetHitRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) AnswerHitRequest(ctx context.Context, in *AnswerHitRequestRequest, opts ...grpc.CallOption) (*AnswerHitRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnswerHitRequestResponse)
+	err := c.cc.Invoke(ctx, CustodyService_AnswerHitRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) WatchHitNotices(ctx context.Context, in *WatchHitNoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHitNoticesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CustodyService_ServiceDesc.Streams[2], CustodyService_WatchHitNotices_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchHitNoticesRequest, WatchHitNoticesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CustodyService_WatchHitNoticesClient = grpc.ServerStreamingClient[WatchHitNoticesResponse]
+
+func (c *custodyServiceClient) ListIncomingTransfers(ctx context.Context, in *ListIncomingTransfersRequest, opts ...grpc.CallOption) (*ListIncomingTransfersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIncomingTransfersResponse)
+	err := c.cc.Invoke(ctx, CustodyService_ListIncomingTransfers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) ListReconciliationItems(ctx context.Context, in *ListReconciliationItemsRequest, opts ...grpc.CallOption) (*ListReconciliationItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReconciliationItemsResponse)
+	err := c.cc.Invoke(ctx, CustodyService_ListReconciliationItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *custodyServiceClient) ResolveReconciliationItem(ctx context.Context, in *ResolveReconciliationItemRequest, opts ...grpc.CallOption) (*ResolveReconciliationItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveReconciliationItemResponse)
+	err := c.cc.Invoke(ctx, CustodyService_ResolveReconciliationItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CustodyServiceServer is the server API for CustodyService service.
 // All implementations must embed UnimplementedCustodyServiceServer
 // for forward compatibility.
@@ -227,7 +360,13 @@ type CustodyServiceServer interface {
 	UpsertCustodyRecord(context.Context, *UpsertCustodyRecordRequest) (*UpsertCustodyRecordResponse, error)
 	// RecordCustodyEvent appends an event to one of the calling facility's
 	// records and moves its status. An impossible transition is
-	// FAILED_PRECONDITION with the reason.
+	// FAILED_PRECONDITION with the reason. With an idempotency key, a retry
+	// gives the same event. A wrong event is corrected by a CORRECTION event
+	// naming it: the history keeps both, the status follows the corrected
+	// history, and watchers told of the event are told of the correction.
+	// A TRANSFER_IN by register number that the facility does not hold yet
+	// makes the record from the origin's (identity, legal status, case, risk
+	// flags): the receiving facility does not retype the person.
 	RecordCustodyEvent(context.Context, *RecordCustodyEventRequest) (*RecordCustodyEventResponse, error)
 	// SyncRoster uploads the calling facility's roster: an optional header,
 	// then one record per message. Good records are kept when some are bad;
@@ -236,7 +375,11 @@ type CustodyServiceServer interface {
 	// are reported, never deleted.
 	SyncRoster(grpc.ClientStreamingServer[SyncRosterRequest, SyncRosterResponse]) error
 	// CheckPresence answers only whether a person is held and, if so, where
-	// and since when (the first step of a two-step query, as in Prüm).
+	// and since when (the first step of a two-step query, as in Prüm). A
+	// police unit asks nationally: where an agreement covers it and a
+	// facility outside its reach for custody events, a hit there names only
+	// the facility's province and a hit reference for RequestHitRecord, and
+	// the facility is told of the hit.
 	CheckPresence(context.Context, *CheckPresenceRequest) (*CheckPresenceResponse, error)
 	// GetCustodyRecord returns one record.
 	GetCustodyRecord(context.Context, *GetCustodyRecordRequest) (*GetCustodyRecordResponse, error)
@@ -245,9 +388,11 @@ type CustodyServiceServer interface {
 	// ListCustodyEvents lists one record's events, oldest first.
 	ListCustodyEvents(context.Context, *ListCustodyEventsRequest) (*ListCustodyEventsResponse, error)
 	// WatchCustodyEvents streams the custody events the caller may see, live
-	// and in order: those of facilities in its jurisdiction, and admissions,
-	// transfers, releases and escapes of the people on its watch list
-	// anywhere. The first message carries only a cursor. Each message carries
+	// and in order: those of facilities in its jurisdiction, transfers out to
+	// them, releases of people whose NIK was registered in its region, and
+	// admissions, transfers, releases, escapes and corrections of
+	// the people on its watch list anywhere (a watch on a record follows the
+	// person to the records of the facilities that received them). The first message carries only a cursor. Each message carries
 	// a cursor; reconnecting with the last one resumes with no gap and no
 	// duplicate. A consumer that falls too far behind is ended with
 	// RESOURCE_EXHAUSTED naming the cursor to resume from.
@@ -258,6 +403,41 @@ type CustodyServiceServer interface {
 	RemoveWatch(context.Context, *RemoveWatchRequest) (*RemoveWatchResponse, error)
 	// ListWatches lists the calling unit's watches, newest first.
 	ListWatches(context.Context, *ListWatchesRequest) (*ListWatchesResponse, error)
+	// RequestHitRecord is the second step of a remote hit (NCIC YQ): with the
+	// hit reference CheckPresence gave the unit, for an investigation or a
+	// warrant with its case reference, it asks the holding facility to
+	// confirm the hit and release the record. The facility must answer
+	// within 10 minutes (urgent) or an hour (routine); unanswered, the
+	// request is escalated to the facility's regional office. The same hit
+	// asked again gives the same request.
+	RequestHitRecord(context.Context, *RequestHitRecordRequest) (*RequestHitRecordResponse, error)
+	// GetHitRequest returns a confirmation request to its requester, its
+	// holding facility, or the regional office it was escalated to; others
+	// get NOT_FOUND. Once confirmed, the requester's carries the record.
+	GetHitRequest(context.Context, *GetHitRequestRequest) (*GetHitRequestResponse, error)
+	// AnswerHitRequest is the holding facility's answer (NCIC YR), or, once
+	// escalated, its regional office's: confirm, releasing the record to the
+	// requester, or deny with a reason. A request is answered once.
+	AnswerHitRequest(context.Context, *AnswerHitRequestRequest) (*AnswerHitRequestResponse, error)
+	// WatchHitNotices streams what the caller is told of hits, live and in
+	// order: a facility each hit on its records and each confirmation
+	// request, a regional office the requests escalated to it, a police unit
+	// the answers to its requests. The first message carries only a cursor;
+	// reconnecting with the last one resumes with no gap and no duplicate.
+	WatchHitNotices(*WatchHitNoticesRequest, grpc.ServerStreamingServer[WatchHitNoticesResponse]) error
+	// ListIncomingTransfers lists the people a TRANSFER_OUT announced to the
+	// calling facility and no TRANSFER_IN has received yet, oldest first:
+	// the origin's record (identity, legal status, case, risk flags) and its
+	// transfer out. Receive one with a TRANSFER_IN naming the origin and its
+	// register number.
+	ListIncomingTransfers(context.Context, *ListIncomingTransfersRequest) (*ListIncomingTransfersResponse, error)
+	// ListReconciliationItems lists a facility's reconciliation items (people
+	// missing from a full roster), oldest first, or, for a regional office,
+	// those escalated to it.
+	ListReconciliationItems(context.Context, *ListReconciliationItemsRequest) (*ListReconciliationItemsResponse, error)
+	// ResolveReconciliationItem says what became of a person missing from a
+	// full roster (the facility's own items, once each).
+	ResolveReconciliationItem(context.Context, *ResolveReconciliationItemRequest) (*ResolveReconciliationItemResponse, error)
 	mustEmbedUnimplementedCustodyServiceServer()
 }
 
@@ -300,6 +480,27 @@ func (UnimplementedCustodyServiceServer) RemoveWatch(context.Context, *RemoveWat
 }
 func (UnimplementedCustodyServiceServer) ListWatches(context.Context, *ListWatchesRequest) (*ListWatchesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWatches not implemented")
+}
+func (UnimplementedCustodyServiceServer) RequestHitRecord(context.Context, *RequestHitRecordRequest) (*RequestHitRecordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestHitRecord not implemented")
+}
+func (UnimplementedCustodyServiceServer) GetHitRequest(context.Context, *GetHitRequestRequest) (*GetHitRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHitRequest not implemented")
+}
+func (UnimplementedCustodyServiceServer) AnswerHitRequest(context.Context, *AnswerHitRequestRequest) (*AnswerHitRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AnswerHitRequest not implemented")
+}
+func (UnimplementedCustodyServiceServer) WatchHitNotices(*WatchHitNoticesRequest, grpc.ServerStreamingServer[WatchHitNoticesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchHitNotices not implemented")
+}
+func (UnimplementedCustodyServiceServer) ListIncomingTransfers(context.Context, *ListIncomingTransfersRequest) (*ListIncomingTransfersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIncomingTransfers not implemented")
+}
+func (UnimplementedCustodyServiceServer) ListReconciliationItems(context.Context, *ListReconciliationItemsRequest) (*ListReconciliationItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReconciliationItems not implemented")
+}
+func (UnimplementedCustodyServiceServer) ResolveReconciliationItem(context.Context, *ResolveReconciliationItemRequest) (*ResolveReconciliationItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveReconciliationItem not implemented")
 }
 func (UnimplementedCustodyServiceServer) mustEmbedUnimplementedCustodyServiceServer() {}
 func (UnimplementedCustodyServiceServer) testEmbeddedByValue()                        {}
@@ -502,6 +703,125 @@ func _CustodyService_ListWatches_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CustodyService_RequestHitRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestHitRecordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).RequestHitRecord(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_RequestHitRecord_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).RequestHitRecord(ctx, req.(*RequestHitRecordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_GetHitRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHitRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).GetHitRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_GetHitRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).GetHitRequest(ctx, req.(*GetHitRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_AnswerHitRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnswerHitRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).AnswerHitRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_AnswerHitRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).AnswerHitRequest(ctx, req.(*AnswerHitRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_WatchHitNotices_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchHitNoticesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CustodyServiceServer).WatchHitNotices(m, &grpc.GenericServerStream[WatchHitNoticesRequest, WatchHitNoticesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CustodyService_WatchHitNoticesServer = grpc.ServerStreamingServer[WatchHitNoticesResponse]
+
+func _CustodyService_ListIncomingTransfers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIncomingTransfersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).ListIncomingTransfers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_ListIncomingTransfers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).ListIncomingTransfers(ctx, req.(*ListIncomingTransfersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_ListReconciliationItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReconciliationItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).ListReconciliationItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_ListReconciliationItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).ListReconciliationItems(ctx, req.(*ListReconciliationItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustodyService_ResolveReconciliationItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveReconciliationItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustodyServiceServer).ResolveReconciliationItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustodyService_ResolveReconciliationItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustodyServiceServer).ResolveReconciliationItem(ctx, req.(*ResolveReconciliationItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CustodyService_ServiceDesc is the grpc.ServiceDesc for CustodyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -545,6 +865,30 @@ var CustodyService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListWatches",
 			Handler:    _CustodyService_ListWatches_Handler,
 		},
+		{
+			MethodName: "RequestHitRecord",
+			Handler:    _CustodyService_RequestHitRecord_Handler,
+		},
+		{
+			MethodName: "GetHitRequest",
+			Handler:    _CustodyService_GetHitRequest_Handler,
+		},
+		{
+			MethodName: "AnswerHitRequest",
+			Handler:    _CustodyService_AnswerHitRequest_Handler,
+		},
+		{
+			MethodName: "ListIncomingTransfers",
+			Handler:    _CustodyService_ListIncomingTransfers_Handler,
+		},
+		{
+			MethodName: "ListReconciliationItems",
+			Handler:    _CustodyService_ListReconciliationItems_Handler,
+		},
+		{
+			MethodName: "ResolveReconciliationItem",
+			Handler:    _CustodyService_ResolveReconciliationItem_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -555,6 +899,11 @@ var CustodyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchCustodyEvents",
 			Handler:       _CustodyService_WatchCustodyEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchHitNotices",
+			Handler:       _CustodyService_WatchHitNotices_Handler,
 			ServerStreams: true,
 		},
 	},
