@@ -168,9 +168,9 @@ type outbox struct {
 	// consumer last had nothing left to take (the stream's start, at first).
 	sendStart, caughtUp time.Time
 	pending             []int64
-	cond              *sync.Cond
-	progress          chan struct{}
-	lastSent          atomic.Pointer[string]
+	cond                *sync.Cond
+	progress            chan struct{}
+	lastSent            atomic.Pointer[string]
 }
 
 // outItem is one delivery: its message, its cursor, and its audit record.
