@@ -182,7 +182,7 @@ func TestJSONValues(t *testing.T) {
 			name: "int64 as a number while a double holds it, else a string",
 			msg:  &sinergiv1.SyncRosterResponse{Received: 1 << 53, Inserted: 1<<53 - 1, Updated: -(1<<53 - 1), Unchanged: -(1 << 53)},
 			want: `{"received":"9007199254740992","inserted":9007199254740991,"updated":-9007199254740991,"unchanged":"-9007199254740992",` +
-				`"rejected":0,"rejections":[],"missing":[],"missing_count":0,"not_held":[],"not_held_count":0}`,
+				`"rejected":0,"rejections":[],"missing":[],"missing_count":0,"not_held":[],"not_held_count":0,"reconciliation_items_opened":0}`,
 		},
 		{
 			name: "times in UTC with --utc; an unset message is null; a oneof shows its member",
