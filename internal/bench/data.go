@@ -473,8 +473,11 @@ func ReportDelivery(ctx context.Context, r *Results, facility, police sinergiv1.
 	if _, err := stream.Recv(); err != nil { // the starting cursor
 		return err
 	}
+	// Keys of their own for each run of the step (it runs again beside the
+	// roster merge): a key reused for another report is ALREADY_EXISTS.
+	run := time.Now().UnixNano()
 	lat, err := delivery(ctx, 300, func(i int, mark func(string)) error {
-		req := narcoticsReport(fmt.Sprint("delivery-", i))
+		req := narcoticsReport(fmt.Sprint("delivery-", run, "-", i))
 		mark(req.GetPlace()) // the place carries the submission's key, to match it
 		_, err := facility.SubmitReport(ctx, req)
 		return err
