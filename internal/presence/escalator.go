@@ -52,34 +52,8 @@ func (e *Escalator) interval() time.Duration {
 
 // Run escalates until ctx ends, whenever this process holds the lock.
 func (e *Escalator) Run(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := e.Store.Lead(ctx, EscalatorLock, false, func(ctx context.Context, db store.DB) error {
-			for {
-				n, err := e.pass(ctx, db)
-				if err != nil {
-					return err
-				}
-				if n == escalateBatch {
-					continue
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(e.interval()):
-				}
-			}
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil && !errors.Is(err, store.ErrNotLeader) {
-			e.Log.Warn("hit request escalator", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	e.Store.LeadPasses(ctx, EscalatorLock, e.interval(), escalateBatch, e.pass,
+		func(err error) { e.Log.Warn("hit request escalator", "error", err) })
 }
 
 // Tick runs one pass now, through the pool, whoever leads (tests). Each

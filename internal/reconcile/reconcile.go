@@ -8,7 +8,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -52,34 +51,8 @@ func (e *Escalator) Run(ctx context.Context) {
 	if interval <= 0 {
 		interval = 200 * time.Millisecond
 	}
-	for ctx.Err() == nil {
-		err := e.Store.Lead(ctx, EscalatorLock, false, func(ctx context.Context, db store.DB) error {
-			for {
-				n, err := e.pass(ctx, db)
-				if err != nil {
-					return err
-				}
-				if n == batch {
-					continue
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(interval):
-				}
-			}
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil && !errors.Is(err, store.ErrNotLeader) {
-			e.Log.Warn("reconciliation escalator", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	e.Store.LeadPasses(ctx, EscalatorLock, interval, batch, e.pass,
+		func(err error) { e.Log.Warn("reconciliation escalator", "error", err) })
 }
 
 func (e *Escalator) pass(ctx context.Context, db store.DB) (int, error) {

@@ -11,7 +11,6 @@ package releases
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -105,34 +104,8 @@ func (n *Notifier) interval() time.Duration {
 
 // Run gives notices until ctx ends, whenever this process holds the lock.
 func (n *Notifier) Run(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := n.Store.Lead(ctx, NotifierLock, false, func(ctx context.Context, db store.DB) error {
-			for {
-				k, err := n.pass(ctx, db)
-				if err != nil {
-					return err
-				}
-				if k == batch {
-					continue
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(n.interval()):
-				}
-			}
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil && !errors.Is(err, store.ErrNotLeader) {
-			n.Log.Warn("release notifier", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	n.Store.LeadPasses(ctx, NotifierLock, n.interval(), batch, n.pass,
+		func(err error) { n.Log.Warn("release notifier", "error", err) })
 }
 
 func (n *Notifier) pass(ctx context.Context, db store.DB) (int, error) {

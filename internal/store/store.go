@@ -203,3 +203,41 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// LeadPasses runs pass again and again while this process holds the lock
+// lockKey, until ctx ends: at once again after a full pass (one that did
+// full items: more may be waiting), else after interval. Without the
+// lock, or after a failure (given to failed), it tries again half a
+// second later. It is the loop of the workers that one process at a time
+// runs for all (escalations, notices).
+func (s *Store) LeadPasses(ctx context.Context, lockKey int64, interval time.Duration, full int,
+	pass func(ctx context.Context, db DB) (int, error), failed func(error)) {
+	for ctx.Err() == nil {
+		err := s.Lead(ctx, lockKey, false, func(ctx context.Context, db DB) error {
+			for {
+				n, err := pass(ctx, db)
+				if err != nil {
+					return err
+				}
+				if n == full {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(interval):
+				}
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && !errors.Is(err, ErrNotLeader) {
+			failed(err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
