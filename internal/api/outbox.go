@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,15 +222,24 @@ func (o *outbox) close(ctx context.Context) {
 	if len(unsent) == 0 {
 		return
 	}
-	ids := make([]string, len(unsent))
+	audit.FromContext(ctx).Ended(unsentNote(unsent, inSend))
+}
+
+// unsentNote says which deliveries were recorded but not sent: how many,
+// and in which records (one record may hold several deliveries, the last
+// of which were not sent).
+func unsentNote(unsent []int64, inSend bool) string {
+	var ids []string
 	for i, id := range unsent {
-		ids[i] = strconv.FormatInt(id, 10)
+		if i == 0 || id != unsent[i-1] {
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
 	}
-	why := "deliveries recorded but not sent (the stream ended first): records " + strings.Join(ids, ",")
+	first := ""
 	if inSend {
-		why = "deliveries recorded but not sent (the stream ended first; the first was being sent): records " + strings.Join(ids, ",")
+		first = "; the first was being sent"
 	}
-	audit.FromContext(ctx).Ended(why)
+	return fmt.Sprintf("deliveries recorded but not sent (the stream ended first%s): %d, of records %s", first, len(unsent), strings.Join(ids, ","))
 }
 
 // take counts n more bytes queued, taking from the budget what passes
@@ -426,13 +436,14 @@ func (o *outbox) wait(ctx context.Context, wake <-chan struct{}) error {
 }
 
 func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error {
-	// A stream audits at most group deliveries at a time: the audit
-	// writer's queue is first come, first served, and a thousand streams
-	// each queueing 64 records put a live stream's one record behind
-	// 64 000 others.
-	const group = 16
+	// A stream audits at most group deliveries at a time, in one record
+	// where they are recorded alike (audit.DeliverAll): the audit writer's
+	// queue is first come, first served, and a thousand streams each
+	// queueing a record per message put a live stream's one record behind
+	// hundreds of thousands of others.
+	const group = 64
 	batch := make([]outItem, 0, group)
-	errs := make([]error, group)
+	entries := make([]*audit.Entry, 0, group)
 	for {
 		batch = batch[:0]
 		select {
@@ -462,32 +473,21 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 		// a burst it has not taken yet does not put it behind the others.
 		behind := o.queued > o.streams.Allowance/2 && time.Since(o.caughtUp) > o.streams.Pressure
 		o.mu.Unlock()
-		deliver := audit.Deliver
-		if behind {
-			deliver = audit.DeliverLater
+		entries = entries[:0]
+		for _, it := range batch {
+			entries = append(entries, it.entry)
 		}
-		var wg sync.WaitGroup
-		for i, it := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = deliver(ctx, it.entry)
-			}()
-		}
-		wg.Wait()
+		failed := audit.DeliverAll(ctx, entries, behind)
 		// What was recorded is pending until sent: if the stream ends
 		// first, its end record says which deliveries were recorded but
 		// not sent.
 		o.mu.Lock()
 		o.auditing = false
 		o.pending = o.pending[:0]
-		var failed error
-		for i, it := range batch {
-			if errs[i] != nil {
-				failed = errs[i]
-				continue
+		if failed == nil {
+			for _, it := range batch {
+				o.pending = append(o.pending, it.entry.RecordID())
 			}
-			o.pending = append(o.pending, it.entry.RecordID())
 		}
 		o.cond.Broadcast()
 		o.mu.Unlock()

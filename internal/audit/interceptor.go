@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sinergi-id/sinergi/internal/requestid"
+	"github.com/sinergi-id/sinergi/internal/store"
 )
 
 // errUnavailable is what a caller gets when its call's audit record could
@@ -180,6 +183,93 @@ func deliver(ctx context.Context, d *Entry, later bool) error {
 	d.recordID = rec.ID
 	d.mu.Unlock()
 	return nil
+}
+
+// groupSubjects bounds the subjects of one record of several deliveries:
+// a delivery that would take a group past it starts the next record.
+const groupSubjects = 512
+
+// DeliverAll commits the audit records of deliveries ds, to be sent in
+// this order on one stream, before the caller sends them (later: as
+// DeliverLater). Consecutive deliveries recorded alike (the same caller,
+// officer, purpose, case, decision, reason and agreements) share one
+// record: it names each delivery's subjects in turn, a subject as many
+// times as it was sent, and says how many deliveries it holds. A thousand
+// streams catching up, or filling the buffers of consumers that do not
+// read, then cost the trail a record per group rather than per message,
+// and the writer's queue stays short for everyone else. An error means:
+// send none of them.
+func DeliverAll(ctx context.Context, ds []*Entry, later bool) error {
+	if len(ds) == 1 {
+		return deliver(ctx, ds[0], later)
+	}
+	r, ok := ctx.Value(recorderKey{}).(*Recorder)
+	if !ok {
+		return errUnavailable
+	}
+	type group struct {
+		rec     *store.AuditRecord
+		entries []*Entry
+	}
+	var groups []group
+	for _, d := range ds {
+		rec := d.finish(codes.OK.String())
+		if n := len(groups); n > 0 {
+			g := &groups[n-1]
+			if alike(g.rec, rec) && len(g.rec.Subjects)+len(rec.Subjects) <= groupSubjects {
+				g.rec.Subjects = append(g.rec.Subjects, rec.Subjects...)
+				g.rec.LatencyMicros = max(g.rec.LatencyMicros, rec.LatencyMicros)
+				g.rec.At = rec.At
+				g.entries = append(g.entries, d)
+				continue
+			}
+		}
+		groups = append(groups, group{rec: rec, entries: []*Entry{d}})
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	recs := make([]*store.AuditRecord, len(groups))
+	for i, g := range groups {
+		if n := len(g.entries); n > 1 {
+			g.rec.Reason += fmt.Sprintf("; %d deliveries in this record", n)
+			Bound(g.rec)
+		}
+		recs[i] = g.rec
+	}
+	if err := r.Writer.appendAll(wctx, recs, later); err != nil {
+		r.failed(ctx, recs[0].Method, err)
+		return errUnavailable
+	}
+	for _, g := range groups {
+		for _, d := range g.entries {
+			d.mu.Lock()
+			d.recordID = g.rec.ID
+			d.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// alike reports whether two delivery records differ only in their
+// subjects, times and latency: they may be one record.
+func alike(a, b *store.AuditRecord) bool {
+	return a.RequestID == b.RequestID && a.CallerCode == b.CallerCode && a.CertificateSerial == b.CertificateSerial &&
+		a.OperatorID == b.OperatorID && a.Method == b.Method && a.Purpose == b.Purpose && a.CaseReference == b.CaseReference &&
+		a.Decision == b.Decision && a.Reason == b.Reason && a.StatusCode == b.StatusCode && slices.Equal(a.AgreementIDs, b.AgreementIDs)
+}
+
+// DeliveriesIn is how many deliveries a stream's delivery record holds
+// (DeliverAll).
+func DeliveriesIn(reason string) int {
+	i := strings.LastIndex(reason, "; ")
+	if i < 0 {
+		return 1
+	}
+	var n int
+	if _, err := fmt.Sscanf(reason[i:], "; %d deliveries in this record", &n); err != nil || n < 2 {
+		return 1
+	}
+	return n
 }
 
 // RecordID is the id of the record Deliver wrote for d (0 before).

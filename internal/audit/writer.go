@@ -110,10 +110,19 @@ func (w *Writer) AppendLater(ctx context.Context, rec *store.AuditRecord) error 
 }
 
 func (w *Writer) append(ctx context.Context, rec *store.AuditRecord, later bool) error {
-	if err := w.sealer.Seal(ctx, rec); err != nil {
-		return &Error{Err: err}
+	return w.appendAll(ctx, []*store.AuditRecord{rec}, later)
+}
+
+// appendAll appends recs, sealed in their order (so their ids are), and
+// returns once all have committed: the first error otherwise.
+func (w *Writer) appendAll(ctx context.Context, recs []*store.AuditRecord, later bool) error {
+	ps := make([]*pending, len(recs))
+	for i, rec := range recs {
+		if err := w.sealer.Seal(ctx, rec); err != nil {
+			return &Error{Err: err}
+		}
+		ps[i] = &pending{rec: rec, done: make(chan error, 1), later: later}
 	}
-	p := &pending{rec: rec, done: make(chan error, 1), later: later}
 	w.closeMu.RLock()
 	if w.closed {
 		w.closeMu.RUnlock()
@@ -123,20 +132,33 @@ func (w *Writer) append(ctx context.Context, rec *store.AuditRecord, later bool)
 	if later {
 		q = w.later
 	}
-	select {
-	case q <- p:
-	case <-ctx.Done():
-		w.closeMu.RUnlock()
-		return ctx.Err()
+	queued := 0
+	for _, p := range ps {
+		select {
+		case q <- p:
+			queued++
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	w.closeMu.RUnlock()
-	// Once queued the record is written whatever happens to the caller.
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	// Once queued a record is written whatever happens to the caller.
+	var first error
+	if queued < len(ps) {
+		first = ctx.Err()
 	}
+	for _, p := range ps[:queued] {
+		select {
+		case err := <-p.done:
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return first
 }
 
 func (w *Writer) flush() {

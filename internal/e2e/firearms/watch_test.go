@@ -78,10 +78,11 @@ func TestWatchFirearms(t *testing.T) {
 	}
 	wantCode(t, "another institution's cursor", err, codes.InvalidArgument, "cursor")
 
-	// Deliveries are in the audit trail, naming the weapon.
+	// Deliveries are in the audit trail, each naming the weapon (a record
+	// of several deliveries names it once for each).
 	env.WaitIntegrated(t)
 	var n int
-	if err := env.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records WHERE method = $1 AND caller_code = 'lapas-permisan' AND $2 = ANY(subjects)`,
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records, unnest(subjects) s WHERE method = $1 AND caller_code = 'lapas-permisan' AND s = $2`,
 		sinergiv1.FirearmsService_WatchFirearms_FullMethodName, "weapon/"+b.GetId()).Scan(&n); err != nil {
 		t.Fatal(err)
 	}

@@ -144,11 +144,12 @@ func TestWatchReports(t *testing.T) {
 	}
 
 	// Every delivery of R2 to the Polres is in the audit trail: live once
-	// (submitted), resumed after R2 once (addendum), from the start twice.
+	// (submitted), resumed after R2 once (addendum), from the start twice;
+	// a record of several deliveries names R2 once for each.
 	var n int
-	if err := env.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records
+	if err := env.Owner.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records, unnest(subjects) s
 		WHERE method = '/sinergi.v1.ReportService/WatchReports' AND caller_code = 'polres-metro-jakarta-timur'
-		  AND $1 = ANY(subjects) AND agreement_ids = ARRAY['mou-2025-kemenimipas-polri'] AND operator_id = $2`,
+		  AND s = $1 AND agreement_ids = ARRAY['mou-2025-kemenimipas-polri'] AND operator_id = $2`,
 		"report/"+ids[1], policeOfficer.OperatorId).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
