@@ -39,7 +39,7 @@ type WatchTuning struct {
 	Tail int
 }
 
-var defaultWatchTuning = WatchTuning{Batch: 1000, Queue: 256, Stall: 10 * time.Second, Tail: custodyTailSize}
+var defaultWatchTuning = WatchTuning{Batch: 1000, Queue: 64, Stall: 10 * time.Second, Tail: custodyTailSize}
 
 // behindWindow is the window a watch reads while its consumer is behind:
 // what a stalled watcher's reader holds besides its queue.

@@ -183,6 +183,11 @@ type outItem struct {
 	queued time.Time
 }
 
+// itemOverhead is what a queued delivery holds in memory beyond its
+// message's wire size (the message, its cursor and its audit entry as Go
+// values): the budget counts memory, which is what it bounds.
+const itemOverhead = 1024
+
 // newOutbox starts sending on send; cursor is where the stream starts.
 // stall, when not zero, replaces the streams' Stall.
 func newOutbox(ctx context.Context, s *Streams, domain, cursor string, depth int, stall time.Duration, send func(proto.Message) error) *outbox {
@@ -345,7 +350,7 @@ func (o *outbox) stop() string {
 // server shutting down, a failed send, or the call's end.
 func (o *outbox) put(ctx context.Context, it outItem) error {
 	if it.size == 0 {
-		it.size = int64(proto.Size(it.msg))
+		it.size = int64(proto.Size(it.msg)) + itemOverhead
 	}
 	it.queued = time.Now()
 	select {

@@ -26,8 +26,11 @@ type Entry struct {
 	start time.Time
 	inTx  bool
 	// recordID is the id of the delivery record Deliver wrote.
-	recordID  int64
-	decided   bool
+	recordID int64
+	decided  bool
+	// subjectOK has the subjects once there are many (a few are looked up
+	// in rec.Subjects: a stream's deliveries each hold an entry, and a
+	// thousand stalled watchers' queues are many entries).
 	subjectOK map[string]bool
 	// sealer seals the record when it is written in a transaction
 	// (WriteTx); records written through the Writer are sealed there.
@@ -41,9 +44,8 @@ type ctxKey struct{}
 // database refuses a record whose time is not now).
 func NewEntry(method, requestID string, start time.Time) *Entry {
 	return &Entry{
-		rec:       store.AuditRecord{Method: method, RequestID: requestID},
-		start:     start,
-		subjectOK: map[string]bool{},
+		rec:   store.AuditRecord{Method: method, RequestID: requestID},
+		start: start,
 	}
 }
 
@@ -114,12 +116,28 @@ func (e *Entry) AddSubjects(subjects ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, s := range subjects {
-		if !e.subjectOK[s] {
+		switch {
+		case e.subjectOK != nil:
+			if e.subjectOK[s] {
+				continue
+			}
 			e.subjectOK[s] = true
-			e.rec.Subjects = append(e.rec.Subjects, s)
+		case slices.Contains(e.rec.Subjects, s):
+			continue
+		case len(e.rec.Subjects) >= fewSubjects:
+			e.subjectOK = make(map[string]bool, 2*fewSubjects)
+			for _, x := range e.rec.Subjects {
+				e.subjectOK[x] = true
+			}
+			e.subjectOK[s] = true
 		}
+		e.rec.Subjects = append(e.rec.Subjects, s)
 	}
 }
+
+// fewSubjects is how many subjects an entry looks through before it keeps
+// them in a map.
+const fewSubjects = 16
 
 // Subjects returns the subjects recorded so far, in the order they came.
 func (e *Entry) Subjects() []string {

@@ -62,7 +62,7 @@ func NewIntegrator(st *store.Store, keys *Keys, log *slog.Logger, m *Metrics) *I
 		m = NewMetrics(nil)
 	}
 	return &Integrator{st: st, keys: keys, log: log, Interval: 100 * time.Millisecond, HistoryEvery: time.Minute,
-		BatchSize: 5000, CleanEvery: time.Second, metrics: m}
+		BatchSize: 2000, CleanEvery: time.Second, metrics: m}
 }
 
 // Run integrates until ctx ends.

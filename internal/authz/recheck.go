@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,7 +195,41 @@ func (w *watch) arm(ctx context.Context) {
 
 // agreementsBehind are the agreements that give in anything for one of
 // scopes at t, within its jurisdiction or, for a watch list, beyond it.
+// The set is the same throughout a term window of the snapshot, and is
+// kept for it (as ComputeReach keeps reaches): a thousand open streams
+// recheck twice a second each, and each would otherwise build it anew.
+// The set returned must not be changed.
 func agreementsBehind(snap *directory.Snapshot, in *sinergiv1.Institution, scopes []sinergiv1.Scope, t time.Time) map[string]bool {
+	key := behindKey{caller: in.GetCode(), scopes: fmt.Sprint(scopes)}
+	memo := snap.Memo(key, func() any { return &behindMemo{} }).(*behindMemo)
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	for _, w := range memo.windows {
+		if !t.Before(w.lo) && (w.hi.IsZero() || t.Before(w.hi)) {
+			return w.ids
+		}
+	}
+	out := computeAgreementsBehind(snap, in, scopes, t)
+	lo, hi := snap.TermWindow(t)
+	if len(memo.windows) < maxWindows {
+		memo.windows = append(memo.windows, behindWindow{lo: lo, hi: hi, ids: out})
+	}
+	return out
+}
+
+type behindKey struct{ caller, scopes string }
+
+type behindMemo struct {
+	mu      sync.Mutex
+	windows []behindWindow
+}
+
+type behindWindow struct {
+	lo, hi time.Time
+	ids    map[string]bool
+}
+
+func computeAgreementsBehind(snap *directory.Snapshot, in *sinergiv1.Institution, scopes []sinergiv1.Scope, t time.Time) map[string]bool {
 	out := map[string]bool{}
 	for _, sc := range scopes {
 		for _, opts := range []ReachOptions{{}, {IgnoreJurisdiction: true}} {

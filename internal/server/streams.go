@@ -16,7 +16,7 @@ import (
 // open: together they keep a thousand stalled watchers within the
 // server's 256 MiB.
 const (
-	DefaultStreamBudget          = 32 << 20
+	DefaultStreamBudget          = 16 << 20
 	DefaultStreamsPerInstitution = 100
 )
 
