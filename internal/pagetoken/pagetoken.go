@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"hash"
+	"sync"
 )
 
 // ErrInvalid is returned for a token that was altered, made for another
@@ -16,10 +18,19 @@ import (
 var ErrInvalid = errors.New("invalid page token")
 
 // Sealer makes and opens tokens with one key.
-type Sealer struct{ key []byte }
+type Sealer struct {
+	key []byte
+	// macs are HMACs keyed with key, reused: a stream seals a cursor for
+	// every message it sends.
+	macs sync.Pool
+}
 
 // New returns a Sealer using key (any length; 32 random bytes are right).
-func New(key []byte) *Sealer { return &Sealer{key: append([]byte(nil), key...)} }
+func New(key []byte) *Sealer {
+	s := &Sealer{key: append([]byte(nil), key...)}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	return s
+}
 
 type envelope struct {
 	Query string          `json:"q"`
@@ -63,7 +74,10 @@ func (s *Sealer) Open(token, query string, position any) error {
 }
 
 func (s *Sealer) mac(body []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(body)
-	return m.Sum(nil)[:macLen]
+	sum := m.Sum(nil)[:macLen]
+	s.macs.Put(m)
+	return sum
 }
