@@ -155,12 +155,14 @@ type outbox struct {
 	queue   chan outItem
 	errc    chan error
 	quit    chan struct{}
-	// mu guards the bytes queued, how many of them came out of the
-	// budget, and whether the outbox is closed (after which nothing more
-	// is taken from the budget or given back to it).
-	mu               sync.Mutex
-	queued, reserved int64
-	closed           bool
+	// mu guards the bytes queued (in memory; and of messages, wire), how
+	// many of them came out of the budget, and whether the outbox is
+	// closed (after which nothing more is taken from the budget or given
+	// back to it). Whether the consumer is behind is judged by the
+	// messages' bytes, as before the budget counted memory.
+	mu                           sync.Mutex
+	queued, queuedWire, reserved int64
+	closed                       bool
 	// auditing: the sender is writing a batch's records; pending: the
 	// ids of records written whose messages are not sent yet; sending: the
 	// first of them is being sent.
@@ -179,8 +181,10 @@ type outItem struct {
 	msg    proto.Message
 	cursor string
 	entry  *audit.Entry
-	size   int64
-	queued time.Time
+	// size is what it holds in memory (its wire size and itemOverhead);
+	// wire, its message's size.
+	size, wire int64
+	queued     time.Time
 }
 
 // itemOverhead is what a queued delivery holds in memory beyond its
@@ -221,7 +225,7 @@ func (o *outbox) close(ctx context.Context) {
 		o.cond.Wait()
 	}
 	o.streams.release(o.reserved)
-	o.reserved, o.queued = 0, 0
+	o.reserved, o.queued, o.queuedWire = 0, 0, 0
 	unsent, inSend := slices.Clone(o.pending), o.sending
 	o.mu.Unlock()
 	if len(unsent) == 0 {
@@ -249,7 +253,7 @@ func unsentNote(unsent []int64, inSend bool) string {
 
 // take counts n more bytes queued, taking from the budget what passes
 // the allowance; false when the budget has not got it.
-func (o *outbox) take(n int64) bool {
+func (o *outbox) take(n, wire int64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -263,6 +267,7 @@ func (o *outbox) take(n int64) bool {
 		o.reserved += need
 	}
 	o.queued += n
+	o.queuedWire += wire
 	return true
 }
 
@@ -272,17 +277,18 @@ func (o *outbox) take(n int64) bool {
 func (o *outbox) behind() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.queued > o.streams.Allowance/2
+	return o.queuedWire > o.streams.Allowance/2
 }
 
 // sentLocked counts n bytes delivered, giving back to the budget first,
 // and tells a reader waiting for room.
-func (o *outbox) sentLocked(n int64) {
+func (o *outbox) sentLocked(n, wire int64) {
 	select {
 	case o.progress <- struct{}{}:
 	default:
 	}
 	o.queued -= n
+	o.queuedWire -= wire
 	if o.queued == 0 {
 		o.caughtUp = time.Now()
 	}
@@ -350,7 +356,8 @@ func (o *outbox) stop() string {
 // server shutting down, a failed send, or the call's end.
 func (o *outbox) put(ctx context.Context, it outItem) error {
 	if it.size == 0 {
-		it.size = int64(proto.Size(it.msg)) + itemOverhead
+		it.wire = int64(proto.Size(it.msg))
+		it.size = it.wire + itemOverhead
 	}
 	it.queued = time.Now()
 	select {
@@ -364,7 +371,7 @@ func (o *outbox) put(ctx context.Context, it outItem) error {
 			stall.Stop()
 		}
 	}()
-	for !o.take(it.size) {
+	for !o.take(it.size, it.wire) {
 		if stall == nil {
 			stall = time.NewTimer(o.stall)
 		}
@@ -476,7 +483,7 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 		// writer's later lane, behind calls and live streams.
 		// A consumer that had caught up within the last Pressure is reading:
 		// a burst it has not taken yet does not put it behind the others.
-		behind := o.queued > o.streams.Allowance/2 && time.Since(o.caughtUp) > o.streams.Pressure
+		behind := o.queuedWire > o.streams.Allowance/2 && time.Since(o.caughtUp) > o.streams.Pressure
 		o.mu.Unlock()
 		entries = entries[:0]
 		for _, it := range batch {
@@ -519,7 +526,7 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 				o.streams.lag.Observe(time.Since(it.queued).Seconds())
 			}
 			o.lastSent.Store(&it.cursor)
-			o.sentLocked(it.size)
+			o.sentLocked(it.size, it.wire)
 			o.mu.Unlock()
 		}
 	}
