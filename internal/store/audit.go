@@ -217,15 +217,42 @@ type LogCheckpoint struct {
 // not yet in the log and returns them, in (at, id) order. Run it in the
 // transaction that appends their leaves: if that rolls back, they stay
 // queued.
+//
+// The records are read in a second statement bounded by the batch's first
+// and last times, so that only the partitions of those months are read.
+// Joined to the whole trail in one statement, the planner saw every
+// monthly partition, and with a few thousand records queued it hashed the
+// whole trail to find them (a sequential scan of every partition per
+// batch: 11 s at 4.6 million records, and growing with the trail).
 func TakeQueuedAudit(ctx context.Context, tx pgx.Tx, limit int) ([]*AuditRecord, error) {
-	rows, err := tx.Query(ctx, `
-		WITH q AS (
-			DELETE FROM audit_queue WHERE (at, id) IN (SELECT at, id FROM audit_queue ORDER BY at, id LIMIT $1)
-			RETURNING at, id
-		)
-		SELECT `+auditColumns+` FROM q JOIN audit_records r ON r.at = q.at AND r.id = q.id
-		ORDER BY r.at, r.id`, limit)
+	rows, err := tx.Query(ctx, `DELETE FROM audit_queue WHERE (at, id) IN (SELECT at, id FROM audit_queue ORDER BY at, id LIMIT $1)
+		RETURNING at, id`, limit)
 	if err != nil {
+		return nil, err
+	}
+	var ats []time.Time
+	var ids []int64
+	for rows.Next() {
+		var at time.Time
+		var id int64
+		if err := rows.Scan(&at, &id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ats, ids = append(ats, at), append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	first, last := ats[0], ats[0]
+	for _, at := range ats {
+		first, last = minTime(first, at), maxTime(last, at)
+	}
+	if rows, err = tx.Query(ctx, takeQueuedRecords, ats, ids, first, last); err != nil {
 		return nil, err
 	}
 	defer rows.Close()
@@ -238,6 +265,27 @@ func TakeQueuedAudit(ctx context.Context, tx pgx.Tx, limit int) ([]*AuditRecord,
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// takeQueuedRecords reads the records of a batch taken from the queue:
+// $1 and $2 their times and ids, $3 and $4 the first and last time.
+const takeQueuedRecords = `SELECT ` + auditColumns + `
+	FROM unnest($1::timestamptz[], $2::bigint[]) AS q(at, id) JOIN audit_records r ON r.at = q.at AND r.id = q.id
+	WHERE r.at >= $3 AND r.at <= $4
+	ORDER BY r.at, r.id`
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // AppendLeaves writes leaves, and the tree nodes they completed, in tx.
