@@ -222,8 +222,8 @@ type LogCheckpoint struct {
 // and last times, so that only the partitions of those months are read.
 // Joined to the whole trail in one statement, the planner saw every
 // monthly partition, and with a few thousand records queued it hashed the
-// whole trail to find them (a sequential scan of every partition per
-// batch: 11 s at 4.6 million records, and growing with the trail).
+// whole trail to find them: a sequential scan of every partition per
+// batch, growing with the trail (docs/performance.md).
 func TakeQueuedAudit(ctx context.Context, tx pgx.Tx, limit int) ([]*AuditRecord, error) {
 	rows, err := tx.Query(ctx, `DELETE FROM audit_queue WHERE (at, id) IN (SELECT at, id FROM audit_queue ORDER BY at, id LIMIT $1)
 		RETURNING at, id`, limit)
@@ -644,6 +644,34 @@ type AuditFilter struct {
 // ListAudit returns records matching f, newest first, with their leaf
 // index when integrated.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error) {
+	q, args := listAuditQuery(f)
+	rows, err := s.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*AuditRecord
+	for rows.Next() {
+		var idx int64
+		r, err := scanAudit(rows, &idx)
+		if err != nil {
+			return nil, err
+		}
+		r.LeafIndex = idx
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// listAuditQuery is ListAudit's statement for f.
+//
+// A search by subject finds the subject's records through the subjects
+// index first and orders only those (a materialized CTE). Written as one
+// ordered query, its generic plan, which the server's cached statements
+// get after a few calls, walked every monthly partition backwards in time
+// and filtered each record, to the end of the trail for a subject with
+// fewer records than the page: linear in the trail (docs/performance.md).
+func listAuditQuery(f AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -684,27 +712,18 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, e
 	// A record without a MAC is one from before the log, or one written
 	// outside the server's write path: only the former are listed.
 	where = append(where, "(r.mac IS NOT NULL OR r.id <= (SELECT legacy_max_id FROM audit_log_meta))")
+	cond := strings.Join(where, " AND ")
 	q := `SELECT ` + auditColumns + `, coalesce(l.leaf_index, -1)
 		FROM audit_records r LEFT JOIN audit_leaves l ON l.record_id = r.id AND l.record_at = r.at
-		WHERE ` + strings.Join(where, " AND ")
+		WHERE ` + cond
+	if f.Subject != "" || f.AnySubject != nil {
+		q = `WITH r AS MATERIALIZED (SELECT * FROM audit_records r WHERE ` + cond + `)
+		SELECT ` + auditColumns + `, coalesce(l.leaf_index, -1)
+		FROM r LEFT JOIN audit_leaves l ON l.record_id = r.id AND l.record_at = r.at`
+	}
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY r.at DESC, r.id DESC LIMIT $%d", len(args))
-	rows, err := s.Pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*AuditRecord
-	for rows.Next() {
-		var idx int64
-		r, err := scanAudit(rows, &idx)
-		if err != nil {
-			return nil, err
-		}
-		r.LeafIndex = idx
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return q, args
 }
 
 // OldAuditPartitions lists the monthly partitions entirely before cutoff.

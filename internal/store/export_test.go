@@ -28,3 +28,6 @@ func MigrateTo(ctx context.Context, databaseURL string, version int64) error {
 // TakeQueuedRecords is the statement TakeQueuedAudit reads a batch's
 // records with.
 const TakeQueuedRecords = takeQueuedRecords
+
+// ListAuditQuery is ListAudit's statement for f.
+func ListAuditQuery(f AuditFilter) (string, []any) { return listAuditQuery(f) }
