@@ -75,3 +75,15 @@ func TestSubjectSearchUsesTheSubjectsIndex(t *testing.T) {
 		t.Errorf("subject search found %d records, want record 42", len(recs))
 	}
 }
+
+// TestNoJIT: the service's connections run without JIT compilation.
+func TestNoJIT(t *testing.T) {
+	st := open(t, db)
+	var jit string
+	if err := st.Pool.QueryRow(context.Background(), `SHOW jit`).Scan(&jit); err != nil {
+		t.Fatal(err)
+	}
+	if jit != "off" {
+		t.Errorf("jit = %s on the service's connections, want off", jit)
+	}
+}
