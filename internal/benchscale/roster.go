@@ -19,6 +19,9 @@ import (
 // NationalFacilities is how many facilities send the national roster.
 const NationalFacilities = 500
 
+// nationalInfix marks the national facilities' codes (lapas-nasional-042).
+const nationalInfix = "-nasional-"
+
 // provinces are the Kemendagri province codes.
 var provinces = []string{"11", "12", "13", "14", "15", "16", "17", "18", "19", "21", "31", "32", "33", "34", "35", "36", "51", "52",
 	"53", "61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76", "81", "82", "91", "92", "94"}
@@ -32,7 +35,7 @@ func nationalFacilities() []facility {
 		if k%3 == 2 {
 			kind, prefix = "RUTAN", "rutan"
 		}
-		out[k] = facility{Code: fmt.Sprintf("%s-nasional-%03d", prefix, k), Kind: kind,
+		out[k] = facility{Code: fmt.Sprintf("%s%s%03d", prefix, nationalInfix, k), Kind: kind,
 			Region: fmt.Sprintf("%s.%02d", provinces[k%len(provinces)], 1+(k/len(provinces))%15)}
 	}
 	return out
@@ -70,11 +73,11 @@ func (m *measure) roster(ctx context.Context) error {
 	people := 0
 	for i := 0; i < m.records; i += heldEvery {
 		rec, f, _, _ := m.c.Record(i)
-		if !strings.Contains(f.Code, "-nasional-") {
+		if !strings.Contains(f.Code, nationalInfix) {
 			continue
 		}
-		if (i/heldEvery)%changedEvery == 0 {
-			switch (i / heldEvery / changedEvery) % 3 {
+		if j := uint64(i / heldEvery); mix(j^0xc4a9)%changedEvery == 0 {
+			switch mix(j) % 3 {
 			case 0:
 				rec.Identity.Address = "Jl. Baru No. 1"
 			case 1:

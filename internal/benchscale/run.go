@@ -113,6 +113,9 @@ func Main(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	}
 	c := &Custody{seed: 22, now: now, roster: roster}
 	for _, f := range demodata.FacilitiesOf(d.Institutions) {
+		if strings.Contains(f.Code, nationalInfix) {
+			continue
+		}
 		c.demo = append(c.demo, facility{Code: f.Code, Kind: strings.TrimPrefix(f.Kind.String(), "INSTITUTION_KIND_"), Region: f.Region})
 	}
 	t := &Trail{Keys: e.Keys, Seed: 14, Now: now, custody: c}
