@@ -95,3 +95,9 @@ func settle(ctx context.Context, e *Env) error {
 	}
 	return nil
 }
+
+// Settle is settle, for the other benchmarks (make bench-scale).
+func Settle(ctx context.Context, e *Env) error { return settle(ctx, e) }
+
+// StopServer stops the server StartServer started.
+func (e *Env) StopServer() { e.stopServer() }

@@ -217,15 +217,42 @@ type LogCheckpoint struct {
 // not yet in the log and returns them, in (at, id) order. Run it in the
 // transaction that appends their leaves: if that rolls back, they stay
 // queued.
+//
+// The records are read in a second statement bounded by the batch's first
+// and last times, so that only the partitions of those months are read.
+// Joined to the whole trail in one statement, the planner saw every
+// monthly partition, and with a few thousand records queued it hashed the
+// whole trail to find them: a sequential scan of every partition per
+// batch, growing with the trail (docs/performance.md).
 func TakeQueuedAudit(ctx context.Context, tx pgx.Tx, limit int) ([]*AuditRecord, error) {
-	rows, err := tx.Query(ctx, `
-		WITH q AS (
-			DELETE FROM audit_queue WHERE (at, id) IN (SELECT at, id FROM audit_queue ORDER BY at, id LIMIT $1)
-			RETURNING at, id
-		)
-		SELECT `+auditColumns+` FROM q JOIN audit_records r ON r.at = q.at AND r.id = q.id
-		ORDER BY r.at, r.id`, limit)
+	rows, err := tx.Query(ctx, `DELETE FROM audit_queue WHERE (at, id) IN (SELECT at, id FROM audit_queue ORDER BY at, id LIMIT $1)
+		RETURNING at, id`, limit)
 	if err != nil {
+		return nil, err
+	}
+	var ats []time.Time
+	var ids []int64
+	for rows.Next() {
+		var at time.Time
+		var id int64
+		if err := rows.Scan(&at, &id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ats, ids = append(ats, at), append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	first, last := ats[0], ats[0]
+	for _, at := range ats {
+		first, last = minTime(first, at), maxTime(last, at)
+	}
+	if rows, err = tx.Query(ctx, takeQueuedRecords, ats, ids, first, last); err != nil {
 		return nil, err
 	}
 	defer rows.Close()
@@ -238,6 +265,27 @@ func TakeQueuedAudit(ctx context.Context, tx pgx.Tx, limit int) ([]*AuditRecord,
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// takeQueuedRecords reads the records of a batch taken from the queue:
+// $1 and $2 their times and ids, $3 and $4 the first and last time.
+const takeQueuedRecords = `SELECT ` + auditColumns + `
+	FROM unnest($1::timestamptz[], $2::bigint[]) AS q(at, id) JOIN audit_records r ON r.at = q.at AND r.id = q.id
+	WHERE r.at >= $3 AND r.at <= $4
+	ORDER BY r.at, r.id`
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // AppendLeaves writes leaves, and the tree nodes they completed, in tx.
@@ -596,6 +644,34 @@ type AuditFilter struct {
 // ListAudit returns records matching f, newest first, with their leaf
 // index when integrated.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error) {
+	q, args := listAuditQuery(f)
+	rows, err := s.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*AuditRecord
+	for rows.Next() {
+		var idx int64
+		r, err := scanAudit(rows, &idx)
+		if err != nil {
+			return nil, err
+		}
+		r.LeafIndex = idx
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// listAuditQuery is ListAudit's statement for f.
+//
+// A search by subject finds the subject's records through the subjects
+// index first and orders only those (a materialized CTE). Written as one
+// ordered query, its generic plan, which the server's cached statements
+// get after a few calls, walked every monthly partition backwards in time
+// and filtered each record, to the end of the trail for a subject with
+// fewer records than the page: linear in the trail (docs/performance.md).
+func listAuditQuery(f AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -636,27 +712,18 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, e
 	// A record without a MAC is one from before the log, or one written
 	// outside the server's write path: only the former are listed.
 	where = append(where, "(r.mac IS NOT NULL OR r.id <= (SELECT legacy_max_id FROM audit_log_meta))")
+	cond := strings.Join(where, " AND ")
 	q := `SELECT ` + auditColumns + `, coalesce(l.leaf_index, -1)
 		FROM audit_records r LEFT JOIN audit_leaves l ON l.record_id = r.id AND l.record_at = r.at
-		WHERE ` + strings.Join(where, " AND ")
+		WHERE ` + cond
+	if f.Subject != "" || f.AnySubject != nil {
+		q = `WITH r AS MATERIALIZED (SELECT * FROM audit_records r WHERE ` + cond + `)
+		SELECT ` + auditColumns + `, coalesce(l.leaf_index, -1)
+		FROM r LEFT JOIN audit_leaves l ON l.record_id = r.id AND l.record_at = r.at`
+	}
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY r.at DESC, r.id DESC LIMIT $%d", len(args))
-	rows, err := s.Pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*AuditRecord
-	for rows.Next() {
-		var idx int64
-		r, err := scanAudit(rows, &idx)
-		if err != nil {
-			return nil, err
-		}
-		r.LeafIndex = idx
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return q, args
 }
 
 // OldAuditPartitions lists the monthly partitions entirely before cutoff.

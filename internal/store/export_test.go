@@ -24,3 +24,10 @@ func MigrateTo(ctx context.Context, databaseURL string, version int64) error {
 	_, err = provider.UpTo(ctx, version)
 	return err
 }
+
+// TakeQueuedRecords is the statement TakeQueuedAudit reads a batch's
+// records with.
+const TakeQueuedRecords = takeQueuedRecords
+
+// ListAuditQuery is ListAudit's statement for f.
+func ListAuditQuery(f AuditFilter) (string, []any) { return listAuditQuery(f) }

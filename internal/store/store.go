@@ -72,6 +72,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if _, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !set {
 		cfg.ConnConfig.RuntimeParams["lock_timeout"] = "5s"
 	}
+	noJIT(cfg.ConnConfig.RuntimeParams)
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
@@ -81,6 +82,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, fmt.Errorf("parse integrator database url: %w", err)
 		}
 		forPrimary(&integrator.Config)
+		noJIT(integrator.RuntimeParams)
 	}
 	bcfg := cfg.Copy()
 	bcfg.MaxConns = batchConns
@@ -239,5 +241,17 @@ func (s *Store) LeadPasses(ctx context.Context, lockKey int64, interval time.Dur
 		case <-ctx.Done():
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+}
+
+// noJIT turns PostgreSQL's JIT compilation off for the service's
+// connections, unless the connection string sets it. Every statement the
+// service runs reads a few rows through an index, but over the audit
+// trail's monthly partitions the planner's cost estimates pass the JIT
+// thresholds, and compiling and optimizing a statement took far longer
+// than running it, on every call of a generic plan (docs/performance.md).
+func noJIT(params map[string]string) {
+	if _, set := params["jit"]; !set {
+		params["jit"] = "off"
 	}
 }
