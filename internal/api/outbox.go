@@ -496,9 +496,11 @@ func (o *outbox) run(ctx context.Context, send func(proto.Message) error) error 
 		o.mu.Lock()
 		o.auditing = false
 		o.pending = o.pending[:0]
-		if failed == nil {
-			for _, it := range batch {
-				o.pending = append(o.pending, it.entry.RecordID())
+		for _, it := range batch {
+			// After a failure, those whose records committed are named
+			// unsent by the stream's end record.
+			if id := it.entry.RecordID(); id != 0 {
+				o.pending = append(o.pending, id)
 			}
 		}
 		o.cond.Broadcast()

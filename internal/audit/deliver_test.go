@@ -3,12 +3,15 @@ package audit_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
+	"github.com/sinergi-id/sinergi/internal/store"
 )
 
 // serverStream is a stream with a context and nothing else.
@@ -91,6 +94,57 @@ func TestDeliverAllGroups(t *testing.T) {
 	for i := range want {
 		if !slices.Equal(recs[i].subjects, want[i].subjects) || !slices.Equal(recs[i].agreements, want[i].agreements) || recs[i].deliveries != want[i].deliveries {
 			t.Errorf("record %d: %+v, want %+v", i, recs[i], want[i])
+		}
+	}
+}
+
+// TestDeliverAllPartialFailure: when the database refuses one group's
+// record, DeliverAll fails (nothing of the batch is to be sent), and the
+// deliveries whose records did commit know their record, so that the
+// stream's end record can name them as recorded but not sent.
+func TestDeliverAllPartialFailure(t *testing.T) {
+	var mu sync.Mutex
+	var written []int64
+	w := audit.NewWriterWith(func(_ context.Context, recs []*store.AuditRecord) error {
+		for _, r := range recs {
+			if slices.Contains(r.AgreementIDs, "AG-REFUSED") {
+				return &pgconn.PgError{Code: "22021", Message: "refused"}
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range recs {
+			written = append(written, r.ID)
+		}
+		return nil
+	}, counterSealer(t), 1, 512, 4096)
+	defer w.Close()
+	rec := &audit.Recorder{Writer: w}
+	var ds []*audit.Entry
+	var got error
+	_ = rec.StreamServerInterceptor()(nil, serverStream{ctx: context.Background()}, &grpc.StreamServerInfo{FullMethod: "/test/DeliverAllPartial"},
+		func(_ any, ss grpc.ServerStream) error {
+			for _, ag := range []string{"AG-1", "AG-1", "AG-REFUSED", "AG-2"} {
+				e := audit.FromContext(ss.Context()).Derive(time.Now())
+				e.AddSubjects("custody/x")
+				e.AddAgreements(ag)
+				ds = append(ds, e)
+			}
+			got = audit.DeliverAll(ss.Context(), ds, false)
+			return got
+		})
+	if got == nil {
+		t.Fatal("DeliverAll succeeded with a record refused")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, d := range ds {
+		id := d.RecordID()
+		switch {
+		case i == 2 && id != 0:
+			t.Errorf("the refused delivery knows record %d", id)
+		case i != 2 && (id == 0 || !slices.Contains(written, id)):
+			t.Errorf("delivery %d: record %d, written %v", i, id, written)
 		}
 	}
 }

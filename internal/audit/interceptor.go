@@ -236,16 +236,24 @@ func DeliverAll(ctx context.Context, ds []*Entry, later bool) error {
 		}
 		recs[i] = g.rec
 	}
-	if err := r.Writer.appendAll(wctx, recs, later); err != nil {
-		r.failed(ctx, recs[0].Method, err)
-		return errUnavailable
-	}
-	for _, g := range groups {
+	committed := make([]bool, len(recs))
+	err := r.Writer.appendAll(wctx, recs, later, committed)
+	// A delivery whose record committed knows it even when another's
+	// failed: the stream's end record then names it as recorded but not
+	// sent.
+	for i, g := range groups {
+		if !committed[i] {
+			continue
+		}
 		for _, d := range g.entries {
 			d.mu.Lock()
 			d.recordID = g.rec.ID
 			d.mu.Unlock()
 		}
+	}
+	if err != nil {
+		r.failed(ctx, recs[0].Method, err)
+		return errUnavailable
 	}
 	return nil
 }

@@ -110,18 +110,22 @@ func (w *Writer) AppendLater(ctx context.Context, rec *store.AuditRecord) error 
 }
 
 func (w *Writer) append(ctx context.Context, rec *store.AuditRecord, later bool) error {
-	return w.appendAll(ctx, []*store.AuditRecord{rec}, later)
+	return w.appendAll(ctx, []*store.AuditRecord{rec}, later, nil)
 }
 
 // appendAll appends recs, sealed in their order (so their ids are), and
-// returns once all have committed: the first error otherwise.
-func (w *Writer) appendAll(ctx context.Context, recs []*store.AuditRecord, later bool) error {
-	ps := make([]*pending, len(recs))
-	for i, rec := range recs {
+// returns once all have committed: the first error otherwise. When
+// committed is set, committed[i] says whether recs[i] is durable (some may
+// be when others failed).
+func (w *Writer) appendAll(ctx context.Context, recs []*store.AuditRecord, later bool, committed []bool) error {
+	ps := make([]*pending, 0, len(recs))
+	var first error
+	for _, rec := range recs {
 		if err := w.sealer.Seal(ctx, rec); err != nil {
-			return &Error{Err: err}
+			first = &Error{Err: err}
+			break
 		}
-		ps[i] = &pending{rec: rec, done: make(chan error, 1), later: later}
+		ps = append(ps, &pending{rec: rec, done: make(chan error, 1), later: later})
 	}
 	w.closeMu.RLock()
 	if w.closed {
@@ -143,16 +147,18 @@ func (w *Writer) appendAll(ctx context.Context, recs []*store.AuditRecord, later
 		break
 	}
 	w.closeMu.RUnlock()
-	// Once queued a record is written whatever happens to the caller.
-	var first error
-	if queued < len(ps) {
+	if queued < len(ps) && first == nil {
 		first = ctx.Err()
 	}
-	for _, p := range ps[:queued] {
+	// Once queued a record is written whatever happens to the caller.
+	for i, p := range ps[:queued] {
 		select {
 		case err := <-p.done:
 			if err != nil && first == nil {
 				first = err
+			}
+			if err == nil && committed != nil {
+				committed[i] = true
 			}
 		case <-ctx.Done():
 			return ctx.Err()
