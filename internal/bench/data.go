@@ -189,7 +189,7 @@ func dataSteps(ctx context.Context, e *Env, r *Results, cfg Config) []step {
 			var n atomic.Int64 // keys unique across warm-up and runs
 			for _, conc := range []int{16, 64} {
 				l := Run(ctx, conc, cfg.Duration, func(ctx context.Context, w int, i int64) error {
-					_, err := c.SubmitReport(ctx, narcoticsReport(fmt.Sprint("bench-", n.Add(1))))
+					_, err := c.SubmitReport(ctx, NarcoticsReport(fmt.Sprint("bench-", n.Add(1))))
 					return err
 				})
 				if l.FirstErr != nil {
@@ -449,7 +449,8 @@ func CustodyDelivery(ctx context.Context, r *Results, facility, police sinergiv1
 	return nil
 }
 
-func narcoticsReport(key string) *sinergiv1.SubmitReportRequest {
+// NarcoticsReport is the report the loads submit, keyed by key.
+func NarcoticsReport(key string) *sinergiv1.SubmitReportRequest {
 	return &sinergiv1.SubmitReportRequest{
 		Access: officer, IdempotencyKey: key,
 		Kind: sinergiv1.ReportKind_REPORT_KIND_NARCOTICS, Type: sinergiv1.ReportType_REPORT_TYPE_SMUGGLING_VIA_VISITOR,
@@ -477,7 +478,7 @@ func ReportDelivery(ctx context.Context, r *Results, facility, police sinergiv1.
 	// roster merge): a key reused for another report is ALREADY_EXISTS.
 	run := time.Now().UnixNano()
 	lat, err := delivery(ctx, 300, func(i int, mark func(string)) error {
-		req := narcoticsReport(fmt.Sprint("delivery-", run, "-", i))
+		req := NarcoticsReport(fmt.Sprint("delivery-", run, "-", i))
 		mark(req.GetPlace()) // the place carries the submission's key, to match it
 		_, err := facility.SubmitReport(ctx, req)
 		return err

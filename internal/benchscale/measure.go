@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/bench"
@@ -149,7 +148,7 @@ func (m *measure) steps() []namedStep {
 				var key atomic.Int64 // unique across the warm-up and the load
 				return m.load(ctx, "submit_report_c64", "SubmitReport at concurrency 64", 64, 30, 3000,
 					func(ctx context.Context, w int, i int64) error {
-						_, err := c.SubmitReport(ctx, narcoticsReport(fmt.Sprint("scale-", key.Add(1))))
+						_, err := c.SubmitReport(ctx, bench.NarcoticsReport(fmt.Sprint("scale-", key.Add(1))))
 						return err
 					})
 			}},
@@ -279,14 +278,3 @@ func (m *measure) retention(ctx context.Context, custody sinergiv1.CustodyServic
 	return nil
 }
 
-func narcoticsReport(key string) *sinergiv1.SubmitReportRequest {
-	return &sinergiv1.SubmitReportRequest{
-		Access: officer, IdempotencyKey: key,
-		Kind: sinergiv1.ReportKind_REPORT_KIND_NARCOTICS, Type: sinergiv1.ReportType_REPORT_TYPE_SMUGGLING_VIA_VISITOR,
-		Severity: sinergiv1.ReportSeverity_REPORT_SEVERITY_MEDIUM, Classification: sinergiv1.ReportClassification_REPORT_CLASSIFICATION_BIASA,
-		OccurTime: timestamppb.New(time.Now().Add(-time.Hour)), Place: "Ruang kunjungan " + key,
-		Narrative: "Pengunjung kedapatan menyelipkan paket kecil di dalam makanan kiriman.",
-		Items: []*sinergiv1.ReportItem{{Item: &sinergiv1.ReportItem_Substance{Substance: &sinergiv1.ReportSubstanceItem{
-			Substance: sinergiv1.ReportSubstance_REPORT_SUBSTANCE_METHAMPHETAMINE, Quantity: 4.2, Unit: sinergiv1.ReportQuantityUnit_REPORT_QUANTITY_UNIT_GRAM}}}},
-	}
-}
