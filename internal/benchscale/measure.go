@@ -277,4 +277,3 @@ func (m *measure) retention(ctx context.Context, custody sinergiv1.CustodyServic
 	m.add("retention_drop_get_custody_record_c64_p99_ms", fmt.Sprintf("GetCustodyRecord p99 of the %d calls that overlapped the drop", len(during)), p99, "<=", 30, "ms")
 	return nil
 }
-
