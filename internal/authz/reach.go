@@ -68,40 +68,48 @@ type ReachOptions struct {
 // changes standing (the snapshot's TermWindow around t).
 func ComputeReach(dir *directory.Snapshot, caller *sinergiv1.Institution, scope sinergiv1.Scope, t time.Time, opts ReachOptions) *Reach {
 	key := reachKeyOf{caller: caller.GetCode(), scope: scope, opts: opts}
-	memo := dir.Memo(key, func() any { return &reachMemo{} }).(*reachMemo)
+	return termMemo(dir, key, t, func() *Reach { return computeReach(dir, caller, scope, t, opts) })
+}
+
+// termMemo returns what derive makes of dir at t, kept with the
+// snapshot under key for the term window around t (nothing an agreement's
+// standing depends on changes within it). What it returns must not be
+// changed.
+func termMemo[T any](dir *directory.Snapshot, key any, t time.Time, derive func() T) T {
+	memo := dir.Memo(key, func() any { return &windowMemo[T]{} }).(*windowMemo[T])
 	memo.mu.Lock()
 	defer memo.mu.Unlock()
 	for _, w := range memo.windows {
 		if !t.Before(w.lo) && (w.hi.IsZero() || t.Before(w.hi)) {
-			return w.reach
+			return w.v
 		}
 	}
-	r := computeReach(dir, caller, scope, t, opts)
+	v := derive()
 	lo, hi := dir.TermWindow(t)
 	if len(memo.windows) < maxWindows {
-		memo.windows = append(memo.windows, reachWindow{lo: lo, hi: hi, reach: r})
+		memo.windows = append(memo.windows, termWindow[T]{lo: lo, hi: hi, v: v})
 	}
-	return r
+	return v
 }
 
-// maxWindows bounds the windows kept per caller and scope (tests and
-// backdated checks ask about many moments; calls ask about now).
+// maxWindows bounds the windows kept per key (tests and backdated checks
+// ask about many moments; calls ask about now).
 const maxWindows = 8
+
+type windowMemo[T any] struct {
+	mu      sync.Mutex
+	windows []termWindow[T]
+}
+
+type termWindow[T any] struct {
+	lo, hi time.Time
+	v      T
+}
 
 type reachKeyOf struct {
 	caller string
 	scope  sinergiv1.Scope
 	opts   ReachOptions
-}
-
-type reachMemo struct {
-	mu      sync.Mutex
-	windows []reachWindow
-}
-
-type reachWindow struct {
-	lo, hi time.Time
-	reach  *Reach
 }
 
 func computeReach(dir *directory.Snapshot, caller *sinergiv1.Institution, scope sinergiv1.Scope, t time.Time, opts ReachOptions) *Reach {

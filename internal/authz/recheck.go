@@ -201,33 +201,10 @@ func (w *watch) arm(ctx context.Context) {
 // The set returned must not be changed.
 func agreementsBehind(snap *directory.Snapshot, in *sinergiv1.Institution, scopes []sinergiv1.Scope, t time.Time) map[string]bool {
 	key := behindKey{caller: in.GetCode(), scopes: fmt.Sprint(scopes)}
-	memo := snap.Memo(key, func() any { return &behindMemo{} }).(*behindMemo)
-	memo.mu.Lock()
-	defer memo.mu.Unlock()
-	for _, w := range memo.windows {
-		if !t.Before(w.lo) && (w.hi.IsZero() || t.Before(w.hi)) {
-			return w.ids
-		}
-	}
-	out := computeAgreementsBehind(snap, in, scopes, t)
-	lo, hi := snap.TermWindow(t)
-	if len(memo.windows) < maxWindows {
-		memo.windows = append(memo.windows, behindWindow{lo: lo, hi: hi, ids: out})
-	}
-	return out
+	return termMemo(snap, key, t, func() map[string]bool { return computeAgreementsBehind(snap, in, scopes, t) })
 }
 
 type behindKey struct{ caller, scopes string }
-
-type behindMemo struct {
-	mu      sync.Mutex
-	windows []behindWindow
-}
-
-type behindWindow struct {
-	lo, hi time.Time
-	ids    map[string]bool
-}
 
 func computeAgreementsBehind(snap *directory.Snapshot, in *sinergiv1.Institution, scopes []sinergiv1.Scope, t time.Time) map[string]bool {
 	out := map[string]bool{}
