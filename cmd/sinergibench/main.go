@@ -28,7 +28,7 @@ func main() {
 	defer stop()
 	cfg := bench.DefaultConfig()
 	flag.StringVar(&cfg.Binary, "sinergi", ".sinergi/bin/sinergi", "the server binary to measure")
-	flag.StringVar(&cfg.Out, "out", envOr("BENCH_OUT", ".sinergi/bench.json"), "JSON output (BENCH_OUT)")
+	flag.StringVar(&cfg.Out, "out", bench.EnvOr("BENCH_OUT", ".sinergi/bench.json"), "JSON output (BENCH_OUT)")
 	flag.IntVar(&cfg.People, "people", cfg.People, "synthetic people in the database")
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each load runs")
 	only := flag.String("only", "", "comma-separated steps to run (e.g. \"get custody,sync roster\"); default all")
@@ -42,11 +42,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/sinergi-id/sinergi/internal/bench"
 	"github.com/sinergi-id/sinergi/internal/benchscale"
 )
 
@@ -26,7 +27,7 @@ func main() {
 	defer stop()
 	cfg := benchscale.DefaultConfig()
 	flag.StringVar(&cfg.Binary, "sinergi", ".sinergi/bin/sinergi", "the server binary to measure")
-	flag.StringVar(&cfg.Out, "out", envOr("BENCH_OUT", ".sinergi/bench-scale.json"), "JSON output (BENCH_OUT)")
+	flag.StringVar(&cfg.Out, "out", bench.EnvOr("BENCH_OUT", ".sinergi/bench-scale.json"), "JSON output (BENCH_OUT)")
 	flag.IntVar(&cfg.Records, "records", cfg.Records, "custody records at full size")
 	flag.IntVar(&cfg.AuditRecords, "audit-records", cfg.AuditRecords, "audit records at full size, over 24 months (the oldest a twentieth of them)")
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each load runs")
@@ -37,11 +38,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -203,3 +203,11 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%d cores (%s)%s", numCPU(), cpu, mem)
 }
+
+// EnvOr is the environment's value of name, or def when it is unset or empty.
+func EnvOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -19,12 +19,7 @@ import (
 // and filtered every record (make bench-scale). The test reads the plan.
 func TestSubjectSearchUsesTheSubjectsIndex(t *testing.T) {
 	ctx := context.Background()
-	d := pgtest.Fresh(t)
-	admin, err := pgx.Connect(ctx, d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	d, admin := freshAdmin(t)
 	now := time.Now().UTC()
 	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	for m, base := range []time.Time{this.AddDate(0, -1, 0), this} {
@@ -86,4 +81,17 @@ func TestNoJIT(t *testing.T) {
 	if jit != "off" {
 		t.Errorf("jit = %s on the service's connections, want off", jit)
 	}
+}
+
+// freshAdmin is a fresh database and a connection to it as its owner,
+// closed when the test ends.
+func freshAdmin(t *testing.T) (*pgtest.DB, *pgx.Conn) {
+	t.Helper()
+	d := pgtest.Fresh(t)
+	admin, err := pgx.Connect(context.Background(), d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return d, admin
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/sinergi-id/sinergi/internal/pgtest"
 	"github.com/sinergi-id/sinergi/internal/store"
 )
 
@@ -20,12 +19,7 @@ import (
 // The test reads the plan, not a time.
 func TestTakeQueuedAuditReadsOnlyItsMonths(t *testing.T) {
 	ctx := context.Background()
-	d := pgtest.Fresh(t)
-	admin, err := pgx.Connect(ctx, d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	d, admin := freshAdmin(t)
 	// Records of last month and this one; this month's are queued.
 	now := time.Now().UTC()
 	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
