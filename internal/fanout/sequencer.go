@@ -18,7 +18,8 @@ type Sequencer struct {
 	Store *store.Store
 	// LockKey is the advisory lock of the one leader.
 	LockKey int64
-	// Pass orders up to Batch rows on db and returns how many.
+	// Pass orders rows on db, up to Batch of each kind it orders, and
+	// returns how many: Batch or more means more may be waiting.
 	Pass  func(ctx context.Context, db store.DB, batch int) (int, error)
 	Batch int
 	// Wake is notified when rows to order are committed.
@@ -60,7 +61,7 @@ func (q *Sequencer) lead(ctx context.Context, db store.DB) error {
 			}
 			return err
 		}
-		if n == q.Batch {
+		if n >= q.Batch {
 			continue // more are waiting
 		}
 		select {

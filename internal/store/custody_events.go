@@ -504,12 +504,18 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 	return out, rows.Err()
 }
 
-// SequenceCustodyEvents gives the next positions to up to limit events
-// whose transactions have committed, in one transaction on db (the
-// sequencer's leader connection), and wakes the watchers. It returns how
-// many it ordered. It waits for no other transaction: an event whose
-// transaction is still open is not queued yet, and is ordered by a later
-// pass.
+// SequenceCustodyEvents gives the next positions to events whose
+// transactions have committed, in one transaction on db (the sequencer's
+// leader connection), and wakes the watchers. It returns how many it
+// ordered. It waits for no other transaction: an event whose transaction
+// is still open is not queued yet, and is ordered by a later pass.
+//
+// The queue has two lanes (migration 00072): up to limit fast events
+// (those of statements that inserted few) are ordered first, then up to
+// limit bulk ones (a roster merge's admissions), so that a single call's
+// event never waits behind a merge's hundred thousand. A fast event whose
+// record has an earlier bulk event still queued waits for it: one
+// person's events keep their commit order.
 func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -517,13 +523,22 @@ func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
 	tag, err := tx.Exec(ctx, `
-		WITH q AS (
-			DELETE FROM custody_event_queue WHERE event_id IN (SELECT event_id FROM custody_event_queue ORDER BY event_id LIMIT $1)
+		WITH fast AS (
+			SELECT f.event_id, 0 AS lane FROM custody_event_queue f
+			WHERE NOT f.bulk
+			  AND NOT EXISTS (SELECT 1 FROM custody_event_queue b WHERE b.bulk AND b.record_id = f.record_id AND b.event_id < f.event_id)
+			ORDER BY f.event_id LIMIT $1
+		), slow AS (
+			SELECT event_id, 1 AS lane FROM custody_event_queue WHERE bulk ORDER BY event_id LIMIT $1
+		), pick AS (
+			SELECT * FROM fast UNION ALL SELECT * FROM slow
+		), q AS (
+			DELETE FROM custody_event_queue WHERE event_id IN (SELECT event_id FROM pick)
 			RETURNING event_id
 		), base AS (SELECT coalesce(max(seq), 0) AS s FROM custody_event_order)
 		INSERT INTO custody_event_order (seq, event_id, facility_code, record_id, type)
-		SELECT base.s + row_number() OVER (ORDER BY q.event_id), q.event_id, e.facility_code, e.record_id, e.type
-		FROM q JOIN custody_events e ON e.id = q.event_id, base`, limit)
+		SELECT base.s + row_number() OVER (ORDER BY p.lane, q.event_id), q.event_id, e.facility_code, e.record_id, e.type
+		FROM q JOIN pick p ON p.event_id = q.event_id JOIN custody_events e ON e.id = q.event_id, base`, limit)
 	if err != nil {
 		return 0, err
 	}

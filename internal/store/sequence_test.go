@@ -1,0 +1,87 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sinergi-id/sinergi/internal/store"
+)
+
+// TestSequenceFastLaneOvertakesBulk: an event of a single call is ordered
+// in the next pass even while a roster merge's admissions wait in the
+// queue, and never ahead of an earlier queued event of its own record.
+func TestSequenceFastLaneOvertakesBulk(t *testing.T) {
+	ctx := context.Background()
+	_, admin := freshAdmin(t)
+	const a, b = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+	insert := func(record string, n int) []int64 {
+		t.Helper()
+		rows, err := admin.Query(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, status_after, record_time)
+			SELECT $1::uuid, 'lapas-cipinang', 'ADMISSION', now(), 'HELD', now() FROM generate_series(1, $2) RETURNING id`, record, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	bulk := insert(a, 300) // a merge's admissions: one statement of 300 rows
+	fastB := insert(b, 1)[0]
+	fastA := insert(a, 1)[0] // after record a's bulk events
+	seqOf := func(id int64) int64 {
+		t.Helper()
+		var seq int64
+		if err := admin.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM custody_event_order WHERE event_id = $1), 0)`, id).Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+
+	n, err := store.SequenceCustodyEvents(ctx, admin, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 101 {
+		t.Fatalf("first pass ordered %d events, want b's and 100 of the merge's", n)
+	}
+	if got := seqOf(fastB); got != 1 {
+		t.Fatalf("b's event has position %d after the first pass, want 1 (ahead of the merge)", got)
+	}
+	if got := seqOf(fastA); got != 0 {
+		t.Fatalf("a's later event was ordered (position %d) while a's earlier merge events still waited", got)
+	}
+	for pass := 0; ; pass++ {
+		n, err := store.SequenceCustodyEvents(ctx, admin, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if pass > 10 {
+			t.Fatal("the queue does not drain")
+		}
+	}
+	var ordered, maxSeq int64
+	if err := admin.QueryRow(ctx, `SELECT count(*), max(seq) FROM custody_event_order`).Scan(&ordered, &maxSeq); err != nil {
+		t.Fatal(err)
+	}
+	if ordered != 302 || maxSeq != 302 {
+		t.Fatalf("%d events ordered up to position %d, want 302 dense positions", ordered, maxSeq)
+	}
+	last := seqOf(fastA)
+	for _, id := range bulk {
+		if s := seqOf(id); s == 0 || s > last {
+			t.Fatalf("merge event %d has position %d, a's later event %d: a's events out of their commit order", id, s, last)
+		}
+	}
+}
