@@ -33,8 +33,10 @@ func purposeText(p sinergiv1.Purpose) string { return strings.TrimPrefix(p.Strin
 
 // remoteHits turns the hits beyond the caller's reach into remote hits:
 // each is recorded (what its reference resolves to) with a notice to its
-// facility and the check's audit record, in one transaction, before any
-// reference is handed out; the answer says the province and nothing else.
+// facility, attached to the check's audit record so that they commit with
+// it before any reference is handed out (the reply waits for that commit,
+// and a call that fails writes none of them); the answer says the
+// province and nothing else.
 func (s *Custody) remoteHits(ctx context.Context, c *authn.Caller, national *authz.Reach, ac *sinergiv1.AccessContext, found []store.Presence, resp *sinergiv1.CheckPresenceResponse) error {
 	e := audit.FromContext(ctx)
 	now := s.Now()
@@ -62,9 +64,7 @@ func (s *Custody) remoteHits(ctx context.Context, c *authn.Caller, national *aut
 			e.AddAgreements(g.Agreements...)
 		}
 	}
-	if err := s.Store.RecordPresenceHits(ctx, e, hits, notices); err != nil {
-		return s.custodyError(ctx, err)
-	}
+	e.Attach(store.PresenceHits{Hits: hits, Notices: notices})
 	return nil
 }
 

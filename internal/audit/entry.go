@@ -35,6 +35,8 @@ type Entry struct {
 	// sealer seals the record when it is written in a transaction
 	// (WriteTx); records written through the Writer are sealed there.
 	sealer *Sealer
+	// with are the writes attached to the record (Attach).
+	with []store.Companion
 }
 
 type ctxKey struct{}
@@ -164,6 +166,10 @@ func (e *Entry) finish(code string) *store.AuditRecord {
 	r.AgreementIDs = slices.Clone(e.rec.AgreementIDs)
 	r.Subjects = slices.Clone(e.rec.Subjects)
 	r.StatusCode = code
+	r.With = nil
+	if code == "OK" {
+		r.With = slices.Clone(e.with)
+	}
 	if lat := now.Sub(e.start).Microseconds(); lat > 0 {
 		r.LatencyMicros = lat
 	}
@@ -187,10 +193,34 @@ func (e *Entry) Derive(now time.Time) *Entry {
 	return d
 }
 
+// Attach makes write c commit with the call's record, in the writer's
+// batch, if the call ends OK; if it does not, c is never applied. The
+// reply leaves only once the batch has committed, so what the reply
+// hands out (a hit reference) exists by then. A record carrying writes
+// cannot also be written in a transaction of its own (WriteTx).
+func (e *Entry) Attach(c store.Companion) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.with = append(e.with, c)
+}
+
+// attached reports whether writes are attached to the record.
+func (e *Entry) attached() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.with) > 0
+}
+
+// errAttached refuses to write in a transaction a record that carries writes.
+var errAttached = &Error{Err: errors.New("audit entry carries writes of its own: it cannot be written in a transaction")}
+
 // WriteTx writes the record inside a write's own transaction, as status OK:
 // if the transaction commits, the write succeeded and its record with it.
 // It makes Entry a store.TxHook.
 func (e *Entry) WriteTx(ctx context.Context, tx pgx.Tx) error {
+	if e.attached() {
+		return errAttached
+	}
 	rec := e.finish("OK")
 	if e.sealer == nil {
 		return &Error{Err: errors.New("audit entry has no sealer: it cannot be written in a transaction")}

@@ -10,9 +10,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/requestid"
+	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 // TestRecorderNotesAFailureAfterAWrite: a write whose transaction carried
@@ -72,5 +75,45 @@ func TestRecorderNotesAFailureAfterAWrite(t *testing.T) {
 	if len(got) != 2 || !strings.Contains(got[0], " OK ") || !strings.Contains(got[1], "Unavailable") ||
 		!strings.Contains(got[1], fmt.Sprintf("carried record %d of its success", written)) {
 		t.Fatalf("the call's records:\n%s\nwant the write's OK record, then one saying the caller was answered UNAVAILABLE, naming record %d", strings.Join(got, "\n"), written)
+	}
+}
+
+// TestRecorderWritesAttachedOnlyOnSuccess: a call that attaches a write to
+// its record and succeeds has both in the database when its reply leaves;
+// one that attaches a write and then fails has its record and not the write.
+func TestRecorderWritesAttachedOnlyOnSuccess(t *testing.T) {
+	ctx := context.Background()
+	st := appStore(t)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	defer w.Close()
+	rec := &audit.Recorder{Writer: w}
+	for _, fail := range []bool{false, true} {
+		audience := fmt.Sprint("attached-", fail)
+		handler := func(ctx context.Context, _ any) (any, error) {
+			audit.FromContext(ctx).Attach(store.PresenceHits{Notices: []store.HitNoticeRow{{Audience: audience, Notice: &sinergiv1.HitNotice{
+				Kind: sinergiv1.HitNoticeKind_HIT_NOTICE_KIND_HIT, Time: timestamppb.Now(), RequesterCode: "polres-metro"}}}})
+			if fail {
+				return nil, status.Error(codes.FailedPrecondition, "the handler failed after attaching")
+			}
+			return "reply", nil
+		}
+		_, err := rec.UnaryServerInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: "/test/Attached"}, handler)
+		if (err != nil) != fail {
+			t.Fatalf("fail=%v: call: %v", fail, err)
+		}
+		var notices int
+		if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM hit_notices WHERE audience = $1`, audience).Scan(&notices); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{false: 1, true: 0}[fail]; notices != want {
+			t.Errorf("fail=%v: %d attached writes applied when the reply left, want %d", fail, notices, want)
+		}
+	}
+	var records int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_records WHERE method = '/test/Attached'`).Scan(&records); err != nil {
+		t.Fatal(err)
+	}
+	if records != 2 {
+		t.Fatalf("%d records of the two calls, want 2", records)
 	}
 }

@@ -16,6 +16,9 @@ import (
 func WriteTxAll(ctx context.Context, tx pgx.Tx, entries ...*Entry) error {
 	recs := make([]*store.AuditRecord, len(entries))
 	for i, e := range entries {
+		if e.attached() {
+			return errAttached
+		}
 		rec := e.finish("OK")
 		if e.sealer == nil {
 			return &Error{Err: errors.New("audit entry has no sealer: it cannot be written in a transaction")}

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/pgtest"
 	"github.com/sinergi-id/sinergi/internal/store"
+	sinergiv1 "github.com/sinergi-id/sinergi/proto/sinergi/v1"
 )
 
 var db *pgtest.DB
@@ -441,5 +444,54 @@ func TestWriterLaterLaneWaits(t *testing.T) {
 	}
 	if at < 0 || at > 1 {
 		t.Fatalf("the call's record went in batch %d of %d, want the one after the write under way", at, len(batches))
+	}
+}
+
+// TestWriterCommitsCompanionsWithTheirRecords sends 64 records at once,
+// each carrying a write (a hit notice); one carries a hit the database
+// refuses (its record does not exist). Every other record commits with
+// its notice; the refused one's call fails and none of its writes land.
+func TestWriterCommitsCompanionsWithTheirRecords(t *testing.T) {
+	ctx := context.Background()
+	st := appStore(t)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	const n, refused = 64, 23
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := record(i)
+			c := store.PresenceHits{Notices: []store.HitNoticeRow{{Audience: fmt.Sprint("companion-", i), Notice: &sinergiv1.HitNotice{
+				Kind: sinergiv1.HitNoticeKind_HIT_NOTICE_KIND_HIT, Time: timestamppb.Now(), RequesterCode: "polres-metro"}}}}
+			if i == refused {
+				now := time.Now()
+				c.Hits = []store.PresenceHit{{ID: store.NewReportID(now), Requester: "polres-metro", RecordID: store.NewReportID(now),
+					Facility: "lapas-x", Province: "18", OperatorID: "op", Purpose: "INVESTIGATION", HitTime: now, ExpireTime: now.Add(time.Hour)}}
+			}
+			r.With = []store.Companion{c}
+			errs[i] = w.Append(ctx, r)
+		}()
+	}
+	wg.Wait()
+	w.Close()
+	for i, err := range errs {
+		switch {
+		case i == refused && err == nil:
+			t.Errorf("the call whose write was refused succeeded")
+		case i != refused && err != nil:
+			t.Errorf("call %d failed with the refused one: %v", i, err)
+		}
+	}
+	var notices, ownNotice, hits, ok int
+	if err := st.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hit_notices WHERE audience LIKE 'companion-%'),
+			(SELECT count(*) FROM hit_notices WHERE audience = $1), (SELECT count(*) FROM presence_hits),
+			(SELECT count(*) FROM audit_records WHERE method = '/test/Writer' AND status_code = 'OK')`, fmt.Sprint("companion-", refused)).
+		Scan(&notices, &ownNotice, &hits, &ok); err != nil {
+		t.Fatal(err)
+	}
+	if notices != n-1 || ownNotice != 0 || hits != 0 || ok != n-1 {
+		t.Fatalf("%d notices (%d of the refused call), %d hits, %d OK records; want %d, 0, 0, %d", notices, ownNotice, hits, ok, n-1, n-1)
 	}
 }

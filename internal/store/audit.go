@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,23 @@ type AuditRecord struct {
 	// LeafIndex is the record's position in the log; -1 while it is not
 	// integrated yet.
 	LeafIndex int64
+
+	// With are the writes that commit with the record, in its batch's
+	// transaction (AppendAuditBatch); not part of the record.
+	With []Companion
+}
+
+// Companion is a write that commits with an audit record, in the same
+// transaction as the batch that carries it: the group commit of calls
+// whose writes need nothing back from the database but their commit (a
+// presence check's hits). If the batch fails, the write is not applied;
+// if the database refuses the write, its record's call alone fails.
+type Companion interface {
+	// QueueWith queues the write's statements.
+	QueueWith(b *pgx.Batch)
+	// Channel is what to notify once the write commits ("" for nothing):
+	// a batch notifies each channel once.
+	Channel() string
 }
 
 // DB is what both a pool and a single connection offer. Loops that lead
@@ -83,9 +101,33 @@ const appendSQL = `SELECT sinergi_audit_append($1::bigint[], $2::timestamptz[], 
 // runs in its own implicit transaction, so the batch commits whole or not
 // at all. The server may write the trail only through
 // sinergi_audit_append (migration 00008).
+//
+// When records carry companions, the batch's statements travel as one
+// pgx batch, which PostgreSQL runs as one implicit transaction: the
+// records and their writes commit together or not at all.
 func (s *Store) AppendAuditBatch(ctx context.Context, recs []*AuditRecord) error {
-	_, err := s.batch.Exec(ctx, appendSQL, appendArgs(recs)...)
-	return err
+	var b *pgx.Batch
+	var channels []string
+	for _, r := range recs {
+		for _, c := range r.With {
+			if b == nil {
+				b = &pgx.Batch{}
+				b.Queue(appendSQL, appendArgs(recs)...)
+			}
+			c.QueueWith(b)
+			if ch := c.Channel(); ch != "" && !slices.Contains(channels, ch) {
+				channels = append(channels, ch)
+			}
+		}
+	}
+	if b == nil {
+		_, err := s.batch.Exec(ctx, appendSQL, appendArgs(recs)...)
+		return err
+	}
+	for _, ch := range channels {
+		b.Queue(`SELECT pg_notify($1, '')`, ch)
+	}
+	return s.batch.SendBatch(ctx, b).Close()
 }
 
 // AppendAuditTx writes one record inside a write's own transaction.

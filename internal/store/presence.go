@@ -79,27 +79,31 @@ func (s *Store) wakeHitSequencer(ctx context.Context) {
 	_, _ = s.Pool.Exec(context.WithoutCancel(ctx), `SELECT pg_notify($1, '')`, HitNoticesChannel)
 }
 
-// RecordPresenceHits writes a presence check's hits and the notices to
-// their facilities with the check's audit record (hook), in one
-// transaction: a hit reference is handed out only once all of it commits.
-func (s *Store) RecordPresenceHits(ctx context.Context, hook TxHook, hits []PresenceHit, notices []HitNoticeRow) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, h := range hits {
-			b.Queue(`INSERT INTO presence_hits (id, requester_code, record_id, facility_code, province_code, operator_id, purpose,
-					case_reference, hit_time, expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				h.ID, h.Requester, h.RecordID, h.Facility, h.Province, h.OperatorID, h.Purpose, h.CaseReference, h.HitTime, h.ExpireTime)
-		}
-		queueHitNotices(b, notices)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		return hook.WriteTx(ctx, tx)
-	})
-	if err == nil && len(notices) > 0 {
-		s.wakeHitSequencer(ctx)
+// PresenceHits are a presence check's hits and the notices to their
+// facilities: a Companion of the check's audit record, so that they
+// commit with it (and with the records of concurrent calls) before any
+// hit reference is handed out.
+type PresenceHits struct {
+	Hits    []PresenceHit
+	Notices []HitNoticeRow
+}
+
+// QueueWith queues the hits and the notices.
+func (p PresenceHits) QueueWith(b *pgx.Batch) {
+	for _, h := range p.Hits {
+		b.Queue(`INSERT INTO presence_hits (id, requester_code, record_id, facility_code, province_code, operator_id, purpose,
+				case_reference, hit_time, expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			h.ID, h.Requester, h.RecordID, h.Facility, h.Province, h.OperatorID, h.Purpose, h.CaseReference, h.HitTime, h.ExpireTime)
 	}
-	return err
+	queueHitNotices(b, p.Notices)
+}
+
+// Channel wakes the hit notice sequencer when there are notices.
+func (p PresenceHits) Channel() string {
+	if len(p.Notices) == 0 {
+		return ""
+	}
+	return HitNoticesChannel
 }
 
 // GetPresenceHit returns hit id (ErrNotFound when there is none).
