@@ -91,6 +91,29 @@ type Notifier struct {
 	Log       *slog.Logger
 	// Interval between passes (real time); default 200 ms.
 	Interval time.Duration
+	// Wake, when set, has a token after custody events commit (an
+	// admission, a release, a correction: what makes a person due or not).
+	// Once a pass finds nothing due, the passes after it skip the scan
+	// until a token comes, the day (WIB) changes, or Recheck has passed
+	// (default 30 s, for a record whose expected date an upsert changed
+	// without an event). Without Wake every pass scans.
+	Wake    <-chan struct{}
+	Recheck time.Duration
+
+	quiet quiet // the pass loop's own
+}
+
+// quiet remembers the last pass that found nothing due: the day it was
+// made for and when (real time).
+type quiet struct {
+	day, at time.Time
+}
+
+// skip reports whether a pass for today, at real time now, may skip the
+// scan: one found nothing due for the same day less than recheck ago, and
+// nothing was committed since (woken false).
+func (q quiet) skip(today, now time.Time, woken bool, recheck time.Duration) bool {
+	return !woken && !q.day.IsZero() && q.day.Equal(today) && now.Sub(q.at) < recheck
 }
 
 const batch = 200
@@ -110,9 +133,28 @@ func (n *Notifier) Run(ctx context.Context) {
 
 func (n *Notifier) pass(ctx context.Context, db store.DB) (int, error) {
 	now := n.Now()
-	due, err := store.DueReleases(ctx, db, Today(now), batch)
+	today := Today(now)
+	// A token taken here is for a commit the scan below sees.
+	woken := false
+	select {
+	case <-n.Wake:
+		woken = true
+	default:
+	}
+	recheck := n.Recheck
+	if recheck <= 0 {
+		recheck = 30 * time.Second
+	}
+	if n.Wake != nil && n.quiet.skip(today, time.Now(), woken, recheck) {
+		return 0, nil
+	}
+	n.quiet = quiet{}
+	due, err := store.DueReleases(ctx, db, today, batch)
 	if err != nil {
 		return 0, fmt.Errorf("due releases: %w", err)
+	}
+	if len(due) == 0 {
+		n.quiet = quiet{day: today, at: time.Now()}
 	}
 	snap := n.Directory.Snapshot()
 	for _, d := range due {

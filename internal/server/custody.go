@@ -59,7 +59,8 @@ func registerPresence(s *Server) {
 	s.AddWorker(seq.Run)
 	esc := &presence.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
 	s.AddWorker(esc.Run)
-	rel := &releases.Notifier{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
+	rel := &releases.Notifier{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log,
+		Wake: s.Hub.Subscribe(custodyChannel).C}
 	s.AddWorker(rel.Run)
 	rec := &reconcile.Escalator{Store: s.Store, Audit: s.Writer.Sealer(), Directory: s.Directory, Now: s.cfg.Now, Log: s.cfg.Log}
 	s.AddWorker(rec.Run)
