@@ -99,7 +99,9 @@ type watch struct {
 	expiry time.Time
 	code   string
 	scopes []sinergiv1.Scope
-	cancel context.CancelCauseFunc
+	// scopesKey names scopes in the memo of agreementsBehind.
+	scopesKey string
+	cancel    context.CancelCauseFunc
 
 	mu      sync.Mutex
 	granted []string // agreements behind the reach the stream was authorized with
@@ -154,7 +156,7 @@ func (a *Authorizer) opened(method string, d int64) {
 
 // startWatch begins the recheck of a stream at level.
 func (a *Authorizer) startWatch(ctx context.Context, method string, rule Rule) (*watch, context.Context, error) {
-	w := &watch{a: a, method: method, level: rule.Stream, scopes: rule.Scopes}
+	w := &watch{a: a, method: method, level: rule.Stream, scopes: rule.Scopes, scopesKey: fmt.Sprint(rule.Scopes)}
 	if c, ok := authn.FromContext(ctx); ok {
 		w.serial, w.expiry, w.code = c.Serial, c.NotAfter, c.Institution.GetCode()
 	} else if id := authn.PeerIdentity(ctx); id != nil && rule.Public {
@@ -183,7 +185,7 @@ func (w *watch) arm(ctx context.Context) {
 	if !ok {
 		return
 	}
-	granted := agreementsBehind(c.Directory, c.Institution, w.scopes, w.a.Now())
+	granted := agreementsBehind(c.Directory, c.Institution, w.scopes, w.scopesKey, w.a.Now())
 	w.mu.Lock()
 	for id := range granted {
 		w.granted = append(w.granted, id)
@@ -199,8 +201,11 @@ func (w *watch) arm(ctx context.Context) {
 // kept for it (as ComputeReach keeps reaches): a thousand open streams
 // recheck twice a second each, and each would otherwise build it anew.
 // The set returned must not be changed.
-func agreementsBehind(snap *directory.Snapshot, in *sinergiv1.Institution, scopes []sinergiv1.Scope, t time.Time) map[string]bool {
-	key := behindKey{caller: in.GetCode(), scopes: fmt.Sprint(scopes)}
+//
+// scopesKey is fmt.Sprint(scopes), made once by the stream: made at every
+// recheck, it was most of what a thousand idle streams allocated.
+func agreementsBehind(snap *directory.Snapshot, in *sinergiv1.Institution, scopes []sinergiv1.Scope, scopesKey string, t time.Time) map[string]bool {
+	key := behindKey{caller: in.GetCode(), scopes: scopesKey}
 	return termMemo(snap, key, t, func() map[string]bool { return computeAgreementsBehind(snap, in, scopes, t) })
 }
 
@@ -254,7 +259,7 @@ func (w *watch) evaluate(snap *directory.Snapshot, wall time.Time) *StreamEnd {
 	if w.level < RecheckAgreements || !w.armed || len(w.granted) == 0 {
 		return nil
 	}
-	now := agreementsBehind(snap, in, w.scopes, w.a.Now())
+	now := agreementsBehind(snap, in, w.scopes, w.scopesKey, w.a.Now())
 	for _, id := range w.granted {
 		if !now[id] {
 			return agreementEnded(id)
