@@ -36,6 +36,8 @@ type Authorizer struct {
 
 	open    sync.Map // method -> *atomic.Int64 open streams
 	started sync.Map // method -> *atomic.Int64 streams started
+
+	rechecks rechecks // the open streams' watches (recheck.go)
 }
 
 type accessCarrier interface {

@@ -170,7 +170,7 @@ func (a *Authorizer) startWatch(ctx context.Context, method string, rule Rule) (
 	ctx = context.WithValue(ctx, watchKey{}, w)
 	a.opened(method, 1)
 	if w.check() == nil {
-		go w.run(ctx)
+		a.track(w)
 	}
 	return w, ctx, nil
 }
@@ -268,20 +268,77 @@ func (w *watch) evaluate(snap *directory.Snapshot, wall time.Time) *StreamEnd {
 	return nil
 }
 
-// run re-evaluates the stream until it ends.
-func (w *watch) run(ctx context.Context) {
+// rechecks are the watches of a server's open streams, re-evaluated
+// together by one goroutine while any is open: every recheckEvery, when
+// the directory changes, and at the soonest certificate expiry. One loop
+// for all, rather than a goroutine and two timers a stream: a thousand
+// idle streams cost a thousand goroutines' stacks less.
+type rechecks struct {
+	mu      sync.Mutex
+	watches map[*watch]struct{}
+	running bool
+}
+
+// track adds w to the rechecked watches, starting the loop if it is not
+// running.
+func (a *Authorizer) track(w *watch) {
+	r := &a.rechecks
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watches == nil {
+		r.watches = map[*watch]struct{}{}
+	}
+	r.watches[w] = struct{}{}
+	if !r.running {
+		r.running = true
+		go a.recheckLoop()
+	}
+}
+
+// untrack removes w.
+func (a *Authorizer) untrack(w *watch) {
+	r := &a.rechecks
+	r.mu.Lock()
+	delete(r.watches, w)
+	r.mu.Unlock()
+}
+
+// recheckLoop rechecks every watch until none is left; a watch whose
+// stream no longer stands is ended (check) and dropped.
+func (a *Authorizer) recheckLoop() {
+	r := &a.rechecks
 	tick := time.NewTicker(recheckEvery)
 	defer tick.Stop()
-	expiry := time.NewTimer(time.Until(w.expiry))
+	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
+	var ws []*watch
 	for {
-		changed := w.a.Directory.Changed()
-		if w.check() != nil {
+		changed := a.Directory.Changed()
+		r.mu.Lock()
+		if len(r.watches) == 0 {
+			r.running = false
+			r.mu.Unlock()
 			return
 		}
+		ws = ws[:0]
+		for w := range r.watches {
+			ws = append(ws, w)
+		}
+		r.mu.Unlock()
+		var soonest time.Time
+		for _, w := range ws {
+			if w.check() != nil {
+				a.untrack(w)
+				continue
+			}
+			if soonest.IsZero() || w.expiry.Before(soonest) {
+				soonest = w.expiry
+			}
+		}
+		if !soonest.IsZero() {
+			expiry.Reset(time.Until(soonest))
+		}
 		select {
-		case <-ctx.Done():
-			return
 		case <-changed:
 		case <-tick.C:
 		case <-expiry.C:
@@ -292,6 +349,7 @@ func (w *watch) run(ctx context.Context) {
 // stop ends the watch once the handler has returned.
 func (w *watch) stop() {
 	w.cancel(nil)
+	w.a.untrack(w)
 	w.a.opened(w.method, -1)
 }
 
