@@ -97,6 +97,21 @@ func StalledWatchers(ctx context.Context, e *Env, r *Results, exclude []string, 
 		return err
 	}
 
+	// A watcher is told to resume once it has left its sends blocked for
+	// the server's stall time (10 s): the writes may end sooner than that
+	// for the streams blocked last, and reading them earlier would make
+	// them live again. Wait (up to 30 s) until the server has ended every
+	// custody watch stream, the live one having closed.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		m, err := e.scrape(ctx)
+		if err != nil {
+			return err
+		}
+		if m[`sinergi_open_streams{method="/sinergi.v1.CustodyService/WatchCustodyEvents"}`] == 0 {
+			break
+		}
+	}
+
 	// Every stalled watcher is told to resume; reading it now drains what
 	// its connection holds, then its status.
 	var told, other atomic.Int64
