@@ -136,7 +136,9 @@ func Run(ctx context.Context, c int, d time.Duration, fn func(ctx context.Contex
 
 func runFor(ctx context.Context, c int, fn func(ctx context.Context, worker int, i int64) error, d *time.Duration) *Load {
 	var calls, errs atomic.Int64
-	var firstErr atomic.Value
+	// The first error, whatever its type (an atomic.Value panics on a
+	// second error of another concrete type).
+	var firstErr atomic.Pointer[error]
 	lats := make([][]time.Duration, c)
 	var stop atomic.Bool
 	start := time.Now()
@@ -157,7 +159,7 @@ func runFor(ctx context.Context, c int, fn func(ctx context.Context, worker int,
 						return
 					}
 					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.CompareAndSwap(nil, &err)
 					continue
 				}
 				lats[w] = append(lats[w], time.Since(t0))
@@ -171,8 +173,8 @@ func runFor(ctx context.Context, c int, fn func(ctx context.Context, worker int,
 	}
 	l.Calls = int64(len(l.lat))
 	sort.Slice(l.lat, func(i, j int) bool { return l.lat[i] < l.lat[j] })
-	if e, ok := firstErr.Load().(error); ok {
-		l.FirstErr = e
+	if e := firstErr.Load(); e != nil {
+		l.FirstErr = *e
 	}
 	return l
 }
