@@ -55,11 +55,40 @@ type Env struct {
 	checkpointRefused bool
 }
 
+// benchConnections is how many connections the bench may hold at once:
+// the floors' 64 beside the server's pool, its integrator and the loads'
+// own queries.
+const benchConnections = 200
+
+// roomyServer is server if it accepts benchConnections connections. A
+// server found on the machine that does not (PostgreSQL's default is 100)
+// is passed over for a throwaway cluster under stateDir, which does; one
+// named by DATABASE_URL is refused with what to change.
+func roomyServer(ctx context.Context, stateDir, server string) (string, error) {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return "", err
+	}
+	var n int
+	err = conn.QueryRow(ctx, `SELECT setting::int FROM pg_settings WHERE name = 'max_connections'`).Scan(&n)
+	conn.Close(ctx)
+	if err != nil || n >= benchConnections {
+		return server, err
+	}
+	if devdb.FromEnvironment() {
+		return "", fmt.Errorf("the PostgreSQL server of DATABASE_URL allows %d connections, and the bench holds up to %d at once: raise its max_connections, or unset DATABASE_URL and the bench starts a cluster of its own", n, benchConnections)
+	}
+	return devdb.StartCluster(ctx, stateDir, devdb.ClusterPort)
+}
+
 // Setup creates a fresh benchmark database, migrated and seeded with the
 // demo directory, and the certificates.
 func Setup(ctx context.Context, stateDir string) (*Env, error) {
 	server, err := devdb.ServerURL(ctx, stateDir)
 	if err != nil {
+		return nil, err
+	}
+	if server, err = roomyServer(ctx, stateDir, server); err != nil {
 		return nil, err
 	}
 	e := &Env{StateDir: stateDir, ServerURL: server, DBName: "sinergi_bench", PKIDir: filepath.Join(stateDir, "bench-pki")}
