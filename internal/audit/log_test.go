@@ -89,4 +89,3 @@ func TestInclusionProofsBeyondStoredLevels(t *testing.T) {
 		t.Fatalf("%d of %d inclusion proofs do not verify", bad, len(ids))
 	}
 }
-
