@@ -30,9 +30,7 @@ func (s serverStream) Context() context.Context { return s.ctx }
 func TestDeliverAllGroups(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
-	defer w.Close()
-	rec := &audit.Recorder{Writer: w}
+	rec := &audit.Recorder{Writer: appWriter(t, st)}
 	const method = "/test/DeliverAll"
 	var ds []*audit.Entry
 	err := rec.StreamServerInterceptor()(nil, serverStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: method},

@@ -2,9 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,21 +33,9 @@ func TestInclusionProofsBeyondStoredLevels(t *testing.T) {
 	var cp store.LogCheckpoint
 	for _, upto := range []int{1000, 1300} {
 		w := audit.NewWriter(st, audit.NewSealer(keys, st), audit.Flushers, 512, 4096)
-		from := int(cp.TreeSize)
-		var wg sync.WaitGroup
-		for g := range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := from + g; i < upto; i += 20 {
-					if err := w.Append(ctx, record(i)); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			}()
+		if err := errors.Join(appendEach(ctx, w, int(cp.TreeSize), upto, record)...); err != nil {
+			t.Fatal(err)
 		}
-		wg.Wait()
 		w.Close()
 		ictx, stop := context.WithCancel(ctx)
 		in := audit.NewIntegrator(st, keys, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)

@@ -26,9 +26,7 @@ import (
 func TestRecorderNotesAFailureAfterAWrite(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
-	defer w.Close()
-	rec := &audit.Recorder{Writer: w}
+	rec := &audit.Recorder{Writer: appWriter(t, st)}
 	const rid = "recorder-test-after-write"
 	ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(requestid.Header, rid))
 	var written int64
@@ -84,9 +82,7 @@ func TestRecorderNotesAFailureAfterAWrite(t *testing.T) {
 func TestRecorderWritesAttachedOnlyOnSuccess(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
-	defer w.Close()
-	rec := &audit.Recorder{Writer: w}
+	rec := &audit.Recorder{Writer: appWriter(t, st)}
 	for _, fail := range []bool{false, true} {
 		audience := fmt.Sprint("attached-", fail)
 		handler := func(ctx context.Context, _ any) (any, error) {

@@ -63,6 +63,31 @@ func appStore(t *testing.T) *store.Store {
 	return st
 }
 
+// appWriter is the server's writer on st (two flushers), closed when the
+// test ends if the test has not closed it.
+func appWriter(t *testing.T, st *store.Store) *audit.Writer {
+	t.Helper()
+	w := appWriter(t, st)
+	t.Cleanup(w.Close)
+	return w
+}
+
+// appendEach appends mk(i) for each i of [from, to), all at once, and
+// returns each append's error.
+func appendEach(ctx context.Context, w *audit.Writer, from, to int, mk func(i int) *store.AuditRecord) []error {
+	errs := make([]error, to-from)
+	var wg sync.WaitGroup
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i-from] = w.Append(ctx, mk(i))
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 func record(i int) *store.AuditRecord {
 	return &store.AuditRecord{At: time.Now().Truncate(time.Microsecond), RequestID: fmt.Sprint("writer-test-", i),
 		CallerCode: "polres-metro", Method: "/test/Writer", Decision: "ALLOWED", StatusCode: "OK",
@@ -75,7 +100,7 @@ func record(i int) *store.AuditRecord {
 func TestWriterCommitsEveryRecord(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	w := appWriter(t, st)
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -227,25 +252,18 @@ func TestWriterFailsClosed(t *testing.T) {
 func TestWriterIsolatesARefusedRecord(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	w := appWriter(t, st)
 	// Hold the flushers so that every record lands in one batch.
 	const n = 64
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := record(i)
-			if i == 17 {
-				// A time the database refuses (not now): as a record
-				// carrying bytes the table cannot hold would be.
-				r.At = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
-			}
-			errs[i] = w.Append(ctx, r)
-		}()
-	}
-	wg.Wait()
+	errs := appendEach(ctx, w, 0, n, func(i int) *store.AuditRecord {
+		r := record(i)
+		if i == 17 {
+			// A time the database refuses (not now): as a record
+			// carrying bytes the table cannot hold would be.
+			r.At = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+		}
+		return r
+	})
 	w.Close()
 	for i, err := range errs {
 		var ae *audit.Error
@@ -273,7 +291,7 @@ func TestWriterIsolatesARefusedRecord(t *testing.T) {
 func TestWriterBoundsHostileFields(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	w := appWriter(t, st)
 	huge := strings.Repeat("A", 10<<20)
 	hostile := record(1)
 	hostile.OperatorID, hostile.CaseReference, hostile.Reason = "8505\x001234", huge, "bad \xff\xfe utf-8 \x00"
@@ -454,27 +472,20 @@ func TestWriterLaterLaneWaits(t *testing.T) {
 func TestWriterCommitsCompanionsWithTheirRecords(t *testing.T) {
 	ctx := context.Background()
 	st := appStore(t)
-	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
+	w := appWriter(t, st)
 	const n, refused = 64, 23
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := record(i)
-			c := store.PresenceHits{Notices: []store.HitNoticeRow{{Audience: fmt.Sprint("companion-", i), Notice: &sinergiv1.HitNotice{
-				Kind: sinergiv1.HitNoticeKind_HIT_NOTICE_KIND_HIT, Time: timestamppb.Now(), RequesterCode: "polres-metro"}}}}
-			if i == refused {
-				now := time.Now()
-				c.Hits = []store.PresenceHit{{ID: store.NewReportID(now), Requester: "polres-metro", RecordID: store.NewReportID(now),
-					Facility: "lapas-x", Province: "18", OperatorID: "op", Purpose: "INVESTIGATION", HitTime: now, ExpireTime: now.Add(time.Hour)}}
-			}
-			r.With = []store.Companion{c}
-			errs[i] = w.Append(ctx, r)
-		}()
-	}
-	wg.Wait()
+	errs := appendEach(ctx, w, 0, n, func(i int) *store.AuditRecord {
+		r := record(i)
+		c := store.PresenceHits{Notices: []store.HitNoticeRow{{Audience: fmt.Sprint("companion-", i), Notice: &sinergiv1.HitNotice{
+			Kind: sinergiv1.HitNoticeKind_HIT_NOTICE_KIND_HIT, Time: timestamppb.Now(), RequesterCode: "polres-metro"}}}}
+		if i == refused {
+			now := time.Now()
+			c.Hits = []store.PresenceHit{{ID: store.NewReportID(now), Requester: "polres-metro", RecordID: store.NewReportID(now),
+				Facility: "lapas-x", Province: "18", OperatorID: "op", Purpose: "INVESTIGATION", HitTime: now, ExpireTime: now.Add(time.Hour)}}
+		}
+		r.With = []store.Companion{c}
+		return r
+	})
 	w.Close()
 	for i, err := range errs {
 		switch {
