@@ -67,7 +67,7 @@ func appStore(t *testing.T) *store.Store {
 // test ends if the test has not closed it.
 func appWriter(t *testing.T, st *store.Store) *audit.Writer {
 	t.Helper()
-	w := appWriter(t, st)
+	w := audit.NewWriter(st, audit.NewSealer(testKeys(t), st), audit.Flushers, 512, 4096)
 	t.Cleanup(w.Close)
 	return w
 }
