@@ -125,6 +125,13 @@ func (n *Notifier) interval() time.Duration {
 	return 200 * time.Millisecond
 }
 
+func (n *Notifier) recheck() time.Duration {
+	if n.Recheck > 0 {
+		return n.Recheck
+	}
+	return 30 * time.Second
+}
+
 // Run gives notices until ctx ends, whenever this process holds the lock.
 func (n *Notifier) Run(ctx context.Context) {
 	n.Store.LeadPasses(ctx, NotifierLock, n.interval(), batch, n.pass,
@@ -141,11 +148,7 @@ func (n *Notifier) pass(ctx context.Context, db store.DB) (int, error) {
 		woken = true
 	default:
 	}
-	recheck := n.Recheck
-	if recheck <= 0 {
-		recheck = 30 * time.Second
-	}
-	if n.Wake != nil && n.quiet.skip(today, time.Now(), woken, recheck) {
+	if n.Wake != nil && n.quiet.skip(today, time.Now(), woken, n.recheck()) {
 		return 0, nil
 	}
 	n.quiet = quiet{}
