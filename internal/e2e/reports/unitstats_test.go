@@ -53,7 +53,11 @@ func TestUnitStats(t *testing.T) {
 	tick(t, env)
 	at(12 * time.Minute)
 	ack(polsek, policeOfficer, riot)
+	// At 30 minutes Mabes's own 10 minutes (from 11) have passed too: it
+	// is escalated, with nowhere above it to go, whether this tick or the
+	// server's escalator gets there first.
 	at(30 * time.Minute)
+	tick(t, env)
 	ack(permisan, facilityOfficer, warn)
 
 	st, err := permisan.ReportStats(ctx, &sinergiv1.ReportStatsRequest{})
@@ -66,7 +70,7 @@ func TestUnitStats(t *testing.T) {
 	rm, wm := month(riotReq), month(warnReq)
 	want := []*sinergiv1.ReportUnitStats{
 		{InstitutionCode: "lapas-permisan", Month: wm, Received: 1, Acknowledged: 1, AcknowledgeP50Seconds: 1800, AcknowledgeP90Seconds: 1800},
-		{InstitutionCode: "mabes-polri", Month: rm, Received: 1, Overdue: 1},
+		{InstitutionCode: "mabes-polri", Month: rm, Received: 1, Overdue: 1, Escalated: 1},
 		{InstitutionCode: "polda-jawa-tengah", Month: rm, Received: 1, Overdue: 1, Escalated: 1},
 		{InstitutionCode: "polres-cilacap", Month: rm, Received: 1, Acknowledged: 1, AcknowledgeP50Seconds: 120, AcknowledgeP90Seconds: 120,
 			Dispatches: 1, DispatchP50Seconds: 180, DispatchP90Seconds: 180},
