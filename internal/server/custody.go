@@ -29,7 +29,7 @@ const custodySequencerLock = 0x43555354534551
 func registerCustody(s *Server) {
 	sinergiv1.RegisterCustodyServiceServer(s.GRPC, &api.Custody{Deps: s.Deps})
 	seq := &fanout.Sequencer{Name: "custody event", Store: s.Store, LockKey: custodySequencerLock,
-		Pass: store.SequenceCustodyEvents, Batch: 1000, Wake: s.Hub.Subscribe(custodyChannel),
+		Pass: (&store.CustodyEventPasses{}).Pass, Batch: 1000, Wake: s.Hub.Subscribe(custodyChannel),
 		Safety: time.Second, Log: s.cfg.Log}
 	s.AddWorker(seq.Run)
 	registerPresence(s)

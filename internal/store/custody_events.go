@@ -525,14 +525,76 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 // short while a merge drains: a call's event committed meanwhile goes with
 // the next pass. When either lane was full, the pass returns at least
 // limit: more may be waiting.
+//
+// Each pass reads the bulk lane from its start. A sequencer that makes
+// many passes in a row keeps a CustodyEventPasses instead, which reads on
+// from where its last pass stopped.
 func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
+	n, _, err := sequenceCustodyEvents(ctx, db, limit, 0)
+	return n, err
+}
+
+// CustodyEventPasses is SequenceCustodyEvents for the one sequencer of a
+// process, reading the bulk lane on from the last bulk event it ordered.
+//
+// The queue's rows are deleted as they are ordered, and an index scan from
+// the lane's start walks over every deleted entry until VACUUM removes
+// them: while a 300 000-admission load drained, the bulk lane's read grew
+// from 122 to 770 buffers (0.5 to 6 ms) and each pass cost 5-11 ms of the
+// database, a core's worth for the whole drain, beside every other call.
+// Read from the last one ordered, it reads its slice alone.
+//
+// A bulk transaction that committed late, with ids below that point, is
+// not seen by those reads: every FullEvery-th pass, and the pass after one
+// that found the lane dry past the point, reads from the start again.
+// While a record has such a late event queued, its later bulk events are
+// not taken from past the point either: one person's events keep their
+// order.
+type CustodyEventPasses struct {
+	from   int64
+	passes int
+}
+
+// FullEvery is how often (in passes) CustodyEventPasses reads the bulk
+// lane from its start.
+const FullEvery = 64
+
+// Pass orders the next events, as SequenceCustodyEvents.
+func (p *CustodyEventPasses) Pass(ctx context.Context, db DB, limit int) (int, error) {
+	from := p.from
+	if p.passes%FullEvery == 0 {
+		from = 0
+	}
+	p.passes++
+	n, last, err := sequenceCustodyEvents(ctx, db, limit, from)
+	switch {
+	case err != nil:
+		p.from = 0
+	case last > 0:
+		p.from = last // the bulk slice was full: read on from there
+	default:
+		p.from = 0
+		if from > 0 {
+			// Dry past the point: what committed late below it is
+			// read by the next pass, at once.
+			n = max(n, limit)
+		}
+	}
+	return n, err
+}
+
+// sequenceCustodyEvents orders up to limit fast events and a bulk slice
+// of events after from (see CustodyEventPasses), and returns how many it
+// ordered and, when the bulk slice was full, the last bulk event id.
+func sequenceCustodyEvents(ctx context.Context, db DB, limit int, from int64) (int, int64, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
 	bulkLimit := max(limit/BulkShare, 1)
 	var n, fastN, bulkN int
+	var bulkLast int64
 	err = tx.QueryRow(ctx, `
 		WITH fast AS (
 			SELECT f.event_id, 0 AS lane FROM custody_event_queue f
@@ -540,7 +602,10 @@ func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
 			  AND NOT EXISTS (SELECT 1 FROM custody_event_queue b WHERE b.bulk AND b.record_id = f.record_id AND b.event_id < f.event_id)
 			ORDER BY f.event_id LIMIT $1
 		), slow AS (
-			SELECT event_id, 1 AS lane FROM custody_event_queue WHERE bulk ORDER BY event_id LIMIT $2
+			SELECT s.event_id, 1 AS lane FROM custody_event_queue s
+			WHERE s.bulk AND s.event_id > $3
+			  AND NOT EXISTS (SELECT 1 FROM custody_event_queue b WHERE b.bulk AND b.record_id = s.record_id AND b.event_id <= $3)
+			ORDER BY s.event_id LIMIT $2
 		), pick AS (
 			SELECT * FROM fast UNION ALL SELECT * FROM slow
 		), q AS (
@@ -552,21 +617,25 @@ func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
 			SELECT base.s + row_number() OVER (ORDER BY p.lane, q.event_id), q.event_id, e.facility_code, e.record_id, e.type
 			FROM q JOIN pick p ON p.event_id = q.event_id JOIN custody_events e ON e.id = q.event_id, base
 			RETURNING 1)
-		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM pick WHERE lane = 0), (SELECT count(*) FROM pick WHERE lane = 1)`,
-		limit, bulkLimit).Scan(&n, &fastN, &bulkN)
+		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM pick WHERE lane = 0), (SELECT count(*) FROM pick WHERE lane = 1),
+			(SELECT coalesce(max(event_id), 0) FROM pick WHERE lane = 1)`,
+		limit, bulkLimit, from).Scan(&n, &fastN, &bulkN, &bulkLast)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if n == 0 {
-		return 0, nil
+		return 0, 0, nil
+	}
+	if bulkN < bulkLimit {
+		bulkLast = 0
 	}
 	if fastN >= limit || bulkN >= bulkLimit {
 		n = max(n, limit)
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, CustodyOrderedChannel); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return n, tx.Commit(ctx)
+	return n, bulkLast, tx.Commit(ctx)
 }
 
 // BulkShare is how much smaller a pass's bulk slice is than its fast one.

@@ -84,3 +84,97 @@ func TestSequenceFastLaneOvertakesBulk(t *testing.T) {
 		}
 	}
 }
+
+// TestSequenceBulkReadsOnAndCatchesLate: a sequencer's passes read the
+// bulk lane on from the last event they ordered, and a bulk transaction
+// that commits late, with ids below that point, is still ordered, every
+// event once, its record's events in their commit order.
+func TestSequenceBulkReadsOnAndCatchesLate(t *testing.T) {
+	ctx := context.Background()
+	d, admin := freshAdmin(t)
+	const a, c = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000c"
+	late, err := pgx.Connect(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close(ctx)
+	const insert = `INSERT INTO custody_events (record_id, facility_code, type, effective_time, status_after, record_time)
+		SELECT $1::uuid, 'lapas-cipinang', 'ADMISSION', now(), 'HELD', now() FROM generate_series(1, $2) RETURNING id`
+	ids := func(db interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}, record string, n int) []int64 {
+		t.Helper()
+		rows, err := db.Query(ctx, insert, record, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tx, err := late.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := ids(tx, c, 150) // ids first, committed last
+	bulkA := ids(admin, a, 300)
+	seqOf := func(id int64) int64 {
+		t.Helper()
+		var seq int64
+		if err := admin.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM custody_event_order WHERE event_id = $1), 0)`, id).Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+
+	p := &store.CustodyEventPasses{}
+	slice := 100 / store.BulkShare
+	for range 2 {
+		if _, err := p.Pass(ctx, admin, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := seqOf(bulkA[2*slice-1]); got != int64(2*slice) {
+		t.Fatalf("after two passes a's event %d has position %d, want %d", 2*slice, got, 2*slice)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := ids(admin, c, 150) // c's later events, above the passes' point
+	if _, err := p.Pass(ctx, admin, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, first := seqOf(bulkA[3*slice-1]), seqOf(early[0]); got != int64(3*slice) || first != 0 {
+		t.Fatalf("the third pass gave a's event %d position %d and c's first %d; want %d and 0 (read on from the point, not from the start)", 3*slice, got, first, 3*slice)
+	}
+
+	for pass := 0; ; pass++ {
+		n, err := p.Pass(ctx, admin, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if pass > 600/slice*2 {
+			t.Fatal("the queue does not drain")
+		}
+	}
+	var ordered, distinct, maxSeq int64
+	if err := admin.QueryRow(ctx, `SELECT count(*), count(DISTINCT event_id), max(seq) FROM custody_event_order`).Scan(&ordered, &distinct, &maxSeq); err != nil {
+		t.Fatal(err)
+	}
+	if ordered != 600 || distinct != 600 || maxSeq != 600 {
+		t.Fatalf("%d events (%d distinct) ordered up to position %d, want 600 once each at dense positions", ordered, distinct, maxSeq)
+	}
+	prev := int64(0)
+	for _, id := range append(early, after...) {
+		s := seqOf(id)
+		if s <= prev {
+			t.Fatalf("c's event %d has position %d after %d: c's events out of their commit order", id, s, prev)
+		}
+		prev = s
+	}
+}
