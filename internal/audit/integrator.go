@@ -218,7 +218,7 @@ func (in *Integrator) pass(ctx context.Context, db store.DB, st *logState) (int,
 	var leaves []store.Leaf
 	var nodes []store.Node
 	visit := func(id compact.NodeID, h []byte) {
-		if id.Level > 0 && id.Level%storedEvery == 0 {
+		if StoredLevel(id.Level) {
 			nodes = append(nodes, store.Node{Level: int(id.Level), Index: int64(id.Index), Hash: h})
 		}
 	}

@@ -44,13 +44,14 @@ func (l *Log) Latest(ctx context.Context) (store.LogCheckpoint, error) {
 	return c, err
 }
 
-// sizeOrLatest is size, or the newest checkpoint's size when size is 0;
-// it is an error for size to pass the newest checkpoint.
-func (l *Log) sizeOrLatest(ctx context.Context, size int64, field string) (uint64, *store.LogCheckpoint, error) {
-	latest, err := l.Latest(ctx)
-	if err != nil {
-		return 0, nil, err
+// sizeOrLatest is size, or the newest checkpoint's size when size is 0
+// (of the checkpoint read with the proof's hashes); it is an error for
+// size to pass the newest checkpoint.
+func sizeOrLatest(pr *store.ProofRead, size int64, field string) (uint64, *store.LogCheckpoint, error) {
+	if !pr.HasLatest {
+		return 0, nil, ErrNoCheckpoint
 	}
+	latest := pr.Latest
 	switch {
 	case size < 0:
 		return 0, nil, &ErrInvalid{field, "must not be negative"}
@@ -76,18 +77,25 @@ type Inclusion struct {
 // Inclusion proves that the record with id is in the log of size (the
 // newest checkpoint's when 0). store.ErrNotFound: no such record in the log.
 func (l *Log) Inclusion(ctx context.Context, id int64, size int64) (*Inclusion, error) {
-	n, latest, err := l.sizeOrLatest(ctx, size, "tree_size")
+	// One round trip: the checkpoint, the record and its leaf, and the
+	// hashes the proof needs (those outside the blocks read are read
+	// after).
+	pr, err := store.ReadForProof(ctx, l.st.Pool, id, nil, max(size, 0), storedEvery)
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.st.AuditLeafOf(ctx, id)
+	n, latest, err := sizeOrLatest(pr, size, "tree_size")
 	if err != nil {
 		return nil, err
+	}
+	r := pr.Record
+	if r == nil {
+		return nil, store.ErrNotFound
 	}
 	if uint64(r.LeafIndex) >= n {
 		return nil, &ErrInvalid{"tree_size", fmt.Sprintf("record %d is leaf %d, not in the first %d", id, r.LeafIndex, n)}
 	}
-	hashes, err := treeReader{db: l.st.Pool}.inclusion(ctx, uint64(r.LeafIndex), n)
+	hashes, err := treeReader{db: l.st.Pool, near: pr.Hashes}.inclusion(ctx, uint64(r.LeafIndex), n)
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +105,18 @@ func (l *Log) Inclusion(ctx context.Context, id int64, size int64) (*Inclusion, 
 // Consistency proves that the log of size1 is a prefix of the log of
 // size2 (the newest checkpoint's when 0).
 func (l *Log) Consistency(ctx context.Context, size1, size2 int64) (uint64, [][]byte, *store.LogCheckpoint, error) {
-	n2, latest, err := l.sizeOrLatest(ctx, size2, "second_tree_size")
+	pr, err := store.ReadForProof(ctx, l.st.Pool, 0, []int64{size1 - 1}, max(size2, 0), storedEvery)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	n2, latest, err := sizeOrLatest(pr, size2, "second_tree_size")
 	if err != nil {
 		return 0, nil, nil, err
 	}
 	if size1 < 0 || uint64(size1) > n2 {
 		return 0, nil, nil, &ErrInvalid{"first_tree_size", fmt.Sprintf("must be from 0 to %d", n2)}
 	}
-	hashes, err := treeReader{db: l.st.Pool}.consistency(ctx, uint64(size1), n2)
+	hashes, err := treeReader{db: l.st.Pool, near: pr.Hashes}.consistency(ctx, uint64(size1), n2)
 	return n2, hashes, latest, err
 }
 

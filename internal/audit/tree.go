@@ -13,17 +13,33 @@ import (
 )
 
 // The log stores the leaf hashes and the perfect subtrees at every
-// storedEvery-th level (8, 16, 24, ...); any other node of the tree is
-// the root of at most 2^(storedEvery-1) stored hashes, computed when a
-// proof needs it. An inclusion proof at 10 million leaves reads three runs
-// of at most 256 hashes, in one statement.
-const storedEvery = 8
+// storedEvery-th level (4, 8, 12, ...: one node for 16 leaves, 1/15 of the
+// leaves' rows in all); any other node of the tree is the root of at most
+// 2^(storedEvery-1) stored hashes, computed when a proof needs it. An
+// inclusion proof at 20 million leaves reads seven runs of at most 15
+// hashes, in one statement. (Until migration 00073 the log kept every 8th
+// level: proofs read runs of 255 hashes and hashed as many, most of a
+// proof's cost.)
+const storedEvery = 4
+
+// StoredLevel reports whether the log stores the nodes of level (leaves
+// apart): what a generator of a log must write for it to read as the
+// integrator's.
+func StoredLevel(level uint) bool { return level > 0 && level%storedEvery == 0 }
+
+// StoredRange is the compact range [0, size) of the log in db as stored.
+func StoredRange(ctx context.Context, db store.DB, size uint64) (*compact.Range, error) {
+	return treeReader{db: db}.rangeAt(ctx, size)
+}
 
 var factory = &compact.RangeFactory{Hash: nodeHash}
 
 // treeReader reads node hashes of the log from storage.
 type treeReader struct {
 	db store.DB
+	// near are hashes read already (store.ReadForProof): when they hold
+	// every hash a read needs, it does not go to storage.
+	near map[store.NodeKey][]byte
 }
 
 // hashes returns the hash of each node of ids, all perfect subtrees of
@@ -42,6 +58,9 @@ func (t treeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte,
 		shift := id.Level - base
 		runs[i] = run{base: base, from: id.Index << shift, to: (id.Index + 1) << shift}
 		byLevel[base] = append(byLevel[base], runs[i])
+	}
+	if out, ok := t.fromNear(len(ids), func(i int) (uint, uint64, uint64) { return runs[i].base, runs[i].from, runs[i].to }); ok {
+		return out, nil
 	}
 	var ranges []store.HashRange
 	for base, rs := range byLevel {
@@ -79,6 +98,32 @@ func (t treeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte,
 		}
 	}
 	return out, nil
+}
+
+// fromNear is the root of each of n runs (its level, from, to) when the
+// hashes read already hold them all.
+func (t treeReader) fromNear(n int, run func(int) (uint, uint64, uint64)) ([][]byte, bool) {
+	if len(t.near) == 0 {
+		return nil, false
+	}
+	out := make([][]byte, n)
+	for i := range n {
+		base, from, to := run(i)
+		hs := make([][]byte, 0, to-from)
+		for j := from; j < to; j++ {
+			h, ok := t.near[store.NodeKey{Level: int(base), Index: int64(j)}]
+			if !ok {
+				return nil, false
+			}
+			hs = append(hs, h)
+		}
+		root, err := perfectRoot(hs)
+		if err != nil {
+			return nil, false
+		}
+		out[i] = root
+	}
+	return out, true
 }
 
 // perfectRoot is the root of a perfect subtree over hashes (a power of two

@@ -230,7 +230,7 @@ func verify(ctx context.Context, st store.Reader, keys *Keys, states []*WitnessS
 			rep.fail(l.Index, "position %d: record %d is missing (deleted)", l.Index, l.RecordID)
 		}
 		visit := func(id compact.NodeID, h []byte) {
-			if id.Level == 0 || id.Level%storedEvery != 0 {
+			if !StoredLevel(id.Level) {
 				return
 			}
 			s, ok := stored[id]
@@ -238,8 +238,11 @@ func verify(ctx context.Context, st store.Reader, keys *Keys, states []*WitnessS
 			case !ok:
 				rep.fail(-1, "tree node %d at level %d is missing", id.Index, id.Level)
 			case !bytes.Equal(s, h):
-				lo, _ := id.Coverage()
-				rep.fail(int64(lo), "tree node %d at level %d is not the one its leaves give (from position %d): rebuilt or altered", id.Index, id.Level, lo)
+				// A leaf found bad under the node already says why it
+				// differs, at the leaf's own position.
+				if lo, _ := id.Coverage(); rep.FirstBad < int64(lo) {
+					rep.fail(int64(lo), "tree node %d at level %d is not the one its leaves give (from position %d): rebuilt or altered", id.Index, id.Level, lo)
+				}
 			}
 			delete(stored, id)
 		}

@@ -259,7 +259,7 @@ func generateLog(ctx context.Context, url string, keys *audit.Keys, n int) ([]in
 	tree := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
 	var nodes []store.Node
 	visit := func(id compact.NodeID, h []byte) {
-		if id.Level > 0 && id.Level%8 == 0 {
+		if audit.StoredLevel(id.Level) {
 			nodes = append(nodes, store.Node{Level: int(id.Level), Index: int64(id.Index), Hash: h})
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/sinergi-id/sinergi/internal/audit"
 	"github.com/sinergi-id/sinergi/internal/store"
@@ -146,7 +145,7 @@ func (t *Trail) Add(ctx context.Context, url string, counts []int, custodyN int)
 	if err := conn.QueryRow(ctx, `SELECT coalesce((SELECT tree_size FROM audit_log_latest), 0)`).Scan(&size); err != nil {
 		return err
 	}
-	tree, err := storedRange(ctx, conn, uint64(size))
+	tree, err := audit.StoredRange(ctx, conn, uint64(size))
 	if err != nil {
 		return fmt.Errorf("the log as stored: %w", err)
 	}
@@ -220,7 +219,7 @@ func (t *Trail) Add(ctx context.Context, url string, counts []int, custodyN int)
 	// The tree, then the leaves in two halves at once.
 	var nodes [][]any
 	visit := func(id compact.NodeID, h []byte) {
-		if id.Level > 0 && id.Level%8 == 0 {
+		if audit.StoredLevel(id.Level) {
 			nodes = append(nodes, []any{int16(id.Level), int64(id.Index), h})
 		}
 	}
@@ -271,40 +270,6 @@ func (t *Trail) Add(ctx context.Context, url string, counts []int, custodyN int)
 		return err
 	}
 	return nil
-}
-
-// storedRange is the compact range [0, size) of the log as stored: each
-// node of the range's border is the root of a run of hashes at the stored
-// level at or below it (as internal/audit reads it).
-func storedRange(ctx context.Context, conn *pgx.Conn, size uint64) (*compact.Range, error) {
-	f := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	ids := compact.RangeNodes(0, size, nil)
-	ranges := make([]store.HashRange, len(ids))
-	for i, id := range ids {
-		base := id.Level - id.Level%8
-		shift := id.Level - base
-		ranges[i] = store.HashRange{Level: int(base), From: int64(id.Index << shift), To: int64((id.Index + 1) << shift)}
-	}
-	got, err := store.TreeHashes(ctx, conn, ranges)
-	if err != nil {
-		return nil, err
-	}
-	hashes := make([][]byte, len(ids))
-	for i, run := range got {
-		if want := ranges[i].To - ranges[i].From; int64(len(run)) != want {
-			return nil, fmt.Errorf("node %d at level %d: %d of %d hashes stored", ids[i].Index, ids[i].Level, len(run), want)
-		}
-		r := f.NewEmptyRange(0)
-		for _, h := range run {
-			if err := r.Append(h, nil); err != nil {
-				return nil, err
-			}
-		}
-		if hashes[i], err = r.GetRootHash(nil); err != nil {
-			return nil, err
-		}
-	}
-	return f.NewRange(0, size, hashes)
 }
 
 // parallel runs fn(ctx, 0..n-1) at once and returns the first error; the

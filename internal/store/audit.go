@@ -435,7 +435,7 @@ func (s Reader) LogCheckpoints(ctx context.Context) ([]LogCheckpoint, error) {
 }
 
 // HashRange is a run of hashes of the tree: leaves [From, To) at level 0,
-// or stored nodes at Level (a multiple of 8).
+// or stored nodes at Level (a stored level, see internal/audit).
 type HashRange struct {
 	Level    int
 	From, To int64
@@ -488,6 +488,104 @@ func TreeHashes(ctx context.Context, db DB, ranges []HashRange) ([][][]byte, err
 // TreeHashes reads hashes of the log's tree (see TreeHashes).
 func (s *Store) TreeHashes(ctx context.Context, ranges []HashRange) ([][][]byte, error) {
 	return TreeHashes(ctx, s.Pool, ranges)
+}
+
+// Batcher sends a batch of statements in one round trip (a pool, a
+// connection, a transaction).
+type Batcher interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}
+
+// NodeKey is a node of the log's tree: its level and index there.
+type NodeKey struct {
+	Level int
+	Index int64
+}
+
+// ProofRead is what a proof needs from the log, read in one round trip
+// (ReadForProof).
+type ProofRead struct {
+	// Latest is the newest checkpoint (HasLatest false: none yet).
+	Latest    LogCheckpoint
+	HasLatest bool
+	// Record is the record asked for, with its leaf index (nil: not in
+	// the log, or none asked).
+	Record *AuditRecord
+	// Hashes are the stored hashes of the blocks around the points (see
+	// ReadForProof), by node.
+	Hashes map[NodeKey][]byte
+}
+
+// ReadForProof reads, in one round trip, the newest checkpoint, the record
+// with recordID and its leaf (when recordID > 0), and the stored hashes
+// near the points a proof walks: for each point (points, the record's leaf
+// index, and size-1) and each stored level (0 and every multiple of
+// every), the aligned block of 2^every hashes at that level that holds
+// the point's ancestor, as far as the log of size has them. size 0 is the
+// newest checkpoint's size. What a proof needs outside these blocks the
+// caller reads itself.
+func ReadForProof(ctx context.Context, db Batcher, recordID int64, points []int64, size int64, every int) (*ProofRead, error) {
+	b := &pgx.Batch{}
+	out := &ProofRead{Hashes: map[NodeKey][]byte{}}
+	b.Queue(`SELECT tree_size, root_hash, at, note FROM audit_log_latest`).QueryRow(func(row pgx.Row) error {
+		c := &out.Latest
+		err := row.Scan(&c.TreeSize, &c.RootHash, &c.At, &c.Note)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		out.HasLatest = err == nil
+		return err
+	})
+	if recordID > 0 {
+		b.Queue(`SELECT `+auditColumns+`, l.leaf_index
+			FROM audit_leaves l JOIN audit_records r ON r.id = l.record_id AND r.at = l.record_at
+			WHERE l.record_id = $1`, recordID).QueryRow(func(row pgx.Row) error {
+			var idx int64
+			r, err := scanAudit(row, &idx)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			r.LeafIndex = idx
+			out.Record = r
+			return nil
+		})
+	}
+	mask := int64(1)<<every - 1
+	b.Queue(`
+		WITH sz AS (SELECT coalesce(nullif($3::bigint, 0), (SELECT tree_size FROM audit_log_latest), 0) AS n),
+		pts AS (
+			SELECT DISTINCT p FROM sz, unnest($1::bigint[] || (sz.n - 1) || ARRAY(SELECT leaf_index FROM audit_leaves WHERE record_id = $2)) AS p
+			WHERE p >= 0 AND p < sz.n
+		), blocks AS (
+			SELECT DISTINCT lvl::smallint AS lvl, (pts.p >> lvl) & ~$5::bigint AS lo, least(((pts.p >> lvl) & ~$5::bigint) + $5 + 1, sz.n >> lvl) AS hi
+			FROM sz, pts, generate_series(0, 62, $4::int) AS lvl WHERE (sz.n >> lvl) > 0
+		)
+		-- Each block is its own index range scan (OFFSET 0 keeps the
+		-- planner from joining the blocks to a whole table instead).
+		SELECT b.lvl, h.idx, h.hash FROM blocks b, LATERAL (
+			SELECT leaf_index AS idx, leaf_hash AS hash FROM audit_leaves WHERE b.lvl = 0 AND leaf_index >= b.lo AND leaf_index < b.hi
+			UNION ALL
+			SELECT idx, hash FROM audit_nodes WHERE b.lvl > 0 AND level = b.lvl AND idx >= b.lo AND idx < b.hi
+			OFFSET 0) h`,
+		append([]int64{}, points...), recordID, size, every, mask).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var level int16
+			var idx int64
+			var h []byte
+			if err := rows.Scan(&level, &idx, &h); err != nil {
+				return err
+			}
+			out.Hashes[NodeKey{int(level), idx}] = h
+		}
+		return rows.Err()
+	})
+	if err := db.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // AuditLeafOf returns the record with id and its leaf index; ErrNotFound

@@ -84,35 +84,7 @@ func TestRevocationsArePermanent(t *testing.T) {
 // serial); rows that are no serial stay, listed as matching nothing.
 func TestRevocationSerialsMigrated(t *testing.T) {
 	ctx := context.Background()
-	name := fmt.Sprintf("sinergi_test_migrate_%d", time.Now().UnixNano()%1e9)
-	conn, err := pgx.Connect(ctx, db.ServerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+store.OwnerRole); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Its own connection: the one above is closed by then.
-		c, err := pgx.Connect(context.Background(), db.ServerURL)
-		if err != nil {
-			t.Errorf("drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop %s: %v", name, err)
-		}
-	})
-	admin, err := devdb.WithDatabase(db.ServerURL, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := devdb.WithUser(admin, store.OwnerRole)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := unmigratedDB(t)
 	if err := store.MigrateTo(ctx, url, 19); err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +143,42 @@ func (h *subjectsHook) AddSubjects(subjects ...string) { h.subjects = append(h.s
 func (h *subjectsHook) WriteTx(context.Context, pgx.Tx) error {
 	h.written++
 	return nil
+}
+
+// unmigratedDB is a new empty database owned by the schema owner, dropped
+// at the end of the test, for a test to migrate step by step: the owner's
+// URL.
+func unmigratedDB(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("sinergi_test_migrate_%d", time.Now().UnixNano()%1e9)
+	conn, err := pgx.Connect(ctx, db.ServerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+store.OwnerRole); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Its own connection: the one above is closed by then.
+		c, err := pgx.Connect(context.Background(), db.ServerURL)
+		if err != nil {
+			t.Errorf("drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	admin, err := devdb.WithDatabase(db.ServerURL, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := devdb.WithUser(admin, store.OwnerRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
 }

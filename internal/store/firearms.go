@@ -205,9 +205,7 @@ func scanAssignment(row pgx.Row, extra ...any) (*sinergiv1.WeaponAssignment, err
 
 // weaponExtras loads, for weapons ids, their ownership licences (newest
 // first) and open assignments, in one round trip.
-func weaponExtras(ctx context.Context, q interface {
-	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, ids []string) (licences map[string][]*sinergiv1.FirearmLicence, open map[string]*sinergiv1.WeaponAssignment, err error) {
+func weaponExtras(ctx context.Context, q Batcher, ids []string) (licences map[string][]*sinergiv1.FirearmLicence, open map[string]*sinergiv1.WeaponAssignment, err error) {
 	licences, open = map[string][]*sinergiv1.FirearmLicence{}, map[string]*sinergiv1.WeaponAssignment{}
 	if len(ids) == 0 {
 		return licences, open, nil

@@ -177,6 +177,15 @@ func TestSuperuserRewritesAndRehashes(t *testing.T) {
 	tp.wantBroken(t, tp.verify(t, true), 17, "MAC does not verify")
 }
 
+// TestSuperuserAltersATreeNode: a stored node of the tree changed, its
+// leaves left alone (what would make proofs against a forged root): verify
+// names the node's first position.
+func TestSuperuserAltersATreeNode(t *testing.T) {
+	tp := newTamperable(t, 40)
+	tp.superuser(t, `UPDATE audit_nodes SET hash = sha256(hash) WHERE level = 4 AND idx = 1`)
+	tp.wantBroken(t, tp.verify(t, true), 16, "tree node 1 at level 4 is not the one its leaves give")
+}
+
 // TestSuperuserTruncatesTheTail: the newest records deleted with
 // everything after them, and the newest checkpoint put back to one the
 // log signed earlier: a consistent, smaller log. Only the witness's state
