@@ -15,11 +15,11 @@ import (
 // The log stores the leaf hashes and the perfect subtrees at every
 // storedEvery-th level (4, 8, 12, ...: one node for 16 leaves, 1/15 of the
 // leaves' rows in all); any other node of the tree is the root of at most
-// 2^(storedEvery-1) stored hashes, computed when a proof needs it. An
-// inclusion proof at 20 million leaves reads seven runs of at most 15
-// hashes, in one statement. (Until migration 00073 the log kept every 8th
-// level: proofs read runs of 255 hashes and hashed as many, most of a
-// proof's cost.)
+// 2^(storedEvery-1) stored hashes, computed when a proof needs it. A
+// proof at 20 million leaves is computed from seven runs of at most 15
+// hashes, read with its record in one round trip (store.ReadForProof).
+// (Until migration 00073 the log kept every 8th level: proofs read runs of
+// 255 hashes and hashed as many, most of a proof's cost.)
 const storedEvery = 4
 
 // StoredLevel reports whether the log stores the nodes of level (leaves
