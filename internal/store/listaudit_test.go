@@ -21,42 +21,9 @@ import (
 func TestSubjectSearchUsesTheSubjectsIndex(t *testing.T) {
 	ctx := context.Background()
 	d, admin := freshAdmin(t)
-	now := time.Now().UTC()
-	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for m, base := range []time.Time{this.AddDate(0, -1, 0), this} {
-		if _, err := admin.Exec(ctx, `
-			INSERT INTO audit_records (id, at, request_id, method, decision, status_code, latency_us, mac, subjects)
-			SELECT $2 + g, $1::timestamptz + g * interval '10 milliseconds', 'r' || g, '/m', 'ALLOWED', 'OK', 1, '\x00'::bytea,
-				ARRAY['custody/' || ($2 + g)]
-			FROM generate_series(1, 30000) g`, base, int64(m)*100000); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := admin.Exec(ctx, `ANALYZE audit_records`); err != nil {
-		t.Fatal(err)
-	}
+	twoMonthsOfRecords(t, admin, `''`, `ARRAY['custody/' || ($2 + g)]`)
 	q, args := store.ListAuditQuery(store.AuditFilter{Subject: "custody/42", Decision: "ALLOWED", Limit: 21})
-	if _, err := admin.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, `PREPARE subject_search AS `+q); err != nil {
-		t.Fatal(err)
-	}
-	placeholders := make([]string, len(args))
-	for i := range args {
-		placeholders[i] = "$" + string(rune('1'+i))
-	}
-	// EXPLAIN takes no parameters: the values are written in (simple protocol).
-	rows, err := admin.Query(ctx, `EXPLAIN EXECUTE subject_search(`+strings.Join(placeholders, ", ")+`)`,
-		append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := strings.Join(lines, "\n")
+	plan := strings.Join(explain(t, admin, q, args, true), "\n")
 	if strings.Contains(plan, "Index Scan Backward") || !strings.Contains(plan, "subjects_idx") {
 		t.Errorf("the generic plan of a subject search does not go through the subjects index:\n%s", plan)
 	}
@@ -109,49 +76,13 @@ func freshAdmin(t *testing.T) (*pgtest.DB, *pgx.Conn) {
 func TestCallerListingUsesTheCallerIndex(t *testing.T) {
 	ctx := context.Background()
 	d, admin := freshAdmin(t)
-	now := time.Now().UTC()
-	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for m, base := range []time.Time{this.AddDate(0, -1, 0), this} {
-		if _, err := admin.Exec(ctx, `
-			INSERT INTO audit_records (id, at, request_id, caller_code, method, decision, status_code, latency_us, mac, subjects)
-			SELECT $2 + g, $1::timestamptz + g * interval '10 milliseconds', 'r' || g,
-				CASE WHEN $2 = 0 AND g % 1000 = 0 THEN 'polres-metro' ELSE 'mabes-polri' END,
-				'/m', 'ALLOWED', 'OK', 1, '\x00'::bytea, '{}'
-			FROM generate_series(1, 30000) g`, base, int64(m)*100000); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := admin.Exec(ctx, `ANALYZE audit_records`); err != nil {
-		t.Fatal(err)
-	}
+	this := twoMonthsOfRecords(t, admin, `CASE WHEN $2 = 0 AND g % 1000 = 0 THEN 'polres-metro' ELSE 'mabes-polri' END`, `'{}'`)
 	q, args := store.ListAuditQuery(store.AuditFilter{CallerCode: "polres-metro", Limit: 21})
-	var rows pgx.Rows
-	var err error
+	generic := true
 	if mode, ok := args[0].(pgx.QueryExecMode); ok && mode == pgx.QueryExecModeExec {
-		// Planned with its values: the simple protocol writes them in.
-		rows, err = admin.Query(ctx, `EXPLAIN `+q, append([]any{pgx.QueryExecModeSimpleProtocol}, args[1:]...)...)
-	} else {
-		if _, err := admin.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Exec(ctx, `PREPARE caller_listing AS `+q); err != nil {
-			t.Fatal(err)
-		}
-		placeholders := make([]string, len(args))
-		for i := range args {
-			placeholders[i] = "$" + string(rune('1'+i))
-		}
-		rows, err = admin.Query(ctx, `EXPLAIN EXECUTE caller_listing(`+strings.Join(placeholders, ", ")+`)`,
-			append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+		generic, args = false, args[1:] // planned with its values
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := strings.Join(lines, "\n")
+	plan := strings.Join(explain(t, admin, q, args, generic), "\n")
 	thisMonth := fmt.Sprintf("audit_records_%s_caller_code_at_idx", this.Format("2006_01"))
 	if strings.Contains(plan, "pkey") || !strings.Contains(plan, thisMonth) {
 		t.Errorf("the plan of a caller's listing does not read this month through the caller index (%s):\n%s", thisMonth, plan)
@@ -165,4 +96,62 @@ func TestCallerListingUsesTheCallerIndex(t *testing.T) {
 	if len(recs) != 21 || recs[0].ID != 30000 || recs[20].ID != 10000 {
 		t.Errorf("the listing found %d records, want 21 from record 30000 down to 10000", len(recs))
 	}
+}
+
+// explain is the plan of q with args, line by line: the plan made for
+// those values or, generic, the one a cached statement comes to after its
+// first executions. EXPLAIN takes no parameters: the values are written in
+// (simple protocol).
+func explain(t *testing.T, conn *pgx.Conn, q string, args []any, generic bool) []string {
+	t.Helper()
+	ctx := context.Background()
+	values := append([]any{pgx.QueryExecModeSimpleProtocol}, args...)
+	stmt := `EXPLAIN ` + q
+	if generic {
+		if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Exec(ctx, `DEALLOCATE explained; RESET plan_cache_mode`) //nolint:errcheck
+		if _, err := conn.Exec(ctx, `PREPARE explained AS `+q); err != nil {
+			t.Fatal(err)
+		}
+		placeholders := make([]string, len(args))
+		for i := range args {
+			placeholders[i] = fmt.Sprintf("$%d", i+1)
+		}
+		stmt = `EXPLAIN EXECUTE explained(` + strings.Join(placeholders, ", ") + `)`
+	}
+	rows, err := conn.Query(ctx, stmt, values...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// twoMonthsOfRecords writes 30 000 audit records in each of last month and
+// this one (ids 1.. and 100001..), their caller and subjects the SQL
+// expressions given (of g, the record's number in its month, and $2, the
+// month's first id less one), analyzes them, and returns this month.
+func twoMonthsOfRecords(t *testing.T, admin *pgx.Conn, caller, subjects string) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for m, base := range []time.Time{this.AddDate(0, -1, 0), this} {
+		if _, err := admin.Exec(ctx, `
+			INSERT INTO audit_records (id, at, request_id, caller_code, method, decision, status_code, latency_us, mac, subjects)
+			SELECT $2 + g, $1::timestamptz + g * interval '10 milliseconds', 'r' || g, `+caller+`,
+				'/m', 'ALLOWED', 'OK', 1, '\x00'::bytea, `+subjects+`
+			FROM generate_series(1, 30000) g`, base, int64(m)*100000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := admin.Exec(ctx, `ANALYZE audit_records`); err != nil {
+		t.Fatal(err)
+	}
+	return this
 }

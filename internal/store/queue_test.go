@@ -67,14 +67,7 @@ func TestTakeQueuedAuditReadsOnlyItsMonths(t *testing.T) {
 	for i, r := range recs {
 		ats[i], ids[i] = r.At, r.ID
 	}
-	rows, err := admin.Query(ctx, `EXPLAIN `+store.TakeQueuedRecords, ats, ids, ats[0], ats[len(ats)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := explain(t, admin, store.TakeQueuedRecords, []any{ats, ids, ats[0], ats[len(ats)-1]}, false)
 	plan := strings.Join(lines, "\n")
 	thisMonth := "audit_records_" + this.Format("2006_01")
 	if !strings.Contains(plan, thisMonth) {

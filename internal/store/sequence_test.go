@@ -16,30 +16,10 @@ func TestSequenceFastLaneOvertakesBulk(t *testing.T) {
 	ctx := context.Background()
 	_, admin := freshAdmin(t)
 	const a, b = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
-	insert := func(record string, n int) []int64 {
-		t.Helper()
-		rows, err := admin.Query(ctx, `INSERT INTO custody_events (record_id, facility_code, type, effective_time, status_after, record_time)
-			SELECT $1::uuid, 'lapas-cipinang', 'ADMISSION', now(), 'HELD', now() FROM generate_series(1, $2) RETURNING id`, record, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ids
-	}
-	bulk := insert(a, 300) // a merge's admissions: one statement of 300 rows
-	fastB := insert(b, 1)[0]
-	fastA := insert(a, 1)[0] // after record a's bulk events
-	seqOf := func(id int64) int64 {
-		t.Helper()
-		var seq int64
-		if err := admin.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM custody_event_order WHERE event_id = $1), 0)`, id).Scan(&seq); err != nil {
-			t.Fatal(err)
-		}
-		return seq
-	}
+	bulk := insertEvents(t, admin, a, 300) // a merge's admissions: one statement of 300 rows
+	fastB := insertEvents(t, admin, b, 1)[0]
+	fastA := insertEvents(t, admin, a, 1)[0] // after record a's bulk events
+	seqOf := func(id int64) int64 { return positionOf(t, admin, id) }
 
 	n, err := store.SequenceCustodyEvents(ctx, admin, 100)
 	if err != nil {
@@ -98,36 +78,13 @@ func TestSequenceBulkReadsOnAndCatchesLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer late.Close(ctx)
-	const insert = `INSERT INTO custody_events (record_id, facility_code, type, effective_time, status_after, record_time)
-		SELECT $1::uuid, 'lapas-cipinang', 'ADMISSION', now(), 'HELD', now() FROM generate_series(1, $2) RETURNING id`
-	ids := func(db interface {
-		Query(context.Context, string, ...any) (pgx.Rows, error)
-	}, record string, n int) []int64 {
-		t.Helper()
-		rows, err := db.Query(ctx, insert, record, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
 	tx, err := late.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	early := ids(tx, c, 150) // ids first, committed last
-	bulkA := ids(admin, a, 300)
-	seqOf := func(id int64) int64 {
-		t.Helper()
-		var seq int64
-		if err := admin.QueryRow(ctx, `SELECT coalesce((SELECT seq FROM custody_event_order WHERE event_id = $1), 0)`, id).Scan(&seq); err != nil {
-			t.Fatal(err)
-		}
-		return seq
-	}
+	early := insertEvents(t, tx, c, 150) // ids first, committed last
+	bulkA := insertEvents(t, admin, a, 300)
+	seqOf := func(id int64) int64 { return positionOf(t, admin, id) }
 
 	p := &store.CustodyEventPasses{}
 	slice := 100 / store.BulkShare
@@ -142,7 +99,7 @@ func TestSequenceBulkReadsOnAndCatchesLate(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after := ids(admin, c, 150) // c's later events, above the passes' point
+	after := insertEvents(t, admin, c, 150) // c's later events, above the passes' point
 	if _, err := p.Pass(ctx, admin, 100); err != nil {
 		t.Fatal(err)
 	}
@@ -177,4 +134,32 @@ func TestSequenceBulkReadsOnAndCatchesLate(t *testing.T) {
 		}
 		prev = s
 	}
+}
+
+// insertEvents inserts n admissions of record in one statement on db and
+// returns their ids.
+func insertEvents(t *testing.T, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, record string, n int) []int64 {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `INSERT INTO custody_events (record_id, facility_code, type, effective_time, status_after, record_time)
+		SELECT $1::uuid, 'lapas-cipinang', 'ADMISSION', now(), 'HELD', now() FROM generate_series(1, $2) RETURNING id`, record, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// positionOf is event id's position in the custody order (0: not ordered).
+func positionOf(t *testing.T, conn *pgx.Conn, id int64) int64 {
+	t.Helper()
+	var seq int64
+	if err := conn.QueryRow(context.Background(), `SELECT coalesce((SELECT seq FROM custody_event_order WHERE event_id = $1), 0)`, id).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }
