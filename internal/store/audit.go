@@ -537,9 +537,7 @@ func ReadForProof(ctx context.Context, db Batcher, recordID int64, points []int6
 		return err
 	})
 	if recordID > 0 {
-		b.Queue(`SELECT `+auditColumns+`, l.leaf_index
-			FROM audit_leaves l JOIN audit_records r ON r.id = l.record_id AND r.at = l.record_at
-			WHERE l.record_id = $1`, recordID).QueryRow(func(row pgx.Row) error {
+		b.Queue(auditLeafOf, recordID).QueryRow(func(row pgx.Row) error {
 			var idx int64
 			r, err := scanAudit(row, &idx)
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -588,13 +586,16 @@ func ReadForProof(ctx context.Context, db Batcher, recordID int64, points []int6
 	return out, nil
 }
 
+// auditLeafOf reads the record with id $1 and its leaf index.
+const auditLeafOf = `SELECT ` + auditColumns + `, l.leaf_index
+	FROM audit_leaves l JOIN audit_records r ON r.id = l.record_id AND r.at = l.record_at
+	WHERE l.record_id = $1`
+
 // AuditLeafOf returns the record with id and its leaf index; ErrNotFound
 // when there is no such record, or it is not in the log yet.
 func (s *Store) AuditLeafOf(ctx context.Context, id int64) (*AuditRecord, error) {
 	var idx int64
-	r, err := scanAudit(s.Pool.QueryRow(ctx, `SELECT `+auditColumns+`, l.leaf_index
-		FROM audit_leaves l JOIN audit_records r ON r.id = l.record_id AND r.at = l.record_at
-		WHERE l.record_id = $1`, id), &idx)
+	r, err := scanAudit(s.Pool.QueryRow(ctx, auditLeafOf, id), &idx)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
