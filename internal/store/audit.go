@@ -521,9 +521,9 @@ type ProofRead struct {
 // near the points a proof walks: for each point (points, the record's leaf
 // index, and size-1) and each stored level (0 and every multiple of
 // every), the aligned block of 2^every hashes at that level that holds
-// the point's ancestor, as far as the log of size has them. size 0 is the
-// newest checkpoint's size. What a proof needs outside these blocks the
-// caller reads itself.
+// the point's ancestor, as far as the log of size has them. size 0, or a
+// size past the newest checkpoint's, is the newest checkpoint's size. What
+// a proof needs outside these blocks the caller reads itself.
 func ReadForProof(ctx context.Context, db Batcher, recordID int64, points []int64, size int64, every int) (*ProofRead, error) {
 	b := &pgx.Batch{}
 	out := &ProofRead{Hashes: map[NodeKey][]byte{}}
@@ -553,7 +553,10 @@ func ReadForProof(ctx context.Context, db Batcher, recordID int64, points []int6
 	}
 	mask := int64(1)<<every - 1
 	b.Queue(`
-		WITH sz AS (SELECT coalesce(nullif($3::bigint, 0), (SELECT tree_size FROM audit_log_latest), 0) AS n),
+		-- Never past the newest checkpoint (a size beyond it is the
+		-- caller's to refuse), so that no block's end passes int8.
+		WITH latest AS (SELECT coalesce((SELECT tree_size FROM audit_log_latest), 0) AS n),
+		sz AS (SELECT least(coalesce(nullif($3::bigint, 0), latest.n), latest.n) AS n FROM latest),
 		pts AS (
 			SELECT DISTINCT p FROM sz, unnest($1::bigint[] || (sz.n - 1) || ARRAY(SELECT leaf_index FROM audit_leaves WHERE record_id = $2)) AS p
 			WHERE p >= 0 AND p < sz.n

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +183,22 @@ func TestAuditorChecksDisclosuresWithTheAPIAlone(t *testing.T) {
 	_, err = ministry.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: access, RecordId: a0(acc), TreeSize: int64(size2) + 1000})
 	if f := validate.FieldsOf(err); len(f) != 1 || f[0] != "tree_size" {
 		t.Errorf("proof beyond the log: %v", err)
+	}
+	// Sizes at the ends of int64: refused as beyond the log or negative,
+	// never a failed read.
+	for _, size := range []int64{math.MaxInt64, math.MaxInt64 - 1, math.MinInt64} {
+		_, err := ministry.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: access, RecordId: a0(acc), TreeSize: size})
+		if f := validate.FieldsOf(err); len(f) != 1 || f[0] != "tree_size" {
+			t.Errorf("inclusion proof at size %d: %v, want INVALID_ARGUMENT on tree_size", size, err)
+		}
+		_, err = polres.Audit.GetConsistencyProof(ctx, &sinergiv1.GetConsistencyProofRequest{FirstTreeSize: size, SecondTreeSize: size})
+		if f := validate.FieldsOf(err); len(f) == 0 || !slices.ContainsFunc(f, func(x string) bool { return x == "second_tree_size" || x == "first_tree_size" }) {
+			t.Errorf("consistency proof at sizes %d: %v, want INVALID_ARGUMENT on a size", size, err)
+		}
+		_, err = polres.Audit.GetConsistencyProof(ctx, &sinergiv1.GetConsistencyProofRequest{FirstTreeSize: size, SecondTreeSize: int64(size2)})
+		if f := validate.FieldsOf(err); len(f) != 1 || f[0] != "first_tree_size" {
+			t.Errorf("consistency proof from size %d: %v, want INVALID_ARGUMENT on first_tree_size", size, err)
+		}
 	}
 	if _, err := polres.Audit.GetInclusionProof(ctx, &sinergiv1.GetInclusionProofRequest{Access: policeAccess, RecordId: 1 << 50}); status.Code(err) != codes.NotFound {
 		t.Errorf("a missing record: %v, want NOT_FOUND", err)
