@@ -122,6 +122,26 @@ func TestFrequentCallerListingUsesTheCallerIndex(t *testing.T) {
 	if len(recs) != 21 || recs[0].ID != 130000 || recs[20].ID != 129960 {
 		t.Errorf("the listing found %d records, want 21 from record 130000 down to 129960", len(recs))
 	}
+
+	// Oversight lists within its side's callers (hundreds of codes): the
+	// same plan when the caller is among them, nothing when it is not.
+	side := []string{"mabes-polri", "polres-metro"}
+	for i := range 500 {
+		side = append(side, fmt.Sprintf("polsek-%03d", i))
+	}
+	plan = listingPlan(t, admin, store.AuditFilter{CallerCode: "polres-metro", CallerIn: side, Limit: 21})
+	sorted = strings.Contains(plan, "->  Sort") || strings.Contains(plan, "Incremental Sort")
+	if strings.Contains(plan, "pkey") || sorted || !strings.Contains(plan, thisMonth) {
+		t.Errorf("the plan of a frequent caller's listing within a side does not read this month through the caller index in order (%s):\n%s", thisMonth, plan)
+	}
+	in, err := open(t, d).ListAudit(ctx, store.AuditFilter{CallerCode: "polres-metro", CallerIn: side, Limit: 21})
+	if err != nil || len(in) != 21 || in[0].ID != 130000 {
+		t.Errorf("the listing within the side found %d records (%v), want 21 from record 130000", len(in), err)
+	}
+	out, err := open(t, d).ListAudit(ctx, store.AuditFilter{CallerCode: "polres-metro", CallerIn: side[2:], Limit: 21})
+	if err != nil || len(out) != 0 {
+		t.Errorf("the listing of a caller outside the side found %d records (%v), want none", len(out), err)
+	}
 }
 
 // listingPlan is the plan store.ListAudit runs f's listing with: a cached
