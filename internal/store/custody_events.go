@@ -523,8 +523,10 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 // for it: one person's events keep their commit order. The bulk slice is
 // small so that a pass, and the watchers' read of what it ordered, stays
 // short while a merge drains: a call's event committed meanwhile goes with
-// the next pass. When either lane was full, the pass returns at least
-// limit: more may be waiting.
+// the next pass. While the fast lane is full the pass orders no bulk
+// event: a fast event it leaves may be an earlier event of a bulk one's
+// record. When either lane was full, the pass returns at least limit:
+// more may be waiting.
 //
 // Each pass reads the bulk lane from its start. A sequencer that makes
 // many passes in a row keeps a CustodyEventPasses instead, which reads on
@@ -605,7 +607,11 @@ func sequenceCustodyEvents(ctx context.Context, db DB, limit int, from int64) (i
 			SELECT s.event_id, 1 AS lane FROM custody_event_queue s
 			WHERE s.bulk AND s.event_id > $3
 			  AND NOT EXISTS (SELECT 1 FROM custody_event_queue b WHERE b.bulk AND b.record_id = s.record_id AND b.event_id <= $3)
-			ORDER BY s.event_id LIMIT $2
+			ORDER BY s.event_id
+			-- No bulk slice while the fast lane is full: a fast event left
+			-- for the next pass may be an earlier event of a bulk one's
+			-- record.
+			LIMIT CASE WHEN (SELECT count(*) FROM fast) >= $1 THEN 0 ELSE $2 END
 		), pick AS (
 			SELECT * FROM fast UNION ALL SELECT * FROM slow
 		), q AS (

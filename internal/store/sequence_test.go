@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -162,4 +163,38 @@ func positionOf(t *testing.T, conn *pgx.Conn, id int64) int64 {
 		t.Fatal(err)
 	}
 	return seq
+}
+
+// TestSequenceBulkWaitsForAFullFastLane: while more fast events are queued
+// than a pass takes, no bulk event is ordered, so none overtakes an
+// earlier fast event of its record left for the next pass.
+func TestSequenceBulkWaitsForAFullFastLane(t *testing.T) {
+	ctx := context.Background()
+	_, admin := freshAdmin(t)
+	const r = "00000000-0000-0000-0000-0000000000ff"
+	const limit = 10
+	for i := range limit + 1 {
+		insertEvents(t, admin, fmt.Sprintf("00000000-0000-0000-0000-%012d", i+1), 1)
+	}
+	fast := insertEvents(t, admin, r, 1)[0] // beyond the first pass's fast lane
+	bulk := insertEvents(t, admin, r, 150)  // r's later events, one statement: bulk
+	p := &store.CustodyEventPasses{}
+	for pass := 0; ; pass++ {
+		n, err := p.Pass(ctx, admin, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if pass > 200 {
+			t.Fatal("the queue does not drain")
+		}
+	}
+	first := positionOf(t, admin, fast)
+	for _, id := range bulk {
+		if s := positionOf(t, admin, id); s == 0 || s < first {
+			t.Fatalf("r's bulk event %d has position %d, its earlier fast event %d has %d: r's events out of their commit order", id, s, fast, first)
+		}
+	}
 }
