@@ -252,7 +252,9 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if err := run(ctx, args); err != nil {
 		t.Fatalf("verify of an intact log: %v", err)
 	}
-	// An auditor checks one of Mabes's own calls with the API alone.
+	// An auditor checks one of Mabes's own calls with the API alone: the
+	// witness's, once in the log (they are integrated after their replies).
+	env.WaitIntegrated(t)
 	var own int64
 	if err := env.Owner.Pool.QueryRow(ctx, `SELECT r.id FROM audit_records r JOIN audit_leaves l ON l.record_id = r.id
 		WHERE r.caller_code = 'mabes-polri' ORDER BY l.leaf_index LIMIT 1`).Scan(&own); err != nil {
