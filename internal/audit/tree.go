@@ -47,10 +47,6 @@ type treeReader struct {
 func (t treeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
 	// Each node is the root of a run of hashes at the stored level at or
 	// below it. Runs at one level are read merged.
-	type run struct {
-		base     uint
-		from, to uint64
-	}
 	runs := make([]run, len(ids))
 	byLevel := map[uint][]run{}
 	for i, id := range ids {
@@ -59,7 +55,7 @@ func (t treeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte,
 		runs[i] = run{base: base, from: id.Index << shift, to: (id.Index + 1) << shift}
 		byLevel[base] = append(byLevel[base], runs[i])
 	}
-	if out, ok := t.fromNear(len(ids), func(i int) (uint, uint64, uint64) { return runs[i].base, runs[i].from, runs[i].to }); ok {
+	if out, ok := t.fromNear(runs); ok {
 		return out, nil
 	}
 	var ranges []store.HashRange
@@ -100,18 +96,24 @@ func (t treeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte,
 	return out, nil
 }
 
-// fromNear is the root of each of n runs (its level, from, to) when the
-// hashes read already hold them all.
-func (t treeReader) fromNear(n int, run func(int) (uint, uint64, uint64)) ([][]byte, bool) {
+// run is the stored hashes a node is computed from: [from, to) at level
+// base.
+type run struct {
+	base     uint
+	from, to uint64
+}
+
+// fromNear is the root of each run when the hashes read already hold them
+// all.
+func (t treeReader) fromNear(runs []run) ([][]byte, bool) {
 	if len(t.near) == 0 {
 		return nil, false
 	}
-	out := make([][]byte, n)
-	for i := range n {
-		base, from, to := run(i)
-		hs := make([][]byte, 0, to-from)
-		for j := from; j < to; j++ {
-			h, ok := t.near[store.NodeKey{Level: int(base), Index: int64(j)}]
+	out := make([][]byte, len(runs))
+	for i, r := range runs {
+		hs := make([][]byte, 0, r.to-r.from)
+		for j := r.from; j < r.to; j++ {
+			h, ok := t.near[store.NodeKey{Level: int(r.base), Index: int64(j)}]
 			if !ok {
 				return nil, false
 			}

@@ -10,7 +10,7 @@ import (
 )
 
 // Sequencer gives committed rows their positions in a delivery order (see
-// store.SequenceCustodyEvents): every server process runs one, the one
+// store.CustodyEventPasses): every server process runs one, the one
 // holding the lock does the work on the lock's connection, woken by the
 // notification the rows' writers send and at least every Safety.
 type Sequencer struct {

@@ -403,7 +403,7 @@ func (s *Store) ListCustodyEvents(ctx context.Context, rs *restrict.Restriction,
 
 // EventPosition is a place in the order watchers read events in: the
 // position custody_event_order gives an event once its transaction has
-// committed (SequenceCustodyEvents).
+// committed (CustodyEventPasses).
 type EventPosition struct {
 	Seq int64 `json:"o"`
 	// V is the cursor's form: positions of the (txid, id) order that came
@@ -509,11 +509,14 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 	return out, rows.Err()
 }
 
-// SequenceCustodyEvents gives the next positions to events whose
-// transactions have committed, in one transaction on db (the sequencer's
-// leader connection), and wakes the watchers. It returns how many it
-// ordered. It waits for no other transaction: an event whose transaction
-// is still open is not queued yet, and is ordered by a later pass.
+// CustodyEventPasses orders custody events for watchers: the one
+// sequencer of a process makes its passes with it (Pass).
+//
+// A pass gives the next positions to events whose transactions have
+// committed, in one transaction on db (the sequencer's leader connection),
+// and wakes the watchers. It returns how many it ordered. It waits for no
+// other transaction: an event whose transaction is still open is not
+// queued yet, and is ordered by a later pass.
 //
 // The queue has two lanes (migration 00072): up to limit fast events
 // (those of statements that inserted few) are ordered first, then up to
@@ -528,23 +531,13 @@ func (s *Store) CustodyEventsAfter(ctx context.Context, pos EventPosition, upto 
 // record. When either lane was full, the pass returns at least limit:
 // more may be waiting.
 //
-// Each pass reads the bulk lane from its start. A sequencer that makes
-// many passes in a row keeps a CustodyEventPasses instead, which reads on
-// from where its last pass stopped.
-func SequenceCustodyEvents(ctx context.Context, db DB, limit int) (int, error) {
-	n, _, err := sequenceCustodyEvents(ctx, db, limit, 0)
-	return n, err
-}
-
-// CustodyEventPasses is SequenceCustodyEvents for the one sequencer of a
-// process, reading the bulk lane on from the last bulk event it ordered.
-//
-// The queue's rows are deleted as they are ordered, and an index scan from
-// the lane's start walks over every deleted entry until VACUUM removes
-// them: while a 300 000-admission load drained, the bulk lane's read grew
-// from 122 to 770 buffers (0.5 to 6 ms) and each pass cost 5-11 ms of the
-// database, a core's worth for the whole drain, beside every other call.
-// Read from the last one ordered, it reads its slice alone.
+// The bulk lane is read on from the last bulk event ordered. The queue's
+// rows are deleted as they are ordered, and an index scan from the lane's
+// start walks over every deleted entry until VACUUM removes them: while a
+// 300 000-admission load drained, that read grew from 122 to 770 buffers
+// (0.5 to 6 ms) and each pass cost 5-11 ms of the database, a core's
+// worth for the whole drain, beside every other call. Read from the last
+// one ordered, it reads its slice alone.
 //
 // A bulk transaction that committed late, with ids below that point, is
 // not seen by those reads: every FullEvery-th pass, and the pass after one
@@ -561,7 +554,7 @@ type CustodyEventPasses struct {
 // lane from its start.
 const FullEvery = 64
 
-// Pass orders the next events, as SequenceCustodyEvents.
+// Pass orders the next events (see CustodyEventPasses).
 func (p *CustodyEventPasses) Pass(ctx context.Context, db DB, limit int) (int, error) {
 	from := p.from
 	if p.passes%FullEvery == 0 {

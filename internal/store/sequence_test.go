@@ -22,7 +22,8 @@ func TestSequenceFastLaneOvertakesBulk(t *testing.T) {
 	fastA := insertEvents(t, admin, a, 1)[0] // after record a's bulk events
 	seqOf := func(id int64) int64 { return positionOf(t, admin, id) }
 
-	n, err := store.SequenceCustodyEvents(ctx, admin, 100)
+	seq := &store.CustodyEventPasses{}
+	n, err := seq.Pass(ctx, admin, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestSequenceFastLaneOvertakesBulk(t *testing.T) {
 		t.Fatalf("a's later event was ordered (position %d) while a's earlier merge events still waited", got)
 	}
 	for pass := 0; ; pass++ {
-		n, err := store.SequenceCustodyEvents(ctx, admin, 100)
+		n, err := seq.Pass(ctx, admin, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
