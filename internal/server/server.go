@@ -233,7 +233,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Partitions for this month and the next must exist before the first
 	// call is audited; the integrator's daily upkeep keeps them coming.
 	if cfg.IntegratorDatabaseURL != "" {
-		if err := st.Lead(ctx, 0, true, func(ctx context.Context, db store.DB) error {
+		// Beside another process doing the same, it waits its turn in the
+		// database (migration 00075).
+		if err := st.AsIntegrator(ctx, func(ctx context.Context, db store.DB) error {
 			return store.EnsureAuditPartitions(ctx, db, time.Now().AddDate(0, -1, 0), 15)
 		}); err != nil {
 			st.Close()

@@ -118,14 +118,7 @@ var ErrNotLeader = errors.New("another process leads")
 // fn's statements fail: a leader cannot go on writing after another has
 // taken over.
 func (s *Store) Lead(ctx context.Context, lockKey int64, asIntegrator bool, fn func(ctx context.Context, db DB) error) error {
-	cfg := s.Pool.Config().ConnConfig
-	if asIntegrator {
-		if s.integrator == nil {
-			return errors.New("no integrator database url configured")
-		}
-		cfg = s.integrator
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	conn, err := s.connect(ctx, asIntegrator)
 	if err != nil {
 		return err
 	}
@@ -138,6 +131,30 @@ func (s *Store) Lead(ctx context.Context, lockKey int64, asIntegrator bool, fn f
 		return ErrNotLeader
 	}
 	return fn(ctx, conn)
+}
+
+// AsIntegrator runs fn on a connection of its own as the integrator role,
+// leading nothing: for work that serializes itself in the database.
+func (s *Store) AsIntegrator(ctx context.Context, fn func(ctx context.Context, db DB) error) error {
+	conn, err := s.connect(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return fn(ctx, conn)
+}
+
+// connect opens a connection of its own, as the application's role or the
+// integrator's.
+func (s *Store) connect(ctx context.Context, asIntegrator bool) (*pgx.Conn, error) {
+	cfg := s.Pool.Config().ConnConfig
+	if asIntegrator {
+		if s.integrator == nil {
+			return nil, errors.New("no integrator database url configured")
+		}
+		cfg = s.integrator
+	}
+	return pgx.ConnectConfig(ctx, cfg.Copy())
 }
 
 // Ping checks that the database answers.
